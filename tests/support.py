@@ -1,0 +1,143 @@
+"""
+Helpers for the tests: protocols over in-memory transports, byte splitting, and small
+real-socket clients on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterable, Sequence
+from itertools import pairwise
+from typing import Any
+
+from hypothesis import strategies as st
+from twisted.internet.address import IPv4Address
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IListeningPort
+from twisted.internet.protocol import Protocol, connectionDone
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransportWithDisconnection
+from twisted.python.failure import Failure
+
+from twisted_tcp._server import LimitedServerFactory
+
+
+def connect(
+    factory: LimitedServerFactory, host: str = "127.0.0.1", port: int = 40000
+) -> tuple[Any, StringTransportWithDisconnection]:
+    """
+    Connect a new protocol of C{factory} to an in-memory transport from C{host}.
+
+    @return: the protocol (or the refusal protocol) and its transport.
+    """
+    peer = IPv4Address("TCP", host, port)
+    transport = StringTransportWithDisconnection(peerAddress=peer)
+    protocol = factory.buildProtocol(peer)
+    assert protocol is not None
+    transport.protocol = protocol
+    protocol.makeConnection(transport)
+    return protocol, transport
+
+
+def clock_of(factory: LimitedServerFactory) -> Clock:
+    """The test clock a factory was built with."""
+    assert isinstance(factory.clock, Clock)
+    return factory.clock
+
+
+def port_of(listening: IListeningPort) -> int:
+    """The TCP or UDP port number a listening port is bound to."""
+    port: int = listening.getHost().port  # type: ignore[attr-defined]
+    return port
+
+
+async def stop(listening: IListeningPort) -> None:
+    """Stop listening and wait until the port is closed."""
+    closing = listening.stopListening()
+    if closing is not None:
+        await closing
+
+
+def take(transport: StringTransportWithDisconnection) -> bytes:
+    """What the protocol has written since the last call."""
+    written = transport.value()
+    transport.clear()
+    return written
+
+
+def split_at(data: bytes, points: Iterable[int]) -> list[bytes]:
+    """C{data} cut at the given offsets (sorted, duplicates and ends ignored)."""
+    cuts = sorted({point for point in points if 0 < point < len(data)})
+    bounds = [0, *cuts, len(data)]
+    return [data[start:end] for start, end in pairwise(bounds)]
+
+
+def byte_by_byte(data: bytes) -> list[bytes]:
+    """C{data} as one-byte chunks."""
+    return [data[index : index + 1] for index in range(len(data))]
+
+
+@st.composite
+def splits(draw: st.DrawFn, data: bytes) -> list[bytes]:
+    """A hypothesis strategy: C{data} cut at random points."""
+    if len(data) < 2:
+        return [data]
+    points = draw(st.lists(st.integers(1, len(data) - 1), max_size=min(len(data), 40)))
+    return split_at(data, points)
+
+
+def feed(protocol: Protocol, chunks: Sequence[bytes]) -> None:
+    """Deliver chunks to a protocol as separate C{dataReceived} calls."""
+    for chunk in chunks:
+        protocol.dataReceived(chunk)
+
+
+class Collector(Protocol):
+    """A client that keeps everything it receives and fires C{done} on close."""
+
+    def __init__(self, to_send: bytes = b"", half_close: bool = False) -> None:
+        self.received = bytearray()
+        self.to_send = to_send
+        self.half_close = half_close
+        self.done: Deferred[bytes] = Deferred()
+        self.connected_once: Deferred[None] = Deferred()
+        self.reason: Failure | None = None
+
+    def connectionMade(self) -> None:
+        assert self.transport is not None
+        if self.to_send:
+            self.transport.write(self.to_send)
+        if self.half_close:
+            self.transport.loseWriteConnection()  # type: ignore[attr-defined]
+        self.connected_once.callback(None)
+
+    def dataReceived(self, data: bytes) -> None:
+        self.received += data
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self.reason = reason
+        self.done.callback(bytes(self.received))
+
+
+def blocking_exchange(
+    port: int, steps: Sequence[bytes | None], timeout: float = 10.0
+) -> list[bytes]:
+    """
+    A tutorial-style blocking client: for each step, send it (C{None}: send nothing)
+    and C{recv(1024)} once; return what each C{recv} returned.
+    """
+    replies = []
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        for step in steps:
+            if step is not None:
+                sock.sendall(step)
+            replies.append(sock.recv(1024))
+    return replies
+
+
+def read_until_closed(sock: socket.socket) -> bytes:
+    """Read from a blocking socket until the peer closes."""
+    received = bytearray()
+    while chunk := sock.recv(65536):
+        received += chunk
+    return bytes(received)

@@ -1,0 +1,77 @@
+"""
+Tests for L{twisted_tcp._text}: encodings, lossless decoding, and sanitising.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from twisted_tcp._text import check_encoding, decode, encode, sanitize
+
+
+def test_check_encoding_canonical_name() -> None:
+    """Known ASCII-compatible encodings are accepted under their canonical name."""
+    assert check_encoding("UTF8") == "utf-8"
+    assert check_encoding("GBK") == "gbk"
+    assert check_encoding("latin-1") == "iso8859-1"
+
+
+@pytest.mark.parametrize("name", ["utf-16", "utf-32", "cp037"])
+def test_check_encoding_refuses_non_ascii_compatible(name: str) -> None:
+    """Encodings that do not keep ASCII bytes as they are cannot frame lines."""
+    with pytest.raises(ValueError, match="not ASCII-compatible"):
+        check_encoding(name)
+
+
+def test_check_encoding_refuses_unknown() -> None:
+    """An unknown encoding name is a clear error."""
+    with pytest.raises(ValueError, match="unknown encoding 'klingon'"):
+        check_encoding("klingon")
+
+
+def test_decode_replaces_invalid_bytes() -> None:
+    """Invalid bytes become U+FFFD instead of raising."""
+    assert decode(b"ok\xff\xc3", "utf-8") == "ok\ufffd\ufffd"
+
+
+def test_encode_replaces_unencodable() -> None:
+    """Characters the encoding lacks become '?' instead of raising."""
+    assert encode("née ☃", "ascii") == b"n?e ?"
+
+
+@given(st.binary())
+def test_decode_never_raises(data: bytes) -> None:
+    """Any bytes decode, in UTF-8 and in GBK."""
+    assert isinstance(decode(data, "utf-8"), str)
+    assert isinstance(decode(data, "gbk"), str)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("plain text", "plain text"),
+        ("tab\there", "tab here"),
+        ("\x1b[2Jclear", "[2Jclear"),
+        ("line\r\n* server shutting down", "line* server shutting down"),
+        ("bell\x07del\x7fnul\x00", "belldelnul"),
+        ("c1\x85\x9bcontrols", "c1controls"),
+        ("bidi\u202eevil\u202c", "bidievil"),
+        ("iso\u2066late\u2069", "isolate"),
+        ("zero\u200bwidth\u200d\ufeff", "zerowidth"),
+        ("sep\u2028ara\u2029tors", "separators"),
+        ("keep 中文 and ñ and \u3000 space", "keep 中文 and ñ and \u3000 space"),
+    ],
+)
+def test_sanitize(text: str, expected: str) -> None:
+    """Controls, ESC, DEL, bidi and zero-width characters go; other text stays."""
+    assert sanitize(text) == expected
+
+
+@given(st.text())
+def test_sanitized_text_is_one_safe_line(text: str) -> None:
+    """Sanitised text never holds a line break, ESC, or a format character."""
+    clean = sanitize(text)
+    assert not any(char in clean for char in "\r\n\x1b\x7f\x85\u2028\u2029\u202e")
+    assert sanitize(clean) == clean

@@ -1,0 +1,45 @@
+"""
+Token buckets: the rate limits of the UDP echo server and of chat flood control.
+"""
+
+from __future__ import annotations
+
+from twisted.internet.interfaces import IReactorTime
+
+
+class TokenBucket:
+    """
+    Allows C{rate} events per second on average and bursts of up to C{burst}.
+
+    Time comes from C{clock.seconds()}, so tests drive it with a
+    L{twisted.internet.task.Clock}.
+    """
+
+    __slots__ = ("_clock", "_stamp", "_tokens", "burst", "rate")
+
+    def __init__(self, rate: float, burst: float, clock: IReactorTime) -> None:
+        if rate <= 0 or burst < 1:
+            raise ValueError("a token bucket needs rate > 0 and burst >= 1")
+        self.rate = rate
+        self.burst = burst
+        self._clock = clock
+        self._tokens = float(burst)
+        self._stamp = clock.seconds()
+
+    def _refill(self) -> float:
+        now = self._clock.seconds()
+        elapsed = max(0.0, now - self._stamp)
+        self._stamp = now
+        self._tokens = min(self.burst, self._tokens + elapsed * self.rate)
+        return self._tokens
+
+    def take(self) -> bool:
+        """Spend one token if there is one; whether the event is allowed."""
+        if self._refill() >= 1:
+            self._tokens -= 1
+            return True
+        return False
+
+    def is_full(self) -> bool:
+        """Whether the bucket has refilled, i.e. forgetting it would change nothing."""
+        return self._refill() >= self.burst

@@ -1,0 +1,331 @@
+"""
+What every TCP server shares (SPEC §3, common rules): connection limits overall and per
+client address, the idle timeout, framing and decoding, TCP keepalive, half-close,
+graceful shutdown and the connection log.
+
+L{LimitedServerFactory} holds the state shared by all connections of one server;
+L{FramedServerProtocol} holds one connection's state and turns its bytes into framed
+messages for the subclass's L{FramedServerProtocol.messageReceived} hook.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Callable
+from contextlib import suppress
+from typing import Any, ClassVar, TypedDict
+
+from twisted.internet.defer import Deferred, gatherResults
+from twisted.internet.interfaces import (
+    IAddress,
+    IConsumer,
+    IDelayedCall,
+    IHalfCloseableProtocol,
+    IPushProducer,
+    IReactorTime,
+    ITCPTransport,
+)
+from twisted.internet.protocol import Factory, Protocol, connectionDone
+from twisted.logger import Logger
+from twisted.protocols.policies import TimeoutMixin
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from twisted_tcp._framing import LINE_TOO_LONG, Framer, Framing, make_framer
+from twisted_tcp._text import CRLF, check_encoding, decode, encode
+
+#: Seconds a closing connection may take to flush before it is aborted.
+CLOSE_GRACE_PERIOD = 5.0
+
+
+def describe_peer(address: IAddress | None) -> str:
+    """A short human form of a peer address for logs: C{1.2.3.4:5}, C{[::1]:5}."""
+    if address is None:
+        return "?"
+    host = getattr(address, "host", None)
+    port = getattr(address, "port", None)
+    if host is None:
+        name = getattr(address, "name", None)
+        return os.fsdecode(name) if name else "unix"
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+class IServerTransport(ITCPTransport, IConsumer, IPushProducer):
+    """
+    For type checking only: what a server connection's transport offers (TCP, or a TLS
+    or UNIX transport that behaves alike): a consumer of producers, and a producer of
+    the bytes it reads.
+    """
+
+
+class _Refusal(Protocol):
+    """Sends one C{error:} line to a connection over a limit, then closes it."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def connectionMade(self) -> None:
+        assert self.transport is not None
+        self.transport.write(f"error: {self.reason}".encode() + CRLF)
+        self.transport.loseConnection()
+
+
+class CommonServerArguments(TypedDict, total=False):
+    """Keyword arguments every server factory takes, named like the CLI options."""
+
+    encoding: str
+    max_connections: int
+    max_per_ip: int
+    clock: IReactorTime | None
+
+
+class LimitedServerFactory(Factory[Protocol]):
+    """
+    A server factory that enforces C{max_connections} and C{max_per_ip}, keeps the set
+    of live connections, and closes them all on L{shutdown}.
+
+    @ivar clock: the time source for timeouts; the global reactor unless given, so
+        tests can pass a L{twisted.internet.task.Clock}.
+    """
+
+    log = Logger()
+
+    def __init__(
+        self,
+        *,
+        framing: Framing,
+        max_line: int,
+        idle_timeout: float,
+        encoding: str = "utf-8",
+        max_connections: int = 10000,
+        max_per_ip: int = 0,
+        clock: IReactorTime | None = None,
+    ) -> None:
+        if max_line < 1:
+            raise ValueError("max_line must be at least 1")
+        if max_connections < 0 or max_per_ip < 0 or idle_timeout < 0:
+            raise ValueError("limits and timeouts must not be negative")
+        self.framing: Framing = framing
+        make_framer(framing, max_line)  # Fail on a bad framing now, not per connection.
+        self.max_line = max_line
+        self.idle_timeout = idle_timeout
+        self.encoding = check_encoding(encoding)
+        self.max_connections = max_connections
+        self.max_per_ip = max_per_ip
+        self._clock = clock
+        self.connections: set[FramedServerProtocol] = set()
+        self._per_host: Counter[str] = Counter()
+
+    @property
+    def clock(self) -> IReactorTime:
+        if self._clock is None:
+            from twisted.internet import reactor
+
+            self._clock = reactor
+        assert self._clock is not None
+        return self._clock
+
+    def buildProtocol(self, addr: IAddress | None) -> Protocol | None:
+        peer = describe_peer(addr)
+        host = getattr(addr, "host", None)
+        if self.max_connections and len(self.connections) >= self.max_connections:
+            reason = f"too many connections (max {self.max_connections})"
+        elif self.max_per_ip and host and self._per_host[host] >= self.max_per_ip:
+            reason = f"too many connections from {host} (max {self.max_per_ip})"
+        else:
+            return super().buildProtocol(addr)
+        self.log.warn("{peer} refused: {reason}", peer=peer, reason=reason)
+        return _Refusal(reason)
+
+    def make_framer(self) -> Framer:
+        """A new framer for one connection, per this server's framing options."""
+        return make_framer(self.framing, self.max_line)
+
+    def connection_opened(self, protocol: FramedServerProtocol, host: str) -> None:
+        """Count a connection that has started."""
+        self.connections.add(protocol)
+        if host:
+            self._per_host[host] += 1
+
+    def connection_closed(self, protocol: FramedServerProtocol, host: str) -> None:
+        """Forget a connection that has ended."""
+        self.connections.discard(protocol)
+        if host:
+            self._per_host[host] -= 1
+            if self._per_host[host] <= 0:
+                del self._per_host[host]
+
+    def shutdown(self) -> Deferred[None]:
+        """
+        Say goodbye to every connection, let it flush, and close it; connections still
+        open after L{CLOSE_GRACE_PERIOD} seconds are aborted.
+
+        @return: fires when every connection has ended.
+        """
+        closing = [
+            protocol.close_gracefully(shutdown=True)
+            for protocol in list(self.connections)
+        ]
+        return gatherResults(closing).addCallback(lambda _: None)
+
+
+@implementer(IHalfCloseableProtocol)
+class FramedServerProtocol(Protocol, TimeoutMixin):
+    """
+    One server connection: frames its bytes, enforces the idle timeout, and passes each
+    message to L{messageReceived}.
+
+    Subclasses override L{messageReceived} and may override L{greet} (what to send on
+    connect) and L{shutdownNotice} (what to send when the server stops).
+
+    With L{pushback} (the default), the transport is registered as its own streaming
+    producer: once more than its buffer size of replies waits unsent, it stops reading
+    from the peer until they drain, so a peer that never reads its replies is slowed
+    down by TCP instead of growing the server's memory.
+    """
+
+    log = Logger()
+    factory: LimitedServerFactory
+    transport: IServerTransport
+
+    #: The line sent to every connection when the server shuts down, or C{None}.
+    shutdownNotice: ClassVar[str | None] = None
+    #: Stop reading from a peer while its unsent replies exceed the transport buffer.
+    pushback: ClassVar[bool] = True
+
+    peer = "?"
+    _host = ""
+    _framer: Framer
+    _terminator = b""
+    _closing = False
+    _abort: IDelayedCall | None = None
+
+    def connectionMade(self) -> None:
+        address = self.transport.getPeer()
+        self.peer = describe_peer(address)
+        self._host = getattr(address, "host", None) or ""
+        self._framer = self.factory.make_framer()
+        self._terminator = CRLF if self.factory.framing == "line" else b""
+        self._on_lost: list[Deferred[None]] = []
+        _enable_keepalive(self.transport)
+        if self.pushback:
+            self.transport.registerProducer(self.transport, True)
+        self.factory.connection_opened(self, self._host)
+        self.log.info("{peer} connected", peer=self.peer)
+        if self.factory.idle_timeout:
+            self.setTimeout(self.factory.idle_timeout)
+        self.greet()
+
+    def callLater(self, period: float, func: Callable[[], object]) -> IDelayedCall:
+        """L{TimeoutMixin}'s seam: use the factory's clock, not the global reactor."""
+        return self.factory.clock.callLater(period, func)
+
+    def dataReceived(self, data: bytes) -> None:
+        for frame in self._framer.feed(data):
+            if self._closing:
+                return
+            self._dispatch(frame)
+
+    def _dispatch(self, frame: bytes | object) -> None:
+        # Only a complete message is activity: neither stray bytes nor refused
+        # over-long lines keep a connection alive past its idle timeout.
+        if frame is LINE_TOO_LONG:
+            self.log.debug("{peer} sent an over-long line", peer=self.peer)
+            self.send_error(f"line too long (max {self.factory.max_line} bytes)")
+        else:
+            assert isinstance(frame, bytes)
+            self.resetTimeout()
+            self.messageReceived(frame)
+
+    def readConnectionLost(self) -> None:
+        """The peer shut down its sending side: answer what it sent, then close."""
+        for frame in self._framer.finish():
+            if self._closing:
+                break
+            self._dispatch(frame)
+        self.close_gracefully()
+
+    def writeConnectionLost(self) -> None:
+        """Our sending side is shut: nothing more can be said, so close."""
+        self.close_gracefully()
+
+    def timeoutConnection(self) -> None:
+        self.log.info(
+            "{peer} idle for {timeout} s; closing",
+            peer=self.peer,
+            timeout=self.factory.idle_timeout,
+        )
+        self.close_gracefully()
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self.setTimeout(None)
+        if self._abort is not None and self._abort.active():
+            self._abort.cancel()
+        self.factory.connection_closed(self, self._host)
+        self.log.info(
+            "{peer} disconnected: {reason}",
+            peer=self.peer,
+            reason=reason.getErrorMessage(),
+        )
+        waiting, self._on_lost = self._on_lost, []
+        for deferred in waiting:
+            deferred.callback(None)
+
+    # Hooks for subclasses.
+
+    def greet(self) -> None:
+        """Called once the connection is set up; send a welcome here."""
+
+    def messageReceived(self, message: bytes) -> None:
+        """Called with each framed message, terminator removed."""
+        raise NotImplementedError
+
+    # Helpers for subclasses.
+
+    def decode(self, message: bytes) -> str:
+        """The text of a message in the server's encoding (invalid bytes replaced)."""
+        return decode(message, self.factory.encoding)
+
+    def send_message(self, message: bytes) -> None:
+        """Send one reply, followed by CRLF under line framing."""
+        self.transport.write(message + self._terminator)
+
+    def send_text(self, text: str) -> None:
+        """Encode a reply in the server's encoding and send it."""
+        self.send_message(encode(text, self.factory.encoding))
+
+    def send_error(self, text: str) -> None:
+        """Send an C{error:} reply."""
+        self.send_text(f"error: {text}")
+
+    def close_gracefully(self, shutdown: bool = False) -> Deferred[None]:
+        """
+        Stop handling input, flush what is queued, close; abort if the peer has not let
+        the connection close after L{CLOSE_GRACE_PERIOD} seconds.
+
+        @param shutdown: the server is stopping: send L{shutdownNotice} first.
+        @return: fires when the connection has ended.
+        """
+        lost: Deferred[None] = Deferred()
+        self._on_lost.append(lost)
+        if not self._closing:
+            self._closing = True
+            self.setTimeout(None)
+            if shutdown and self.shutdownNotice is not None:
+                self.send_text(self.shutdownNotice)
+            if self.pushback:
+                # A registered producer would hold the connection open forever.
+                self.transport.unregisterProducer()
+            # Scheduled first: a transport may report the loss from loseConnection.
+            self._abort = self.callLater(
+                CLOSE_GRACE_PERIOD, self.transport.abortConnection
+            )
+            self.transport.loseConnection()
+        return lost
+
+
+def _enable_keepalive(transport: Any) -> None:
+    """Turn on TCP keepalive where the transport is TCP (directly or under TLS)."""
+    with suppress(AttributeError, OSError):
+        transport.setTcpKeepAlive(True)

@@ -1,0 +1,62 @@
+"""
+Text handling shared by the line-based servers: encodings, decoding after framing, and
+the sanitising that keeps a peer from forging lines or driving other terminals.
+"""
+
+from __future__ import annotations
+
+import codecs
+import unicodedata
+
+CRLF = b"\r\n"
+
+# C0 and C1 controls (ESC and DEL among them), Unicode format characters (bidirectional
+# overrides and isolates, zero-width joiners and spaces, the BOM), and the line and
+# paragraph separators, which some terminals and editors treat as line breaks.
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+
+
+def check_encoding(name: str) -> str:
+    """
+    Return the canonical name of a text encoding usable on a line-framed stream.
+
+    The encoding must exist and be ASCII-compatible for the bytes we frame on (LF, CR)
+    and the ASCII replies we send, so UTF-16 and friends are refused.
+
+    @raise ValueError: with a message fit for a usage error.
+    """
+    try:
+        info = codecs.lookup(name)
+    except LookupError:
+        raise ValueError(f"unknown encoding {name!r}") from None
+    probe = "error: \r\n0123456789"
+    try:
+        ascii_compatible = probe.encode(info.name) == probe.encode("ascii")
+    except (UnicodeError, LookupError):
+        ascii_compatible = False
+    if not ascii_compatible:
+        raise ValueError(f"encoding {name!r} is not ASCII-compatible")
+    return info.name
+
+
+def decode(message: bytes, encoding: str) -> str:
+    """Decode one framed message; invalid bytes become U+FFFD, never an error."""
+    return message.decode(encoding, "replace")
+
+
+def encode(text: str, encoding: str) -> bytes:
+    """Encode a reply; characters the encoding lacks become C{?}, never an error."""
+    return text.encode(encoding, "replace")
+
+
+def sanitize(text: str) -> str:
+    """
+    Remove what could forge a line or drive a terminal: C0/C1 controls, ESC, DEL,
+    bidirectional and zero-width formatting characters. A TAB becomes a space.
+    """
+    text = text.replace("\t", " ")
+    if text.isprintable():
+        return text
+    return "".join(
+        char for char in text if unicodedata.category(char) not in _UNSAFE_CATEGORIES
+    )
