@@ -1,0 +1,122 @@
+"""
+The UDP echo server (SPEC §3.4): each datagram comes back whole to its source, except
+to sources that could turn the echo into a reflection loop or amplifier.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from ipaddress import ip_address
+from typing import Final, Literal
+
+from twisted.internet.interfaces import IReactorTime, IUDPTransport
+from twisted.internet.protocol import DatagramProtocol
+from twisted.logger import Logger
+
+from twisted_tcp._ratelimit import TokenBucket
+
+UDPMode = Literal["echo", "upper"]
+UDP_MODES: Final[tuple[UDPMode, ...]] = ("echo", "upper")
+
+#: The largest UDP payload over IPv4; C{listenUDP} must be told to read this much.
+MAX_DATAGRAM: Final = 65507
+#: Source ports of services that answer anything (echo, daytime, qotd, chargen, time,
+#: DNS, NTP) or are invalid: answering them could start a loop or an amplification.
+DENIED_SOURCE_PORTS: Final = frozenset({0, 7, 13, 17, 19, 37, 53, 123})
+DEFAULT_RATE: Final = 1000
+#: Seconds between sweeps of the per-source rate limit table.
+SWEEP_INTERVAL: Final = 1.0
+
+_Address = tuple[str, int]
+
+
+class UDPEchoProtocol(DatagramProtocol):
+    """
+    Echoes datagrams (C{mode} C{echo}), or upper-cases their ASCII letters (C{upper}).
+
+    @param rate: datagrams per second accepted from one source host (bursts up to one
+        second's worth); more are dropped. 0 = no limit.
+    @param clock: time source for the rate limit; the global reactor if not given.
+    """
+
+    log = Logger()
+    transport: IUDPTransport
+
+    def __init__(
+        self,
+        *,
+        mode: UDPMode = "echo",
+        rate: float = DEFAULT_RATE,
+        clock: IReactorTime | None = None,
+    ) -> None:
+        if mode not in UDP_MODES:
+            raise ValueError(f"unknown mode {mode!r}; expected one of {UDP_MODES}")
+        if rate < 0:
+            raise ValueError("rate must not be negative")
+        self.mode = mode
+        self.rate = rate
+        self._respond: Callable[[bytes], bytes] = (
+            bytes.upper if mode == "upper" else bytes
+        )
+        self._clock = clock
+        self._buckets: dict[str, TokenBucket] = {}
+        self._last_sweep = 0.0
+        self._own_port = -1
+        self._own_host = ""
+
+    def startProtocol(self) -> None:
+        if self._clock is None:
+            from twisted.internet import reactor
+
+            self._clock = reactor
+        own = self.transport.getHost()
+        self._own_host, self._own_port = own.host, own.port
+
+    def datagramReceived(self, datagram: bytes, addr: _Address) -> None:
+        host, port = addr[0], addr[1]
+        if port in DENIED_SOURCE_PORTS or self._is_own_address(host, port):
+            self.log.debug("refused datagram from {host}:{port}", host=host, port=port)
+            return
+        if self.rate and not self._allow(host):
+            return
+        try:
+            self.transport.write(self._respond(datagram), addr)
+        except OSError as error:
+            self.log.warn(
+                "cannot answer {host}:{port}: {error}",
+                host=host,
+                port=port,
+                error=error,
+            )
+
+    def _is_own_address(self, host: str, port: int) -> bool:
+        """Whether a datagram comes from this very socket's address (a loop)."""
+        if port != self._own_port:
+            return False
+        if host == self._own_host:
+            return True
+        try:
+            own = ip_address(self._own_host) if self._own_host else None
+            return (own is None or own.is_unspecified) and ip_address(host).is_loopback
+        except ValueError:
+            return False
+
+    def _allow(self, host: str) -> bool:
+        """Charge one datagram to its source's bucket; forget idle sources at times."""
+        assert self._clock is not None
+        now = self._clock.seconds()
+        if now - self._last_sweep >= SWEEP_INTERVAL:
+            self._last_sweep = now
+            self._buckets = {
+                source: bucket
+                for source, bucket in self._buckets.items()
+                if not bucket.is_full()
+            }
+        bucket = self._buckets.get(host)
+        if bucket is None:
+            bucket = TokenBucket(self.rate, max(1.0, self.rate), self._clock)
+            self._buckets[host] = bucket
+        if bucket.take():
+            return True
+        self.log.debug("rate limit: dropped datagram from {host}", host=host)
+        return False
