@@ -1,0 +1,277 @@
+"""
+Tests of the installed project as users meet it: C{twist} run as a subprocess from a
+directory outside the checkout, plugin discovery after C{pip install .} and
+C{pip install -e .}, and the contents of the built wheel.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .support import read_until_closed
+
+CHECKOUT = Path(__file__).resolve().parent.parent
+TWIST = Path(sys.executable).with_name("twist")
+PLUGINS = ("tcp-echo", "tcp-greet", "udp-echo")
+
+
+class Twist:
+    """A C{twist} subprocess, with its log read line by line."""
+
+    def __init__(self, *argv: str, cwd: Path) -> None:
+        self.process = subprocess.Popen(
+            [str(TWIST), "--log-format=text", *argv],
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.log: list[str] = []
+
+    def wait_for_log(self, pattern: str) -> re.Match[str]:
+        """Read log lines until one matches C{pattern}."""
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.log.append(line)
+            match = re.search(pattern, line)
+            if match:
+                return match
+        raise AssertionError(f"twist ended without logging {pattern!r}:\n{self.log}")
+
+    def terminate(self) -> int:
+        """Send SIGTERM and wait for the exit status."""
+        self.process.send_signal(signal.SIGTERM)
+        out, _ = self.process.communicate(timeout=30)
+        self.log.append(out)
+        return self.process.returncode
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.communicate()
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    """A working directory outside the checkout."""
+    return tmp_path
+
+
+@pytest.fixture
+def twist_runs() -> Iterator[list[Twist]]:
+    """Twist processes started by a test; killed if the test leaves them running."""
+    started: list[Twist] = []
+    yield started
+    for twist in started:
+        twist.kill()
+
+
+def test_twist_help_lists_plugins(outside: Path) -> None:
+    """twist --help, from any directory, lists our three plugins."""
+    result = subprocess.run(
+        [str(TWIST), "--help"], cwd=outside, capture_output=True, text=True, check=True
+    )
+    for name in PLUGINS:
+        assert re.search(rf"^\s+{name}\s", result.stdout, re.MULTILINE), result.stdout
+
+
+@pytest.mark.parametrize(
+    ("argv", "exchange", "expected"),
+    [
+        (["tcp-echo", "--mode", "upper"], b"hello", b"HELLO"),
+        (["tcp-greet"], b"Alice\n", b"Welcome\r\nHello, Alice!\r\n"),
+    ],
+)
+def test_tcp_plugin_serves_and_stops_on_sigterm(
+    outside: Path,
+    twist_runs: list[Twist],
+    argv: list[str],
+    exchange: bytes,
+    expected: bytes,
+) -> None:
+    """Each TCP plugin starts, answers, and on SIGTERM closes clients and exits."""
+    twist = Twist(*argv, "--listen", "tcp:0:interface=127.0.0.1", cwd=outside)
+    twist_runs.append(twist)
+    port = int(twist.wait_for_log(r"starting on (\d+)")[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(exchange)
+        received = b""
+        while len(received) < len(expected):
+            received += sock.recv(1024)
+        assert received == expected
+        assert twist.terminate() == -signal.SIGTERM
+        rest = read_until_closed(sock)
+    if argv[0] == "tcp-greet":
+        assert rest == b"* server shutting down\r\n"
+    else:
+        assert rest == b""
+    assert any("disconnected" in line for line in twist.log)
+
+
+def test_udp_plugin_serves_and_stops_on_sigterm(
+    outside: Path, twist_runs: list[Twist]
+) -> None:
+    """udp-echo starts, echoes a datagram, and exits on SIGTERM."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        free_port = probe.getsockname()[1]
+    twist = Twist(
+        "udp-echo",
+        "--port",
+        str(free_port),
+        "--interface",
+        "127.0.0.1",
+        "--mode",
+        "upper",
+        cwd=outside,
+    )
+    twist_runs.append(twist)
+    twist.wait_for_log(rf"starting on {free_port}")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(10)
+        sock.sendto(b"hi", ("127.0.0.1", free_port))
+        assert sock.recvfrom(100)[0] == b"HI"
+    assert twist.terminate() == -signal.SIGTERM
+
+
+def test_twist_reports_usage_errors(outside: Path) -> None:
+    """A bad option value stops twist with a usage error, before listening."""
+    result = subprocess.run(
+        [str(TWIST), "tcp-greet", "--greeting", "{0}"],
+        cwd=outside,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 64
+    assert "bad greeting" in result.stdout + result.stderr
+
+
+# Packaging: a copy of the checkout as git hands it out, plus a stray dropin.cache.
+
+
+@pytest.fixture(scope="module")
+def source_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project's source tree, copied without .venv and caches."""
+    target = tmp_path_factory.mktemp("source") / "twisted-tcp"
+    shutil.copytree(
+        CHECKOUT,
+        target,
+        ignore=shutil.ignore_patterns(
+            ".venv",
+            ".git",
+            "__pycache__",
+            "*.pyc",
+            ".*_cache",
+            ".hypothesis",
+            "dropin.cache",
+            "build",
+            "dist",
+        ),
+    )
+    # What running twist from a checkout leaves behind; it must never be shipped.
+    (target / "twisted" / "plugins" / "dropin.cache").write_bytes(b"stale cache")
+    return target
+
+
+def pip(*args: str) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet", *args],
+        check=True,
+        timeout=300,
+    )
+
+
+def test_wheel_contents(source_copy: Path, tmp_path: Path) -> None:
+    """The wheel holds the dropin and py.typed, but no twisted/__init__.py or cache."""
+    pip(
+        "wheel",
+        "--no-deps",
+        "--no-build-isolation",
+        "--wheel-dir",
+        str(tmp_path),
+        str(source_copy),
+    )
+    [wheel] = tmp_path.glob("twisted_tcp-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert "twisted/plugins/twisted_tcp_plugins.py" in names
+    assert "twisted_tcp/py.typed" in names
+    assert "twisted_tcp/tap/tcp_echo.py" in names
+    assert "twisted/__init__.py" not in names
+    assert "twisted/plugins/__init__.py" not in names
+    assert not [name for name in names if name.endswith("dropin.cache")]
+    assert not [name for name in names if name.startswith("tests/")]
+
+
+def bare_environment(root: Path) -> Path:
+    """
+    A new virtual environment that sees this one's dependencies (Twisted, hatchling)
+    through a .pth file but not this project; returns its python.
+    """
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(root)], check=True
+    )
+    python = root / "bin" / "python"
+    site = subprocess.run(
+        [
+            str(python),
+            "-c",
+            "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    ours = sysconfig.get_paths()["purelib"]
+    (Path(site) / "dependencies.pth").write_text(ours + "\n")
+    return python
+
+
+@pytest.mark.parametrize("editable", [False, True], ids=["install", "editable"])
+def test_plugins_discovered_after_install(
+    source_copy: Path, tmp_path: Path, editable: bool
+) -> None:
+    """After pip install . or pip install -e ., twist lists the plugins anywhere."""
+    python = bare_environment(tmp_path / "env")
+    target = ["-e", str(source_copy)] if editable else [str(source_copy)]
+    pip(
+        "--python", str(python), "install", "--no-deps", "--no-build-isolation", *target
+    )
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    result = subprocess.run(
+        [str(python), "-m", "twisted", "--help"],
+        cwd=outside,
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    for name in PLUGINS:
+        assert re.search(rf"^\s+{name}\s", result.stdout, re.MULTILINE), result.stdout
+    located = subprocess.run(
+        [str(python), "-c", "import twisted_tcp; print(twisted_tcp.__file__)"],
+        cwd=outside,
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    ).stdout
+    assert (
+        Path(located)
+        .resolve()
+        .is_relative_to(source_copy if editable else tmp_path / "env")
+    )

@@ -1,0 +1,179 @@
+"""
+Tests for L{twisted_tcp.tap}: the plugins' options, the endpoints they listen on, usage
+errors, and the service's orderly shutdown.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import pytest
+import pytest_twisted
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.error import ConnectionRefusedError
+from twisted.python import usage
+
+from twisted_tcp.echo import EchoFactory
+from twisted_tcp.greet import GreetingFactory
+from twisted_tcp.tap import tcp_echo, tcp_greet, udp_echo
+from twisted_tcp.tap._common import ServerService
+from twisted_tcp.udp_echo import MAX_DATAGRAM, UDPEchoProtocol
+
+from .support import Collector
+
+OptionsT = TypeVar("OptionsT", bound=usage.Options)
+
+
+def parsed(options_class: type[OptionsT], *argv: str) -> OptionsT:
+    options = options_class()
+    options.parseOptions(list(argv))
+    return options
+
+
+@pytest.mark.parametrize(
+    ("module", "argv", "endpoints"),
+    [
+        (tcp_echo, [], ["tcp:9090"]),
+        (tcp_greet, [], ["tcp:9999"]),
+        (tcp_echo, ["--port", "7000"], ["tcp:7000"]),
+        (
+            tcp_echo,
+            ["--port", "7000", "--interface", "::1"],
+            [r"tcp:7000:interface=\:\:1"],
+        ),
+        (
+            tcp_echo,
+            ["--listen", "tcp6:7001", "--listen", "unix:/tmp/e.sock"],
+            ["tcp6:7001", "unix:/tmp/e.sock"],
+        ),
+        (tcp_echo, ["--listen", "tcp6:7001", "-p", "7002"], ["tcp6:7001", "tcp:7002"]),
+    ],
+)
+def test_endpoints(module: Any, argv: list[str], endpoints: list[str]) -> None:
+    """--port/--interface and repeatable --listen become endpoint strings."""
+    assert parsed(module.Options, *argv)["endpoints"] == endpoints
+
+
+def test_echo_options_reach_factory() -> None:
+    """Every tcp-echo option is passed to the factory under its own name."""
+    options = parsed(
+        tcp_echo.Options,
+        "--mode",
+        "prefix",
+        "--framing",
+        "line",
+        "--prefix",
+        "> ",
+        "--max-connections",
+        "5",
+        "--max-per-ip",
+        "2",
+        "--idle-timeout",
+        "1.5",
+        "--encoding",
+        "gbk",
+        "--max-line",
+        "100",
+    )
+    factory = options["factory"]
+    assert isinstance(factory, EchoFactory)
+    assert (factory.mode, factory.framing, factory.encoding) == (
+        "prefix",
+        "line",
+        "gbk",
+    )
+    assert (factory.max_connections, factory.max_per_ip) == (5, 2)
+    assert (factory.idle_timeout, factory.max_line) == (1.5, 100)
+    assert factory.respond(b"x") == b"> x"
+
+
+def test_greet_defaults() -> None:
+    """tcp-greet defaults: line framing, 256-byte lines, 300 s idle timeout."""
+    factory = parsed(tcp_greet.Options)["factory"]
+    assert isinstance(factory, GreetingFactory)
+    assert (factory.framing, factory.max_line, factory.idle_timeout) == (
+        "line",
+        256,
+        300,
+    )
+    assert (factory.welcome, factory.greeting, factory.exit_word) == (
+        "Welcome",
+        "Hello, {name}!",
+        "exit",
+    )
+
+
+@pytest.mark.parametrize(
+    ("module", "argv", "message"),
+    [
+        (tcp_echo, ["--mode", "shout"], "unknown mode"),
+        (tcp_echo, ["--framing", "words"], "unknown framing"),
+        (tcp_echo, ["--encoding", "utf-16"], "ASCII-compatible"),
+        (tcp_echo, ["--encoding", "nope"], "unknown encoding"),
+        (tcp_echo, ["--port", "70000"], "expected a port number 0-65535, got 70000"),
+        (tcp_echo, ["--port", "http"], "invalid literal"),
+        (tcp_echo, ["--max-connections", "-1"], "expected a whole number >= 0, got -1"),
+        (tcp_echo, ["--idle-timeout", "nan"], "expected a number of seconds"),
+        (tcp_echo, ["--idle-timeout", "-2"], "expected a number of seconds"),
+        (tcp_echo, ["--max-line", "0"], "expected a whole number >= 1, got 0"),
+        (tcp_greet, ["--greeting", "{0}"], "bad greeting"),
+        (tcp_greet, ["--exit-word", ""], "exit word"),
+        (udp_echo, ["--mode", "lower"], "unknown mode"),
+        (udp_echo, ["--rate", "-5"], "expected a whole number >= 0, got -5"),
+    ],
+)
+def test_usage_errors(module: Any, argv: list[str], message: str) -> None:
+    """Bad option values are usage errors that say what is wrong."""
+    with pytest.raises(usage.UsageError, match=message):
+        parsed(module.Options, *argv)
+
+
+def test_udp_service() -> None:
+    """udp-echo listens on --port/--interface with room for the largest datagram."""
+    options = parsed(
+        udp_echo.Options,
+        "--port",
+        "0",
+        "--interface",
+        "127.0.0.1",
+        "--mode",
+        "upper",
+        "--rate",
+        "7",
+    )
+    service = udp_echo.makeService(options)
+    protocol = options["protocol"]
+    assert isinstance(protocol, UDPEchoProtocol)
+    assert (protocol.mode, protocol.rate) == ("upper", 7)
+    assert service.args == (0, protocol)
+    assert service.kwargs == {
+        "interface": "127.0.0.1",
+        "maxPacketSize": MAX_DATAGRAM + 28,
+    }
+
+
+def test_service_has_one_listener_per_endpoint() -> None:
+    """makeService serves the one factory on every endpoint."""
+    options = parsed(tcp_echo.Options, "--listen", "tcp:0", "--listen", "tcp6:0")
+    service = tcp_echo.makeService(options)
+    assert isinstance(service, ServerService)
+    assert [child.factory for child in service] == [options["factory"]] * 2
+
+
+@pytest_twisted.ensureDeferred
+async def test_stopping_service_stops_listening_and_closes(reactor: Any) -> None:
+    """Stopping the service closes the port, tells each client, and closes it."""
+    options = parsed(tcp_greet.Options, "--listen", "tcp:0:interface=127.0.0.1")
+    service = tcp_greet.makeService(options)
+    service.startService()
+    [listener] = list(service)
+    port_number = listener._waitingForPort.result.getHost().port
+    endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", port_number)
+    client = Collector()
+    await connectProtocol(endpoint, client)
+    await service.stopService()
+    assert await client.done.addTimeout(10, reactor) == (
+        b"Welcome\r\n* server shutting down\r\n"
+    )
+    with pytest.raises(ConnectionRefusedError):
+        await connectProtocol(endpoint, Collector())

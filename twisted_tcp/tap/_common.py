@@ -1,0 +1,183 @@
+"""
+Options and service shared by every TCP server plugin (SPEC §3, common options).
+
+Each plugin's C{Options} subclasses L{ServerOptions}, lists the common parameters with
+its own defaults through L{server_parameters}, and builds its factory in
+L{ServerOptions.build_factory}; the factory validates its arguments, so a bad value is
+reported as a usage error before anything listens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from twisted.application.internet import StreamServerEndpointService
+from twisted.application.service import MultiService
+from twisted.internet.defer import Deferred
+from twisted.internet.endpoints import quoteStringArgument, serverFromString
+from twisted.python import usage
+
+from twisted_tcp._server import LimitedServerFactory
+
+
+def non_negative_int(value: str) -> int:
+    """Coerce an option to a whole number of at least 0."""
+    number = int(value)
+    if number < 0:
+        raise ValueError(f"expected a whole number >= 0, got {value}")
+    return number
+
+
+def positive_int(value: str) -> int:
+    """Coerce an option to a whole number of at least 1."""
+    number = int(value)
+    if number < 1:
+        raise ValueError(f"expected a whole number >= 1, got {value}")
+    return number
+
+
+def port_number(value: str) -> int:
+    """Coerce an option to a TCP or UDP port number (0 picks a free one)."""
+    number = int(value)
+    if not 0 <= number <= 65535:
+        raise ValueError(f"expected a port number 0-65535, got {value}")
+    return number
+
+
+def seconds(value: str) -> float:
+    """Coerce an option to a non-negative number of seconds."""
+    number = float(value)
+    if not number >= 0 or number == float("inf"):
+        raise ValueError(f"expected a number of seconds >= 0, got {value}")
+    return number
+
+
+non_negative_int.coerceDoc = "Must be >= 0."  # type: ignore[attr-defined]
+positive_int.coerceDoc = "Must be >= 1."  # type: ignore[attr-defined]
+port_number.coerceDoc = "Must be 0-65535."  # type: ignore[attr-defined]
+seconds.coerceDoc = "In seconds; 0 = never."  # type: ignore[attr-defined]
+
+
+def server_parameters(
+    *, port: int, idle_timeout: float, max_line: int
+) -> list[list[Any]]:
+    """The common options of a TCP server plugin, with that plugin's defaults."""
+    return [
+        [
+            "port",
+            "p",
+            None,
+            f"Listen on TCP port N [default: {port} unless --listen]",
+            port_number,
+        ],
+        ["interface", None, None, "Address for --port [default: all interfaces]."],
+        [
+            "max-connections",
+            None,
+            10000,
+            "Simultaneous connections; one more gets an error line. 0 = no limit.",
+            non_negative_int,
+        ],
+        [
+            "max-per-ip",
+            None,
+            0,
+            "Simultaneous connections per client address. 0 = no limit.",
+            non_negative_int,
+        ],
+        [
+            "idle-timeout",
+            None,
+            idle_timeout,
+            "Close a connection that completed no message for S seconds.",
+            seconds,
+        ],
+        ["encoding", None, "utf-8", "Text encoding of line-based modes."],
+        ["max-line", None, max_line, "Longest accepted line, in bytes.", positive_int],
+    ]
+
+
+class ServerOptions(usage.Options):
+    """Command-line options common to the TCP server plugins."""
+
+    default_port: ClassVar[int]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self["listen"] = []
+
+    def opt_listen(self, description: str) -> None:
+        """
+        Listen on a Twisted endpoint (tcp:, tcp6:, ssl:, unix: ...); repeatable.
+        """
+        self["listen"].append(description)
+
+    def postOptions(self) -> None:
+        self["endpoints"] = self.endpoint_descriptions()
+        try:
+            self["factory"] = self.build_factory()
+        except ValueError as error:
+            raise usage.UsageError(str(error)) from None
+
+    def endpoint_descriptions(self) -> list[str]:
+        """Endpoint strings for C{--listen} and C{--port}/C{--interface}."""
+        descriptions: list[str] = list(self["listen"])
+        port = self["port"]
+        if port is None and not descriptions:
+            port = self.default_port
+        if port is not None:
+            tcp = f"tcp:{port}"
+            if self["interface"]:
+                tcp += f":interface={quoteStringArgument(self['interface'])}"
+            descriptions.append(tcp)
+        return descriptions
+
+    def common_factory_arguments(self) -> dict[str, Any]:
+        """The factory keyword arguments named by the common options."""
+        return {
+            "max_connections": self["max-connections"],
+            "max_per_ip": self["max-per-ip"],
+            "idle_timeout": self["idle-timeout"],
+            "encoding": self["encoding"],
+            "max_line": self["max-line"],
+        }
+
+    def build_factory(self) -> LimitedServerFactory:
+        """The server's factory, configured from these options."""
+        raise NotImplementedError
+
+
+class ServerService(MultiService):
+    """
+    Serves one factory on several endpoints; on stop, it stops listening first and
+    then shuts the factory's connections down (SPEC §3, "Shutdown").
+    """
+
+    def __init__(
+        self,
+        reactor: Any,
+        factory: LimitedServerFactory,
+        descriptions: Sequence[str],
+    ) -> None:
+        super().__init__()
+        self.factory = factory
+        for description in descriptions:
+            listener = StreamServerEndpointService(
+                serverFromString(reactor, description), factory
+            )
+            # Fail at start-up when the address is taken, as strports.service does.
+            listener._raiseSynchronously = True
+            listener.setServiceParent(self)
+
+    def stopService(self) -> Deferred[None]:
+        stopped: Deferred[Any] = super().stopService()
+        stopped.addCallback(lambda _: self.factory.shutdown())
+        return stopped
+
+
+def make_server_service(options: ServerOptions) -> ServerService:
+    """The C{makeService} of every TCP server plugin."""
+    from twisted.internet import reactor
+
+    return ServerService(reactor, options["factory"], options["endpoints"])
