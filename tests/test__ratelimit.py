@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from twisted.internet.task import Clock
 
-from twisted_tcp._ratelimit import TokenBucket
+from twisted_tcp._ratelimit import MIN_WAIT, TokenBucket
 
 
 def test_burst_then_rate() -> None:
@@ -45,3 +45,34 @@ def test_invalid(rate: float, burst: float) -> None:
     """A bucket that could never allow anything is refused."""
     with pytest.raises(ValueError):
         TokenBucket(rate, burst, Clock())
+
+
+def test_wait_until_next_token() -> None:
+    """wait() says how long until the next event is allowed."""
+    clock = Clock()
+    bucket = TokenBucket(rate=4, burst=1, clock=clock)
+    assert bucket.wait() == 0
+    bucket.take()
+    assert bucket.wait() == 0.25
+    clock.advance(0.1)
+    assert abs(bucket.wait() - 0.15) < 1e-9
+
+
+def test_float_rounding_does_not_starve() -> None:
+    """Refills that add up to a token but for float rounding give that token."""
+    clock = Clock()
+    bucket = TokenBucket(rate=5, burst=1, clock=clock)
+    bucket.take()
+    for _ in range(1000):
+        clock.advance(0.2)
+        assert bucket.take()
+        assert not bucket.take()
+        assert bucket.wait() >= MIN_WAIT
+
+
+def test_wait_never_below_minimum() -> None:
+    """A nearly full token still means a wait of at least MIN_WAIT, never ~0."""
+    clock = Clock()
+    bucket = TokenBucket(rate=1e12, burst=1, clock=clock)
+    bucket.take()
+    assert bucket.wait() == MIN_WAIT

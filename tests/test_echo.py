@@ -225,7 +225,8 @@ class NonReader(Protocol):
 class EchoWithoutPushback(EchoProtocol):
     """The echo protocol with backpressure switched off, for a control experiment."""
 
-    pushback = False
+    def output_producer(self) -> None:
+        return None
 
 
 async def flood_without_reading(reactor: Any, pushback: bool) -> tuple[int, Any]:

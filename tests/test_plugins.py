@@ -24,7 +24,7 @@ from .support import read_until_closed
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 TWIST = Path(sys.executable).with_name("twist")
-PLUGINS = ("tcp-echo", "tcp-greet", "udp-echo")
+PLUGINS = ("tcp-echo", "tcp-greet", "tcp-chat", "udp-echo")
 
 
 class Twist:
@@ -118,6 +118,23 @@ def test_tcp_plugin_serves_and_stops_on_sigterm(
     else:
         assert rest == b""
     assert any("disconnected" in line for line in twist.log)
+
+
+def test_chat_plugin_relays_and_says_goodbye_on_sigterm(
+    outside: Path, twist_runs: list[Twist]
+) -> None:
+    """tcp-chat relays a line, and on SIGTERM tells the client before exiting."""
+    twist = Twist("tcp-chat", "--listen", "tcp:0:interface=127.0.0.1", cwd=outside)
+    twist_runs.append(twist)
+    port = int(twist.wait_for_log(r"starting on (\d+)")[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"hello\n")
+        received = b""
+        while b"<guest-1> hello\r\n" not in received:
+            received += sock.recv(1024)
+        assert received.startswith(b"* Welcome, guest-1!")
+        assert twist.terminate() == -signal.SIGTERM
+        assert read_until_closed(sock) == b"* server shutting down\r\n"
 
 
 def test_udp_plugin_serves_and_stops_on_sigterm(

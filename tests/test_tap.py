@@ -5,6 +5,7 @@ errors, and the service's orderly shutdown.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -13,9 +14,10 @@ from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.error import ConnectionRefusedError
 from twisted.python import usage
 
+from twisted_tcp.chat import ChatFactory
 from twisted_tcp.echo import EchoFactory
 from twisted_tcp.greet import GreetingFactory
-from twisted_tcp.tap import tcp_echo, tcp_greet, udp_echo
+from twisted_tcp.tap import tcp_chat, tcp_echo, tcp_greet, udp_echo
 from twisted_tcp.tap._common import ServerService
 from twisted_tcp.udp_echo import MAX_DATAGRAM, UDPEchoProtocol
 
@@ -35,6 +37,7 @@ def parsed(options_class: type[OptionsT], *argv: str) -> OptionsT:
     [
         (tcp_echo, [], ["tcp:9090"]),
         (tcp_greet, [], ["tcp:9999"]),
+        (tcp_chat, [], ["tcp:6666"]),
         (tcp_echo, ["--port", "7000"], ["tcp:7000"]),
         (
             tcp_echo,
@@ -118,6 +121,8 @@ def test_greet_defaults() -> None:
         (tcp_echo, ["--max-line", "0"], "expected a whole number >= 1, got 0"),
         (tcp_greet, ["--greeting", "{0}"], "bad greeting"),
         (tcp_greet, ["--exit-word", ""], "exit word"),
+        (tcp_chat, ["--flood-burst", "0"], "expected a whole number >= 1, got 0"),
+        (tcp_chat, ["--motd", "/nonexistent/motd"], "cannot read --motd"),
         (udp_echo, ["--mode", "lower"], "unknown mode"),
         (udp_echo, ["--rate", "-5"], "expected a whole number >= 0, got -5"),
     ],
@@ -126,6 +131,44 @@ def test_usage_errors(module: Any, argv: list[str], message: str) -> None:
     """Bad option values are usage errors that say what is wrong."""
     with pytest.raises(usage.UsageError, match=message):
         parsed(module.Options, *argv)
+
+
+def test_chat_options_reach_factory(tmp_path: Path) -> None:
+    """Every tcp-chat option is passed to the factory; the MOTD is read from a file."""
+    motd = tmp_path / "motd.txt"
+    motd.write_text("Welcome to the room.\nBe kind.\n")
+    options = parsed(
+        tcp_chat.Options, "--history", "20", "--max-send-queue", "4096",
+        "--flood-rate", "2.5", "--flood-burst", "4", "--motd", str(motd),
+        "--timestamp-format", "%H:%M", "--max-line", "512", "--idle-timeout", "60",
+    )  # fmt: skip
+    factory = options["factory"]
+    assert isinstance(factory, ChatFactory)
+    assert factory.history.maxlen == 20
+    assert (factory.max_send_queue, factory.flood_rate, factory.flood_burst) == (
+        4096, 2.5, 4,
+    )  # fmt: skip
+    assert factory.motd == ["* Welcome to the room.", "* Be kind."]
+    assert (factory.timestamp_format, factory.max_line, factory.idle_timeout) == (
+        "%H:%M", 512, 60,
+    )  # fmt: skip
+
+
+def test_chat_defaults() -> None:
+    """tcp-chat defaults: no history, 1 MiB queue, 5 lines/s in bursts of 10."""
+    factory = parsed(tcp_chat.Options)["factory"]
+    assert isinstance(factory, ChatFactory)
+    assert (factory.history.maxlen, factory.max_send_queue) == (0, 1 << 20)
+    assert (factory.flood_rate, factory.flood_burst, factory.max_line) == (5, 10, 1024)
+    assert factory.timestamp_format == "%Y/%m/%d %H:%M:%S"
+
+
+def test_oversized_motd_refused(tmp_path: Path) -> None:
+    """A MOTD file over 64 KiB is refused as a mistake."""
+    motd = tmp_path / "motd.txt"
+    motd.write_bytes(b"x" * (64 * 1024 + 1))
+    with pytest.raises(usage.UsageError, match="over 65536 bytes"):
+        parsed(tcp_chat.Options, "--motd", str(motd))
 
 
 def test_udp_service() -> None:

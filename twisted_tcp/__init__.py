@@ -10,11 +10,14 @@ works with any stream endpoint::
     port = await serverFromString(reactor, "tcp:9090").listen(EchoFactory(mode="upper"))
 """
 
+from twisted_tcp.chat import ChatFactory, ChatProtocol
 from twisted_tcp.echo import EchoFactory, EchoProtocol
 from twisted_tcp.greet import GreetingFactory, GreetingProtocol
 from twisted_tcp.udp_echo import UDPEchoProtocol
 
 __all__ = [
+    "ChatFactory",
+    "ChatProtocol",
     "EchoFactory",
     "EchoProtocol",
     "GreetingFactory",

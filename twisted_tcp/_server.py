@@ -32,7 +32,7 @@ from twisted.protocols.policies import TimeoutMixin
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from twisted_tcp._framing import LINE_TOO_LONG, Framer, Framing, make_framer
+from twisted_tcp._framing import LINE_TOO_LONG, Frame, Framer, Framing, make_framer
 from twisted_tcp._text import CRLF, check_encoding, decode, encode
 
 #: Seconds a closing connection may take to flush before it is aborted.
@@ -115,6 +115,7 @@ class LimitedServerFactory(Factory[Protocol]):
         self.max_per_ip = max_per_ip
         self._clock = clock
         self.connections: set[FramedServerProtocol] = set()
+        self.shutting_down = False
         self._per_host: Counter[str] = Counter()
 
     @property
@@ -163,6 +164,7 @@ class LimitedServerFactory(Factory[Protocol]):
 
         @return: fires when every connection has ended.
         """
+        self.shutting_down = True
         closing = [
             protocol.close_gracefully(shutdown=True)
             for protocol in list(self.connections)
@@ -177,12 +179,13 @@ class FramedServerProtocol(Protocol, TimeoutMixin):
     message to L{messageReceived}.
 
     Subclasses override L{messageReceived} and may override L{greet} (what to send on
-    connect) and L{shutdownNotice} (what to send when the server stops).
+    connect), L{shutdownNotice} (what to send when the server stops), L{admit} (to hold
+    input back) and L{output_producer} (who hears that the peer is not reading).
 
-    With L{pushback} (the default), the transport is registered as its own streaming
-    producer: once more than its buffer size of replies waits unsent, it stops reading
-    from the peer until they drain, so a peer that never reads its replies is slowed
-    down by TCP instead of growing the server's memory.
+    By default the transport is registered as its own streaming producer: once more
+    than its buffer size of replies waits unsent, it stops reading from the peer until
+    they drain, so a peer that never reads its replies is slowed down by TCP instead of
+    growing the server's memory.
     """
 
     log = Logger()
@@ -191,14 +194,15 @@ class FramedServerProtocol(Protocol, TimeoutMixin):
 
     #: The line sent to every connection when the server shuts down, or C{None}.
     shutdownNotice: ClassVar[str | None] = None
-    #: Stop reading from a peer while its unsent replies exceed the transport buffer.
-    pushback: ClassVar[bool] = True
 
     peer = "?"
     _host = ""
     _framer: Framer
     _terminator = b""
     _closing = False
+    _end_of_input = False
+    _held: list[Frame] | None = None
+    _producer: IPushProducer | None = None
     _abort: IDelayedCall | None = None
 
     def connectionMade(self) -> None:
@@ -209,8 +213,9 @@ class FramedServerProtocol(Protocol, TimeoutMixin):
         self._terminator = CRLF if self.factory.framing == "line" else b""
         self._on_lost: list[Deferred[None]] = []
         _enable_keepalive(self.transport)
-        if self.pushback:
-            self.transport.registerProducer(self.transport, True)
+        self._producer = self.output_producer()
+        if self._producer is not None:
+            self.transport.registerProducer(self._producer, True)
         self.factory.connection_opened(self, self._host)
         self.log.info("{peer} connected", peer=self.peer)
         if self.factory.idle_timeout:
@@ -222,12 +227,35 @@ class FramedServerProtocol(Protocol, TimeoutMixin):
         return self.factory.clock.callLater(period, func)
 
     def dataReceived(self, data: bytes) -> None:
-        for frame in self._framer.feed(data):
+        self._deliver(self._framer.feed(data))
+
+    def _deliver(self, frames: list[Frame]) -> None:
+        """Dispatch frames in order until one is not admitted; hold the rest."""
+        if self._held is not None:
+            self._held.extend(frames)
+            return
+        for index, frame in enumerate(frames):
             if self._closing:
+                return
+            if frame is not LINE_TOO_LONG and not self.admit():
+                self._held = frames[index:]
+                self.transport.pauseProducing()
                 return
             self._dispatch(frame)
 
-    def _dispatch(self, frame: bytes | object) -> None:
+    def resume_input(self) -> None:
+        """Dispatch the messages held back by L{admit}, then read from the peer."""
+        held, self._held = self._held, None
+        if held is None or self._closing:
+            return
+        self._deliver(held)
+        if self._held is None:
+            if self._end_of_input:
+                self.close_gracefully()
+            else:
+                self.transport.resumeProducing()
+
+    def _dispatch(self, frame: Frame) -> None:
         # Only a complete message is activity: neither stray bytes nor refused
         # over-long lines keep a connection alive past its idle timeout.
         if frame is LINE_TOO_LONG:
@@ -240,11 +268,10 @@ class FramedServerProtocol(Protocol, TimeoutMixin):
 
     def readConnectionLost(self) -> None:
         """The peer shut down its sending side: answer what it sent, then close."""
-        for frame in self._framer.finish():
-            if self._closing:
-                break
-            self._dispatch(frame)
-        self.close_gracefully()
+        self._end_of_input = True
+        self._deliver(self._framer.finish())
+        if self._held is None:
+            self.close_gracefully()
 
     def writeConnectionLost(self) -> None:
         """Our sending side is shut: nothing more can be said, so close."""
@@ -281,6 +308,24 @@ class FramedServerProtocol(Protocol, TimeoutMixin):
         """Called with each framed message, terminator removed."""
         raise NotImplementedError
 
+    def admit(self) -> bool:
+        """
+        Whether the next message may be handled now. If not, reading from the peer
+        pauses, and the message and those after it wait for L{resume_input}.
+        """
+        return True
+
+    def output_producer(self) -> IPushProducer | None:
+        """
+        The producer the transport pauses while the peer is not reading our output, and
+        resumes once it has drained: by default the transport itself, which stops
+        reading from that peer.
+        """
+        return self.transport
+
+    def flush_output(self) -> None:
+        """Called before closing: hand anything queued outside the transport to it."""
+
     # Helpers for subclasses.
 
     def decode(self, message: bytes) -> str:
@@ -299,6 +344,12 @@ class FramedServerProtocol(Protocol, TimeoutMixin):
         """Send an C{error:} reply."""
         self.send_text(f"error: {text}")
 
+    def abort(self) -> None:
+        """Close at once, dropping unsent output, and handle no more input."""
+        self._closing = True
+        self.setTimeout(None)
+        self.transport.abortConnection()
+
     def close_gracefully(self, shutdown: bool = False) -> Deferred[None]:
         """
         Stop handling input, flush what is queued, close; abort if the peer has not let
@@ -314,9 +365,11 @@ class FramedServerProtocol(Protocol, TimeoutMixin):
             self.setTimeout(None)
             if shutdown and self.shutdownNotice is not None:
                 self.send_text(self.shutdownNotice)
-            if self.pushback:
+            self.flush_output()
+            if self._producer is not None:
                 # A registered producer would hold the connection open forever.
                 self.transport.unregisterProducer()
+                self._producer = None
             # Scheduled first: a transport may report the loss from loseConnection.
             self._abort = self.callLater(
                 CLOSE_GRACE_PERIOD, self.transport.abortConnection

@@ -14,6 +14,9 @@ tcp_echo = ServiceMaker(
 tcp_greet = ServiceMaker(
     "tcp-greet", "twisted_tcp.tap.tcp_greet", "TCP greeting server", "tcp-greet"
 )
+tcp_chat = ServiceMaker(
+    "tcp-chat", "twisted_tcp.tap.tcp_chat", "TCP chat server", "tcp-chat"
+)
 udp_echo = ServiceMaker(
     "udp-echo", "twisted_tcp.tap.udp_echo", "UDP echo server", "udp-echo"
 )
