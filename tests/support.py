@@ -19,6 +19,7 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransportWithDisconnection
 from twisted.python.failure import Failure
 
+from twisted_tcp._client import stop_listening
 from twisted_tcp._server import LimitedServerFactory
 
 
@@ -51,11 +52,8 @@ def port_of(listening: IListeningPort) -> int:
     return port
 
 
-async def stop(listening: IListeningPort) -> None:
-    """Stop listening and wait until the port is closed."""
-    closing = listening.stopListening()
-    if closing is not None:
-        await closing
+#: Stop a listening port and wait until it is closed.
+stop = stop_listening
 
 
 def take(transport: StringTransportWithDisconnection) -> bytes:

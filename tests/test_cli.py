@@ -1,0 +1,439 @@
+"""
+Tests of the C{twisted-tcp} command run as a subprocess against our servers and
+against misbehaving ones, on 127.0.0.1: output, exit codes and error messages.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_twisted
+from twisted.internet.interfaces import IListeningPort
+from twisted.internet.protocol import DatagramProtocol, Factory, Protocol
+from twisted.internet.threads import deferToThread
+
+from twisted_tcp import (
+    ChatFactory,
+    EchoFactory,
+    GreetingFactory,
+    UDPEchoProtocol,
+)
+
+from .support import port_of, stop
+
+COMMAND = [str(Path(sys.executable).with_name("twisted-tcp"))]
+
+
+def run(*argv: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [*COMMAND, *argv], input=stdin, capture_output=True, timeout=60
+    )
+
+
+async def run_against(
+    *argv: str, stdin: bytes = b""
+) -> subprocess.CompletedProcess[bytes]:
+    """Run the command in a thread, so the reactor keeps serving meanwhile."""
+    result: subprocess.CompletedProcess[bytes] = await deferToThread(
+        run, *argv, stdin=stdin
+    )
+    return result
+
+
+def tcp(reactor: Any, factory: Factory[Any]) -> tuple[IListeningPort, str]:
+    port = reactor.listenTCP(0, factory, interface="127.0.0.1")
+    return port, str(port_of(port))
+
+
+def unused_port() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return str(probe.getsockname()[1])
+
+
+class Resetter(Protocol):
+    """Answers the first C{answers} chunks, then resets the connection (RST)."""
+
+    answers = 1
+
+    def dataReceived(self, data: bytes) -> None:
+        assert self.transport is not None
+        if self.answers:
+            self.answers -= 1
+            self.transport.write(b"first\n")
+            return
+        handle = self.transport.getHandle()  # type: ignore[attr-defined]
+        handle.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.transport.abortConnection()  # type: ignore[attr-defined]
+
+
+class ImmediateResetter(Resetter):
+    """Resets the connection at the first data."""
+
+    answers = 0
+
+
+class Corrupter(Protocol):
+    """An echo server that flips one bit of the third byte it echoes."""
+
+    def dataReceived(self, data: bytes) -> None:
+        assert self.transport is not None
+        damaged = bytearray(data)
+        if len(damaged) > 2:
+            damaged[2] ^= 1
+        self.transport.write(bytes(damaged))
+
+
+class Silent(DatagramProtocol):
+    """A UDP peer that never answers."""
+
+
+# send
+
+
+@pytest_twisted.ensureDeferred
+async def test_send_lines_to_greeter(reactor: Any) -> None:
+    """send's README example: Welcome, the greetings and Bye; exit 0 when it closes."""
+    port, number = tcp(reactor, GreetingFactory())
+    try:
+        result = await run_against(
+            "send", "127.0.0.1", number, "Alice", "Bob", "Jack", "exit"
+        )
+        assert result.stdout == (
+            b"Welcome\r\nHello, Alice!\r\nHello, Bob!\r\nHello, Jack!\r\nBye\r\n"
+        )
+        assert (result.returncode, result.stderr) == (0, b"")
+    finally:
+        await stop(port)
+
+
+@pytest_twisted.ensureDeferred
+async def test_send_raw_works_like_the_tutorial_client(reactor: Any) -> None:
+    """--raw sends each name without a newline, waiting for each answer."""
+    port, number = tcp(reactor, GreetingFactory(framing="raw"))
+    try:
+        result = await run_against(
+            "send", "--raw", "127.0.0.1", number, "Alice", "Bob", "Jack", "exit"
+        )
+        assert result.stdout == b"WelcomeHello, Alice!Hello, Bob!Hello, Jack!Bye"
+        assert result.returncode == 0
+    finally:
+        await stop(port)
+
+
+@pytest_twisted.ensureDeferred
+async def test_send_stdin_with_crlf_then_quiet(reactor: Any) -> None:
+    """Without LINEs, stdin's lines are sent (CRLF with --crlf); exit when quiet."""
+    port, number = tcp(reactor, EchoFactory())
+    try:
+        result = await run_against(
+            "send", "--crlf", "--wait", "0.3", "127.0.0.1", number, stdin=b"one\ntwo"
+        )
+        assert result.stdout == b"one\r\ntwo\r\n"
+        assert result.returncode == 0
+    finally:
+        await stop(port)
+
+
+@pytest_twisted.ensureDeferred
+async def test_send_large_output_arrives_whole(reactor: Any) -> None:
+    """A large echoed input comes back whole: output is flushed before exit."""
+    port, number = tcp(reactor, EchoFactory(framing="line"))
+    try:
+        lines = b"".join(b"line %d " % n + b"x" * 100 + b"\n" for n in range(20000))
+        result = await run_against("send", "127.0.0.1", number, stdin=lines)
+        assert result.stdout == lines.replace(b"\n", b"\r\n")
+        assert result.returncode == 0
+    finally:
+        await stop(port)
+
+
+@pytest_twisted.ensureDeferred
+async def test_send_encoding(reactor: Any) -> None:
+    """--encoding gbk encodes what is sent and decodes what is printed."""
+    port, number = tcp(
+        reactor, EchoFactory(mode="reply", encoding="gbk", framing="line")
+    )
+    try:
+        result = await run_against(
+            "send", "--encoding", "gbk", "127.0.0.1", number, "你好"
+        )
+        assert result.stdout.decode() == "ok, 问题正在处理中...\r\n"
+    finally:
+        await stop(port)
+
+
+def test_send_refused() -> None:
+    """A closed port: exit 7 and a one-line message."""
+    result = run("send", "127.0.0.1", unused_port(), "hi")
+    assert result.returncode == 7
+    assert result.stderr.decode().startswith("twisted-tcp: cannot connect to 127.0.0.1")
+    assert result.stderr.count(b"\n") == 1
+
+
+def test_send_unresolvable() -> None:
+    """A name that does not resolve: exit 6."""
+    result = run("send", "no-such-host.invalid", "9", "hi")
+    assert result.returncode == 6
+    assert result.stderr == b"twisted-tcp: cannot resolve no-such-host.invalid\n"
+
+
+@pytest_twisted.ensureDeferred
+async def test_send_connection_reset(reactor: Any) -> None:
+    """A connection reset by the server: exit 56, after printing what came before."""
+    port, number = tcp(reactor, Factory.forProtocol(Resetter))
+    try:
+        result = await run_against("send", "--raw", "127.0.0.1", number, "a", "b")
+        assert result.stdout == b"first\n"
+        assert result.returncode == 56
+        assert result.stderr.startswith(b"twisted-tcp: connection lost")
+    finally:
+        await stop(port)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["send", "127.0.0.1", "0"],
+        ["send", "127.0.0.1", "http"],
+        ["ping", "h", "1", "-c", "0"],
+        ["send", "h", "1", "--encoding", "utf-16"],
+        ["frobnicate"],
+    ],
+)
+def test_usage_errors(argv: list[str]) -> None:
+    """Bad arguments: exit 2 with a usage message."""
+    result = run(*argv)
+    assert result.returncode == 2
+    assert b"usage: twisted-tcp" in result.stderr
+
+
+# chat
+
+
+@pytest_twisted.ensureDeferred
+async def test_chat_client_piped(reactor: Any) -> None:
+    """The chat client sends piped lines, prints the room, leaves at end of input."""
+    factory = ChatFactory()
+    port, number = tcp(reactor, factory)
+    try:
+        result = await run_against("chat", "127.0.0.1", number, "--nick", "zed",
+                                   stdin=b"hello\n/me waves\n")  # fmt: skip
+        out = result.stdout.decode().splitlines()
+        assert out[0].startswith("* Welcome, guest-1!")
+        assert out[1] == "* guest-1 is now known as zed"
+        assert out[2].endswith("] <zed> hello")
+        assert out[3].endswith("] * zed waves")
+        assert out[4:] == ["* Bye"]
+        assert result.returncode == 0
+    finally:
+        await stop(port)
+
+
+@pytest_twisted.ensureDeferred
+async def test_chat_client_quit_command(reactor: Any) -> None:
+    """/quit typed by the user ends the session with exit 0."""
+    port, number = tcp(reactor, ChatFactory())
+    try:
+        result = await run_against(
+            "chat", "127.0.0.1", number, stdin=b"/quit bye all\n"
+        )
+        assert result.stdout.decode().splitlines()[-1] == "* Bye"
+        assert result.returncode == 0
+    finally:
+        await stop(port)
+
+
+@pytest_twisted.ensureDeferred
+async def test_chat_client_server_shutdown(reactor: Any) -> None:
+    """When the server ends the session, the client exits 0 (stdin still open)."""
+    factory = ChatFactory()
+    port, number = tcp(reactor, factory)
+    process = await deferToThread(
+        subprocess.Popen, [*COMMAND, "chat", "127.0.0.1", number],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        while not factory.members:
+            await deferToThread(lambda: None)
+        await stop(port)
+        await factory.shutdown()
+        out, _ = await deferToThread(process.communicate, timeout=30)
+        assert out.decode().splitlines()[-1] == "* server shutting down"
+        assert process.returncode == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def test_chat_client_cannot_connect() -> None:
+    """A chat server that is not there: exit 7 with a message."""
+    result = run("chat", "127.0.0.1", unused_port())
+    assert result.returncode == 7
+    assert b"cannot connect" in result.stderr
+
+
+@pytest_twisted.ensureDeferred
+async def test_chat_client_connection_breaks(reactor: Any) -> None:
+    """A broken connection: exit 56 with a message."""
+    port, number = tcp(reactor, Factory.forProtocol(ImmediateResetter))
+    try:
+        result = await run_against("chat", "127.0.0.1", number, stdin=b"a\nb\n")
+        assert result.returncode == 56
+        assert b"connection lost" in result.stderr
+    finally:
+        await stop(port)
+
+
+# udp
+
+
+def udp_port(reactor: Any, protocol: DatagramProtocol) -> tuple[IListeningPort, str]:
+    port = reactor.listenUDP(0, protocol, interface="127.0.0.1")
+    return port, str(port_of(port))
+
+
+@pytest_twisted.ensureDeferred
+async def test_udp_messages_answered(reactor: Any) -> None:
+    """Each message goes as a datagram; each answer is printed."""
+    port, number = udp_port(reactor, UDPEchoProtocol(mode="upper"))
+    try:
+        result = await run_against("udp", "127.0.0.1", number, "hi", "there")
+        assert result.stdout == b"HI\nTHERE\n"
+        assert result.returncode == 0
+    finally:
+        await stop(port)
+
+
+@pytest_twisted.ensureDeferred
+async def test_udp_stdin(reactor: Any) -> None:
+    """Without MESSAGEs, each line of stdin is a datagram."""
+    port, number = udp_port(reactor, UDPEchoProtocol())
+    try:
+        result = await run_against("udp", "127.0.0.1", number, stdin=b"a\nb\n")
+        assert result.stdout == b"a\nb\n"
+    finally:
+        await stop(port)
+
+
+@pytest_twisted.ensureDeferred
+async def test_udp_no_answer(reactor: Any) -> None:
+    """A peer that never answers: a message per datagram and exit 1."""
+    port, number = udp_port(reactor, Silent())
+    try:
+        result = await run_against("udp", "--timeout", "0.2", "127.0.0.1", number, "x")
+        assert result.returncode == 1
+        assert result.stderr == b"twisted-tcp: no answer to 'x' within 0.2 s\n"
+    finally:
+        await stop(port)
+
+
+def test_udp_refused() -> None:
+    """Nothing listening on the port: ICMP says so; exit 7."""
+    result = run("udp", "127.0.0.1", unused_port(), "x")
+    assert result.returncode == 7
+    assert b"connection refused" in result.stderr
+
+
+# ping
+
+
+@pytest_twisted.ensureDeferred
+async def test_ping_tcp(reactor: Any) -> None:
+    """ping over TCP prints each round trip and a summary; exit 0."""
+    port, number = tcp(reactor, EchoFactory())
+    try:
+        result = await run_against("ping", "127.0.0.1", number, "-c", "3", "-i", "0.05",
+                                   "-s", "1000")  # fmt: skip
+        out = result.stdout.decode().splitlines()
+        assert out[0] == f"PING 127.0.0.1 port {number}: 1000 bytes over TCP"
+        assert [line.split(" time=")[0] for line in out[1:4]] == [
+            f"1000 bytes from 127.0.0.1 port {number}: seq={n}" for n in (1, 2, 3)
+        ]
+        assert out[5] == "3 sent, 3 received, 0 mismatched, 0.0% loss"
+        assert out[6].startswith("min/avg/max = ")
+        assert result.returncode == 0
+    finally:
+        await stop(port)
+
+
+@pytest_twisted.ensureDeferred
+async def test_ping_udp(reactor: Any) -> None:
+    """ping --udp verifies datagram echoes too."""
+    port, number = udp_port(reactor, UDPEchoProtocol())
+    try:
+        result = await run_against(
+            "ping", "--udp", "127.0.0.1", number, "-c", "2", "-i", "0"
+        )
+        assert "2 sent, 2 received, 0 mismatched, 0.0% loss" in result.stdout.decode()
+        assert result.returncode == 0
+    finally:
+        await stop(port)
+
+
+@pytest_twisted.ensureDeferred
+async def test_ping_detects_corruption(reactor: Any) -> None:
+    """A server that corrupts a byte is caught: mismatch reported, exit 1."""
+    port, number = tcp(reactor, Factory.forProtocol(Corrupter))
+    try:
+        result = await run_against("ping", "127.0.0.1", number, "-c", "3", "-i", "0")
+        out = result.stdout.decode()
+        assert "seq=1 payload mismatch at byte 2" in out
+        assert "1 sent, 0 received, 1 mismatched, 100.0% loss" in out
+        assert result.returncode == 1
+    finally:
+        await stop(port)
+
+
+@pytest_twisted.ensureDeferred
+async def test_ping_udp_detects_corruption(reactor: Any) -> None:
+    """Over UDP too: an upper-casing server does not echo random payloads exactly."""
+    port, number = udp_port(reactor, UDPEchoProtocol(mode="upper"))
+    try:
+        result = await run_against("ping", "--udp", "127.0.0.1", number, "-c", "2",
+                                   "-i", "0", "-s", "4000")  # fmt: skip
+        assert "2 sent, 0 received, 2 mismatched" in result.stdout.decode()
+        assert result.returncode == 1
+    finally:
+        await stop(port)
+
+
+@pytest_twisted.ensureDeferred
+async def test_ping_loss(reactor: Any) -> None:
+    """Answers that never come are counted as loss; exit 1."""
+    port, number = udp_port(reactor, Silent())
+    try:
+        result = await run_against("ping", "--udp", "127.0.0.1", number, "-c", "2",
+                                   "-i", "0", "-W", "0.2")  # fmt: skip
+        out = result.stdout.decode()
+        assert "seq=1 no answer within 0.2 s" in out
+        assert "2 sent, 0 received, 0 mismatched, 100.0% loss" in out
+        assert result.returncode == 1
+    finally:
+        await stop(port)
+
+
+def test_ping_refused() -> None:
+    """ping to a closed TCP port: exit 7."""
+    result = run("ping", "127.0.0.1", unused_port())
+    assert result.returncode == 7
+
+
+def test_ping_udp_refused() -> None:
+    """ping --udp to a port where nothing listens: refused at once, exit 7."""
+    result = run("ping", "--udp", "127.0.0.1", unused_port(), "-W", "30")
+    assert "seq=1 refused: nothing listens there" in result.stdout.decode()
+    assert result.returncode == 7
+
+
+def test_ping_udp_size_bounds() -> None:
+    """A UDP probe must hold its sequence number and fit in a datagram."""
+    result = run("ping", "--udp", "127.0.0.1", "9", "-s", "4")
+    assert result.returncode == 2
+    assert b"--size must be 8-65507 with --udp" in result.stderr

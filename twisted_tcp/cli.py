@@ -1,0 +1,265 @@
+"""
+The C{twisted-tcp} command (SPEC §4): one subcommand per client, each run under
+L{twisted.internet.task.react}, exiting with curl's codes for network failures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, NoReturn
+
+from twisted.internet.defer import Deferred
+from twisted.internet.task import react
+
+from twisted_tcp._client import (
+    EXIT_CONNECT,
+    EXIT_FAILURE,
+    EXIT_OK,
+    ClientError,
+    Printer,
+    connect_tcp,
+)
+from twisted_tcp._console import open_console
+from twisted_tcp._text import check_encoding
+from twisted_tcp.lineclient import LineClient
+from twisted_tcp.ping import MIN_UDP_SIZE, ping
+from twisted_tcp.udp_client import exchange
+from twisted_tcp.udp_echo import MAX_DATAGRAM
+
+Command = Callable[[Any, argparse.Namespace], Awaitable[int]]
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    """Entry point of the C{twisted-tcp} console script."""
+    arguments = build_parser().parse_args(argv)
+    react(_run, (arguments,))
+
+
+def _run(reactor: Any, arguments: argparse.Namespace) -> Deferred[None]:
+    return Deferred.fromCoroutine(_exit_with_code(reactor, arguments))
+
+
+async def _exit_with_code(reactor: Any, arguments: argparse.Namespace) -> None:
+    command: Command = arguments.command
+    try:
+        code = await command(reactor, arguments)
+    except ClientError as error:
+        _complain(error.message)
+        code = error.exit_code
+    if code:
+        raise SystemExit(code)
+
+
+def _complain(message: str) -> None:
+    sys.stderr.write(f"twisted-tcp: {message}\n")
+    sys.stderr.flush()
+
+
+def _say(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+# Subcommands.
+
+
+async def _line_session(
+    reactor: Any, arguments: argparse.Namespace, client_options: dict[str, Any],
+    lines: Sequence[str], before_input: Sequence[str] = (),
+) -> int:  # fmt: skip
+    """Run a L{LineClient} between the console and the server."""
+    console = open_console(
+        reactor,
+        on_line=lambda line: client.send(line),
+        on_end=lambda: client.end_of_input(),
+    )
+    client = LineClient(
+        printer=Printer(console.write, arguments.encoding),
+        clock=reactor,
+        encoding=arguments.encoding,
+        **client_options,
+    )
+    for line in before_input:
+        client.send(line)
+    if lines:
+        console.ignore_input()
+        for line in lines:
+            client.send(line)
+        client.end_of_input()
+    try:
+        await connect_tcp(reactor, arguments.host, arguments.port, client)
+        return await client.finished
+    finally:
+        await console.close()
+
+
+async def send(reactor: Any, arguments: argparse.Namespace) -> int:
+    """C{twisted-tcp send}: a netcat-like line client."""
+    options = {
+        "newline": b"\r\n" if arguments.crlf else b"\n",
+        "raw": arguments.raw,
+        "wait": arguments.wait,
+    }
+    return await _line_session(reactor, arguments, options, arguments.lines)
+
+
+async def chat(reactor: Any, arguments: argparse.Namespace) -> int:
+    """C{twisted-tcp chat}: the interactive chat client."""
+    options = {"quit_line": "/quit", "wait": arguments.wait}
+    nick = [f"/nick {arguments.nick}"] if arguments.nick else []
+    return await _line_session(reactor, arguments, options, [], before_input=nick)
+
+
+async def udp(reactor: Any, arguments: argparse.Namespace) -> int:
+    """C{twisted-tcp udp}: send datagrams, print the answers."""
+    messages = arguments.messages or sys.stdin.read().splitlines()
+    return await exchange(
+        reactor, arguments.host, arguments.port, messages,
+        timeout=arguments.timeout, encoding=arguments.encoding,
+        write=_say, complain=_complain,
+    )  # fmt: skip
+
+
+async def ping_command(reactor: Any, arguments: argparse.Namespace) -> int:
+    """C{twisted-tcp ping}: round trips to an echo server, payloads verified."""
+    if arguments.udp and not MIN_UDP_SIZE <= arguments.size <= MAX_DATAGRAM:
+        raise ClientError(2, f"--size must be {MIN_UDP_SIZE}-{MAX_DATAGRAM} with --udp")
+    report = await ping(
+        reactor, arguments.host, arguments.port, udp=arguments.udp,
+        count=arguments.count, size=arguments.size, interval=arguments.interval,
+        timeout=arguments.timeout, write=_say,
+    )  # fmt: skip
+    if report.refused:
+        return EXIT_CONNECT
+    return EXIT_OK if report.ok else EXIT_FAILURE
+
+
+# The parser.
+
+
+def _port(value: str) -> int:
+    number = int(value)
+    if not 1 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port number (1-65535)")
+    return number
+
+
+def _positive(kind: Callable[[str], Any]) -> Callable[[str], Any]:
+    def parse(value: str) -> Any:
+        number = kind(value)
+        if not number > 0:
+            raise argparse.ArgumentTypeError(f"{value} is not positive")
+        return number
+
+    return parse
+
+
+def _non_negative_seconds(value: str) -> float:
+    number = float(value)
+    if not 0 <= number < float("inf"):
+        raise argparse.ArgumentTypeError(f"{value} is not a number of seconds")
+    return number
+
+
+def _encoding(value: str) -> str:
+    try:
+        return check_encoding(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The C{twisted-tcp} argument parser, one sub-parser per subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="twisted-tcp",
+        description="Clients for the twisted-tcp servers and any TCP/UDP peer.",
+    )
+    commands = parser.add_subparsers(title="commands", required=True)
+
+    sender = commands.add_parser(
+        "send",
+        help="send lines, print what the server sends",
+        description="Send each LINE (or, with none, the lines of standard input) and "
+        "print everything the server sends. Exits when the server closes, or once "
+        "the input is done and the server has been quiet for --wait seconds.",
+    )
+    sender.add_argument("host")
+    sender.add_argument("port", type=_port)
+    sender.add_argument("lines", nargs="*", metavar="LINE")
+    sender.add_argument(
+        "--raw", action="store_true",
+        help="send each LINE without a line end, waiting for the answer to the "
+        "previous one (the tutorials' clients)",
+    )  # fmt: skip
+    sender.add_argument(
+        "--wait", type=_non_negative_seconds, default=1.0, metavar="S",
+        help="seconds of quiet after the input before closing (default: 1)",
+    )  # fmt: skip
+    sender.add_argument("--crlf", action="store_true", help="end lines with CRLF")
+    sender.set_defaults(command=send)
+
+    chatter = commands.add_parser(
+        "chat",
+        help="interactive chat client",
+        description="Lines typed (or piped in) are sent; lines received are printed. "
+        "/quit or the end of input leaves.",
+    )
+    chatter.add_argument("host")
+    chatter.add_argument("port", type=_port, nargs="?", default=6666)
+    chatter.add_argument("--nick", help="choose a nick on arrival")
+    chatter.add_argument(
+        "--wait", type=_non_negative_seconds, default=5.0, metavar="S",
+        help="after /quit, seconds to wait for the server to close (default: 5)",
+    )  # fmt: skip
+    chatter.set_defaults(command=chat)
+
+    for sub in (sender, chatter):
+        sub.add_argument(
+            "--encoding", type=_encoding, default="utf-8",
+            help="text encoding on the wire (default: utf-8)",
+        )  # fmt: skip
+
+    datagram = commands.add_parser(
+        "udp",
+        help="send datagrams, print the answers",
+        description="Send each MESSAGE (or each line of standard input) as one "
+        "datagram and print the answer to it.",
+    )
+    datagram.add_argument("host")
+    datagram.add_argument("port", type=_port)
+    datagram.add_argument("messages", nargs="*", metavar="MESSAGE")
+    datagram.add_argument(
+        "--timeout", type=_positive(float), default=2.0, metavar="S",
+        help="seconds to wait for each answer (default: 2)",
+    )  # fmt: skip
+    datagram.add_argument(
+        "--encoding", type=_encoding, default="utf-8",
+        help="text encoding of the datagrams (default: utf-8)",
+    )  # fmt: skip
+    datagram.set_defaults(command=udp)
+
+    pinger = commands.add_parser(
+        "ping",
+        help="measure an echo server's round trips",
+        description="Send COUNT payloads of SIZE random bytes to an echo server, one "
+        "every INTERVAL seconds, check each comes back exactly, and print round "
+        "trips and a summary. Exits 1 on any loss or mismatch.",
+    )
+    pinger.add_argument("host")
+    pinger.add_argument("port", type=_port)
+    pinger.add_argument("--udp", action="store_true", help="probe over UDP")
+    pinger.add_argument("--count", "-c", type=_positive(int), default=4)
+    pinger.add_argument(
+        "--size", "-s", type=_positive(int), default=56, help="payload bytes"
+    )
+    pinger.add_argument(
+        "--interval", "-i", type=_non_negative_seconds, default=1.0, metavar="S"
+    )
+    pinger.add_argument(
+        "--timeout", "-W", type=_positive(float), default=2.0, metavar="S",
+        help="seconds to wait for each answer (default: 2)",
+    )  # fmt: skip
+    pinger.set_defaults(command=ping_command)
+    return parser

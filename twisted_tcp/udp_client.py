@@ -1,0 +1,77 @@
+"""
+C{twisted-tcp udp} (SPEC §4.4): send each message as a datagram and print the answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from twisted.internet.defer import Deferred
+
+from twisted_tcp._client import (
+    EXIT_CONNECT,
+    EXIT_FAILURE,
+    EXIT_OK,
+    ConnectedDatagramProtocol,
+    resolve,
+)
+from twisted_tcp._text import decode, encode
+
+
+class _Exchange(ConnectedDatagramProtocol):
+    """Hands each datagram from the peer to whoever waits for one."""
+
+    waiting: Deferred[bytes | None] | None = None
+
+    def datagramReceived(self, datagram: bytes, addr: Any) -> None:
+        self._answer(datagram)
+
+    def refusal(self) -> None:
+        self._answer(None)
+
+    def _answer(self, datagram: bytes | None) -> None:
+        if self.waiting is not None and not self.waiting.called:
+            self.waiting.callback(datagram)
+
+
+async def exchange(
+    reactor: Any,
+    host: str,
+    port: int,
+    messages: Iterable[str],
+    *,
+    timeout: float = 2.0,
+    encoding: str = "utf-8",
+    write: Callable[[str], None],
+    complain: Callable[[str], None],
+) -> int:
+    """
+    Send each message and print its answer; return the exit code: 0 if every message
+    was answered, 1 if one was not, 7 if nothing listens on that port.
+    """
+    address = await resolve(reactor, host)
+    protocol = _Exchange()
+    reactor.listenUDP(0, protocol, maxPacketSize=65536)
+    try:
+        protocol.transport.connect(address, port)
+        code = EXIT_OK
+        for message in messages:
+            answer: Deferred[bytes | None] = Deferred()
+            protocol.waiting = answer
+            protocol.transport.write(encode(message, encoding), None)
+            timer = reactor.callLater(timeout, answer.callback, None)
+            datagram = await answer
+            if timer.active():
+                timer.cancel()
+            if protocol.refused:
+                complain(f"connection refused: nothing listens on {host} port {port}")
+                return EXIT_CONNECT
+            if datagram is None:
+                complain(f"no answer to {message!r} within {timeout:g} s")
+                code = EXIT_FAILURE
+            else:
+                write(decode(datagram, encoding))
+        return code
+    finally:
+        await protocol.close()
