@@ -170,6 +170,12 @@ def _encoding(value: str) -> str:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def _add_target(parser: argparse.ArgumentParser) -> None:
+    """The HOST and PORT arguments every client takes."""
+    parser.add_argument("host", help="name or address of the server")
+    parser.add_argument("port", type=_port, help="its port")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The C{twisted-tcp} argument parser, one sub-parser per subcommand."""
     parser = argparse.ArgumentParser(
@@ -185,8 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
         "print everything the server sends. Exits when the server closes, or once "
         "the input is done and the server has been quiet for --wait seconds.",
     )
-    sender.add_argument("host")
-    sender.add_argument("port", type=_port)
+    _add_target(sender)
     sender.add_argument("lines", nargs="*", metavar="LINE")
     sender.add_argument(
         "--raw", action="store_true",
@@ -227,8 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Send each MESSAGE (or each line of standard input) as one "
         "datagram and print the answer to it.",
     )
-    datagram.add_argument("host")
-    datagram.add_argument("port", type=_port)
+    _add_target(datagram)
     datagram.add_argument("messages", nargs="*", metavar="MESSAGE")
     datagram.add_argument(
         "--timeout", type=_positive(float), default=2.0, metavar="S",
@@ -247,8 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
         "every INTERVAL seconds, check each comes back exactly, and print round "
         "trips and a summary. Exits 1 on any loss or mismatch.",
     )
-    pinger.add_argument("host")
-    pinger.add_argument("port", type=_port)
+    _add_target(pinger)
     pinger.add_argument("--udp", action="store_true", help="probe over UDP")
     pinger.add_argument("--count", "-c", type=_positive(int), default=4)
     pinger.add_argument(

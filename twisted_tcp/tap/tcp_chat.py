@@ -16,7 +16,6 @@ from twisted_tcp.chat import (
 )
 from twisted_tcp.tap._common import (
     ServerOptions,
-    ServerService,
     make_server_service,
     non_negative_int,
     positive_int,
@@ -77,5 +76,5 @@ class Options(ServerOptions):
         return data.decode("utf-8", "replace")
 
 
-def makeService(options: Options) -> ServerService:
-    return make_server_service(options)
+#: The plugin's service maker: serve the factory on every endpoint.
+makeService = make_server_service

@@ -15,7 +15,6 @@ from twisted_tcp.echo import (
 )
 from twisted_tcp.tap._common import (
     ServerOptions,
-    ServerService,
     make_server_service,
     server_parameters,
 )
@@ -60,5 +59,5 @@ class Options(ServerOptions):
         )
 
 
-def makeService(options: Options) -> ServerService:
-    return make_server_service(options)
+#: The plugin's service maker: serve the factory on every endpoint.
+makeService = make_server_service

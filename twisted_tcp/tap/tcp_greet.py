@@ -16,7 +16,6 @@ from twisted_tcp.greet import (
 )
 from twisted_tcp.tap._common import (
     ServerOptions,
-    ServerService,
     make_server_service,
     server_parameters,
 )
@@ -55,5 +54,5 @@ class Options(ServerOptions):
         )
 
 
-def makeService(options: Options) -> ServerService:
-    return make_server_service(options)
+#: The plugin's service maker: serve the factory on every endpoint.
+makeService = make_server_service
