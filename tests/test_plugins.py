@@ -24,7 +24,7 @@ from .support import read_until_closed
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 TWIST = Path(sys.executable).with_name("twist")
-PLUGINS = ("tcp-echo", "tcp-greet", "tcp-chat", "udp-echo")
+PLUGINS = ("tcp-echo", "tcp-greet", "tcp-chat", "udp-echo", "http-get")
 
 
 class Twist:
@@ -161,6 +161,48 @@ def test_udp_plugin_serves_and_stops_on_sigterm(
         sock.sendto(b"hi", ("127.0.0.1", free_port))
         assert sock.recvfrom(100)[0] == b"HI"
     assert twist.terminate() == -signal.SIGTERM
+
+
+def test_http_get_plugin_fetches_once_and_exits(outside: Path) -> None:
+    """http-get saves the page, logs the result and stops by itself; a failure is
+    logged at error level and leaves no file."""
+    (outside / "index.html").write_bytes(b"<h1>saved</h1>")
+    server = Twist(
+        "web", "--listen", "tcp:0:interface=127.0.0.1", "--path", ".", cwd=outside
+    )
+    try:
+        port = int(server.wait_for_log(r"Site starting on (\d+)")[1])
+        url = f"http://127.0.0.1:{port}/index.html"
+        fetched = subprocess.run(
+            [str(TWIST), "--log-format=text", "http-get", url, "--output", "copy.html"],
+            cwd=outside,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert fetched.returncode == 0
+        assert (outside / "copy.html").read_bytes() == b"<h1>saved</h1>"
+        assert "200 OK, 14 bytes saved to copy.html" in fetched.stdout
+        missing = subprocess.run(
+            [
+                str(TWIST),
+                "--log-format=text",
+                "http-get",
+                "--fail",
+                "--output",
+                "gone",
+                url.replace("index", "missing"),
+            ],
+            cwd=outside,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert "#error] http-get" in missing.stdout
+        assert "failed (exit code 22)" in missing.stdout
+        assert not (outside / "gone").exists()
+    finally:
+        server.kill()
 
 
 def test_twist_reports_usage_errors(outside: Path) -> None:

@@ -10,9 +10,12 @@ works with any stream endpoint::
     port = await serverFromString(reactor, "tcp:9090").listen(EchoFactory(mode="upper"))
 """
 
+__version__ = "0.1.0"
+
 from twisted_tcp.chat import ChatFactory, ChatProtocol
 from twisted_tcp.echo import EchoFactory, EchoProtocol
 from twisted_tcp.greet import GreetingFactory, GreetingProtocol
+from twisted_tcp.httpget import FetchResult, GetProtocol, fetch
 from twisted_tcp.udp_echo import UDPEchoProtocol
 
 __all__ = [
@@ -20,7 +23,11 @@ __all__ = [
     "ChatProtocol",
     "EchoFactory",
     "EchoProtocol",
+    "FetchResult",
+    "GetProtocol",
     "GreetingFactory",
     "GreetingProtocol",
     "UDPEchoProtocol",
+    "__version__",
+    "fetch",
 ]

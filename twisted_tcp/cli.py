@@ -6,9 +6,12 @@ L{twisted.internet.task.react}, exiting with curl's codes for network failures.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 from twisted.internet.defer import Deferred
 from twisted.internet.task import react
@@ -22,7 +25,15 @@ from twisted_tcp._client import (
     connect_tcp,
 )
 from twisted_tcp._console import open_console
+from twisted_tcp._http_parser import HTTPError, ResponseHead, parse_content_length
+from twisted_tcp._progress import Progress
 from twisted_tcp._text import check_encoding
+from twisted_tcp.httpget import (
+    DEFAULT_MAX_REDIRECTS,
+    DEFAULT_USER_AGENT,
+    WriteError,
+    fetch,
+)
 from twisted_tcp.lineclient import LineClient
 from twisted_tcp.ping import MIN_UDP_SIZE, ping
 from twisted_tcp.udp_client import exchange
@@ -45,8 +56,8 @@ async def _exit_with_code(reactor: Any, arguments: argparse.Namespace) -> None:
     command: Command = arguments.command
     try:
         code = await command(reactor, arguments)
-    except ClientError as error:
-        _complain(error.message)
+    except (ClientError, HTTPError) as error:
+        _complain(str(error))
         code = error.exit_code
     if code:
         raise SystemExit(code)
@@ -136,6 +147,62 @@ async def ping_command(reactor: Any, arguments: argparse.Namespace) -> int:
     return EXIT_OK if report.ok else EXIT_FAILURE
 
 
+async def get(reactor: Any, arguments: argparse.Namespace) -> int:
+    """C{twisted-tcp get}: the raw HTTP/1.1 client."""
+    path = arguments.output
+    if arguments.remote_name:
+        path = remote_name(arguments.url)
+    saving = path is not None
+    print_head = saving and not arguments.silent and not arguments.json
+    progress = Progress(sys.stderr) if saving and not arguments.silent else None
+
+    def on_head(head: ResponseHead) -> None:
+        if print_head:
+            sys.stdout.buffer.write(head.raw)
+            sys.stdout.flush()
+        if arguments.dump_header:
+            try:
+                Path(arguments.dump_header).write_bytes(head.raw)
+            except OSError as error:
+                raise WriteError(f"cannot write {arguments.dump_header}: "
+                                 f"{error.strerror}") from None  # fmt: skip
+        if progress is not None:
+            lengths = head.get_all("Content-Length")
+            progress.start(parse_content_length(lengths) if lengths else None)
+
+    try:
+        result = await fetch(
+            reactor, arguments.url, path,
+            output=None if saving else sys.stdout.buffer,
+            follow_redirects=arguments.location, max_redirects=arguments.max_redirs,
+            connect_timeout=arguments.connect_timeout, max_time=arguments.max_time,
+            max_filesize=arguments.max_filesize, compressed=arguments.compressed,
+            user_agent=arguments.user_agent, cacert=arguments.cacert,
+            insecure=arguments.insecure, fail=arguments.fail,
+            include_headers=arguments.include, on_head=on_head,
+            on_progress=progress.update if progress is not None else lambda _: None,
+        )  # fmt: skip
+    finally:
+        if progress is not None:
+            progress.finish()
+    if arguments.json:
+        summary = {
+            "url": result.url, "redirects": result.redirects, "status": result.status,
+            "bytes": result.bytes, "seconds": round(result.seconds, 6),
+            "sha256": result.sha256, "saved": result.path,
+        }  # fmt: skip
+        _say(json.dumps(summary))
+    return EXIT_OK
+
+
+def remote_name(url: str) -> str:
+    """C{-O}: the file name is the last segment of the URL's path."""
+    name = urlsplit(url).path.rsplit("/", 1)[-1]
+    if name in ("", ".", ".."):
+        raise WriteError(f"no file name in the URL's path: {url}")
+    return name
+
+
 # The parser.
 
 
@@ -151,6 +218,16 @@ def _positive(kind: Callable[[str], Any]) -> Callable[[str], Any]:
         number = kind(value)
         if not number > 0:
             raise argparse.ArgumentTypeError(f"{value} is not positive")
+        return number
+
+    return parse
+
+
+def _non_negative(kind: Callable[[str], Any]) -> Callable[[str], Any]:
+    def parse(value: str) -> Any:
+        number = kind(value)
+        if not number >= 0:
+            raise argparse.ArgumentTypeError(f"{value} is negative")
         return number
 
     return parse
@@ -265,4 +342,90 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds to wait for each answer (default: 2)",
     )  # fmt: skip
     pinger.set_defaults(command=ping_command)
+    _add_get(commands)
     return parser
+
+
+def _add_get(commands: Any) -> None:
+    """The C{get} subcommand, with curl's option names."""
+    getter = commands.add_parser(
+        "get",
+        help="fetch a URL over HTTP/1.1 and save it",
+        description="GET a URL with a raw HTTP/1.1 client. Without -o/-O the body "
+        "goes to standard output; with them it is saved atomically and the status "
+        "line and headers are printed.",
+    )
+    getter.add_argument("url", metavar="URL")
+    target = getter.add_mutually_exclusive_group()
+    target.add_argument("-o", "--output", metavar="FILE", help="save the body here")
+    target.add_argument(
+        "-O",
+        "--remote-name",
+        action="store_true",
+        help="save under the last part of the URL's path",
+    )
+    getter.add_argument(
+        "-L", "--location", action="store_true", help="follow redirects"
+    )
+    getter.add_argument(
+        "--max-redirs",
+        type=_non_negative(int),
+        default=DEFAULT_MAX_REDIRECTS,
+        metavar="N",
+        help=f"most redirects to follow (default: {DEFAULT_MAX_REDIRECTS})",
+    )
+    getter.add_argument(
+        "-i",
+        "--include",
+        action="store_true",
+        help="put the response head in the output",
+    )
+    getter.add_argument(
+        "-D", "--dump-header", metavar="FILE", help="write the response head to FILE"
+    )
+    getter.add_argument(
+        "-f",
+        "--fail",
+        action="store_true",
+        help="fail (exit 22) on HTTP status 400 or more",
+    )
+    getter.add_argument(
+        "--connect-timeout",
+        type=_positive(float),
+        default=30.0,
+        metavar="S",
+        help="seconds allowed to connect (default: 30)",
+    )
+    getter.add_argument(
+        "-m",
+        "--max-time",
+        type=_positive(float),
+        metavar="S",
+        help="seconds allowed for the whole transfer",
+    )
+    getter.add_argument(
+        "--max-filesize",
+        type=_non_negative(int),
+        metavar="BYTES",
+        help="largest body accepted (after decoding)",
+    )
+    getter.add_argument(
+        "--compressed", action="store_true", help="ask for gzip and decode it"
+    )
+    getter.add_argument(
+        "-s", "--silent", action="store_true", help="no head, no progress bar"
+    )
+    getter.add_argument("-A", "--user-agent", default=DEFAULT_USER_AGENT, metavar="UA")
+    getter.add_argument(
+        "--cacert", metavar="FILE", help="trust the CA certificate(s) in this PEM file"
+    )
+    getter.add_argument(
+        "-k",
+        "--insecure",
+        action="store_true",
+        help="do not verify the server's certificate",
+    )
+    getter.add_argument(
+        "--json", action="store_true", help="print a one-line JSON summary"
+    )
+    getter.set_defaults(command=get)

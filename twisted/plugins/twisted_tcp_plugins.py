@@ -17,6 +17,9 @@ tcp_greet = ServiceMaker(
 tcp_chat = ServiceMaker(
     "tcp-chat", "twisted_tcp.tap.tcp_chat", "TCP chat server", "tcp-chat"
 )
+http_get = ServiceMaker(
+    "http-get", "twisted_tcp.tap.http_get", "Fetch a URL once and save it", "http-get"
+)
 udp_echo = ServiceMaker(
     "udp-echo", "twisted_tcp.tap.udp_echo", "UDP echo server", "udp-echo"
 )

@@ -53,10 +53,19 @@ def seconds(value: str) -> float:
     return number
 
 
+def positive_seconds(value: str) -> float:
+    """Coerce an option to a positive number of seconds."""
+    number = float(value)
+    if not 0 < number < float("inf"):
+        raise ValueError(f"expected a number of seconds > 0, got {value}")
+    return number
+
+
 non_negative_int.coerceDoc = "Must be >= 0."  # type: ignore[attr-defined]
 positive_int.coerceDoc = "Must be >= 1."  # type: ignore[attr-defined]
 port_number.coerceDoc = "Must be 0-65535."  # type: ignore[attr-defined]
 seconds.coerceDoc = "In seconds; 0 = never."  # type: ignore[attr-defined]
+positive_seconds.coerceDoc = "In seconds."  # type: ignore[attr-defined]
 
 
 def server_parameters(

@@ -1,0 +1,637 @@
+"""
+Tests for L{twisted_tcp.httpget} and C{twisted-tcp get}: real sockets on 127.0.0.1
+against twisted.web and against raw servers that misbehave, TLS with a certificate
+made here, atomic saving, and memory that stays flat on a large download.
+"""
+
+from __future__ import annotations
+
+import datetime
+import gzip
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_twisted
+import treq
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from twisted.internet import ssl
+from twisted.internet.interfaces import IListeningPort
+from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.threads import deferToThread
+from twisted.web import resource, server, util
+from twisted.web.static import Data
+
+from twisted_tcp import _http_body
+from twisted_tcp.httpget import (
+    BadURLError,
+    CertificateError,
+    CouldNotConnectError,
+    FileTooLargeError,
+    HTTPStatusError,
+    MalformedResponseError,
+    ShortBodyError,
+    TimeoutError,
+    TooManyRedirectsError,
+    UnsupportedSchemeError,
+    WriteError,
+    fetch,
+)
+
+from .support import port_of, stop
+
+PAGE = b"<html><body>" + b"tutorial page " * 500 + b"</body></html>"
+BLOB = bytes(range(256)) * 4096  # 1 MiB of every byte value.
+GZIPPED_PAGE = gzip.compress(PAGE, mtime=0)  # Fixed time: the same bytes each time.
+
+
+class Chunked(resource.Resource):
+    """A body written in pieces without a length: twisted.web sends it chunked."""
+
+    isLeaf = True
+
+    def render_GET(self, request: Any) -> int:
+        for start in range(0, len(BLOB), 100_000):
+            request.write(BLOB[start : start + 100_000])
+        request.finish()
+        return server.NOT_DONE_YET
+
+
+class Gzipped(resource.Resource):
+    """PAGE, gzip-encoded, for clients that ask for it."""
+
+    isLeaf = True
+
+    def render_GET(self, request: Any) -> bytes:
+        request.setHeader(b"Content-Encoding", b"gzip")
+        return GZIPPED_PAGE
+
+
+class Bomb(resource.Resource):
+    """1 KiB of gzip that inflates to 8 MiB."""
+
+    isLeaf = True
+
+    def render_GET(self, request: Any) -> bytes:
+        request.setHeader(b"Content-Encoding", b"gzip")
+        return gzip.compress(b"\0" * (8 << 20))
+
+
+class Redirects(resource.Resource):
+    """/hop/N redirects to /hop/N-1; /hop/0 is the page; /loop redirects to itself."""
+
+    isLeaf = True
+
+    def render_GET(self, request: Any) -> bytes:
+        parts = request.postpath
+        if parts[0] == b"loop":
+            return util.redirectTo(b"/redirect/loop", request)
+        hops = int(parts[1])
+        if hops:
+            return util.redirectTo(b"/redirect/hop/%d" % (hops - 1), request)
+        return PAGE
+
+
+def site() -> server.Site:
+    root = resource.Resource()
+    root.putChild(b"page.html", Data(PAGE, "text/html"))
+    root.putChild(b"blob", Data(BLOB, "application/octet-stream"))
+    root.putChild(b"chunked", Chunked())
+    root.putChild(b"gzip", Gzipped())
+    root.putChild(b"bomb", Bomb())
+    root.putChild(b"redirect", Redirects())
+    return server.Site(root)
+
+
+@pytest.fixture
+def web(reactor: Any) -> Iterator[str]:
+    """A twisted.web server on 127.0.0.1; its base URL."""
+    port = reactor.listenTCP(0, site(), interface="127.0.0.1")
+    yield f"http://127.0.0.1:{port_of(port)}"
+    port.stopListening()
+
+
+class Scripted(Protocol):
+    """A raw server that sends a fixed reply and closes (or stalls)."""
+
+    def __init__(self, reply: bytes | None, close: bool = True) -> None:
+        self.reply = reply
+        self.close = close
+
+    def dataReceived(self, data: bytes) -> None:
+        assert self.transport is not None
+        if self.reply is not None and b"\r\n\r\n" in data:
+            self.transport.write(self.reply)
+            if self.close:
+                self.transport.loseConnection()
+
+
+def raw_server(reactor: Any, reply: bytes | None) -> tuple[IListeningPort, str]:
+    factory = Factory.forProtocol(lambda: Scripted(reply))
+    port = reactor.listenTCP(0, factory, interface="127.0.0.1")
+    return port, f"http://127.0.0.1:{port_of(port)}/"
+
+
+# Bodies and framings.
+
+
+@pytest_twisted.ensureDeferred
+async def test_content_length_saved(reactor: Any, web: str, tmp_path: Path) -> None:
+    """A Content-Length body is saved; the result says what was fetched."""
+    target = tmp_path / "page.html"
+    result = await fetch(reactor, f"{web}/page.html", str(target))
+    assert target.read_bytes() == PAGE
+    assert (result.status, result.bytes, result.redirects) == (200, len(PAGE), 0)
+    assert result.sha256 == hashlib.sha256(PAGE).hexdigest()
+    assert result.url == f"{web}/page.html"
+    assert list(tmp_path.iterdir()) == [target]
+
+
+@pytest_twisted.ensureDeferred
+async def test_chunked_saved(reactor: Any, web: str, tmp_path: Path) -> None:
+    """A chunked body arrives whole."""
+    target = tmp_path / "blob"
+    await fetch(reactor, f"{web}/chunked", str(target))
+    assert target.read_bytes() == BLOB
+
+
+@pytest_twisted.ensureDeferred
+async def test_close_delimited(reactor: Any, tmp_path: Path) -> None:
+    """A body without length or chunking runs until the server closes."""
+    port, url = raw_server(reactor, b"HTTP/1.1 200 OK\r\n\r\nuntil the end")
+    try:
+        result = await fetch(reactor, url, str(tmp_path / "out"))
+        assert (tmp_path / "out").read_bytes() == b"until the end"
+        assert result.bytes == 13
+    finally:
+        await stop(port)
+
+
+@pytest_twisted.ensureDeferred
+async def test_gzip_only_with_compressed(reactor: Any, web: str) -> None:
+    """gzip is decoded with compressed=True and left alone without it."""
+    decoded = await fetch(reactor, f"{web}/gzip", compressed=True)
+    assert decoded.sha256 == hashlib.sha256(PAGE).hexdigest()
+    raw = await fetch(reactor, f"{web}/gzip")
+    assert raw.bytes < len(PAGE)
+
+
+@pytest_twisted.ensureDeferred
+async def test_gzip_bomb_capped(reactor: Any, web: str, tmp_path: Path) -> None:
+    """The decoded size is capped by max_filesize: a gzip bomb stops there."""
+    with pytest.raises(FileTooLargeError):
+        await fetch(
+            reactor,
+            f"{web}/bomb",
+            str(tmp_path / "bomb"),
+            compressed=True,
+            max_filesize=1 << 20,
+        )
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_max_filesize_from_content_length(reactor: Any, web: str) -> None:
+    """An announced length over max_filesize fails before the body is read."""
+    with pytest.raises(FileTooLargeError, match="over 1000 bytes"):
+        await fetch(reactor, f"{web}/blob", max_filesize=1000)
+
+
+# Redirects.
+
+
+@pytest_twisted.ensureDeferred
+async def test_redirect_chain_followed(reactor: Any, web: str, tmp_path: Path) -> None:
+    """With follow_redirects, a chain is followed and only the last body is saved."""
+    target = tmp_path / "page"
+    result = await fetch(
+        reactor, f"{web}/redirect/hop/3", str(target), follow_redirects=True
+    )
+    assert (result.redirects, result.url) == (3, f"{web}/redirect/hop/0")
+    assert target.read_bytes() == PAGE
+
+
+@pytest_twisted.ensureDeferred
+async def test_redirect_not_followed_by_default(reactor: Any, web: str) -> None:
+    """Without follow_redirects, the redirect is the answer."""
+    result = await fetch(reactor, f"{web}/redirect/hop/1")
+    assert result.status == 302
+
+
+@pytest_twisted.ensureDeferred
+async def test_redirect_loop(reactor: Any, web: str) -> None:
+    """A redirect loop ends after max_redirects with exit code 47."""
+    with pytest.raises(TooManyRedirectsError) as caught:
+        await fetch(
+            reactor, f"{web}/redirect/loop", follow_redirects=True, max_redirects=5
+        )
+    assert caught.value.exit_code == 47
+
+
+# Failures leave no file and the old file untouched.
+
+
+@pytest_twisted.ensureDeferred
+async def test_404_with_fail(reactor: Any, web: str, tmp_path: Path) -> None:
+    """With fail, 404 is exit 22 and nothing is written."""
+    with pytest.raises(HTTPStatusError) as caught:
+        await fetch(reactor, f"{web}/missing", str(tmp_path / "x"), fail=True)
+    assert caught.value.exit_code == 22
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_truncated_body_keeps_old_file(reactor: Any, tmp_path: Path) -> None:
+    """A body shorter than announced is exit 18; the old file is untouched."""
+    target = tmp_path / "page.html"
+    target.write_bytes(b"old version")
+    port, url = raw_server(
+        reactor, b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nhalf"
+    )
+    try:
+        with pytest.raises(ShortBodyError) as caught:
+            await fetch(reactor, url, str(target))
+        assert caught.value.exit_code == 18
+        assert target.read_bytes() == b"old version"
+        assert list(tmp_path.iterdir()) == [target]
+    finally:
+        await stop(port)
+
+
+@pytest_twisted.ensureDeferred
+async def test_malformed_response(reactor: Any) -> None:
+    """A malformed response is exit 8."""
+    port, url = raw_server(reactor, b"HTTP/1.1 200 OK\r\nBad Header\r\n\r\n")
+    try:
+        with pytest.raises(MalformedResponseError):
+            await fetch(reactor, url)
+    finally:
+        await stop(port)
+
+
+@pytest_twisted.ensureDeferred
+async def test_stalled_server_times_out(reactor: Any, tmp_path: Path) -> None:
+    """A server that never answers hits max_time: exit 28, no file."""
+    port, url = raw_server(reactor, None)
+    try:
+        with pytest.raises(TimeoutError) as caught:
+            await fetch(reactor, url, str(tmp_path / "x"), max_time=0.3)
+        assert caught.value.exit_code == 28
+        assert list(tmp_path.iterdir()) == []
+    finally:
+        await stop(port)
+
+
+@pytest_twisted.ensureDeferred
+async def test_stall_mid_body_removes_partial(reactor: Any, tmp_path: Path) -> None:
+    """A body that stalls halfway times out and its temporary file is removed."""
+    factory = Factory.forProtocol(
+        lambda: Scripted(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nhalf", close=False
+        )
+    )
+    port = reactor.listenTCP(0, factory, interface="127.0.0.1")
+    try:
+        with pytest.raises(TimeoutError):
+            await fetch(
+                reactor,
+                f"http://127.0.0.1:{port_of(port)}/",
+                str(tmp_path / "x"),
+                max_time=0.3,
+            )
+        assert list(tmp_path.iterdir()) == []
+    finally:
+        await stop(port)
+
+
+@pytest_twisted.ensureDeferred
+async def test_refused(reactor: Any) -> None:
+    """A closed port is exit 7."""
+    port = reactor.listenTCP(0, Factory.forProtocol(Protocol), interface="127.0.0.1")
+    number = port_of(port)
+    await stop(port)
+    with pytest.raises(CouldNotConnectError) as caught:
+        await fetch(reactor, f"http://127.0.0.1:{number}/")
+    assert caught.value.exit_code == 7
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/a b",
+        "http://127.0.0.1/\r\nX-Injected: 1",
+        "http://127.0.0.1/\x00",
+        "http:///nohost",
+        "127.0.0.1/page",
+        "http://127.0.0.1:99999/",
+        "http://[::1/",
+    ],
+)
+@pytest_twisted.ensureDeferred
+async def test_bad_url_refused_before_connecting(reactor: Any, url: str) -> None:
+    """URLs with spaces, CR/LF or controls, or no host, are exit 3, before any I/O."""
+    with pytest.raises(BadURLError) as caught:
+        await fetch(reactor, url)
+    assert caught.value.exit_code == 3
+
+
+@pytest_twisted.ensureDeferred
+async def test_unsupported_scheme(reactor: Any) -> None:
+    """Only http and https: anything else is exit 1."""
+    with pytest.raises(UnsupportedSchemeError) as caught:
+        await fetch(reactor, "ftp://127.0.0.1/file")
+    assert caught.value.exit_code == 1
+
+
+@pytest.mark.parametrize("failing", ["write", "fsync"])
+@pytest_twisted.ensureDeferred
+async def test_disk_failure_leaves_no_partial_file(
+    reactor: Any,
+    web: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    failing: str,
+) -> None:
+    """A disk that fills up while writing (or syncing) leaves the old file as it was."""
+    target = tmp_path / "blob"
+    target.write_bytes(b"previous")
+    if failing == "write":
+        real_write = _http_body.BodyPipeline._deliver
+        written = []
+
+        def deliver(self: Any, data: bytes) -> None:
+            written.append(len(data))
+            if sum(written) > 200_000:
+                self.destination._file.write = _disk_full
+            real_write(self, data)
+
+        monkeypatch.setattr(_http_body.BodyPipeline, "_deliver", deliver)
+    else:
+        monkeypatch.setattr(os, "fsync", _disk_full)
+    with pytest.raises(WriteError) as caught:
+        await fetch(reactor, f"{web}/blob", str(target))
+    assert caught.value.exit_code == 23
+    assert "No space left on device" in str(caught.value)
+    assert target.read_bytes() == b"previous"
+    assert list(tmp_path.iterdir()) == [target]
+
+
+def _disk_full(*args: Any) -> Any:
+    raise OSError(28, "No space left on device")
+
+
+@pytest_twisted.ensureDeferred
+async def test_missing_directory(reactor: Any, web: str, tmp_path: Path) -> None:
+    """A target in a directory that does not exist is exit 23."""
+    with pytest.raises(WriteError):
+        await fetch(reactor, f"{web}/page.html", str(tmp_path / "no" / "such" / "file"))
+
+
+# Against treq: the same bytes.
+
+
+@pytest.mark.parametrize("path", ["/page.html", "/blob", "/chunked", "/gzip"])
+@pytest_twisted.ensureDeferred
+async def test_same_bytes_as_treq(reactor: Any, web: str, path: str) -> None:
+    """Our client and treq (which asks for gzip and decodes it) agree on every byte."""
+    ours = await fetch(reactor, web + path, compressed=True)
+    response = await treq.get(web + path, reactor=reactor)
+    theirs = await treq.content(response)
+    assert ours.sha256 == hashlib.sha256(theirs).hexdigest()
+    assert ours.status == response.code
+
+
+# TLS with a certificate made here.
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    """A key and a self-signed certificate for localhost and 127.0.0.1."""
+    import ipaddress
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [
+                    x509.DNSName("localhost"),
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                ]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    key_path, cert_path = directory / "key.pem", directory / "cert.pem"
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    return key_path, cert_path
+
+
+@pytest_twisted.ensureDeferred
+async def test_https_self_signed(reactor: Any, tmp_path: Path) -> None:
+    """A self-signed certificate is refused (60) unless trusted with cacert, or -k."""
+    key_path, cert_path = self_signed(tmp_path)
+    options = ssl.PrivateCertificate.loadPEM(
+        cert_path.read_bytes() + key_path.read_bytes()
+    ).options()
+    port = reactor.listenSSL(0, site(), options, interface="127.0.0.1")
+    url = f"https://localhost:{port_of(port)}/page.html"
+    try:
+        with pytest.raises(CertificateError) as caught:
+            await fetch(reactor, url)
+        assert caught.value.exit_code == 60
+        trusted = await fetch(reactor, url, cacert=str(cert_path))
+        assert trusted.sha256 == hashlib.sha256(PAGE).hexdigest()
+        insecure = await fetch(reactor, url, insecure=True)
+        assert insecure.status == 200
+    finally:
+        await stop(port)
+
+
+# The command line.
+
+COMMAND = [str(Path(sys.executable).with_name("twisted-tcp")), "get"]
+
+
+def run(*argv: str, cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([*COMMAND, *argv], capture_output=True, timeout=120, cwd=cwd)
+
+
+async def run_against(*argv: str, cwd: Path | None = None) -> Any:
+    return await deferToThread(run, *argv, cwd=cwd)
+
+
+@pytest_twisted.ensureDeferred
+async def test_cli_saves_and_prints_head(
+    reactor: Any, web: str, tmp_path: Path
+) -> None:
+    """-o saves the body and prints the status line and headers (the tutorial)."""
+    result = await run_against("-o", str(tmp_path / "p.html"), f"{web}/page.html")
+    assert result.returncode == 0
+    assert result.stdout.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert b"\r\nContent-Length: %d\r\n" % len(PAGE) in result.stdout
+    assert (tmp_path / "p.html").read_bytes() == PAGE
+
+
+@pytest_twisted.ensureDeferred
+async def test_cli_body_to_stdout(reactor: Any, web: str) -> None:
+    """Without -o the body is all that goes to stdout."""
+    result = await run_against(f"{web}/blob")
+    assert (result.returncode, result.stdout) == (0, BLOB)
+
+
+@pytest_twisted.ensureDeferred
+async def test_cli_remote_name_silent_json(
+    reactor: Any, web: str, tmp_path: Path
+) -> None:
+    """-O names the file from the URL; -s --json prints one summary line only."""
+    result = await run_against(
+        "-O", "-s", "--json", "-L", f"{web}/page.html", cwd=tmp_path
+    )
+    summary = json.loads(result.stdout)
+    assert summary == {
+        "url": f"{web}/page.html",
+        "redirects": 0,
+        "status": 200,
+        "bytes": len(PAGE),
+        "seconds": summary["seconds"],
+        "sha256": hashlib.sha256(PAGE).hexdigest(),
+        "saved": "page.html",
+    }
+    assert (tmp_path / "page.html").read_bytes() == PAGE
+
+
+@pytest_twisted.ensureDeferred
+async def test_cli_include_and_dump_header(
+    reactor: Any, web: str, tmp_path: Path
+) -> None:
+    """-i puts the head before the body; -D writes it to a file."""
+    head_file = tmp_path / "head.txt"
+    result = await run_against("-i", "-D", str(head_file), f"{web}/page.html")
+    head, _, body = result.stdout.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK")
+    assert body == PAGE
+    assert head_file.read_bytes() == head + b"\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "message"),
+    [
+        (["ftp://127.0.0.1/x"], 1, "unsupported scheme"),
+        (["http://127.0.0.1/a b"], 3, "spaces or control characters"),
+        (["http://no-such-host.invalid/"], 6, "cannot resolve"),
+    ],
+)
+def test_cli_exit_codes(argv: list[str], code: int, message: str) -> None:
+    """Failures exit with curl's code and one line on stderr."""
+    result = run(*argv)
+    assert result.returncode == code
+    assert result.stderr.decode().startswith("twisted-tcp: ")
+    assert message in result.stderr.decode()
+    assert result.stderr.count(b"\n") == 1
+
+
+@pytest_twisted.ensureDeferred
+async def test_cli_fail_and_redirect_loop(
+    reactor: Any, web: str, tmp_path: Path
+) -> None:
+    """-f on a 404 is 22 with no file; a redirect loop under -L is 47."""
+    missing = await run_against("-f", "-o", str(tmp_path / "x"), f"{web}/missing")
+    assert missing.returncode == 22
+    assert not (tmp_path / "x").exists()
+    loop = await run_against("-L", "--max-redirs", "3", f"{web}/redirect/loop")
+    assert loop.returncode == 47
+
+
+# Memory stays flat on a large download.
+
+
+class Endless(resource.Resource):
+    """C{size} bytes generated on the fly, pushed as fast as the client reads."""
+
+    isLeaf = True
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def render_GET(self, request: Any) -> int:
+        request.setHeader(b"Content-Length", b"%d" % self.size)
+        chunk = os.urandom(1 << 16)
+        remaining = [self.size]
+
+        class Producer:
+            def resumeProducing(self) -> None:
+                while remaining[0] and not request.finished:
+                    piece = chunk[: min(len(chunk), remaining[0])]
+                    remaining[0] -= len(piece)
+                    request.write(piece)
+                    if request.channel is None or request.channel.transport is None:
+                        return
+                    if getattr(request.channel.transport, "producerPaused", False):
+                        return
+                if not remaining[0]:
+                    request.unregisterProducer()
+                    request.finish()
+
+            def pauseProducing(self) -> None:
+                pass
+
+            def stopProducing(self) -> None:
+                remaining[0] = 0
+
+        request.registerProducer(Producer(), False)
+        return server.NOT_DONE_YET
+
+
+def download_rss(url: str, target: Path) -> tuple[int, int]:
+    """Run get as a subprocess; its exit code and its peak RSS in KiB."""
+    process = subprocess.Popen([*COMMAND, "-s", "-o", str(target), url])
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return process.returncode, usage.ru_maxrss
+
+
+@pytest_twisted.ensureDeferred
+async def test_large_download_memory_flat(reactor: Any, tmp_path: Path) -> None:
+    """256 MiB saved to a file: the client's peak RSS stays far below the size."""
+    size = 256 << 20
+    root = resource.Resource()
+    root.putChild(b"big", Endless(size))
+    port = reactor.listenTCP(0, server.Site(root), interface="127.0.0.1")
+    try:
+        target = tmp_path / "big"
+        code, peak_kib = await deferToThread(
+            download_rss, f"http://127.0.0.1:{port_of(port)}/big", target
+        )
+        assert code == 0
+        assert target.stat().st_size == size
+        assert peak_kib < 96 * 1024, f"peak RSS {peak_kib} KiB"
+        print(f"256 MiB download: client peak RSS {peak_kib} KiB")
+    finally:
+        await stop(port)

@@ -1,0 +1,514 @@
+"""
+The raw HTTP/1.1 GET client (SPEC §4.1, §5): a Twisted protocol that speaks HTTP
+itself, and L{fetch}, which follows redirects and saves the body safely.
+
+Each failure is an exception class whose C{exit_code} is curl's number for it.
+"""
+
+from __future__ import annotations
+
+import builtins
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, Final
+from urllib.parse import SplitResult, urljoin, urlsplit
+
+from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.defer import TimeoutError as DeferredTimeoutError
+from twisted.internet.endpoints import HostnameEndpoint, connectProtocol, wrapClientTLS
+from twisted.internet.error import ConnectError, ConnectionDone, DNSLookupError
+from twisted.internet.error import TimeoutError as ConnectTimeoutError
+from twisted.internet.protocol import Protocol, connectionDone
+from twisted.python.failure import Failure
+
+from twisted_tcp import __version__
+from twisted_tcp._http_body import (
+    AtomicFile,
+    BodyPipeline,
+    Destination,
+    Discard,
+    FileTooLargeError,
+    StreamDestination,
+    WriteError,
+)
+from twisted_tcp._http_parser import (
+    BadTransferEncodingError,
+    Body,
+    EmptyReplyError,
+    End,
+    Event,
+    Head,
+    HTTPError,
+    MalformedResponseError,
+    ResponseHead,
+    ResponseParser,
+    ShortBodyError,
+)
+
+DEFAULT_USER_AGENT: Final = f"twisted-tcp/{__version__}"
+DEFAULT_MAX_REDIRECTS: Final = 20
+REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
+_UNSAFE_IN_URL = re.compile(r"[\x00-\x20\x7f]")
+
+__all__ = [
+    "BadTransferEncodingError",
+    "BadURLError",
+    "CertificateError",
+    "CouldNotConnectError",
+    "CouldNotResolveError",
+    "EmptyReplyError",
+    "FetchResult",
+    "FileTooLargeError",
+    "HTTPError",
+    "HTTPStatusError",
+    "MalformedResponseError",
+    "ReceiveError",
+    "ShortBodyError",
+    "TimeoutError",
+    "TooManyRedirectsError",
+    "UnsupportedSchemeError",
+    "WriteError",
+    "fetch",
+]
+
+
+class UnsupportedSchemeError(HTTPError):
+    """The URL's scheme is not http or https."""
+
+    exit_code = 1
+
+
+class BadURLError(HTTPError):
+    """The URL is malformed or holds characters that could forge a request."""
+
+    exit_code = 3
+
+
+class CouldNotResolveError(HTTPError):
+    exit_code = 6
+
+
+class CouldNotConnectError(HTTPError):
+    exit_code = 7
+
+
+class HTTPStatusError(HTTPError):
+    """With C{fail}: the server answered 400 or more."""
+
+    exit_code = 22
+
+
+class TimeoutError(HTTPError):
+    """The connection or the whole transfer took too long."""
+
+    exit_code = 28
+
+
+class TooManyRedirectsError(HTTPError):
+    exit_code = 47
+
+
+class ReceiveError(HTTPError):
+    """The connection broke while the response was arriving."""
+
+    exit_code = 56
+
+
+class CertificateError(HTTPError):
+    """The server's TLS certificate could not be verified."""
+
+    exit_code = 60
+
+
+@dataclass
+class FetchResult:
+    """What L{fetch} got: the final response and what became of its body."""
+
+    url: str
+    status: int
+    reason: str
+    headers: list[tuple[str, str]]
+    bytes: int
+    sha256: str
+    redirects: int
+    seconds: float
+    path: str | None = None
+    head: builtins.bytes = field(default=b"", repr=False)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A checked http(s) URL, split into what a request needs."""
+
+    url: str
+    tls: bool
+    host: str
+    port: int
+    request_target: str
+    host_header: str
+
+
+def parse_url(url: str) -> Target:
+    """
+    Check and split a URL; refuse anything that could forge a request line.
+
+    @raise UnsupportedSchemeError: for schemes other than http and https.
+    @raise BadURLError: for malformed URLs, or CR, LF, spaces or controls in them.
+    """
+    if _UNSAFE_IN_URL.search(url):
+        raise BadURLError(f"the URL holds spaces or control characters: {url!r}")
+    try:
+        parts: SplitResult = urlsplit(url)
+        port = parts.port
+    except ValueError as error:
+        raise BadURLError(f"bad URL {url!r}: {error}") from None
+    scheme = parts.scheme.lower()
+    if not scheme or "//" not in url:
+        raise BadURLError(f"not an absolute URL: {url!r}")
+    if scheme not in ("http", "https"):
+        raise UnsupportedSchemeError(f"unsupported scheme {scheme!r} (http or https)")
+    if not parts.hostname:
+        raise BadURLError(f"no host in {url!r}")
+    try:
+        host = parts.hostname.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise BadURLError(f"bad host name in {url!r}") from None
+    tls = scheme == "https"
+    default_port = 443 if tls else 80
+    port = default_port if port is None else port
+    request_target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    shown_host = f"[{host}]" if ":" in host else host
+    host_header = shown_host if port == default_port else f"{shown_host}:{port}"
+    return Target(url, tls, host, port, request_target, host_header)
+
+
+def build_request(target: Target, user_agent: str, compressed: bool) -> bytes:
+    """The GET request for C{target}, with Connection: close."""
+    fields = [
+        f"GET {target.request_target} HTTP/1.1",
+        f"Host: {target.host_header}",
+        f"User-Agent: {user_agent}",
+        "Accept: */*",
+    ]
+    if compressed:
+        fields.append("Accept-Encoding: gzip")
+    fields.append("Connection: close")
+    return ("\r\n".join(fields) + "\r\n\r\n").encode("ascii")
+
+
+class ResponseHandler:
+    """What a L{GetProtocol} tells about the response it receives."""
+
+    def head(self, head: ResponseHead, length: int | None) -> bool:
+        """The final head arrived; return False to stop receiving (no body wanted)."""
+        raise NotImplementedError
+
+    def body(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    def end(self) -> None:
+        raise NotImplementedError
+
+
+class GetProtocol(Protocol):
+    """
+    Sends one GET request and parses the response into a L{ResponseHandler}.
+
+    @ivar finished: fires when the response is complete, or fails with an
+        L{HTTPError}; cancelling it aborts the connection.
+    """
+
+    def __init__(self, request: bytes, handler: ResponseHandler) -> None:
+        self._request = request
+        self._handler = handler
+        self._parser = ResponseParser()
+        self._outcome: Failure | None = None
+        self._done = False
+        self.finished: Deferred[None] = Deferred(self._cancel)
+
+    def connectionMade(self) -> None:
+        assert self.transport is not None
+        self.transport.write(self._request)
+
+    def dataReceived(self, data: bytes) -> None:
+        if self._done:
+            return
+        try:
+            self._handle(self._parser.feed(data))
+        except HTTPError:
+            self._stop(Failure())
+
+    def _handle(self, events: list[Event]) -> None:
+        for event in events:
+            if isinstance(event, Head):
+                if not self._handler.head(event.head, event.length):
+                    self._stop(None)
+                    return
+            elif isinstance(event, Body):
+                self._handler.body(event.data)
+            elif isinstance(event, End):
+                self._handler.end()
+                self._stop(None)
+                return
+
+    def _stop(self, outcome: Failure | None) -> None:
+        """Settle the outcome now and drop the connection."""
+        self._done = True
+        self._outcome = outcome
+        assert self.transport is not None
+        self.transport.abortConnection()  # type: ignore[attr-defined]
+
+    def _cancel(self, _: Deferred[None]) -> None:
+        self._done = True
+        if self.transport is not None:
+            self.transport.abortConnection()  # type: ignore[attr-defined]
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        if self.finished.called:
+            return
+        if not self._done:
+            try:
+                if reason.check(ConnectionDone):
+                    self._handle(self._parser.finish())
+                else:
+                    raise _receive_error(reason)
+            except HTTPError:
+                self._outcome = Failure()
+            self._done = True
+        if self._outcome is None:
+            self.finished.callback(None)
+        else:
+            self.finished.errback(self._outcome)
+
+
+def _receive_error(reason: Failure) -> HTTPError:
+    """The error for a connection that broke: a TLS failure, or a lost connection."""
+    if _is_tls_error(reason):
+        return CertificateError(f"TLS failure: {_tls_message(reason)}")
+    return ReceiveError(f"connection lost while receiving: {reason.getErrorMessage()}")
+
+
+def _is_tls_error(reason: Failure) -> bool:
+    try:
+        from OpenSSL import SSL
+    except ImportError:  # pragma: no cover - twisted[tls] brings it.
+        return False
+    return reason.check(SSL.Error) is not None
+
+
+def _tls_message(reason: Failure) -> str:
+    """The readable part of an OpenSSL error, e.g. 'certificate verify failed'."""
+    text = str(reason.value)
+    found = re.findall(r"'([a-z][a-z ]+[a-z])'\)", text)
+    return found[-1] if found else text
+
+
+class _Hop(ResponseHandler):
+    """One request of a fetch: decides what the response head means."""
+
+    def __init__(self, fetch: _Fetch, target: Target) -> None:
+        self.fetch = fetch
+        self.target = target
+        self.response: ResponseHead | None = None
+        self.location: str | None = None
+        self.pipeline: BodyPipeline | None = None
+
+    def head(self, head: ResponseHead, length: int | None) -> bool:
+        self.response = head
+        options = self.fetch
+        location = head.get("Location")
+        if options.follow and head.status in REDIRECT_STATUSES and location:
+            self.location = location
+            return False
+        options.on_head(head)
+        if options.fail and head.status >= 400:
+            raise HTTPStatusError(f"the server answered {head.status} {head.reason}")
+        if options.max_filesize is not None and length is not None:
+            gzip = options.compressed and self._gzip(head)
+            if length > options.max_filesize and not gzip:
+                raise FileTooLargeError(
+                    f"the body ({length} bytes) is over {options.max_filesize} bytes"
+                )
+        self.pipeline = BodyPipeline(
+            options.open_destination(head),
+            max_size=options.max_filesize,
+            gzip=options.compressed and self._gzip(head),
+        )
+        return True
+
+    @staticmethod
+    def _gzip(head: ResponseHead) -> bool:
+        return (head.get("Content-Encoding") or "").strip().lower() in (
+            "gzip",
+            "x-gzip",
+        )
+
+    def body(self, data: bytes) -> None:
+        assert self.pipeline is not None
+        self.pipeline.write(data)
+        self.fetch.on_progress(self.pipeline.size)
+
+    def end(self) -> None:
+        assert self.pipeline is not None
+        self.pipeline.finish()
+
+
+@dataclass
+class _Fetch:
+    """The options of one L{fetch} call and its state across redirects."""
+
+    reactor: Any
+    path: str | None
+    output: BinaryIO | None
+    follow: bool
+    max_redirects: int
+    connect_timeout: float
+    max_filesize: int | None
+    compressed: bool
+    user_agent: str
+    trust: Any
+    fail: bool
+    include_headers: bool
+    on_head: Callable[[ResponseHead], None]
+    on_progress: Callable[[int], None]
+    destination: Destination | None = None
+
+    def open_destination(self, head: ResponseHead) -> Destination:
+        destination: Destination
+        if self.path is not None:
+            destination = AtomicFile(self.path)
+        elif self.output is not None:
+            destination = StreamDestination(self.output)
+        else:
+            destination = Discard()
+        self.destination = destination
+        if self.include_headers:
+            destination.write(head.raw)
+        return destination
+
+    async def run(self, url: str) -> FetchResult:
+        started = time.monotonic()
+        target = parse_url(url)
+        redirects = 0
+        while True:
+            hop = _Hop(self, target)
+            await self._exchange(hop)
+            if hop.location is None:
+                break
+            redirects += 1
+            if redirects > self.max_redirects:
+                raise TooManyRedirectsError(
+                    f"more than {self.max_redirects} redirects (last to {hop.location})"
+                )
+            target = parse_url(urljoin(target.url, hop.location))
+        response, pipeline = hop.response, hop.pipeline
+        assert response is not None and pipeline is not None
+        return FetchResult(
+            url=target.url, status=response.status, reason=response.reason,
+            headers=response.headers, bytes=pipeline.size, sha256=pipeline.sha256,
+            redirects=redirects, seconds=time.monotonic() - started,
+            path=self.path, head=response.raw,
+        )  # fmt: skip
+
+    async def _exchange(self, hop: _Hop) -> None:
+        target = hop.target
+        endpoint: Any = HostnameEndpoint(
+            self.reactor, target.host, target.port, timeout=self.connect_timeout
+        )
+        if target.tls:
+            endpoint = wrapClientTLS(self._tls_options(target.host), endpoint)
+        request = build_request(target, self.user_agent, self.compressed)
+        protocol = GetProtocol(request, hop)
+        try:
+            await connectProtocol(endpoint, protocol)
+        except DNSLookupError:
+            raise CouldNotResolveError(f"cannot resolve {target.host}") from None
+        except ConnectTimeoutError:
+            raise TimeoutError(
+                f"no connection to {target.host} port {target.port} within "
+                f"{self.connect_timeout:g} s"
+            ) from None
+        except ConnectError as error:
+            raise CouldNotConnectError(
+                f"cannot connect to {target.host} port {target.port}: "
+                f"{str(error).rstrip('.').rsplit(': ', 1)[-1]}"
+            ) from None
+        await protocol.finished
+
+    def _tls_options(self, host: str) -> Any:
+        from twisted.internet import ssl
+
+        if self.trust is False:
+            return ssl.CertificateOptions()
+        return ssl.optionsForClientTLS(host, trustRoot=self.trust)
+
+
+async def fetch(
+    reactor: Any,
+    url: str,
+    path: str | None = None,
+    *,
+    output: BinaryIO | None = None,
+    follow_redirects: bool = False,
+    max_redirects: int = DEFAULT_MAX_REDIRECTS,
+    connect_timeout: float = 30.0,
+    max_time: float | None = None,
+    max_filesize: int | None = None,
+    compressed: bool = False,
+    user_agent: str = DEFAULT_USER_AGENT,
+    cacert: str | None = None,
+    insecure: bool = False,
+    fail: bool = False,
+    include_headers: bool = False,
+    on_head: Callable[[ResponseHead], None] = lambda head: None,
+    on_progress: Callable[[int], None] = lambda size: None,
+) -> FetchResult:
+    """
+    GET C{url} and save its body to C{path} atomically (or write it to C{output}, or,
+    with neither, only count and hash it).
+
+    @raise HTTPError: a subclass per curl exit code; C{path} is then left as it was.
+    """
+    if _UNSAFE_IN_URL.search(user_agent):
+        raise BadURLError("the User-Agent holds control characters")
+    trust: Any = None
+    if insecure:
+        trust = False
+    elif cacert is not None:
+        trust = _load_ca(cacert)
+    job = _Fetch(
+        reactor=reactor, path=path, output=output, follow=follow_redirects,
+        max_redirects=max_redirects, connect_timeout=connect_timeout,
+        max_filesize=max_filesize, compressed=compressed, user_agent=user_agent,
+        trust=trust, fail=fail, include_headers=include_headers, on_head=on_head,
+        on_progress=on_progress,
+    )  # fmt: skip
+    running = Deferred.fromCoroutine(job.run(url))
+    if max_time is not None:
+        running.addTimeout(max_time, reactor)
+    try:
+        return await running
+    except BaseException as error:
+        if job.destination is not None:
+            job.destination.abort()
+        if isinstance(error, DeferredTimeoutError | CancelledError):
+            raise TimeoutError(f"the transfer took over {max_time:g} s") from None
+        raise
+
+
+def _load_ca(path: str) -> Any:
+    from twisted.internet import ssl
+
+    try:
+        return ssl.Certificate.loadPEM(Path(path).read_bytes())
+    except OSError as error:
+        raise CertificateError(
+            f"cannot read --cacert {path}: {error.strerror}"
+        ) from None
+    except Exception as error:  # OpenSSL raises its own error types.
+        raise CertificateError(
+            f"--cacert {path} is not a PEM certificate: {error}"
+        ) from None

@@ -1,0 +1,112 @@
+"""
+C{twist http-get URL --output FILE} (SPEC §3.5): the raw HTTP client as a one-shot
+service. It fetches once, saves atomically, logs the result (a failure at error
+level), and stops the reactor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred
+from twisted.logger import Logger
+from twisted.python import usage
+
+from twisted_tcp._http_parser import HTTPError
+from twisted_tcp.httpget import DEFAULT_MAX_REDIRECTS, DEFAULT_USER_AGENT, fetch
+from twisted_tcp.tap._common import non_negative_int, positive_seconds
+
+
+class Options(usage.Options):
+    """Options of C{twist http-get}, named like C{twisted-tcp get}'s long options."""
+
+    synopsis = "URL --output FILE [options]"
+    longdesc = "Fetch URL once with the raw HTTP/1.1 client, save it, and stop."
+    optFlags = [
+        ["location", "L", "Follow redirects."],
+        ["fail", "f", "Fail on HTTP status 400 or more."],
+        ["compressed", None, "Ask for gzip and decode it."],
+        ["insecure", "k", "Do not verify the server's certificate."],
+    ]
+    optParameters = [
+        ["output", "o", None, "Save the body to FILE (required)."],
+        ["max-redirs", None, DEFAULT_MAX_REDIRECTS, "Most redirects to follow",
+         non_negative_int],
+        ["connect-timeout", None, 30.0, "Seconds allowed to connect",
+         positive_seconds],
+        ["max-time", "m", None, "Seconds allowed for the whole transfer",
+         positive_seconds],
+        ["max-filesize", None, None, "Largest body accepted, in bytes",
+         non_negative_int],
+        ["user-agent", "A", DEFAULT_USER_AGENT, "User-Agent header."],
+        ["cacert", None, None, "Trust the CA certificate(s) in this PEM file."],
+    ]  # fmt: skip
+
+    def parseOptions(self, options: Sequence[str] | None = None) -> None:
+        """Accept the URL first, as in C{twist http-get URL --output FILE}."""
+        argv = list(options or [])
+        if argv and not argv[0].startswith("-"):
+            argv = [*argv[1:], argv[0]]
+        super().parseOptions(argv)
+
+    # usage.Options passes positional arguments to parseArgs, which Twisted's own
+    # annotation declares without any.
+    def parseArgs(self, url: str) -> None:  # type: ignore[override]
+        self["url"] = url
+
+    def postOptions(self) -> None:
+        if not self["output"]:
+            raise usage.UsageError("--output FILE is required")
+
+
+class FetchOnce(Service):
+    """Fetches when started, logs the outcome, then stops the reactor."""
+
+    log = Logger()
+
+    def __init__(self, reactor: Any, options: Options) -> None:
+        self.reactor = reactor
+        self.options = options
+        self.done: Deferred[None] | None = None
+
+    def startService(self) -> None:
+        super().startService()
+        self.done = Deferred.fromCoroutine(self._fetch())
+
+    async def _fetch(self) -> None:
+        options = self.options
+        try:
+            result = await fetch(
+                self.reactor, options["url"], options["output"],
+                follow_redirects=bool(options["location"]),
+                max_redirects=options["max-redirs"],
+                connect_timeout=options["connect-timeout"],
+                max_time=options["max-time"], max_filesize=options["max-filesize"],
+                compressed=bool(options["compressed"]),
+                user_agent=options["user-agent"], cacert=options["cacert"],
+                insecure=bool(options["insecure"]), fail=bool(options["fail"]),
+            )  # fmt: skip
+        except HTTPError as error:
+            self.log.error(
+                "http-get {url} failed (exit code {code}): {error}",
+                url=options["url"], code=error.exit_code, error=str(error),
+            )  # fmt: skip
+        else:
+            self.log.info(
+                "http-get {url}: {status} {reason}, {size} bytes saved to {path} "
+                "(sha256 {sha256}, {redirects} redirects, {seconds:.3f} s)",
+                url=result.url, status=result.status, reason=result.reason,
+                size=result.bytes, path=result.path, sha256=result.sha256,
+                redirects=result.redirects, seconds=result.seconds,
+            )  # fmt: skip
+        finally:
+            if self.reactor.running:
+                self.reactor.stop()
+
+
+def makeService(options: Options) -> FetchOnce:
+    from twisted.internet import reactor
+
+    return FetchOnce(reactor, options)
