@@ -133,7 +133,10 @@ class ResponseParser:
     """
 
     def __init__(self) -> None:
+        # Unconsumed input is self._buffer[self._position:]: consuming moves the
+        # position, so many small lines or chunks in one read cost no copying.
         self._buffer = b""
+        self._position = 0
         self._state = self._status_line
         self._head_bytes = 0
         self._interim = 0
@@ -150,7 +153,11 @@ class ResponseParser:
             self._received_any = True
         if self._done:
             return []
-        self._buffer = self._buffer + data if self._buffer else data
+        if self._position < len(self._buffer):
+            self._buffer = self._buffer[self._position :] + data
+        else:
+            self._buffer = data
+        self._position = 0
         events: list[Event] = []
         while not self._done and self._state(events):
             pass
@@ -175,13 +182,13 @@ class ResponseParser:
 
     def _line(self) -> bytes | None:
         """The next line without its CRLF (or bare LF), or None if incomplete."""
-        end = self._buffer.find(b"\n")
+        end = self._buffer.find(b"\n", self._position)
         if end < 0:
-            if len(self._buffer) > MAX_LINE + 1:
+            if self._available() > MAX_LINE + 1:
                 raise MalformedResponseError(f"a header line is over {MAX_LINE} bytes")
             return None
-        line = self._buffer[:end]
-        self._buffer = self._buffer[end + 1 :]
+        line = self._buffer[self._position : end]
+        self._position = end + 1
         if line.endswith(b"\r"):
             line = line[:-1]
         if len(line) > MAX_LINE:
@@ -306,20 +313,26 @@ class ResponseParser:
         events.append(End())
         self._done = True
         self._buffer = b""
+        self._position = 0
         return False
+
+    def _available(self) -> int:
+        """Bytes received and not yet consumed."""
+        return len(self._buffer) - self._position
 
     def _take_body(self) -> bytes:
         """Up to the rest of the current body or chunk, without copying if it can."""
-        if len(self._buffer) <= self._remaining:
-            data, self._buffer = self._buffer, b""
+        start = self._position
+        if start == 0 and len(self._buffer) <= self._remaining:
+            data = self._buffer
         else:
-            data = self._buffer[: self._remaining]
-            self._buffer = self._buffer[self._remaining :]
+            data = self._buffer[start : start + self._remaining]
+        self._position = start + len(data)
         self._remaining -= len(data)
         return data
 
     def _fixed_body(self, events: list[Event]) -> bool:
-        if not self._buffer:
+        if not self._available():
             return False
         events.append(Body(self._take_body()))
         if not self._remaining:
@@ -327,10 +340,12 @@ class ResponseParser:
         return True
 
     def _close_delimited(self, events: list[Event]) -> bool:
-        if not self._buffer:
+        if not self._available():
             return False
-        events.append(Body(self._buffer))
+        data = self._buffer[self._position :] if self._position else self._buffer
+        events.append(Body(data))
         self._buffer = b""
+        self._position = 0
         return False
 
     def _chunk_size(self, events: list[Event]) -> bool:
@@ -352,7 +367,7 @@ class ResponseParser:
             raise BadTransferEncodingError(str(error)) from None
 
     def _chunk_data(self, events: list[Event]) -> bool:
-        if not self._buffer:
+        if not self._available():
             return False
         events.append(Body(self._take_body()))
         if not self._remaining:
@@ -360,12 +375,13 @@ class ResponseParser:
         return True
 
     def _chunk_end(self, events: list[Event]) -> bool:
-        if len(self._buffer) < 2 and self._buffer in (b"", b"\r"):
+        ending = self._buffer[self._position : self._position + 2]
+        if ending in (b"", b"\r"):
             return False
-        if self._buffer.startswith(b"\r\n"):
-            self._buffer = self._buffer[2:]
-        elif self._buffer.startswith(b"\n"):
-            self._buffer = self._buffer[1:]
+        if ending == b"\r\n":
+            self._position += 2
+        elif ending.startswith(b"\n"):
+            self._position += 1
         else:
             raise BadTransferEncodingError("a chunk is not followed by CRLF")
         self._state = self._chunk_size
