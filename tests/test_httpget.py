@@ -563,6 +563,7 @@ async def test_cli_fail_and_redirect_loop(
     """-f on a 404 is 22 with no file; a redirect loop under -L is 47."""
     missing = await run_against("-f", "-o", str(tmp_path / "x"), f"{web}/missing")
     assert missing.returncode == 22
+    assert missing.stdout == b""
     assert not (tmp_path / "x").exists()
     loop = await run_against("-L", "--max-redirs", "3", f"{web}/redirect/loop")
     assert loop.returncode == 47

@@ -323,9 +323,9 @@ class _Hop(ResponseHandler):
         if options.follow and head.status in REDIRECT_STATUSES and location:
             self.location = location
             return False
-        options.on_head(head)
         if options.fail and head.status >= 400:
             raise HTTPStatusError(f"the server answered {head.status} {head.reason}")
+        options.on_head(head)
         if options.max_filesize is not None and length is not None:
             gzip = options.compressed and self._gzip(head)
             if length > options.max_filesize and not gzip:
