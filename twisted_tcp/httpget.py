@@ -326,16 +326,14 @@ class _Hop(ResponseHandler):
         if options.fail and head.status >= 400:
             raise HTTPStatusError(f"the server answered {head.status} {head.reason}")
         options.on_head(head)
-        if options.max_filesize is not None and length is not None:
-            gzip = options.compressed and self._gzip(head)
-            if length > options.max_filesize and not gzip:
-                raise FileTooLargeError(
-                    f"the body ({length} bytes) is over {options.max_filesize} bytes"
-                )
+        gzip = options.compressed and self._gzip(head)
+        limit = options.max_filesize
+        # A gzip body's announced length is not its decoded size: that is checked
+        # as it is decoded.
+        if limit is not None and length is not None and length > limit and not gzip:
+            raise FileTooLargeError(f"the body ({length} bytes) is over {limit} bytes")
         self.pipeline = BodyPipeline(
-            options.open_destination(head),
-            max_size=options.max_filesize,
-            gzip=options.compressed and self._gzip(head),
+            options.open_destination(head), max_size=limit, gzip=gzip
         )
         return True
 
