@@ -4,7 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-test
 
-.PHONY: test lint chat clean
+BENCH_STAMP := $(VENV)/.installed-bench
+
+.PHONY: test lint chat bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +27,22 @@ lint: $(STAMP)
 ## make chat: same set-up, then the chat server on port 6666 in the foreground.
 chat: $(STAMP)
 	$(BIN)/twist tcp-chat --port 6666
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
+	command -v nginx >/dev/null || test -x /usr/sbin/nginx || \
+		{ apt-get update -qq && apt-get install -y -qq nginx-light || apt-get install -y -qq nginx; } \
+		|| echo "nginx not installed: the download bench falls back to twist web"
+	command -v curl >/dev/null || apt-get install -y -qq curl || true
+	touch $@
+
+## make bench: every benchmark of SPEC §6, side by side, ratios printed (not part of make test).
+bench: $(BENCH_STAMP)
+	$(BIN)/python bench/run.py --markdown bench/latest.md
+
+## make bench-quick: the same with short runs and small sizes, to check the harness.
+bench-quick: $(BENCH_STAMP)
+	$(BIN)/python bench/run.py --quick
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,163 @@
+"""
+The load generator: asyncio on uvloop, in a process of its own, so that it is not
+the bottleneck (the run shows it drives the fastest reference harder than ours).
+Each mode prints one JSON object.
+
+    python loadgen.py echo PORT --connections 100 --size 64 --seconds 5
+    python loadgen.py burst PORT --clients 1000 --lines 1000
+    python loadgen.py steady PORT --clients 1000 --rate 20 --seconds 5
+    python loadgen.py idle PORT --connections 10000 --pid SERVER_PID
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import time
+
+import uvloop
+
+MARK = b"bench-msg"
+
+
+async def echo(
+    port: int, connections: int, size: int, seconds: float
+) -> dict[str, float]:
+    """Closed-loop round trips: each connection sends SIZE bytes and waits for them."""
+    payload = os.urandom(size)
+    counts = [0] * connections
+    deadline = time.perf_counter() + seconds
+
+    async def one(index: int) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        while time.perf_counter() < deadline:
+            writer.write(payload)
+            answer = await reader.readexactly(size)
+            if answer != payload:
+                raise AssertionError("echo mismatch")
+            counts[index] += 1
+        writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one(i) for i in range(connections)))
+    elapsed = time.perf_counter() - started
+    trips = sum(counts)
+    return {
+        "round_trips_per_s": trips / elapsed,
+        "mb_per_s": trips * size / elapsed / 1e6,
+    }
+
+
+async def _receivers(
+    port: int, clients: int
+) -> list[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
+    pairs = []
+    for _ in range(clients):
+        pairs.append(await asyncio.open_connection("127.0.0.1", port, limit=1 << 20))
+    await asyncio.sleep(0.5)  # Let welcome and join notices arrive.
+    return pairs
+
+
+async def _drain_until(
+    reader: asyncio.StreamReader, count: int, on_line: object = None
+) -> None:
+    seen = 0
+    while seen < count:
+        line = await reader.readline()
+        if not line:
+            raise AssertionError("server closed a receiver")
+        if MARK in line:
+            seen += 1
+            if on_line is not None:
+                on_line(line)  # type: ignore[operator]
+
+
+async def burst(port: int, clients: int, lines: int) -> dict[str, float]:
+    """One sender sends LINES at once; time until every client has every line."""
+    pairs = await _receivers(port, clients)
+    sender = pairs[0][1]
+    started = time.perf_counter()
+    sender.write(b"".join(b"%s %d\n" % (MARK, n) for n in range(lines)))
+    await asyncio.gather(*(_drain_until(reader, lines) for reader, _ in pairs))
+    elapsed = time.perf_counter() - started
+    for _, writer in pairs:
+        writer.close()
+    return {"deliveries_per_s": clients * lines / elapsed, "seconds": elapsed}
+
+
+async def steady(
+    port: int, clients: int, rate: float, seconds: float
+) -> dict[str, float]:
+    """One sender sends RATE lines/s stamped with the send time; delivery latency."""
+    pairs = await _receivers(port, clients)
+    total = int(rate * seconds)
+    latencies: list[float] = []
+
+    def record(line: bytes) -> None:
+        sent = int(line.rsplit(MARK + b" ", 1)[1].split()[0])
+        latencies.append((time.perf_counter_ns() - sent) / 1e6)
+
+    async def send() -> None:
+        start = time.perf_counter()
+        for n in range(total):
+            await asyncio.sleep(max(0.0, start + n / rate - time.perf_counter()))
+            pairs[0][1].write(b"%s %d\n" % (MARK, time.perf_counter_ns()))
+
+    await asyncio.gather(send(), *(_drain_until(r, total, record) for r, _ in pairs))
+    for _, writer in pairs:
+        writer.close()
+    cuts = statistics.quantiles(latencies, n=100)
+    return {"p50_ms": cuts[49], "p99_ms": cuts[98], "deliveries": len(latencies)}
+
+
+def _rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        return int(next(line for line in status if line.startswith("VmRSS")).split()[1])
+
+
+async def idle(port: int, connections: int, pid: int) -> dict[str, float]:
+    """Server RSS added per idle connection, at CONNECTIONS connections."""
+    before = _rss_kib(pid)
+    pairs = []
+    for _ in range(connections):
+        pairs.append(await asyncio.open_connection("127.0.0.1", port))
+    await asyncio.sleep(2)
+    after = _rss_kib(pid)
+    for _, writer in pairs:
+        writer.close()
+    return {"kib_per_connection": (after - before) / connections, "rss_kib": after}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("mode", choices=["echo", "burst", "steady", "idle"])
+    parser.add_argument("port", type=int)
+    parser.add_argument("--connections", type=int, default=100)
+    parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--clients", type=int, default=1000)
+    parser.add_argument("--lines", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=20)
+    parser.add_argument("--pid", type=int, default=0)
+    arguments = parser.parse_args()
+    uvloop.install()
+    if arguments.mode == "echo":
+        job = echo(
+            arguments.port, arguments.connections, arguments.size, arguments.seconds
+        )
+    elif arguments.mode == "burst":
+        job = burst(arguments.port, arguments.clients, arguments.lines)
+    elif arguments.mode == "steady":
+        job = steady(
+            arguments.port, arguments.clients, arguments.rate, arguments.seconds
+        )
+    else:
+        job = idle(arguments.port, arguments.connections, arguments.pid)
+    print(json.dumps(asyncio.run(job)))
+
+
+if __name__ == "__main__":
+    main()

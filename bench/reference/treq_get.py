@@ -1,0 +1,25 @@
+"""
+Reference: treq downloading a URL to a file, streaming with collect().
+
+    python treq_get.py URL OUTPUT
+"""
+
+from __future__ import annotations
+
+import sys
+
+import treq
+from twisted.internet.defer import Deferred
+from twisted.internet.task import react
+
+
+async def main(reactor: object, url: str, output: str) -> None:
+    response = await treq.get(url, reactor=reactor, unbuffered=True)
+    with open(output, "wb") as file:
+        await treq.collect(response, file.write)
+
+
+if __name__ == "__main__":
+    react(
+        lambda reactor: Deferred.fromCoroutine(main(reactor, sys.argv[1], sys.argv[2]))
+    )

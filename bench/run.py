@@ -1,0 +1,417 @@
+"""
+Runs every benchmark of SPEC §6 side by side in one process tree and prints the
+table with ratios. Servers and clients are subprocesses of this script; the load
+generator (uvloop) runs in a process of its own.
+
+    python bench/run.py [--quick] [--markdown FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REFERENCE = HERE / "reference"
+PYTHON = sys.executable
+BIN = Path(sys.executable).parent
+SHM = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path(tempfile.gettempdir())
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for_port(
+    port: int, process: subprocess.Popen[bytes], timeout: float = 20
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        with (
+            contextlib.suppress(OSError),
+            socket.create_connection(("127.0.0.1", port), 0.2),
+        ):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+@contextlib.contextmanager
+def server(argv: list[str], port: int) -> Iterator[subprocess.Popen[bytes]]:
+    process = subprocess.Popen(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_for_port(port, process)
+        yield process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def loadgen(*args: object) -> dict[str, float]:
+    output = subprocess.run(
+        [PYTHON, str(HERE / "loadgen.py"), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    ).stdout
+    result: dict[str, float] = json.loads(output)
+    return result
+
+
+def twist(*argv: str) -> list[str]:
+    return [str(BIN / "twist"), "--log-level=warn", *argv]
+
+
+ECHO_SERVERS = {
+    "twisted-tcp": lambda port: twist("tcp-echo", "--port", str(port)),
+    "asyncio": lambda port: [PYTHON, str(REFERENCE / "asyncio_echo.py"), str(port)],
+    "uvloop": lambda port: [
+        PYTHON,
+        str(REFERENCE / "asyncio_echo.py"),
+        str(port),
+        "--uvloop",
+    ],
+    "threaded": lambda port: [PYTHON, str(REFERENCE / "threaded_echo.py"), str(port)],
+}
+
+CHAT_SERVERS = {
+    "twisted-tcp": lambda port: twist(
+        "tcp-chat",
+        "--port",
+        str(port),
+        "--flood-rate",
+        "0",
+        "--max-connections",
+        "0",
+    ),
+    "twisted docs chat": lambda port: [
+        PYTHON,
+        str(REFERENCE / "twisted_docs_chat.py"),
+        str(port),
+    ],
+    "threaded": lambda port: [PYTHON, str(REFERENCE / "threaded_chat.py"), str(port)],
+}
+
+
+def bench_echo(seconds: float, rounds: int) -> dict[str, dict[str, float]]:
+    """Each server in turn, ROUNDS times over (the machine is noisy): medians."""
+    samples: dict[str, dict[str, list[float]]] = {
+        name: {"rt_64": [], "mbs_64k": []} for name in ECHO_SERVERS
+    }
+    for _ in range(rounds):
+        for name, command in ECHO_SERVERS.items():
+            port = free_port()
+            with server(command(port), port):
+                small = loadgen("echo", port, "--size", 64, "--seconds", seconds)
+                large = loadgen("echo", port, "--size", 65536, "--seconds", seconds)
+            samples[name]["rt_64"].append(small["round_trips_per_s"])
+            samples[name]["mbs_64k"].append(large["mb_per_s"])
+            print(
+                f"echo {name}: {small['round_trips_per_s']:,.0f} rt/s, "
+                f"{large['mb_per_s']:,.0f} MB/s",
+                flush=True,
+            )
+    return {
+        name: {key: statistics.median(values) for key, values in runs.items()}
+        for name, runs in samples.items()
+    }
+
+
+def bench_chat(
+    clients: int, lines: int, rates: list[float], seconds: float
+) -> dict[str, dict[str, float]]:
+    results: dict[str, dict[str, float]] = {}
+    for name, command in CHAT_SERVERS.items():
+        entry: dict[str, float] = {}
+        port = free_port()
+        with server(command(port), port):
+            entry["burst"] = loadgen(
+                "burst", port, "--clients", clients, "--lines", lines
+            )["deliveries_per_s"]
+        for rate in rates:
+            port = free_port()
+            with server(command(port), port):
+                steady = loadgen(
+                    "steady",
+                    port,
+                    "--clients",
+                    clients,
+                    "--rate",
+                    rate,
+                    "--seconds",
+                    seconds,
+                )
+            entry[f"p50_{rate:g}"] = steady["p50_ms"]
+            entry[f"p99_{rate:g}"] = steady["p99_ms"]
+        results[name] = entry
+        print(f"chat {name}: {entry}", flush=True)
+    return results
+
+
+def bench_idle(connections: int) -> dict[str, float]:
+    results = {}
+    for name, command in (
+        ("twisted-tcp echo", ECHO_SERVERS["twisted-tcp"]),
+        ("asyncio echo", ECHO_SERVERS["asyncio"]),
+    ):
+        port = free_port()
+        with server(command(port), port) as process:
+            measured = loadgen(
+                "idle", port, "--connections", connections, "--pid", process.pid
+            )
+        results[name] = measured["kib_per_connection"]
+        print(f"idle {name}: {measured}", flush=True)
+    return results
+
+
+def _peak_rss_kib(pid: int) -> int:
+    """A live process's peak RSS so far (VmHWM), or 0 if it has just gone."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return int(next(x for x in status if x.startswith("VmHWM")).split()[1])
+    except (OSError, StopIteration, ValueError):
+        return 0
+
+
+def peak_rss_run(argv: list[str]) -> tuple[float, int]:
+    """Run a command; its wall time and its peak RSS (VmHWM) in KiB, polled."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    peak = 0
+    while process.poll() is None:
+        peak = max(peak, _peak_rss_kib(process.pid))
+        time.sleep(0.01)
+    elapsed = time.perf_counter() - started
+    if process.returncode:
+        raise RuntimeError(f"{argv[0]} exited with {process.returncode}")
+    return elapsed, peak
+
+
+@contextlib.contextmanager
+def http_server(root: Path) -> Iterator[tuple[str, int]]:
+    """nginx if it is installed, else twist web, serving ROOT on 127.0.0.1."""
+    port = free_port()
+    nginx = shutil.which("nginx") or (
+        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
+    )
+    if nginx:
+        prefix = Path(tempfile.mkdtemp(prefix="nginx-", dir=SHM))
+        (prefix / "logs").mkdir()
+        (prefix / "nginx.conf").write_text(f"""
+worker_processes 1; daemon off; pid {prefix}/nginx.pid; error_log {prefix}/logs/error.log;
+events {{ worker_connections 64; }}
+http {{ access_log off; sendfile on; tcp_nopush on;
+  client_body_temp_path {prefix}; proxy_temp_path {prefix}; fastcgi_temp_path {prefix};
+  uwsgi_temp_path {prefix}; scgi_temp_path {prefix};
+  server {{ listen 127.0.0.1:{port}; root {root}; }} }}
+""")
+        argv, name = (
+            [nginx, "-p", str(prefix), "-c", str(prefix / "nginx.conf")],
+            "nginx",
+        )
+    else:
+        argv = twist(
+            "web", "--listen", f"tcp:{port}:interface=127.0.0.1", "--path", str(root)
+        )
+        name = "twist web"
+    with server(argv, port):
+        yield name, port
+
+
+def bench_get(size_mib: int, rounds: int) -> dict[str, object]:
+    """
+    Each client downloads SIZE_MIB to tmpfs, ROUNDS times in rotating order; medians.
+    The first writes to fresh tmpfs pages are several times slower than later ones
+    (seen: 372 against 3647 MiB/s), so a warm-up file of the same size goes first.
+    """
+    root = Path(tempfile.mkdtemp(prefix="bench-www-", dir=SHM))
+    root.chmod(0o755)  # nginx's workers run as an unprivileged user.
+    out = root / "out"
+    block = os.urandom(1 << 20)
+    for name in ("big", "warm-up"):
+        with (root / name).open("wb") as file:
+            for _ in range(size_mib):
+                file.write(block)
+    (root / "big").chmod(0o644)
+    (root / "warm-up").unlink()
+    samples: dict[str, list[tuple[float, float]]] = {}
+    results: dict[str, object] = {}
+    try:
+        with http_server(root) as (name, port):
+            results["server"] = name
+            url = f"http://127.0.0.1:{port}/big"
+            clients = {
+                "twisted-tcp get": [
+                    str(BIN / "twisted-tcp"),
+                    "get",
+                    "-f",
+                    "-s",
+                    "-o",
+                    str(out),
+                    url,
+                ],
+                "curl": ["curl", "-f", "-s", "-o", str(out), url],
+                "treq": [PYTHON, str(REFERENCE / "treq_get.py"), url, str(out)],
+                "tutorial recv client": [
+                    PYTHON,
+                    str(REFERENCE / "recv_client.py"),
+                    "127.0.0.1",
+                    str(port),
+                    "/big",
+                    str(out),
+                ],
+            }
+            order = [
+                client for client, argv in clients.items() if shutil.which(argv[0])
+            ]
+            for round_number in range(rounds):
+                shift = round_number % len(order)
+                for client in order[shift:] + order[:shift]:
+                    elapsed, peak = peak_rss_run(clients[client])
+                    if out.stat().st_size != size_mib << 20:
+                        raise RuntimeError(f"{client} saved {out.stat().st_size} bytes")
+                    out.unlink()
+                    samples.setdefault(client, []).append(
+                        (size_mib * 1.048576 / elapsed, peak / 1024)
+                    )
+                    print(
+                        f"get {client}: {samples[client][-1][0]:,.0f} MB/s, "
+                        f"peak {peak / 1024:.0f} MiB",
+                        flush=True,
+                    )
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    for client, runs in samples.items():
+        results[client] = {
+            "mb_per_s": statistics.median(rate for rate, _ in runs),
+            "peak_mib": max(peak for _, peak in runs),
+        }
+    return results
+
+
+def ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}x" if b else "-"
+
+
+def report(
+    echo: dict,
+    chat: dict,
+    idle: dict,
+    get: dict,
+    rates: list[float],
+    args: argparse.Namespace,
+) -> str:
+    ours_e, ours_c = echo["twisted-tcp"], chat["twisted-tcp"]
+    lines = [
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}.",
+        "",
+        "| bench | twisted-tcp | reference | ratio | target |",
+        "|---|---|---|---|---|",
+    ]
+    for ref, target in (
+        ("asyncio", ">= 1.5x"),
+        ("uvloop", ">= 0.5x"),
+        ("threaded", ">= 3x"),
+    ):
+        lines.append(
+            f"| echo 64 B x 100 conns, round trips/s | {ours_e['rt_64']:,.0f} | "
+            f"{ref} {echo[ref]['rt_64']:,.0f} | {ratio(ours_e['rt_64'], echo[ref]['rt_64'])} | {target} |"
+        )
+    for ref, target in (
+        ("asyncio", ">= 1.2x"),
+        ("uvloop", ">= 0.8x"),
+        ("threaded", "-"),
+    ):
+        lines.append(
+            f"| echo 64 KiB x 100 conns, MB/s | {ours_e['mbs_64k']:,.0f} | "
+            f"{ref} {echo[ref]['mbs_64k']:,.0f} | {ratio(ours_e['mbs_64k'], echo[ref]['mbs_64k'])} | {target} |"
+        )
+    for ref, target in (("twisted docs chat", ">= 1.0x"), ("threaded", ">= 3x")):
+        lines.append(
+            f"| chat burst {args.clients} lines to {args.clients} clients, deliveries/s | "
+            f"{ours_c['burst']:,.0f} | {ref} {chat[ref]['burst']:,.0f} | "
+            f"{ratio(ours_c['burst'], chat[ref]['burst'])} | {target} |"
+        )
+    for rate in rates:
+        for ref in ("twisted docs chat", "threaded"):
+            lines.append(
+                f"| chat steady {rate:g} lines/s to {args.clients} clients, p50 / p99 ms | "
+                f"{ours_c[f'p50_{rate:g}']:.1f} / {ours_c[f'p99_{rate:g}']:.1f} | "
+                f"{ref} {chat[ref][f'p50_{rate:g}']:.1f} / {chat[ref][f'p99_{rate:g}']:.1f} | - | p99 <= 20 / 50 ms |"
+            )
+    ours_g = get.get("twisted-tcp get")
+    if isinstance(ours_g, dict):
+        for ref, target in (
+            ("curl", ">= 0.8x"),
+            ("treq", ">= 2x"),
+            ("tutorial recv client", "-"),
+        ):
+            theirs = get.get(ref)
+            if isinstance(theirs, dict):
+                lines.append(
+                    f"| get {args.get_mib} MiB ({get['server']} to tmpfs), MB/s | {ours_g['mb_per_s']:,.0f} | "
+                    f"{ref} {theirs['mb_per_s']:,.0f} | {ratio(ours_g['mb_per_s'], theirs['mb_per_s'])} | {target} |"
+                )
+        for ref in ("curl", "treq", "tutorial recv client"):
+            theirs = get.get(ref)
+            if isinstance(theirs, dict):
+                lines.append(
+                    f"| get {args.get_mib} MiB, peak RSS MiB | {ours_g['peak_mib']:.0f} | "
+                    f"{ref} {theirs['peak_mib']:.0f} | - | <= 64 MiB |"
+                )
+    lines.append(
+        f"| idle connections at {args.idle}, KiB per connection | {idle['twisted-tcp echo']:.1f} | "
+        f"asyncio {idle['asyncio echo']:.1f} | {ratio(idle['twisted-tcp echo'], idle['asyncio echo'])} | <= 4 KiB |"
+    )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="short runs, small sizes")
+    parser.add_argument("--markdown", help="also write the table to this file")
+    args = parser.parse_args()
+    seconds = 2.0 if args.quick else 5.0
+    args.clients = 200 if args.quick else 1000
+    args.get_mib = 128 if args.quick else 1024
+    args.idle = 2000 if args.quick else 10000
+    rates = [10.0, 20.0] if args.quick else [20.0, 40.0]
+    echo = bench_echo(seconds, rounds=2 if args.quick else 3)
+    chat = bench_chat(args.clients, args.clients, rates, seconds)
+    idle = bench_idle(args.idle)
+    get = bench_get(args.get_mib, rounds=2 if args.quick else 3)
+    table = report(echo, chat, idle, get, rates, args)
+    print(table)
+    if args.markdown:
+        Path(args.markdown).write_text(table + "\n")
+
+
+if __name__ == "__main__":
+    main()
