@@ -57,8 +57,20 @@ async def _receivers(
     pairs = []
     for _ in range(clients):
         pairs.append(await asyncio.open_connection("127.0.0.1", port, limit=1 << 20))
-    await asyncio.sleep(0.5)  # Let welcome and join notices arrive.
+    # A server that announces each join sends about clients**2 / 2 notices: start the
+    # measurement only once every receiver has been quiet for a while.
+    await asyncio.gather(*(_until_quiet(reader) for reader, _ in pairs))
     return pairs
+
+
+async def _until_quiet(reader: asyncio.StreamReader, quiet: float = 0.5) -> None:
+    """Read and drop whatever arrives until nothing has for QUIET seconds."""
+    while True:
+        try:
+            if not await asyncio.wait_for(reader.read(1 << 16), quiet):
+                raise AssertionError("server closed a receiver")
+        except TimeoutError:
+            return
 
 
 async def _drain_until(
