@@ -23,6 +23,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REFERENCE = HERE / "reference"
@@ -320,10 +321,10 @@ def ratio(a: float, b: float) -> str:
 
 
 def report(
-    echo: dict,
-    chat: dict,
-    idle: dict,
-    get: dict,
+    echo: dict[str, dict[str, float]],
+    chat: dict[str, dict[str, float]],
+    idle: dict[str, float],
+    get: dict[str, Any],
     rates: list[float],
     args: argparse.Namespace,
 ) -> str:

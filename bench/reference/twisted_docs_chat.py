@@ -11,12 +11,14 @@ from __future__ import annotations
 import sys
 
 from twisted.internet import reactor
-from twisted.internet.protocol import Factory
+from twisted.internet.interfaces import ITransport
+from twisted.internet.protocol import ServerFactory
 from twisted.protocols.basic import LineReceiver
 
 
 class Chat(LineReceiver):
     delimiter = b"\n"
+    transport: ITransport
 
     def __init__(self, users: dict[int, Chat]) -> None:
         self.users = users
@@ -33,7 +35,7 @@ class Chat(LineReceiver):
             user.transport.write(message)
 
 
-class ChatFactory(Factory):
+class ChatFactory(ServerFactory):
     def __init__(self) -> None:
         self.users: dict[int, Chat] = {}
 
