@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from twisted.internet.error import ConnectionRefusedError
 
-from twisted_tcp._client import Printer, _reason
+from twisted_tcp._client import Printer, connection_error_reason
 
 
 def test_printer_joins_a_character_split_across_packets() -> None:
@@ -29,6 +29,6 @@ def test_printer_replaces_invalid_and_truncated_bytes() -> None:
 
 def test_connection_error_reason() -> None:
     """Twisted's connection errors are reduced to their last, useful part."""
-    assert _reason(ConnectionRefusedError("111: Connection refused")) == (
-        "Connection refused"
-    )
+    assert connection_error_reason(
+        ConnectionRefusedError("111: Connection refused")
+    ) == ("Connection refused")

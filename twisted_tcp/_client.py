@@ -51,7 +51,8 @@ async def connect_tcp(reactor: Any, host: str, port: int, protocol: P) -> P:
         raise ClientError(EXIT_RESOLVE, f"cannot resolve {host}") from None
     except ConnectError as error:
         raise ClientError(
-            EXIT_CONNECT, f"cannot connect to {host} port {port}: {_reason(error)}"
+            EXIT_CONNECT,
+            f"cannot connect to {host} port {port}: {connection_error_reason(error)}",
         ) from None
     return protocol
 
@@ -110,7 +111,7 @@ class ConnectedDatagramProtocol(DatagramProtocol):
             await stop_listening(self.transport)
 
 
-def _reason(error: Exception) -> str:
+def connection_error_reason(error: Exception) -> str:
     """The useful part of a Twisted connection error's message."""
     return str(error).rstrip(".").rsplit(": ", 1)[-1]
 

@@ -37,7 +37,6 @@ class Console(Protocol):
         self._on_line = on_line
         self._on_end = on_end
         self._buffer = b""
-        self._input_ended = False
         self.closed: Deferred[None] = Deferred()
 
     def dataReceived(self, data: bytes) -> None:
@@ -48,7 +47,6 @@ class Console(Protocol):
     def readConnectionLost(self) -> None:
         if self._buffer:
             self.dataReceived(b"\n")
-        self._input_ended = True
         self._on_end()
 
     def writeConnectionLost(self) -> None:

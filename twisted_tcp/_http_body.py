@@ -93,14 +93,11 @@ class AtomicFile:
                 prefix=f".{self.path.name}.", suffix=".part", dir=self.path.parent
             )
         except OSError as error:
-            raise WriteError(f"cannot create a file in {self._where()}: "
+            raise WriteError(f"cannot create a file in {self.path.parent}: "
                              f"{error.strerror}") from None  # fmt: skip
         self._temporary = Path(temporary)
         self._file = os.fdopen(descriptor, "wb")
         os.fchmod(descriptor, self._mode())
-
-    def _where(self) -> str:
-        return str(self.path.parent) if str(self.path.parent) != "." else "."
 
     def _mode(self) -> int:
         """The final file's mode: the old file's, or what umask allows."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Final, Unpack
 
 from twisted.internet.error import ConnectionDone
@@ -335,9 +335,10 @@ class ChatFactory(LimitedServerFactory):
 
     def drop(self, member: ChatProtocol) -> None:
         """Throw out a member whose unsent output passed the bound."""
-        self.broadcast_lines(self._evict(member))
+        self._broadcast_encoded(self._evict(member))
 
-    def _evict(self, member: ChatProtocol) -> list[str]:
+    def _evict(self, member: ChatProtocol) -> list[bytes]:
+        """Throw a member out; return the notice to tell the others (none if gone)."""
         if member._departed:
             return []
         del self.members[member.nick.casefold()]
@@ -348,7 +349,7 @@ class ChatFactory(LimitedServerFactory):
             peer=member.peer,
             limit=self.max_send_queue,
         )
-        return [f"* {member.nick} dropped (send queue exceeded)"]
+        return [self._encode_line(f"* {member.nick} dropped (send queue exceeded)")]
 
     # Messages.
 
@@ -360,18 +361,18 @@ class ChatFactory(LimitedServerFactory):
         """Relay a /me action to everyone."""
         self._post(f"[{self.timestamp()}] * {member.nick} {action}")
 
+    def _encode_line(self, text: str) -> bytes:
+        """A line as it goes on the wire: encoded once, ended with CRLF."""
+        return encode(text, self.encoding) + CRLF
+
     def _post(self, text: str) -> None:
-        line = encode(text, self.encoding) + CRLF
+        line = self._encode_line(text)
         self.history.append(line)
         self._broadcast_encoded([line])
 
     def broadcast(self, text: str, exclude: ChatProtocol | None = None) -> None:
         """Send a line to every member but C{exclude}, encoded once for all."""
-        self._broadcast_encoded([encode(text, self.encoding) + CRLF], exclude)
-
-    def broadcast_lines(self, texts: Iterable[str]) -> None:
-        """Send each line to every member."""
-        self._broadcast_encoded([encode(text, self.encoding) + CRLF for text in texts])
+        self._broadcast_encoded([self._encode_line(text)], exclude)
 
     def _broadcast_encoded(
         self, lines: list[bytes], exclude: ChatProtocol | None = None
@@ -386,8 +387,5 @@ class ChatFactory(LimitedServerFactory):
             line = pending.popleft()
             for member in list(self.members.values()):
                 if member is not exclude and not member.deliver(line):
-                    pending.extend(
-                        encode(text, self.encoding) + CRLF
-                        for text in self._evict(member)
-                    )
+                    pending.extend(self._evict(member))
             exclude = None

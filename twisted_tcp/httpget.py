@@ -25,6 +25,7 @@ from twisted.internet.protocol import Protocol, connectionDone
 from twisted.python.failure import Failure
 
 from twisted_tcp import __version__
+from twisted_tcp._client import connection_error_reason
 from twisted_tcp._http_body import (
     AtomicFile,
     BodyPipeline,
@@ -432,7 +433,7 @@ class _Fetch:
         except ConnectError as error:
             raise CouldNotConnectError(
                 f"cannot connect to {target.host} port {target.port}: "
-                f"{str(error).rstrip('.').rsplit(': ', 1)[-1]}"
+                f"{connection_error_reason(error)}"
             ) from None
         await protocol.finished
 
