@@ -10,6 +10,7 @@ import ipaddress
 from collections.abc import Callable
 from typing import Any, Final, TypeVar
 
+from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import HostnameEndpoint, connectProtocol
 from twisted.internet.error import ConnectError, DNSLookupError
 from twisted.internet.interfaces import IListeningPort, IUDPTransport
@@ -75,6 +76,22 @@ async def stop_listening(port: IListeningPort | IUDPTransport) -> None:
     closing = port.stopListening()
     if closing is not None:
         await closing
+
+
+def answer_within(reactor: Any, timeout: float) -> Deferred[bytes | None]:
+    """
+    A Deferred for an answer that may not come: give it with L{give_answer}; after
+    C{timeout} seconds it fires with C{None} instead.
+    """
+    answer: Deferred[bytes | None] = Deferred()
+    answer.addTimeout(timeout, reactor, onTimeoutCancel=lambda result, timeout: None)
+    return answer
+
+
+def give_answer(answer: Deferred[bytes | None], value: bytes | None) -> None:
+    """Fire C{answer} with C{value}, unless it has fired (or timed out) already."""
+    if not answer.called:
+        answer.callback(value)
 
 
 class ConnectedDatagramProtocol(DatagramProtocol):

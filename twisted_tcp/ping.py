@@ -18,7 +18,13 @@ from twisted.internet.protocol import Protocol, connectionDone
 from twisted.internet.task import deferLater
 from twisted.python.failure import Failure
 
-from twisted_tcp._client import ConnectedDatagramProtocol, connect_tcp, resolve
+from twisted_tcp._client import (
+    ConnectedDatagramProtocol,
+    answer_within,
+    connect_tcp,
+    give_answer,
+    resolve,
+)
 
 #: Each UDP probe starts with its sequence number, so late answers are recognised.
 _SEQUENCE = struct.Struct("!Q")
@@ -58,20 +64,6 @@ class PingReport:
         return lines
 
 
-class _Answer:
-    """Waits for the answer to one probe, or for the timeout."""
-
-    def __init__(self, reactor: Any, timeout: float) -> None:
-        self.deferred: Deferred[bytes | None] = Deferred()
-        self._timer = reactor.callLater(timeout, self.give, None)
-
-    def give(self, answer: bytes | None) -> None:
-        if not self.deferred.called:
-            if self._timer.active():
-                self._timer.cancel()
-            self.deferred.callback(answer)
-
-
 class TCPEchoProbe(Protocol):
     """Sends payloads on one TCP connection and reads back as many bytes."""
 
@@ -79,17 +71,17 @@ class TCPEchoProbe(Protocol):
         self._reactor = reactor
         self._received = bytearray()
         self._expected = 0
-        self._answer: _Answer | None = None
+        self._answer: Deferred[bytes | None] | None = None
         self.lost_reason: str | None = None
 
     def probe(self, payload: bytes, timeout: float) -> Deferred[bytes | None]:
         """Send C{payload}; fires with as many bytes back, or C{None} on timeout."""
         assert self.transport is not None
         self._expected = len(payload)
-        self._answer = _Answer(self._reactor, timeout)
+        self._answer = answer_within(self._reactor, timeout)
         self.transport.write(payload)
         self._check()
-        return self._answer.deferred
+        return self._answer
 
     def dataReceived(self, data: bytes) -> None:
         self._received += data
@@ -100,7 +92,7 @@ class TCPEchoProbe(Protocol):
             answer = bytes(self._received[: self._expected])
             del self._received[: self._expected]
             waiting, self._answer = self._answer, None
-            waiting.give(answer)
+            give_answer(waiting, answer)
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self.lost_reason = (
@@ -109,7 +101,7 @@ class TCPEchoProbe(Protocol):
             else reason.getErrorMessage()
         )
         if self._answer is not None:
-            self._answer.give(None)
+            give_answer(self._answer, None)
 
 
 class UDPEchoProbe(ConnectedDatagramProtocol):
@@ -118,23 +110,23 @@ class UDPEchoProbe(ConnectedDatagramProtocol):
     def __init__(self, reactor: Any) -> None:
         self._reactor = reactor
         self._sequence = -1
-        self._answer: _Answer | None = None
+        self._answer: Deferred[bytes | None] | None = None
 
     def probe(self, payload: bytes, timeout: float) -> Deferred[bytes | None]:
         self._sequence = _SEQUENCE.unpack_from(payload)[0]
-        self._answer = _Answer(self._reactor, timeout)
+        self._answer = answer_within(self._reactor, timeout)
         self.transport.write(payload, None)  # Connected: no address needed.
-        return self._answer.deferred
+        return self._answer
 
     def datagramReceived(self, datagram: bytes, addr: Any) -> None:
         if self._answer is None or len(datagram) < MIN_UDP_SIZE:
             return
         if _SEQUENCE.unpack_from(datagram)[0] == self._sequence:
-            self._answer.give(datagram)
+            give_answer(self._answer, datagram)
 
     def refusal(self) -> None:
         if self._answer is not None:
-            self._answer.give(None)
+            give_answer(self._answer, None)
 
 
 def _payload(sequence: int, size: int, udp: bool) -> bytes:

@@ -14,6 +14,8 @@ from twisted_tcp._client import (
     EXIT_FAILURE,
     EXIT_OK,
     ConnectedDatagramProtocol,
+    answer_within,
+    give_answer,
     resolve,
 )
 from twisted_tcp._text import decode, encode
@@ -31,8 +33,8 @@ class _Exchange(ConnectedDatagramProtocol):
         self._answer(None)
 
     def _answer(self, datagram: bytes | None) -> None:
-        if self.waiting is not None and not self.waiting.called:
-            self.waiting.callback(datagram)
+        if self.waiting is not None:
+            give_answer(self.waiting, datagram)
 
 
 async def exchange(
@@ -57,13 +59,9 @@ async def exchange(
         protocol.transport.connect(address, port)
         code = EXIT_OK
         for message in messages:
-            answer: Deferred[bytes | None] = Deferred()
-            protocol.waiting = answer
+            protocol.waiting = answer_within(reactor, timeout)
             protocol.transport.write(encode(message, encoding), None)
-            timer = reactor.callLater(timeout, answer.callback, None)
-            datagram = await answer
-            if timer.active():
-                timer.cancel()
+            datagram = await protocol.waiting
             if protocol.refused:
                 complain(f"connection refused: nothing listens on {host} port {port}")
                 return EXIT_CONNECT
