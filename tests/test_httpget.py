@@ -157,6 +157,15 @@ async def test_content_length_saved(reactor: Any, web: str, tmp_path: Path) -> N
 
 
 @pytest_twisted.ensureDeferred
+async def test_hashing_can_be_skipped(reactor: Any, web: str, tmp_path: Path) -> None:
+    """C{sha256=False} saves the same bytes and reports no digest."""
+    target = tmp_path / "page.html"
+    result = await fetch(reactor, f"{web}/page.html", str(target), sha256=False)
+    assert target.read_bytes() == PAGE
+    assert (result.bytes, result.sha256) == (len(PAGE), None)
+
+
+@pytest_twisted.ensureDeferred
 async def test_chunked_saved(reactor: Any, web: str, tmp_path: Path) -> None:
     """A chunked body arrives whole."""
     target = tmp_path / "blob"

@@ -179,7 +179,8 @@ async def get(reactor: Any, arguments: argparse.Namespace) -> int:
             max_filesize=arguments.max_filesize, compressed=arguments.compressed,
             user_agent=arguments.user_agent, cacert=arguments.cacert,
             insecure=arguments.insecure, fail=arguments.fail,
-            include_headers=arguments.include, on_head=on_head,
+            include_headers=arguments.include, sha256=arguments.json,
+            on_head=on_head,
             on_progress=progress.update if progress is not None else lambda _: None,
         )  # fmt: skip
     finally:

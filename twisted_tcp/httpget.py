@@ -133,7 +133,7 @@ class FetchResult:
     reason: str
     headers: list[tuple[str, str]]
     bytes: int
-    sha256: str
+    sha256: str | None
     redirects: int
     seconds: float
     path: str | None = None
@@ -334,7 +334,10 @@ class _Hop(ResponseHandler):
         if limit is not None and length is not None and length > limit and not gzip:
             raise FileTooLargeError(f"the body ({length} bytes) is over {limit} bytes")
         self.pipeline = BodyPipeline(
-            options.open_destination(head), max_size=limit, gzip=gzip
+            options.open_destination(head),
+            max_size=limit,
+            gzip=gzip,
+            sha256=options.sha256,
         )
         return True
 
@@ -371,6 +374,7 @@ class _Fetch:
     trust: Any
     fail: bool
     include_headers: bool
+    sha256: bool
     on_head: Callable[[ResponseHead], None]
     on_progress: Callable[[int], None]
     destination: Destination | None = None
@@ -462,12 +466,15 @@ async def fetch(
     insecure: bool = False,
     fail: bool = False,
     include_headers: bool = False,
+    sha256: bool = True,
     on_head: Callable[[ResponseHead], None] = lambda head: None,
     on_progress: Callable[[int], None] = lambda size: None,
 ) -> FetchResult:
     """
     GET C{url} and save its body to C{path} atomically (or write it to C{output}, or,
-    with neither, only count and hash it).
+    with neither, only count and hash it). C{sha256=False} skips hashing the body
+    (the result's C{sha256} is then C{None}): on a fast link the hash costs more
+    than receiving and writing the body together.
 
     @raise HTTPError: a subclass per curl exit code; C{path} is then left as it was.
     """
@@ -482,8 +489,8 @@ async def fetch(
         reactor=reactor, path=path, output=output, follow=follow_redirects,
         max_redirects=max_redirects, connect_timeout=connect_timeout,
         max_filesize=max_filesize, compressed=compressed, user_agent=user_agent,
-        trust=trust, fail=fail, include_headers=include_headers, on_head=on_head,
-        on_progress=on_progress,
+        trust=trust, fail=fail, include_headers=include_headers, sha256=sha256,
+        on_head=on_head, on_progress=on_progress,
     )  # fmt: skip
     running = Deferred.fromCoroutine(job.run(url))
     if max_time is not None:
