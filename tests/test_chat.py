@@ -439,10 +439,12 @@ def test_slow_reader_dropped_others_unaffected() -> None:
     for out in (alice_out, bob_out, carol_out):
         take(out)
     bob.pauseProducing()
-    say(alice, *["x" * 90] * 10)  # 124 bytes a line: the 9th passes 1000 queued.
+    say(alice, *["x" * 90] * 8)  # 124 bytes a line: 992 queued, within the bound.
+    assert "guest-2" in room.factory.members
+    say(alice, "x" * 90, "x" * 90)  # Lines read together are delivered together.
     message = f"[{room.stamp()}] <guest-1> {'x' * 90}"
     dropped = "* guest-2 dropped (send queue exceeded)"
-    assert lines(carol_out) == [*[message] * 9, dropped, message]
+    assert lines(carol_out) == [*[message] * 10, dropped]
     assert bob_out.disconnected
     assert list(room.factory.members) == ["guest-1", "guest-3"]
     say(alice, "still here")
@@ -466,8 +468,10 @@ def test_dropped_client_input_is_not_relayed() -> None:
     (alice, _), (_, bob_out) = room.join(), room.join()
     alice.pauseProducing()
     take(bob_out)
-    say(alice, "a" * 60, "b" * 60, "never relayed")
-    assert not any("never relayed" in line for line in lines(bob_out))
+    say(alice, "a" * 60, "/who", "never relayed")  # The reply overflows the queue.
+    relayed = lines(bob_out)
+    assert relayed[0].endswith("a" * 60)
+    assert not any("never relayed" in line for line in relayed)
 
 
 def test_queued_output_flushed_before_close(room: Room) -> None:
@@ -492,6 +496,45 @@ def test_encode_once_per_broadcast(room: Room, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(chat, "encode", counting_encode)
     say(members[0], "hello everyone")
     assert len(encoded) == 1
+
+
+def test_lines_read_together_are_written_together(room: Room) -> None:
+    """
+    A burst costs one write per member, not one per line per member, and a reply or
+    notice in the middle of it still arrives in its place.
+    """
+    (alice, alice_out), (bob, bob_out) = room.join(), room.join()
+    take(alice_out), take(bob_out)
+    writes: list[bytes] = []
+    original_write = bob_out.write
+
+    def counting_write(data: bytes) -> None:
+        writes.append(data)
+        original_write(data)
+
+    bob_out.write = counting_write  # type: ignore[method-assign]
+    say(alice, *[f"line {n}" for n in range(100)])
+    assert len(writes) == 1
+    assert [line.rsplit(" ", 1)[-1] for line in lines(bob_out)] == [
+        str(n) for n in range(100)
+    ]
+    take(alice_out)
+    say(alice, "before", "/who", "/nick alice", "after")
+    stamp = room.stamp()
+    renamed = "* guest-1 is now known as alice"
+    assert lines(alice_out) == [
+        f"[{stamp}] <guest-1> before",
+        "* 2 connected:",
+        f"*   guest-1 (since {stamp})",
+        f"*   guest-2 (since {stamp})",
+        renamed,
+        f"[{stamp}] <alice> after",
+    ]
+    assert lines(bob_out) == [
+        f"[{stamp}] <guest-1> before",
+        renamed,
+        f"[{stamp}] <alice> after",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Final, Unpack
 
 from twisted.internet.error import ConnectionDone
@@ -109,6 +110,14 @@ class ChatProtocol(FramedServerProtocol):
     def stopProducing(self) -> None:
         """Nothing to stop: output is only produced by broadcasts."""
 
+    def dataReceived(self, data: bytes) -> None:
+        with self.factory.batched():
+            super().dataReceived(data)
+
+    def resume_input(self) -> None:
+        with self.factory.batched():
+            super().resume_input()
+
     def deliver(self, line: bytes) -> bool:
         """
         Send one encoded line, or queue it while the client is not reading.
@@ -131,6 +140,7 @@ class ChatProtocol(FramedServerProtocol):
         self.transport.writeSequence(queued)
 
     def send_message(self, message: bytes) -> None:
+        self.factory.send_batch()
         if not self.deliver(message + CRLF):
             self.factory.drop(self)
 
@@ -274,6 +284,7 @@ class ChatFactory(LimitedServerFactory):
         self.members: dict[str, ChatProtocol] = {}
         self.history: deque[bytes] = deque(maxlen=history)
         self._guests = 0
+        self._batch: list[bytes] | None = None
 
     def timestamp(self, when: float | None = None) -> str:
         """A time (default: now) in the configured format, in local time."""
@@ -368,7 +379,35 @@ class ChatFactory(LimitedServerFactory):
     def _post(self, text: str) -> None:
         line = self._encode_line(text)
         self.history.append(line)
-        self._broadcast_encoded([line])
+        if self._batch is None:
+            self._broadcast_encoded([line])
+        else:
+            self._batch.append(line)
+
+    @contextmanager
+    def batched(self) -> Iterator[None]:
+        """
+        Within this block, room messages are collected and then delivered together:
+        lines that arrived in one read reach each member in one write, not one write
+        per line. Anything else sent meanwhile (a reply, a notice) first sends the
+        batch, so every member still sees everything in order.
+        """
+        if self._batch is not None:
+            yield
+            return
+        self._batch = []
+        try:
+            yield
+        finally:
+            self.send_batch()
+            self._batch = None
+
+    def send_batch(self) -> None:
+        """Deliver the room messages batched so far (see L{batched})."""
+        if self._batch:
+            lines = b"".join(self._batch)
+            self._batch.clear()
+            self._broadcast_encoded([lines])
 
     def broadcast(self, text: str, exclude: ChatProtocol | None = None) -> None:
         """Send a line to every member but C{exclude}, encoded once for all."""
@@ -380,8 +419,9 @@ class ChatFactory(LimitedServerFactory):
         """
         Deliver each line to every member. Members whose queue overflows are evicted,
         and their eviction notices join the lines still to deliver, so a cascade of
-        drops never recurses.
+        drops never recurses. Batched messages go first: they were posted earlier.
         """
+        self.send_batch()
         pending = deque(lines)
         while pending:
             line = pending.popleft()
