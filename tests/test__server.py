@@ -144,14 +144,17 @@ def test_pushback_registers_transport_as_producer() -> None:
     assert transport.streaming
 
 
-def test_keepalive_enabled() -> None:
-    """TCP keepalive is switched on for accepted connections."""
+def test_keepalive_and_nodelay_enabled() -> None:
+    """TCP keepalive is switched on for accepted connections, and Nagle off."""
 
     class TCPStringTransport(StringTransport):
-        keepalive = False
+        keepalive = nodelay = False
 
         def setTcpKeepAlive(self, enabled: bool) -> None:
             self.keepalive = enabled
+
+        def setTcpNoDelay(self, enabled: bool) -> None:
+            self.nodelay = enabled
 
     factory = line_echo()
     transport = TCPStringTransport()
@@ -159,6 +162,7 @@ def test_keepalive_enabled() -> None:
     assert protocol is not None
     protocol.makeConnection(transport)
     assert transport.keepalive
+    assert transport.nodelay
 
 
 def test_half_close_answers_then_closes() -> None:

@@ -34,6 +34,7 @@ from zope.interface import implementer
 
 from twisted_tcp._framing import LINE_TOO_LONG, Frame, Framer, Framing, make_framer
 from twisted_tcp._text import CRLF, check_encoding, decode, encode
+from twisted_tcp._writethrough import write_through
 
 #: Seconds a closing connection may take to flush before it is aborted.
 CLOSE_GRACE_PERIOD = 5.0
@@ -212,7 +213,7 @@ class FramedServerProtocol(Protocol, TimeoutMixin):
         self._framer = self.factory.make_framer()
         self._terminator = CRLF if self.factory.framing == "line" else b""
         self._on_lost: list[Deferred[None]] = []
-        _enable_keepalive(self.transport)
+        _set_socket_options(self.transport)
         self._producer = self.output_producer()
         if self._producer is not None:
             self.transport.registerProducer(self._producer, True)
@@ -334,7 +335,7 @@ class FramedServerProtocol(Protocol, TimeoutMixin):
 
     def send_message(self, message: bytes) -> None:
         """Send one reply, followed by CRLF under line framing."""
-        self.transport.write(message + self._terminator)
+        write_through(self.transport, message + self._terminator)
 
     def send_text(self, text: str) -> None:
         """Encode a reply in the server's encoding and send it."""
@@ -378,7 +379,13 @@ class FramedServerProtocol(Protocol, TimeoutMixin):
         return lost
 
 
-def _enable_keepalive(transport: Any) -> None:
-    """Turn on TCP keepalive where the transport is TCP (directly or under TLS)."""
+def _set_socket_options(transport: Any) -> None:
+    """
+    Where the transport is TCP (directly or under TLS): keepalive, so dead peers are
+    found; and no Nagle delay, as asyncio does, because replies are sent as soon as
+    they are written (L{write_through}) and a second small reply must not wait for
+    the peer's delayed acknowledgement of the first.
+    """
     with suppress(AttributeError, OSError):
         transport.setTcpKeepAlive(True)
+        transport.setTcpNoDelay(True)

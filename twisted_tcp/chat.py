@@ -28,6 +28,7 @@ from twisted_tcp._server import (
     LimitedServerFactory,
 )
 from twisted_tcp._text import CRLF, encode, sanitize
+from twisted_tcp._writethrough import write_through
 
 DEFAULT_MAX_LINE: Final = 1024
 DEFAULT_MAX_SEND_QUEUE: Final = 1 << 20
@@ -105,7 +106,7 @@ class ChatProtocol(FramedServerProtocol):
         while self._queue and not self._stalled:
             line = self._queue.popleft()
             self._queued_bytes -= len(line)
-            self.transport.write(line)
+            write_through(self.transport, line)
 
     def stopProducing(self) -> None:
         """Nothing to stop: output is only produced by broadcasts."""
@@ -128,7 +129,7 @@ class ChatProtocol(FramedServerProtocol):
         if self._departed:
             return True
         if not self._stalled:
-            self.transport.write(line)
+            write_through(self.transport, line)
             return True
         self._queue.append(line)
         self._queued_bytes += len(line)
