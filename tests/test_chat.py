@@ -518,6 +518,11 @@ def test_lines_read_together_are_written_together(room: Room) -> None:
     assert [line.rsplit(" ", 1)[-1] for line in lines(bob_out)] == [
         str(n) for n in range(100)
     ]
+    writes.clear()
+    say(alice, *["y" * 1000] * 200)  # About 200 KiB as it goes out: several batches.
+    assert 1 < len(writes) < 10
+    assert all(len(write) < chat.MAX_BATCH + 1100 for write in writes)
+    assert len(lines(bob_out)) == 200
     take(alice_out)
     say(alice, "before", "/who", "/nick alice", "after")
     stamp = room.stamp()

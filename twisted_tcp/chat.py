@@ -41,6 +41,10 @@ NICK_PATTERN: Final = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,29}\Z")
 RESERVED_NICKS: Final = frozenset({"server", "system", "admin"})
 #: Longest /quit reason relayed to others, in characters.
 MAX_REASON: Final = 100
+#: Bytes of batched room messages (see L{ChatFactory.batched}) that are sent without
+#: waiting for the rest of the read: one batch is what a member's transport may take
+#: past its own buffer before it says that member stopped reading.
+MAX_BATCH: Final = 64 * 1024
 
 HELP: Final = (
     "* Commands:",
@@ -286,6 +290,7 @@ class ChatFactory(LimitedServerFactory):
         self.history: deque[bytes] = deque(maxlen=history)
         self._guests = 0
         self._batch: list[bytes] | None = None
+        self._batch_bytes = 0
 
     def timestamp(self, when: float | None = None) -> str:
         """A time (default: now) in the configured format, in local time."""
@@ -382,16 +387,20 @@ class ChatFactory(LimitedServerFactory):
         self.history.append(line)
         if self._batch is None:
             self._broadcast_encoded([line])
-        else:
-            self._batch.append(line)
+            return
+        self._batch.append(line)
+        self._batch_bytes += len(line)
+        if self._batch_bytes >= MAX_BATCH:
+            self.send_batch()
 
     @contextmanager
     def batched(self) -> Iterator[None]:
         """
         Within this block, room messages are collected and then delivered together:
-        lines that arrived in one read reach each member in one write, not one write
-        per line. Anything else sent meanwhile (a reply, a notice) first sends the
-        batch, so every member still sees everything in order.
+        lines that arrived in one read reach each member in one write per
+        L{MAX_BATCH} bytes, not one write per line. Anything else sent meanwhile (a
+        reply, a notice) first sends the batch, so every member still sees everything
+        in order.
         """
         if self._batch is not None:
             yield
@@ -408,6 +417,7 @@ class ChatFactory(LimitedServerFactory):
         if self._batch:
             lines = b"".join(self._batch)
             self._batch.clear()
+            self._batch_bytes = 0
             self._broadcast_encoded([lines])
 
     def broadcast(self, text: str, exclude: ChatProtocol | None = None) -> None:
