@@ -19,6 +19,7 @@ import re
 import statistics
 import time
 from collections.abc import Callable
+from typing import cast
 
 import uvloop
 
@@ -27,88 +28,137 @@ MARK = b"bench-msg"
 STAMP = re.compile(re.escape(MARK) + rb" (\d+)")
 
 
+class EchoClient(asyncio.Protocol):
+    """
+    One closed-loop echo connection: sends the payload, waits for all of it back,
+    checks it byte for byte, and sends again until the deadline. A protocol, not a
+    stream: no coroutine is resumed per read, so the generator stays cheap.
+    """
+
+    def __init__(self, payload: bytes, deadline: float) -> None:
+        self.payload = payload
+        self.deadline = deadline
+        self.received = bytearray()
+        self.trips = 0
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports implement asyncio.Transport without subclassing it.
+        self.transport = cast(asyncio.Transport, transport)
+        self.transport.write(self.payload)
+
+    def data_received(self, data: bytes) -> None:
+        self.received += data
+        if len(self.received) < len(self.payload):
+            return
+        if self.received != self.payload:
+            self._finish(AssertionError("echo mismatch"))
+            return
+        self.received.clear()
+        self.trips += 1
+        if time.perf_counter() < self.deadline:
+            self.transport.write(self.payload)
+        else:
+            self._finish(None)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._finish(AssertionError("the server closed an echo connection"))
+
+    def _finish(self, error: Exception | None) -> None:
+        if self.done.done():
+            return
+        if error is None:
+            self.done.set_result(None)
+        else:
+            self.done.set_exception(error)
+        self.transport.close()
+
+
 async def echo(
     port: int, connections: int, size: int, seconds: float
 ) -> dict[str, float]:
     """Closed-loop round trips: each connection sends SIZE bytes and waits for them."""
+    loop = asyncio.get_running_loop()
     payload = os.urandom(size)
-    counts = [0] * connections
-    deadline = time.perf_counter() + seconds
-
-    async def one(index: int) -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        while time.perf_counter() < deadline:
-            writer.write(payload)
-            answer = await reader.readexactly(size)
-            if answer != payload:
-                raise AssertionError("echo mismatch")
-            counts[index] += 1
-        writer.close()
-
     started = time.perf_counter()
-    await asyncio.gather(*(one(i) for i in range(connections)))
+    deadline = started + seconds
+    clients = []
+    for _ in range(connections):
+        _, client = await loop.create_connection(
+            lambda: EchoClient(payload, deadline), "127.0.0.1", port
+        )
+        clients.append(client)
+    await asyncio.gather(*(client.done for client in clients))
     elapsed = time.perf_counter() - started
-    trips = sum(counts)
+    trips = sum(client.trips for client in clients)
     return {
         "round_trips_per_s": trips / elapsed,
         "mb_per_s": trips * size / elapsed / 1e6,
     }
 
 
-async def _receivers(
-    port: int, clients: int
-) -> list[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
-    pairs = []
-    for _ in range(clients):
-        pairs.append(await asyncio.open_connection("127.0.0.1", port, limit=1 << 20))
-    # A server that announces each join sends about clients**2 / 2 notices: start the
-    # measurement only once every receiver has been quiet for a while.
-    await asyncio.gather(*(_until_quiet(reader) for reader, _ in pairs))
-    return pairs
-
-
-async def _until_quiet(reader: asyncio.StreamReader, quiet: float = 0.5) -> None:
-    """Read and drop whatever arrives until nothing has for QUIET seconds."""
-    while True:
-        try:
-            if not await asyncio.wait_for(reader.read(1 << 16), quiet):
-                raise AssertionError("server closed a receiver")
-        except TimeoutError:
-            return
-
-
-async def _receive(
-    reader: asyncio.StreamReader, count: int, on_lines: Callable[[bytes], int]
-) -> None:
+class ChatClient(asyncio.Protocol):
     """
-    Read until COUNT marked lines have arrived. Lines are handled in bulk, not one
-    by one, so that 1000 receivers cost the load generator little: ON_LINES gets each
-    run of complete lines and returns how many marked lines it held.
+    One chat member that counts the marked lines it receives, handling whole reads
+    at once (1000 of these must not make the generator the bottleneck).
     """
-    seen = 0
-    partial = b""
-    while seen < count:
-        chunk = await reader.read(1 << 16)
-        if not chunk:
-            raise AssertionError("server closed a receiver")
-        data = partial + chunk
+
+    def __init__(self) -> None:
+        self.last_data = time.monotonic()
+        self.partial = b""
+        self.wanted = self.seen = 0
+        self.on_lines: Callable[[bytes], int] = lambda lines: 0
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports implement asyncio.Transport without subclassing it.
+        self.transport = cast(asyncio.Transport, transport)
+
+    def expect(self, count: int, on_lines: Callable[[bytes], int]) -> None:
+        """Finish once COUNT marked lines arrived; ON_LINES counts them in a run."""
+        self.wanted, self.on_lines = count, on_lines
+
+    def data_received(self, data: bytes) -> None:
+        self.last_data = time.monotonic()
+        data = self.partial + data
         end = data.rfind(b"\n") + 1
-        seen += on_lines(data[:end])
-        partial = data[end:]
+        self.partial = data[end:]
+        if self.wanted:
+            self.seen += self.on_lines(data[:end])
+            if self.seen >= self.wanted and not self.done.done():
+                self.done.set_result(None)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.done.done():
+            self.done.set_exception(AssertionError("server closed a receiver"))
+
+
+async def _members(port: int, count: int, quiet: float = 0.5) -> list[ChatClient]:
+    """
+    COUNT connected chat clients. A server that announces each join sends about
+    COUNT**2 / 2 notices: return only once every client has been quiet for QUIET s.
+    """
+    loop = asyncio.get_running_loop()
+    members = []
+    for _ in range(count):
+        _, member = await loop.create_connection(ChatClient, "127.0.0.1", port)
+        members.append(member)
+    while (silent := time.monotonic() - max(m.last_data for m in members)) < quiet:
+        await asyncio.sleep(quiet - silent)
+    return members
 
 
 async def burst(port: int, clients: int, lines: int) -> dict[str, float]:
     """One sender sends LINES at once; time until every client has every line."""
-    pairs = await _receivers(port, clients)
-    sender = pairs[0][1]
+    members = await _members(port, clients)
+    for member in members:
+        member.expect(lines, lambda data: data.count(MARK))
     started = time.perf_counter()
-    sender.write(b"".join(b"%s %d\n" % (MARK, n) for n in range(lines)))
-    await asyncio.gather(
-        *(_receive(reader, lines, lambda data: data.count(MARK)) for reader, _ in pairs)
-    )
+    members[0].transport.write(b"".join(b"%s %d\n" % (MARK, n) for n in range(lines)))
+    await asyncio.gather(*(member.done for member in members))
     elapsed = time.perf_counter() - started
-    for _, writer in pairs:
-        writer.close()
+    for member in members:
+        member.transport.close()
     return {"deliveries_per_s": clients * lines / elapsed, "seconds": elapsed}
 
 
@@ -120,7 +170,7 @@ async def steady(
     every delivery. Also reports the rate the sender really kept (it falls behind if
     the machine is saturated) and how long after the last send the last delivery came.
     """
-    pairs = await _receivers(port, clients)
+    members = await _members(port, clients)
     total = max(2, int(rate * seconds))
     latencies: list[float] = []
 
@@ -130,27 +180,24 @@ async def steady(
         latencies.extend([(now - int(stamp)) / 1e6 for stamp in stamps])
         return len(stamps)
 
-    last_sent = sent_rate = 0.0
-
-    async def send() -> None:
-        nonlocal last_sent, sent_rate
-        start = time.perf_counter()
-        for n in range(total):
-            await asyncio.sleep(max(0.0, start + n / rate - time.perf_counter()))
-            pairs[0][1].write(b"%s %d\n" % (MARK, time.perf_counter_ns()))
-        last_sent = time.perf_counter()
-        sent_rate = (total - 1) / (last_sent - start)
-
-    await asyncio.gather(send(), *(_receive(r, total, record) for r, _ in pairs))
+    for member in members:
+        member.expect(total, record)
+    sender = members[0].transport
+    start = time.perf_counter()
+    for n in range(total):
+        await asyncio.sleep(max(0.0, start + n / rate - time.perf_counter()))
+        sender.write(b"%s %d\n" % (MARK, time.perf_counter_ns()))
+    last_sent = time.perf_counter()
+    await asyncio.gather(*(member.done for member in members))
     drained = time.perf_counter() - last_sent
-    for _, writer in pairs:
-        writer.close()
+    for member in members:
+        member.transport.close()
     cuts = statistics.quantiles(latencies, n=100)
     return {
         "p50_ms": cuts[49],
         "p99_ms": cuts[98],
         "deliveries": len(latencies),
-        "sent_lines_per_s": sent_rate,
+        "sent_lines_per_s": (total - 1) / (last_sent - start),
         "drain_ms": drained * 1e3,
     }
 
