@@ -8,21 +8,24 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl as stdlib_ssl
 import struct
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest_twisted
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionDone, ConnectionLost
 from twisted.internet.protocol import Factory, Protocol, connectionDone
+from twisted.internet.ssl import PrivateCertificate
 from twisted.internet.testing import StringTransport
 from twisted.internet.threads import deferToThread
 from twisted.python.failure import Failure
 
 from twisted_tcp._writethrough import write_through
 
-from .support import port_of, stop
+from .support import port_of, self_signed, stop
 
 
 class Accepted(Protocol):
@@ -136,6 +139,25 @@ async def test_reset_peer_is_reported_as_a_lost_connection(pair: Pair) -> None:
     assert server.reason is not None and server.reason.check(
         ConnectionDone, ConnectionLost
     )
+
+
+@pytest_twisted.ensureDeferred
+async def test_started_tls_is_never_bypassed(pair: Pair, tmp_path: Path) -> None:
+    """After startTLS the bytes go through TLS: the client decrypts them."""
+    server, client = pair
+    assert server.transport is not None
+    key, cert = self_signed(tmp_path)
+    certificate = PrivateCertificate.loadPEM(cert.read_bytes() + key.read_bytes())
+    server.transport.startTLS(certificate.options())  # type: ignore[attr-defined]
+    write_through(server.transport, b"secret")
+    assert server.buffered == [b"secret"]
+
+    def handshake_and_read() -> bytes:
+        context = stdlib_ssl.create_default_context(cafile=str(cert))
+        with context.wrap_socket(client, server_hostname="localhost") as tls:
+            return tls.recv(100)
+
+    assert await deferToThread(handshake_and_read) == b"secret"
 
 
 def test_other_transports_use_write() -> None:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl
 import struct
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +18,11 @@ import pytest_twisted
 from hypothesis import given
 from hypothesis import strategies as st
 from twisted.internet.defer import Deferred
-from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.endpoints import (
+    TCP4ClientEndpoint,
+    connectProtocol,
+    serverFromString,
+)
 from twisted.internet.interfaces import IListeningPort
 from twisted.internet.protocol import Protocol
 from twisted.internet.task import Clock, deferLater
@@ -31,6 +37,7 @@ from .support import (
     connect,
     feed,
     port_of,
+    self_signed,
     splits,
     stop,
 )
@@ -199,6 +206,31 @@ async def test_half_close_answers_everything_then_closes(reactor: Any) -> None:
         await client(reactor, port, collector)
         received = await collector.done.addTimeout(10, reactor)
         assert received == b"> one\r\n> two\r\n> three\r\n"
+    finally:
+        await stop(port)
+
+
+@pytest_twisted.ensureDeferred
+async def test_echo_over_tls_endpoint(reactor: Any, tmp_path: Path) -> None:
+    """Under an ssl: endpoint the answers go through TLS; a TLS client reads them."""
+    key, cert = self_signed(tmp_path)
+    endpoint = serverFromString(
+        reactor, f"ssl:0:interface=127.0.0.1:privateKey={key}:certKey={cert}"
+    )
+    port = await endpoint.listen(EchoFactory(framing="line", mode="upper"))
+
+    def exchange() -> bytes:
+        context = ssl.create_default_context(cafile=str(cert))
+        raw = socket.create_connection(("127.0.0.1", port_of(port)), timeout=10)
+        with context.wrap_socket(raw, server_hostname="localhost") as tls:
+            tls.sendall(b"one\ntwo\n")
+            received = b""
+            while received.count(b"\n") < 2:
+                received += tls.recv(100)
+            return received
+
+    try:
+        assert await deferToThread(exchange) == b"ONE\r\nTWO\r\n"
     finally:
         await stop(port)
 

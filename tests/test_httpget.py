@@ -6,7 +6,6 @@ made here, atomic saving, and memory that stays flat on a large download.
 
 from __future__ import annotations
 
-import datetime
 import gzip
 import hashlib
 import json
@@ -20,10 +19,6 @@ from typing import Any
 import pytest
 import pytest_twisted
 import treq
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from twisted.internet import ssl
 from twisted.internet.interfaces import IListeningPort
 from twisted.internet.protocol import Factory, Protocol
@@ -47,7 +42,7 @@ from twisted_tcp.httpget import (
     fetch,
 )
 
-from .support import port_of, stop
+from .support import port_of, self_signed, stop
 
 PAGE = b"<html><body>" + b"tutorial page " * 500 + b"</body></html>"
 BLOB = bytes(range(256)) * 4096  # 1 MiB of every byte value.
@@ -420,45 +415,6 @@ async def test_same_bytes_as_treq(reactor: Any, web: str, path: str) -> None:
 
 
 # TLS with a certificate made here.
-
-
-def self_signed(directory: Path) -> tuple[Path, Path]:
-    """A key and a self-signed certificate for localhost and 127.0.0.1."""
-    import ipaddress
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [
-                    x509.DNSName("localhost"),
-                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                ]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    key_path, cert_path = directory / "key.pem", directory / "cert.pem"
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    return key_path, cert_path
 
 
 @pytest_twisted.ensureDeferred

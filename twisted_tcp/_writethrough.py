@@ -9,8 +9,9 @@ halves the round trips per second (see C{bench/README.md}). asyncio and uvloop t
 send first and buffer only what the kernel does not take; L{write_through} does the
 same for Twisted's own TCP transports.
 
-Anything else (TLS, UNIX sockets, test transports, a transport with bytes already
-queued, one that is closing) goes through C{transport.write} unchanged, so ordering,
+Anything else (TLS, whether from an C{ssl:} endpoint or C{startTLS}; test transports; a
+transport with bytes already queued, or one that is closing) goes through
+C{transport.write} unchanged, so ordering,
 producers and pushback behave exactly as Twisted defines them: bytes are only sent
 directly when the transport's buffer is empty, and what the kernel does not take is
 handed to C{write()}.
@@ -38,12 +39,16 @@ def write_through(transport: ITransport, data: bytes) -> None:
 
 
 def _idle(transport: Any) -> bool:
-    """A connected Twisted TCP transport that may send and has nothing queued."""
+    """
+    A connected Twisted TCP (or UNIX) transport, not switched to TLS, that may send
+    and has nothing queued.
+    """
     if not isinstance(transport, Connection):
         return False
     try:
         return bool(
             transport.connected
+            and not transport.TLS
             and not transport.disconnecting
             and not transport._writeDisconnecting
             and not transport.dataBuffer
