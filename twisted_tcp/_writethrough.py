@@ -11,10 +11,9 @@ same for Twisted's own TCP transports.
 
 Anything else (TLS, whether from an C{ssl:} endpoint or C{startTLS}; test transports; a
 transport with bytes already queued, or one that is closing) goes through
-C{transport.write} unchanged, so ordering,
-producers and pushback behave exactly as Twisted defines them: bytes are only sent
-directly when the transport's buffer is empty, and what the kernel does not take is
-handed to C{write()}.
+C{transport.write} unchanged, so ordering, producers and pushback behave exactly as
+Twisted defines them: bytes are only sent directly when the transport's buffer is
+empty, and what the kernel does not take is handed to C{write()}.
 """
 
 from __future__ import annotations

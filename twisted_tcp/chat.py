@@ -409,8 +409,10 @@ class ChatFactory(LimitedServerFactory):
         try:
             yield
         finally:
-            self.send_batch()
-            self._batch = None
+            try:
+                self.send_batch()
+            finally:
+                self._batch = None
 
     def send_batch(self) -> None:
         """Deliver the room messages batched so far (see L{batched})."""
