@@ -28,6 +28,16 @@ MARK = b"bench-msg"
 STAMP = re.compile(re.escape(MARK) + rb" (\d+)")
 
 
+def _outcome() -> asyncio.Future[None]:
+    """
+    A client's outcome. The first failure ends a run; the other clients' failures
+    that follow it (the server closing them all) are marked seen, not reported again.
+    """
+    future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    future.add_done_callback(lambda done: done.cancelled() or done.exception())
+    return future
+
+
 class EchoClient(asyncio.Protocol):
     """
     One closed-loop echo connection: sends the payload, waits for all of it back,
@@ -40,7 +50,7 @@ class EchoClient(asyncio.Protocol):
         self.deadline = deadline
         self.received = bytearray()
         self.trips = 0
-        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.done = _outcome()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement asyncio.Transport without subclassing it.
@@ -108,7 +118,7 @@ class ChatClient(asyncio.Protocol):
         self.partial = b""
         self.wanted = self.seen = 0
         self.on_lines: Callable[[bytes], int] = lambda lines: 0
-        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.done = _outcome()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement asyncio.Transport without subclassing it.
