@@ -26,9 +26,9 @@ from twisted.internet.testing import StringTransportWithDisconnection
 from twisted.internet.threads import deferToThread
 from twisted.python.failure import Failure
 
-from twisted_tcp import chat
 from twisted_tcp._text import encode
 from twisted_tcp.chat import ChatFactory, ChatProtocol
+from twisted_tcp.chat import protocol as chat
 
 from .support import clock_of, connect, port_of, stop, take
 
