@@ -5,6 +5,9 @@ errors, and the service's orderly shutdown.
 
 from __future__ import annotations
 
+import selectors
+import socket
+import time
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -14,6 +17,7 @@ from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.error import ConnectionRefusedError
 from twisted.python import usage
 
+from twisted_tcp._listen import listen_backlog
 from twisted_tcp.chat import ChatFactory
 from twisted_tcp.echo import EchoFactory
 from twisted_tcp.greet import GreetingFactory
@@ -35,26 +39,78 @@ def parsed(options_class: type[OptionsT], *argv: str) -> OptionsT:
 @pytest.mark.parametrize(
     ("module", "argv", "endpoints"),
     [
-        (tcp_echo, [], ["tcp:9090"]),
-        (tcp_greet, [], ["tcp:9999"]),
-        (tcp_chat, [], ["tcp:6666"]),
-        (tcp_echo, ["--port", "7000"], ["tcp:7000"]),
+        (tcp_echo, [], ["tcp:9090:backlog=B"]),
+        (tcp_greet, [], ["tcp:9999:backlog=B"]),
+        (tcp_chat, [], ["tcp:6666:backlog=B"]),
+        (tcp_echo, ["--port", "7000"], ["tcp:7000:backlog=B"]),
         (
             tcp_echo,
             ["--port", "7000", "--interface", "::1"],
-            [r"tcp:7000:interface=\:\:1"],
+            [r"tcp:7000:interface=\:\:1:backlog=B"],
         ),
         (
             tcp_echo,
-            ["--listen", "tcp6:7001", "--listen", "unix:/tmp/e.sock"],
-            ["tcp6:7001", "unix:/tmp/e.sock"],
+            ["--listen", "tcp6:7001", "--listen", "unix:/tmp/e.sock:backlog=5"],
+            ["tcp6:7001:backlog=B", "unix:/tmp/e.sock:backlog=5"],
         ),
-        (tcp_echo, ["--listen", "tcp6:7001", "-p", "7002"], ["tcp6:7001", "tcp:7002"]),
+        (
+            tcp_echo,
+            ["--listen", "tcp6:7001", "-p", "7002"],
+            ["tcp6:7001:backlog=B", "tcp:7002:backlog=B"],
+        ),
     ],
 )
 def test_endpoints(module: Any, argv: list[str], endpoints: list[str]) -> None:
-    """--port/--interface and repeatable --listen become endpoint strings."""
-    assert parsed(module.Options, *argv)["endpoints"] == endpoints
+    """--port/--interface and repeatable --listen become endpoint strings, each with
+    a deep accept queue (B) unless it sets its own backlog."""
+    expected = [
+        endpoint.replace("backlog=B", f"backlog={listen_backlog()}")
+        for endpoint in endpoints
+    ]
+    assert parsed(module.Options, *argv)["endpoints"] == expected
+
+
+@pytest_twisted.ensureDeferred
+async def test_connections_queue_while_the_server_does_not_accept() -> None:
+    """Hundreds of clients connecting at once all get in, even while the server is
+    not accepting: the accept queue is deep enough (Twisted's default is 50)."""
+    options = parsed(tcp_echo.Options, "--listen", "tcp:0:interface=127.0.0.1")
+    service = tcp_echo.makeService(options)
+    service.startService()
+    try:
+        [listener] = list(service)
+        port = listener._waitingForPort.result
+        port.stopReading()  # Accept nothing: every connection waits in the queue.
+        connected = connect_many(port.getHost().port, 300)
+        assert connected == 300
+    finally:
+        await service.stopService()
+
+
+def connect_many(port: int, count: int, patience: float = 20.0) -> int:
+    """Start C{count} non-blocking connections at once; how many complete."""
+    clients = [socket.socket() for _ in range(count)]
+    try:
+        with selectors.DefaultSelector() as selector:
+            for client in clients:
+                client.setblocking(False)
+                client.connect_ex(("127.0.0.1", port))
+                selector.register(client, selectors.EVENT_WRITE)
+            pending = set(clients)
+            deadline = time.monotonic() + patience
+            while pending and time.monotonic() < deadline:
+                for key, _ in selector.select(timeout=1):
+                    selector.unregister(key.fileobj)
+                    pending.discard(key.fileobj)
+        return sum(
+            1
+            for client in clients
+            if client not in pending
+            and client.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0
+        )
+    finally:
+        for client in clients:
+            client.close()
 
 
 def test_echo_options_reach_factory() -> None:

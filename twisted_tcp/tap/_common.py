@@ -18,6 +18,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import quoteStringArgument, serverFromString
 from twisted.python import usage
 
+from twisted_tcp._listen import listen_backlog, with_backlog
 from twisted_tcp._server import LimitedServerFactory
 
 
@@ -130,7 +131,10 @@ class ServerOptions(usage.Options):
             raise usage.UsageError(str(error)) from None
 
     def endpoint_descriptions(self) -> list[str]:
-        """Endpoint strings for C{--listen} and C{--port}/C{--interface}."""
+        """
+        Endpoint strings for C{--listen} and C{--port}/C{--interface}, each with a
+        deep accept queue unless it sets its own C{backlog=}.
+        """
         descriptions: list[str] = list(self["listen"])
         port = self["port"]
         if port is None and not descriptions:
@@ -140,7 +144,8 @@ class ServerOptions(usage.Options):
             if self["interface"]:
                 tcp += f":interface={quoteStringArgument(self['interface'])}"
             descriptions.append(tcp)
-        return descriptions
+        backlog = listen_backlog()
+        return [with_backlog(description, backlog) for description in descriptions]
 
     def common_factory_arguments(self) -> dict[str, Any]:
         """The factory keyword arguments named by the common options."""
