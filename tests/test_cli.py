@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import pytest_twisted
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.interfaces import IListeningPort
 from twisted.internet.protocol import DatagramProtocol, Factory, Protocol
 from twisted.internet.threads import deferToThread
@@ -25,7 +26,7 @@ from twisted_tcp import (
     UDPEchoProtocol,
 )
 
-from .support import port_of, stop
+from .support import Collector, port_of, stop
 
 COMMAND = [str(Path(sys.executable).with_name("twisted-tcp"))]
 
@@ -233,6 +234,36 @@ async def test_chat_client_piped(reactor: Any) -> None:
         assert out[4:] == ["* Bye"]
         assert result.returncode == 0
     finally:
+        await stop(port)
+
+
+@pytest_twisted.ensureDeferred
+async def test_chat_client_taken_nick(reactor: Any) -> None:
+    """--nick taken: exit 1 with the server's reason, and nothing posted as guest-N."""
+    factory = ChatFactory()
+    port, number = tcp(reactor, factory)
+    holder = Collector(b"/nick Zed\n")
+    try:
+        await connectProtocol(
+            TCP4ClientEndpoint(reactor, "127.0.0.1", int(number)), holder
+        )
+        while "zed" not in factory.members:
+            await deferToThread(lambda: None)
+        result = await run_against("chat", "127.0.0.1", number, "--nick", "zed",
+                                   stdin=b"hello\n/me waves\n")  # fmt: skip
+        assert result.returncode == 1
+        assert result.stderr == (
+            b"twisted-tcp: cannot chat as zed: the nick zed is taken by Zed\n"
+        )
+        assert result.stdout.decode().splitlines()[-1] == (
+            "error: the nick zed is taken by Zed"
+        )
+        assert b"hello" not in holder.received
+        assert b"waves" not in holder.received
+    finally:
+        assert holder.transport is not None
+        holder.transport.loseConnection()
+        await holder.done
         await stop(port)
 
 

@@ -28,6 +28,7 @@ from twisted_tcp._console import open_console
 from twisted_tcp._http_parser import HTTPError, ResponseHead, parse_content_length
 from twisted_tcp._progress import Progress
 from twisted_tcp._text import check_encoding
+from twisted_tcp.chatclient import ChatClient
 from twisted_tcp.httpget import (
     DEFAULT_MAX_REDIRECTS,
     DEFAULT_USER_AGENT,
@@ -78,22 +79,20 @@ def _say(line: str) -> None:
 
 async def _line_session(
     reactor: Any, arguments: argparse.Namespace, client_options: dict[str, Any],
-    lines: Sequence[str], before_input: Sequence[str] = (),
+    lines: Sequence[str], client_class: type[LineClient] = LineClient,
 ) -> int:  # fmt: skip
-    """Run a L{LineClient} between the console and the server."""
+    """Run a L{LineClient} (or C{client_class}) between the console and the server."""
     console = open_console(
         reactor,
         on_line=lambda line: client.send(line),
         on_end=lambda: client.end_of_input(),
     )
-    client = LineClient(
+    client = client_class(
         printer=Printer(console.write, arguments.encoding),
         clock=reactor,
         encoding=arguments.encoding,
         **client_options,
     )
-    for line in before_input:
-        client.send(line)
     if lines:
         console.ignore_input()
         for line in lines:
@@ -118,9 +117,8 @@ async def send(reactor: Any, arguments: argparse.Namespace) -> int:
 
 async def chat(reactor: Any, arguments: argparse.Namespace) -> int:
     """C{twisted-tcp chat}: the interactive chat client."""
-    options = {"quit_line": "/quit", "wait": arguments.wait}
-    nick = [f"/nick {arguments.nick}"] if arguments.nick else []
-    return await _line_session(reactor, arguments, options, [], before_input=nick)
+    options = {"nick": arguments.nick, "wait": arguments.wait}
+    return await _line_session(reactor, arguments, options, [], ChatClient)
 
 
 async def udp(reactor: Any, arguments: argparse.Namespace) -> int:
@@ -291,7 +289,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     chatter.add_argument("host")
     chatter.add_argument("port", type=_port, nargs="?", default=6666)
-    chatter.add_argument("--nick", help="choose a nick on arrival")
+    chatter.add_argument(
+        "--nick", help="choose a nick on arrival; exit 1 if the server refuses it"
+    )
     chatter.add_argument(
         "--wait", type=_non_negative_seconds, default=5.0, metavar="S",
         help="after /quit, seconds to wait for the server to close (default: 5)",

@@ -36,7 +36,9 @@ class LineClient(Protocol):
     @param wait: once input is done, close after this many seconds without data.
     @param quit_line: sent when input ends (the chat client's C{/quit}), or C{None}.
     @ivar finished: fires with the exit code when the session is over, or fails with
-        a L{ClientError} when the connection broke.
+        a L{ClientError} when the connection broke or the session was abandoned.
+    @ivar holding: while true, queued lines wait instead of going out (a subclass
+        holds them until the server has answered its opening request).
     """
 
     transport: ITCPTransport
@@ -65,6 +67,8 @@ class LineClient(Protocol):
         self._awaiting_reply = False
         self._closing = False
         self._timer: IDelayedCall | None = None
+        self._error: ClientError | None = None
+        self.holding = False
 
     # Input, from the command line or the console.
 
@@ -84,6 +88,18 @@ class LineClient(Protocol):
         if self.connected:
             self._advance()
 
+    def release(self) -> None:
+        """Stop holding: the queued lines go out."""
+        self.holding = False
+        if self.connected:
+            self._advance()
+
+    def abandon(self, error: ClientError) -> None:
+        """Hang up now, sending nothing more; the session fails with C{error}."""
+        self._error = error
+        self._cancel_timer()
+        self._hang_up()
+
     # The connection.
 
     def connectionMade(self) -> None:
@@ -97,7 +113,9 @@ class LineClient(Protocol):
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self._cancel_timer()
         self.printer.close()
-        if self._closing or reason.check(ConnectionDone):
+        if self._error is not None:
+            self.finished.errback(self._error)
+        elif self._closing or reason.check(ConnectionDone):
             self.finished.callback(EXIT_OK)
         else:
             message = f"connection lost: {reason.getErrorMessage()}"
@@ -108,7 +126,7 @@ class LineClient(Protocol):
     def _advance(self) -> None:
         """Send what may go now, and set the timer for what comes next."""
         self._cancel_timer()
-        if self._closing:
+        if self._closing or self.holding:
             return
         if not self.raw:
             if self._pending:

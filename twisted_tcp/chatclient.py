@@ -1,0 +1,123 @@
+"""
+The session of C{twisted-tcp chat}: a L{LineClient} that leaves with C{/quit} and,
+given a nick, asks for it before anything else.
+
+The nick is the connection's first line, so a server that applies C{/nick} on
+arrival can announce the member under that name. Every other line waits until the
+server has confirmed the nick; a refusal ends the session with an error, so nothing
+is ever posted under a name (such as C{guest-N}) the user did not choose.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Final
+
+from twisted.internet.interfaces import IDelayedCall
+from twisted.internet.protocol import connectionDone
+from twisted.python.failure import Failure
+
+from twisted_tcp._client import EXIT_FAILURE, ClientError
+from twisted_tcp._text import encode
+from twisted_tcp.lineclient import LineClient
+
+#: Seconds the server has to confirm or refuse the nick before we give up.
+NICK_TIMEOUT: Final = 10.0
+
+#: Past this many bytes without a line end, what the server sends is no answer.
+MAX_ANSWER_LINE: Final = 64 * 1024
+
+#: The server's welcome, which names the member: C{* Welcome, NICK! ...}.
+WELCOME: Final = re.compile(r"\* Welcome, (?P<nick>[^\s!]+)!")
+
+#: How the server reports a rename: C{* OLD is now known as NEW}.
+RENAMED: Final = re.compile(r"\* (?P<old>\S+) is now known as (?P<new>\S+)$")
+
+#: The prefix of the lines in which the server refuses something.
+ERROR_PREFIX: Final = "error: "
+
+
+class ChatClient(LineClient):
+    """
+    A chat session that asks for C{nick} as its first line and holds everything
+    else back until the server names the member C{nick}, either in its welcome or in
+    a rename notice for the member's own current nick. An C{error:} line before that
+    (a taken, reserved or malformed nick, a full server), or no answer within
+    L{NICK_TIMEOUT} seconds, ends the session with exit code 1.
+
+    @param nick: the nick to ask for, or C{None} to keep the one the server gives.
+    """
+
+    def __init__(self, *, nick: str | None = None, **options: Any) -> None:
+        super().__init__(quit_line="/quit", **options)
+        self.nick = nick.strip() if nick is not None else None
+        self.holding = self.nick is not None
+        self._nick_timer: IDelayedCall | None = None
+        self._current_nick: str | None = None
+        self._partial = b""
+
+    def connectionMade(self) -> None:
+        if self.nick is not None:
+            request = encode(f"/nick {self.nick}", self.encoding) + self.newline
+            self.transport.write(request)
+            self._nick_timer = self._clock.callLater(NICK_TIMEOUT, self._no_answer)
+        super().connectionMade()
+
+    def dataReceived(self, data: bytes) -> None:
+        super().dataReceived(data)
+        if self.holding:
+            self._read_answers(data)
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self._stop_waiting()
+        super().connectionLost(reason)
+
+    # Waiting for the server's answer to the nick.
+
+    def _read_answers(self, data: bytes) -> None:
+        *lines, self._partial = (self._partial + data).split(b"\n")
+        if len(self._partial) > MAX_ANSWER_LINE:
+            self._partial = b""
+        for line in lines:
+            if not self.holding:
+                return
+            self._answer(line.removesuffix(b"\r").decode(self.encoding, "replace"))
+
+    def _answer(self, line: str) -> None:
+        assert self.nick is not None
+        wanted = self.nick.casefold()
+        if line.startswith(ERROR_PREFIX):
+            self._refused(line.removeprefix(ERROR_PREFIX))
+        elif welcome := WELCOME.match(line):
+            self._current_nick = welcome["nick"]
+            if self._current_nick.casefold() == wanted:
+                self._accepted()
+        elif (
+            (renamed := RENAMED.match(line))
+            and renamed["old"] == self._current_nick
+            and renamed["new"].casefold() == wanted
+        ):
+            self._accepted()
+
+    def _accepted(self) -> None:
+        self._stop_waiting()
+        self.release()
+
+    def _refused(self, reason: str) -> None:
+        self._stop_waiting()
+        self.abandon(ClientError(EXIT_FAILURE, f"cannot chat as {self.nick}: {reason}"))
+
+    def _no_answer(self) -> None:
+        self._nick_timer = None
+        self.abandon(
+            ClientError(
+                EXIT_FAILURE,
+                f"cannot chat as {self.nick}: the server did not answer "
+                f"/nick within {NICK_TIMEOUT:g} s",
+            )
+        )
+
+    def _stop_waiting(self) -> None:
+        if self._nick_timer is not None and self._nick_timer.active():
+            self._nick_timer.cancel()
+        self._nick_timer = None
