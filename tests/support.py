@@ -8,6 +8,8 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import socket
+import subprocess
+import sys
 from collections.abc import Iterable, Sequence
 from itertools import pairwise
 from pathlib import Path
@@ -21,9 +23,10 @@ from hypothesis import strategies as st
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IListeningPort
-from twisted.internet.protocol import Protocol, connectionDone
+from twisted.internet.protocol import Factory, Protocol, connectionDone
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransportWithDisconnection
+from twisted.internet.threads import deferToThread
 from twisted.python.failure import Failure
 
 from twisted_tcp._client import stop_listening
@@ -183,3 +186,43 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
     )
     cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
     return key_path, cert_path
+
+
+class Scripted(Protocol):
+    """A raw server that sends a fixed reply and closes (or stalls)."""
+
+    def __init__(self, reply: bytes | None, close: bool = True) -> None:
+        self.reply = reply
+        self.close = close
+
+    def dataReceived(self, data: bytes) -> None:
+        assert self.transport is not None
+        if self.reply is not None and b"\r\n\r\n" in data:
+            self.transport.write(self.reply)
+            if self.close:
+                self.transport.loseConnection()
+
+
+def raw_server(reactor: Any, reply: bytes | None) -> tuple[IListeningPort, str]:
+    """A L{Scripted} server on 127.0.0.1 answering every request with C{reply}."""
+    factory = Factory.forProtocol(lambda: Scripted(reply))
+    port = reactor.listenTCP(0, factory, interface="127.0.0.1")
+    return port, f"http://127.0.0.1:{port_of(port)}/"
+
+
+#: The C{twisted-tcp get} command of the environment running the tests.
+GET_COMMAND = [str(Path(sys.executable).with_name("twisted-tcp")), "get"]
+
+
+def run_get(*argv: str, cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
+    """Run C{twisted-tcp get ARGV...} to completion, capturing its output."""
+    return subprocess.run(
+        [*GET_COMMAND, *argv], capture_output=True, timeout=120, cwd=cwd
+    )
+
+
+async def run_get_against(
+    *argv: str, cwd: Path | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    """L{run_get} in a thread, so that a server on the test's reactor can answer."""
+    return await deferToThread(run_get, *argv, cwd=cwd)

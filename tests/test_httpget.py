@@ -20,7 +20,6 @@ import pytest
 import pytest_twisted
 import treq
 from twisted.internet import ssl
-from twisted.internet.interfaces import IListeningPort
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.threads import deferToThread
 from twisted.web import resource, server, util
@@ -42,7 +41,15 @@ from twisted_tcp.httpget import (
     fetch,
 )
 
-from .support import port_of, self_signed, stop
+from .support import (
+    Scripted,
+    port_of,
+    raw_server,
+    run_get,
+    run_get_against,
+    self_signed,
+    stop,
+)
 
 PAGE = b"<html><body>" + b"tutorial page " * 500 + b"</body></html>"
 BLOB = bytes(range(256)) * 4096  # 1 MiB of every byte value.
@@ -113,27 +120,6 @@ def web(reactor: Any) -> Iterator[str]:
     port = reactor.listenTCP(0, site(), interface="127.0.0.1")
     yield f"http://127.0.0.1:{port_of(port)}"
     port.stopListening()
-
-
-class Scripted(Protocol):
-    """A raw server that sends a fixed reply and closes (or stalls)."""
-
-    def __init__(self, reply: bytes | None, close: bool = True) -> None:
-        self.reply = reply
-        self.close = close
-
-    def dataReceived(self, data: bytes) -> None:
-        assert self.transport is not None
-        if self.reply is not None and b"\r\n\r\n" in data:
-            self.transport.write(self.reply)
-            if self.close:
-                self.transport.loseConnection()
-
-
-def raw_server(reactor: Any, reply: bytes | None) -> tuple[IListeningPort, str]:
-    factory = Factory.forProtocol(lambda: Scripted(reply))
-    port = reactor.listenTCP(0, factory, interface="127.0.0.1")
-    return port, f"http://127.0.0.1:{port_of(port)}/"
 
 
 # Bodies and framings.
@@ -440,23 +426,13 @@ async def test_https_self_signed(reactor: Any, tmp_path: Path) -> None:
 
 # The command line.
 
-COMMAND = [str(Path(sys.executable).with_name("twisted-tcp")), "get"]
-
-
-def run(*argv: str, cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([*COMMAND, *argv], capture_output=True, timeout=120, cwd=cwd)
-
-
-async def run_against(*argv: str, cwd: Path | None = None) -> Any:
-    return await deferToThread(run, *argv, cwd=cwd)
-
 
 @pytest_twisted.ensureDeferred
 async def test_cli_saves_and_prints_head(
     reactor: Any, web: str, tmp_path: Path
 ) -> None:
     """-o saves the body and prints the status line and headers (the tutorial)."""
-    result = await run_against("-o", str(tmp_path / "p.html"), f"{web}/page.html")
+    result = await run_get_against("-o", str(tmp_path / "p.html"), f"{web}/page.html")
     assert result.returncode == 0
     assert result.stdout.startswith(b"HTTP/1.1 200 OK\r\n")
     assert b"\r\nContent-Length: %d\r\n" % len(PAGE) in result.stdout
@@ -466,7 +442,7 @@ async def test_cli_saves_and_prints_head(
 @pytest_twisted.ensureDeferred
 async def test_cli_body_to_stdout(reactor: Any, web: str) -> None:
     """Without -o the body is all that goes to stdout."""
-    result = await run_against(f"{web}/blob")
+    result = await run_get_against(f"{web}/blob")
     assert (result.returncode, result.stdout) == (0, BLOB)
 
 
@@ -475,7 +451,7 @@ async def test_cli_remote_name_silent_json(
     reactor: Any, web: str, tmp_path: Path
 ) -> None:
     """-O names the file from the URL; -s --json prints one summary line only."""
-    result = await run_against(
+    result = await run_get_against(
         "-O", "-s", "--json", "-L", f"{web}/page.html", cwd=tmp_path
     )
     summary = json.loads(result.stdout)
@@ -497,7 +473,7 @@ async def test_cli_include_and_dump_header(
 ) -> None:
     """-i puts the head before the body; -D writes it to a file."""
     head_file = tmp_path / "head.txt"
-    result = await run_against("-i", "-D", str(head_file), f"{web}/page.html")
+    result = await run_get_against("-i", "-D", str(head_file), f"{web}/page.html")
     head, _, body = result.stdout.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200 OK")
     assert body == PAGE
@@ -514,7 +490,7 @@ async def test_cli_include_and_dump_header(
 )
 def test_cli_exit_codes(argv: list[str], code: int, message: str) -> None:
     """Failures exit with curl's code and one line on stderr."""
-    result = run(*argv)
+    result = run_get(*argv)
     assert result.returncode == code
     assert result.stderr.decode().startswith("twisted-tcp: ")
     assert message in result.stderr.decode()
@@ -526,11 +502,11 @@ async def test_cli_fail_and_redirect_loop(
     reactor: Any, web: str, tmp_path: Path
 ) -> None:
     """-f on a 404 is 22 with no file; a redirect loop under -L is 47."""
-    missing = await run_against("-f", "-o", str(tmp_path / "x"), f"{web}/missing")
+    missing = await run_get_against("-f", "-o", str(tmp_path / "x"), f"{web}/missing")
     assert missing.returncode == 22
     assert missing.stdout == b""
     assert not (tmp_path / "x").exists()
-    loop = await run_against("-L", "--max-redirs", "3", f"{web}/redirect/loop")
+    loop = await run_get_against("-L", "--max-redirs", "3", f"{web}/redirect/loop")
     assert loop.returncode == 47
 
 

@@ -1,6 +1,8 @@
 """
 Where a downloaded body goes, and what happens to it on the way: gzip decoding with a
-size cap, the size limit, hashing, and atomic saving to a file.
+size cap, the size limit, hashing, and saving to a file: atomically for a regular
+file, straight into a character device or FIFO (see docs/http-client.md, "Output
+targets").
 
 A body is streamed: each piece is decoded, counted, hashed and written as it comes, so
 memory stays flat whatever its size.
@@ -8,10 +10,14 @@ memory stays flat whatever its size.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import os
+import stat
 import tempfile
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Final, Protocol
 
@@ -78,6 +84,123 @@ class StreamDestination:
         pass
 
 
+@dataclass(frozen=True)
+class FileTarget:
+    """
+    What C{-o PATH} names, looked at once before anything is fetched, so that a
+    download never replaces something that is not a regular file:
+
+      - a regular file, or nothing yet: saved atomically (L{AtomicFile}) under
+        C{final}, the path with every symbolic link resolved, so a link is left in
+        place and the file it points to is replaced;
+      - a character device (C{/dev/null}, a terminal) or a FIFO: written in place
+        (L{DeviceFile}), as C{curl} does;
+      - a directory, a block device, a socket, a symbolic link loop: refused with
+        a L{WriteError}.
+    """
+
+    path: str
+    final: Path
+    in_place: bool
+
+    @classmethod
+    def of(cls, path: str) -> FileTarget:
+        """
+        Look at C{path} (following symbolic links) and decide how to write to it.
+
+        @raise WriteError: if it is a directory, a block device, a socket, or
+            cannot be looked at (a symbolic link loop, a file as a directory, ...).
+        """
+        if path.endswith(os.sep):
+            raise WriteError(f"{path} names a directory, not a file")
+        try:
+            mode = os.stat(path).st_mode
+        except FileNotFoundError:
+            # Nothing there, or a symbolic link to nothing: the file is created
+            # where the last link points.
+            return cls(path, Path(os.path.realpath(path)), in_place=False)
+        except OSError as error:
+            raise WriteError(f"cannot write {path}: {error.strerror}") from None
+        if stat.S_ISREG(mode):
+            return cls(path, Path(os.path.realpath(path)), in_place=False)
+        if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
+            return cls(path, Path(path), in_place=True)
+        if stat.S_ISDIR(mode):
+            raise WriteError(f"{path} is a directory")
+        if stat.S_ISBLK(mode):
+            raise WriteError(
+                f"{path} is a block device: refusing to write a download onto it "
+                "(write to stdout and pipe it to dd if that is what you want)"
+            )
+        raise WriteError(f"{path} is not a file, a character device or a FIFO")
+
+    def open(self) -> Destination:
+        """The destination the body is written to."""
+        if self.in_place:
+            return DeviceFile(self.path)
+        return AtomicFile(self.final)
+
+
+class DeviceFile:
+    """
+    Writes into a character device or a FIFO as it is: no temporary file and no
+    rename, so C{/dev/null} stays the null device and a FIFO's reader gets the body.
+    What was written cannot be taken back: L{abort} only closes.
+
+    A FIFO is opened without waiting: with no reader it fails at once (C{ENXIO})
+    instead of blocking the whole client until one comes. Once open, writes block
+    while the reader is behind, as writing to standard output does.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        flags = os.O_WRONLY | os.O_NOCTTY | os.O_NONBLOCK | os.O_CLOEXEC
+        try:
+            descriptor = os.open(path, flags)
+        except OSError as error:
+            if error.errno == errno.ENXIO and stat.S_ISFIFO(_mode_of(path)):
+                raise WriteError(
+                    f"nobody is reading the FIFO {path}: start its reader first"
+                ) from None
+            raise WriteError(f"cannot open {path}: {error.strerror}") from None
+        os.set_blocking(descriptor, True)
+        self._file = os.fdopen(descriptor, "wb")
+
+    def write(self, data: bytes) -> None:
+        try:
+            self._file.write(data)
+        except OSError as error:
+            self.abort()
+            raise WriteError(f"cannot write {self.path}: {error.strerror}") from None
+
+    def commit(self) -> None:
+        try:
+            self._file.close()
+        except OSError as error:
+            raise WriteError(f"cannot write {self.path}: {error.strerror}") from None
+
+    def abort(self) -> None:
+        _close_quietly(self._file)
+
+
+def _mode_of(path: str) -> int:
+    """C{path}'s file type and mode bits (following links), or 0."""
+    try:
+        return os.stat(path).st_mode
+    except OSError:
+        return 0
+
+
+def _close_quietly(file: BinaryIO) -> None:
+    """
+    Close C{file} on a path that is already failing: the flush inside C{close}
+    can fail again (a full disk, a FIFO whose reader left), and that second error
+    must not hide the first.
+    """
+    with contextlib.suppress(OSError):
+        file.close()
+
+
 class AtomicFile:
     """
     Saves to C{path} atomically: the bytes go to a temporary file in the same
@@ -127,8 +250,7 @@ class AtomicFile:
         _fsync_directory(self.path.parent)
 
     def abort(self) -> None:
-        if not self._file.closed:
-            self._file.close()
+        _close_quietly(self._file)
         self._temporary.unlink(missing_ok=True)
 
 

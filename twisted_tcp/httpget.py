@@ -27,10 +27,10 @@ from twisted.python.failure import Failure
 from twisted_tcp import __version__
 from twisted_tcp._client import connection_error_reason
 from twisted_tcp._http_body import (
-    AtomicFile,
     BodyPipeline,
     Destination,
     Discard,
+    FileTarget,
     FileTooLargeError,
     StreamDestination,
     WriteError,
@@ -378,11 +378,12 @@ class _Fetch:
     on_head: Callable[[ResponseHead], None]
     on_progress: Callable[[int], None]
     destination: Destination | None = None
+    file: FileTarget | None = None
 
     def open_destination(self, head: ResponseHead) -> Destination:
         destination: Destination
-        if self.path is not None:
-            destination = AtomicFile(self.path)
+        if self.file is not None:
+            destination = self.file.open()
         elif self.output is not None:
             destination = StreamDestination(self.output)
         else:
@@ -395,6 +396,9 @@ class _Fetch:
     async def run(self, url: str) -> FetchResult:
         started = time.monotonic()
         target = parse_url(url)
+        if self.path is not None:
+            # Before connecting: a directory or a block device is refused at once.
+            self.file = FileTarget.of(self.path)
         redirects = 0
         while True:
             hop = _Hop(self, target)
