@@ -28,9 +28,11 @@ from twisted.python.failure import Failure
 
 from twisted_tcp._text import encode
 from twisted_tcp.chat import ChatFactory, ChatProtocol
-from twisted_tcp.chat import protocol as chat
+from twisted_tcp.chat import room as chat_room
+from twisted_tcp.chat.service import LocalChat
 
-from .support import clock_of, connect, port_of, stop, take
+from .support import clock_of, connect, port_of, stop
+from .support import take as take_now
 
 
 class Room:
@@ -38,9 +40,14 @@ class Room:
 
     def __init__(self, **options: Any) -> None:
         options.setdefault("flood_rate", 0)
+        options.setdefault("arrival_grace", 0)
         self.factory = ChatFactory(clock=Clock(), **options)
         self.clock = clock_of(self.factory)
         self._ports = iter(range(40000, 50000))
+
+    @property
+    def chat(self) -> LocalChat:
+        return local_chat(self.factory)
 
     def join(self) -> tuple[ChatProtocol, StringTransportWithDisconnection]:
         protocol, transport = connect(self.factory, port=next(self._ports))
@@ -48,6 +55,24 @@ class Room:
 
     def stamp(self) -> str:
         return time.strftime("%Y/%m/%d %H:%M:%S", time.localtime(self.clock.seconds()))
+
+
+def local_chat(factory: ChatFactory) -> LocalChat:
+    """The one-process chat service of a factory."""
+    service = factory.service
+    assert isinstance(service, LocalChat)
+    return service
+
+
+def take(transport: StringTransportWithDisconnection) -> bytes:
+    """
+    What was written to a client since the last call, once the reactor turn in
+    which it was posted has ended (rooms deliver at the end of a turn).
+    """
+    protocol = transport.protocol
+    assert isinstance(protocol, ChatProtocol)
+    clock_of(protocol.factory).advance(0)
+    return take_now(transport)
 
 
 def lines(transport: StringTransportWithDisconnection) -> list[str]:
@@ -75,7 +100,7 @@ def test_welcome_names_a_unique_guest(room: Room) -> None:
         "* Welcome, guest-2! Change your nick with /nick NAME;"
         " /help lists the commands."
     ]
-    assert lines(first_out)[-1] == "* guest-2 joined"
+    assert lines(first_out)[-1] == "* guest-2 joined #lobby"
 
 
 def test_guest_nick_skips_taken_names(room: Room) -> None:
@@ -128,7 +153,25 @@ def test_nick_change_announced(room: Room, nick: str) -> None:
     assert alice.nick == nick
 
 
-@pytest.mark.parametrize("nick", ["", "1abc", "x" * 31, "a b", "é", "a.b", "-x", "_x"])
+def test_bare_nick_gets_usage(room: Room) -> None:
+    """A /nick without a name gets the usage line, not the rules."""
+    alice, alice_out = room.join()
+    take(alice_out)
+    say(alice, "/nick")
+    assert lines(alice_out) == ["error: usage: /nick NAME"]
+
+
+def test_nick_unchanged_is_not_announced(room: Room) -> None:
+    """Taking the nick one already has announces nothing."""
+    (alice, alice_out), (_, bob_out) = room.join(), room.join()
+    say(alice, "/nick carol")
+    take(alice_out), take(bob_out)
+    say(alice, "/nick carol")
+    assert lines(alice_out) == ["* you are already carol"]
+    assert lines(bob_out) == []
+
+
+@pytest.mark.parametrize("nick", ["1abc", "x" * 31, "a b", "é", "a.b", "-x", "_x"])
 def test_invalid_nick(room: Room, nick: str) -> None:
     """Nicks break the rules get an error for the sender alone."""
     (alice, alice_out), (_, bob_out) = room.join(), room.join()
@@ -136,7 +179,7 @@ def test_invalid_nick(room: Room, nick: str) -> None:
     take(bob_out)
     say(alice, f"/nick {nick}")
     assert lines(alice_out) == [
-        "error: a nick is 1-30 letters, digits, _ or -, starting with a letter"
+        "error: a nick is 1-30 ASCII letters, digits, _ or -, starting with a letter"
     ]
     assert lines(bob_out) == []
 
@@ -165,7 +208,7 @@ def test_own_nick_in_other_case(room: Room) -> None:
     alice, out = room.join()
     say(alice, "/nick alice", "/nick Alice")
     assert lines(out)[-1] == "* alice is now known as Alice"
-    assert list(room.factory.members) == ["alice"]
+    assert list(room.chat.members) == ["alice"]
 
 
 def test_who_lists_members_with_since(room: Room) -> None:
@@ -178,9 +221,9 @@ def test_who_lists_members_with_since(room: Room) -> None:
     take(bob_out)
     say(alice, "/who")
     assert lines(alice_out) == [
-        "* 2 connected:",
-        f"*   guest-2 (since {room.factory.timestamp(60)})",
-        f"*   zed (since {room.factory.timestamp(0)})",
+        "* 2 in #lobby:",
+        f"*   guest-2 (since {room.chat.timestamp(60)})",
+        f"*   zed (since {room.chat.timestamp(0)})",
     ]
     assert lines(bob_out) == []
 
@@ -265,8 +308,8 @@ def test_quit(room: Room, line: str, reason: str) -> None:
     say(alice, line, "after quit")
     assert lines(alice_out) == ["* Bye"]
     assert not alice_out.connected
-    assert lines(bob_out) == [f"* guest-1 left ({reason})"]
-    assert list(room.factory.members) == ["guest-2"]
+    assert lines(bob_out) == [f"* guest-1 left #lobby ({reason})"]
+    assert list(room.chat.members) == ["guest-2"]
 
 
 def test_quit_reason_is_bounded(room: Room) -> None:
@@ -274,7 +317,7 @@ def test_quit_reason_is_bounded(room: Room) -> None:
     (alice, _), (_, bob_out) = room.join(), room.join()
     take(bob_out)
     say(alice, "/quit " + "x" * 500)
-    assert lines(bob_out) == [f"* guest-1 left ({'x' * 100})"]
+    assert lines(bob_out) == [f"* guest-1 left #lobby ({'x' * 100})"]
 
 
 def test_disconnect_reasons(room: Room) -> None:
@@ -284,8 +327,8 @@ def test_disconnect_reasons(room: Room) -> None:
     alice.transport.loseConnection()
     bob.connectionLost(Failure(ConnectionLost()))
     assert lines(carol_out) == [
-        "* guest-1 left (connection closed)",
-        "* guest-2 left (connection lost)",
+        "* guest-1 left #lobby (connection closed)",
+        "* guest-2 left #lobby (connection lost)",
     ]
 
 
@@ -297,7 +340,7 @@ def test_idle_timeout_reason() -> None:
     (_, bob_out) = room.join()
     take(bob_out)
     room.clock.advance(10)
-    assert lines(bob_out) == ["* guest-1 left (idle timeout)"]
+    assert lines(bob_out) == ["* guest-1 left #lobby (idle timeout)"]
 
 
 INJECTIONS = [
@@ -383,7 +426,7 @@ def test_shutdown_tells_everyone_without_leave_noise(room: Room) -> None:
     room.factory.shutdown()
     assert lines(alice_out) == ["* server shutting down"]
     assert lines(bob_out) == ["* server shutting down"]
-    assert room.factory.members == {}
+    assert room.chat.members == {}
 
 
 # Flood control and slow readers.
@@ -395,7 +438,12 @@ def test_flood_is_delayed_not_dropped() -> None:
     alice, out = room.join()
     take(out)
     say(alice, *[f"line {n}" for n in range(30)])
-    assert len(lines(out)) == 10
+    first = lines(out)
+    assert first[:10] == [f"[{room.stamp()}] <guest-1> line {n}" for n in range(10)]
+    # The sender is told once that its lines are being paced.
+    assert first[10:] == [
+        "* you are sending more than 5 lines a second: your lines go out at that pace"
+    ]
     assert out.producerState == "paused"
     room.clock.advance(0.2)
     assert len(lines(out)) == 1
@@ -414,6 +462,7 @@ def test_flood_hold_survives_disconnect() -> None:
     alice, _ = room.join()
     say(alice, "a", "b", "c")
     alice.transport.loseConnection()
+    room.clock.advance(0)
     assert room.clock.getDelayedCalls() == []
 
 
@@ -440,13 +489,13 @@ def test_slow_reader_dropped_others_unaffected() -> None:
         take(out)
     bob.pauseProducing()
     say(alice, *["x" * 90] * 8)  # 124 bytes a line: 992 queued, within the bound.
-    assert "guest-2" in room.factory.members
+    assert "guest-2" in room.chat.members
     say(alice, "x" * 90, "x" * 90)  # Lines read together are delivered together.
     message = f"[{room.stamp()}] <guest-1> {'x' * 90}"
     dropped = "* guest-2 dropped (send queue exceeded)"
     assert lines(carol_out) == [*[message] * 10, dropped]
     assert bob_out.disconnected
-    assert list(room.factory.members) == ["guest-1", "guest-3"]
+    assert list(room.chat.members) == ["guest-1", "guest-3"]
     say(alice, "still here")
     assert lines(carol_out)[-1].endswith("<guest-1> still here")
     assert not any("left" in line for line in lines(alice_out))
@@ -459,7 +508,7 @@ def test_own_replies_count_against_the_queue() -> None:
     alice.pauseProducing()
     say(alice, *["/help"] * 10)
     assert out.disconnected
-    assert room.factory.members == {}
+    assert room.chat.members == {}
 
 
 def test_dropped_client_input_is_not_relayed() -> None:
@@ -493,8 +542,9 @@ def test_encode_once_per_broadcast(room: Room, monkeypatch: pytest.MonkeyPatch) 
         encoded.append(text)
         return encode(text, encoding)
 
-    monkeypatch.setattr(chat, "encode", counting_encode)
+    monkeypatch.setattr(chat_room, "encode", counting_encode)
     say(members[0], "hello everyone")
+    room.clock.advance(0)
     assert len(encoded) == 1
 
 
@@ -514,14 +564,16 @@ def test_lines_read_together_are_written_together(room: Room) -> None:
 
     bob_out.write = counting_write  # type: ignore[method-assign]
     say(alice, *[f"line {n}" for n in range(100)])
+    room.clock.advance(0)
     assert len(writes) == 1
     assert [line.rsplit(" ", 1)[-1] for line in lines(bob_out)] == [
         str(n) for n in range(100)
     ]
     writes.clear()
     say(alice, *["y" * 1000] * 200)  # About 200 KiB as it goes out: several batches.
+    room.clock.advance(0)
     assert 1 < len(writes) < 10
-    assert all(len(write) < chat.MAX_BATCH + 1100 for write in writes)
+    assert all(len(write) < chat_room.MAX_BATCH + 1100 for write in writes)
     assert len(lines(bob_out)) == 200
     take(alice_out)
     say(alice, "before", "/who", "/nick alice", "after")
@@ -529,7 +581,7 @@ def test_lines_read_together_are_written_together(room: Room) -> None:
     renamed = "* guest-1 is now known as alice"
     assert lines(alice_out) == [
         f"[{stamp}] <guest-1> before",
-        "* 2 connected:",
+        "* 2 in #lobby:",
         f"*   guest-1 (since {stamp})",
         f"*   guest-2 (since {stamp})",
         renamed,
@@ -631,7 +683,8 @@ class ChatRoomMachine(RuleBasedStateMachine):
         self.room.clock.advance(seconds)
 
     def _read_and_reap(self) -> None:
-        members = set(self.room.factory.members.values())
+        self.room.clock.advance(0)  # The end of the reactor turn: rooms deliver.
+        members = set(self.room.chat.members.values())
         for client, (protocol, transport) in list(self.live.items()):
             if protocol not in members:
                 assert client in self.stalled, "a reading client was dropped"
@@ -649,7 +702,7 @@ class ChatRoomMachine(RuleBasedStateMachine):
     def room_is_consistent(self) -> None:
         self._read_and_reap()
         # The nick registry is exactly the live clients, keyed by folded nick.
-        members = self.room.factory.members
+        members = self.room.chat.members
         assert sorted(map(id, members.values())) == sorted(
             id(protocol) for protocol, _ in self.live.values()
         )
@@ -783,7 +836,10 @@ async def test_non_reading_client_dropped_others_continue(reactor: Any) -> None:
             await reader.until_messages(start + batch).addTimeout(60, reactor)
         assert reader.messages == [f"m{n}" for n in range(count)]
         assert "* guest-1 dropped (send queue exceeded)" in reader.lines
-        assert [m.nick for m in factory.members.values()] == ["guest-2", "guest-3"]
+        assert [m.nick for m in local_chat(factory).members.values()] == [
+            "guest-2",
+            "guest-3",
+        ]
         await leave_all(reactor, [reader, sender])
         # Only a client that reads can notice that the server has aborted it.
         sleeper.transport.resumeProducing()  # type: ignore[attr-defined]

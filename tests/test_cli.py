@@ -291,7 +291,7 @@ async def test_chat_client_server_shutdown(reactor: Any) -> None:
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     try:
-        while not factory.members:
+        while not factory.connections:
             await deferToThread(lambda: None)
         await stop(port)
         await factory.shutdown()

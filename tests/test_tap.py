@@ -18,7 +18,8 @@ from twisted.internet.error import ConnectionRefusedError
 from twisted.python import usage
 
 from twisted_tcp._listen import listen_backlog
-from twisted_tcp.chat import ChatFactory
+from twisted_tcp.chat import ChatFactory, LocalChat
+from twisted_tcp.chat.history import SQLiteHistory
 from twisted_tcp.echo import EchoFactory
 from twisted_tcp.greet import GreetingFactory
 from twisted_tcp.tap import tcp_chat, tcp_echo, tcp_greet, udp_echo
@@ -200,23 +201,58 @@ def test_chat_options_reach_factory(tmp_path: Path) -> None:
     )  # fmt: skip
     factory = options["factory"]
     assert isinstance(factory, ChatFactory)
-    assert factory.history.maxlen == 20
+    chat = factory.service
+    assert isinstance(chat, LocalChat)
+    assert chat.history == 20
     assert (factory.max_send_queue, factory.flood_rate, factory.flood_burst) == (
         4096, 2.5, 4,
     )  # fmt: skip
-    assert factory.motd == ["* Welcome to the room.", "* Be kind."]
-    assert (factory.timestamp_format, factory.max_line, factory.idle_timeout) == (
+    assert chat.motd == ["* Welcome to the room.", "* Be kind."]
+    assert (chat.timestamp_format, factory.max_line, factory.idle_timeout) == (
         "%H:%M", 512, 60,
     )  # fmt: skip
+
+
+def test_chat_room_options(tmp_path: Path) -> None:
+    """--default-room, --announce-limit and --history-db reach the chat service."""
+    options = parsed(
+        tcp_chat.Options, "--default-room", "#Main", "--announce-limit", "0",
+        "--history", "5", "--history-db", str(tmp_path / "history.db"),
+    )  # fmt: skip
+    chat = options["factory"].service
+    assert isinstance(chat, LocalChat)
+    assert (chat.default_room.name, chat.announce_limit) == ("#Main", 0)
+    assert isinstance(chat.history_store, SQLiteHistory)
+    chat.shutdown()
+
+
+@pytest.mark.parametrize("room", ["lobby", "#", "#a b", "#" + "x" * 31, "#é"])
+def test_bad_default_room_is_a_usage_error(room: str) -> None:
+    """A default room that breaks the naming rule is refused before listening."""
+    with pytest.raises(usage.UsageError, match="bad room name"):
+        parsed(tcp_chat.Options, "--default-room", room)
+
+
+def test_unusable_history_db_is_a_usage_error(tmp_path: Path) -> None:
+    """A history file that is not a database, or cannot be created, is refused."""
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"this is not an SQLite database" * 100)
+    with pytest.raises(usage.UsageError, match="not a usable history database"):
+        parsed(tcp_chat.Options, "--history-db", str(garbage))
+    with pytest.raises(usage.UsageError, match="cannot open the history database"):
+        parsed(tcp_chat.Options, "--history-db", str(tmp_path / "no" / "such.db"))
 
 
 def test_chat_defaults() -> None:
     """tcp-chat defaults: no history, 1 MiB queue, 5 lines/s in bursts of 10."""
     factory = parsed(tcp_chat.Options)["factory"]
     assert isinstance(factory, ChatFactory)
-    assert (factory.history.maxlen, factory.max_send_queue) == (0, 1 << 20)
+    chat = factory.service
+    assert isinstance(chat, LocalChat)
+    assert (chat.history, factory.max_send_queue) == (0, 1 << 20)
     assert (factory.flood_rate, factory.flood_burst, factory.max_line) == (5, 10, 1024)
-    assert factory.timestamp_format == "%Y/%m/%d %H:%M:%S"
+    assert chat.timestamp_format == "%Y/%m/%d %H:%M:%S"
+    assert (chat.default_room.name, chat.announce_limit) == ("#lobby", 200)
 
 
 def test_oversized_motd_refused(tmp_path: Path) -> None:

@@ -7,10 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from twisted_tcp.chat import (
+    DEFAULT_ANNOUNCE_LIMIT,
     DEFAULT_FLOOD_BURST,
     DEFAULT_FLOOD_RATE,
     DEFAULT_MAX_LINE,
     DEFAULT_MAX_SEND_QUEUE,
+    DEFAULT_ROOM,
     DEFAULT_TIMESTAMP_FORMAT,
     ChatFactory,
 )
@@ -31,13 +33,24 @@ class Options(ServerOptions):
     """Options of C{twist tcp-chat}."""
 
     synopsis = "[options]"
-    longdesc = "A chat room: every line goes to everyone, with a timestamp and nick."
+    longdesc = (
+        "A chat server with rooms: every line goes to everyone in the sender's room,"
+        " with a timestamp and nick. The line protocol is in docs/chat-protocol.md."
+    )
     default_port = 6666
     optParameters = [
         *server_parameters(
             port=default_port, idle_timeout=0, max_line=DEFAULT_MAX_LINE
         ),
-        ["history", None, 0, "Past messages shown to a newcomer.", non_negative_int],
+        ["history", None, 0, "Past messages of a room shown to whoever joins it.",
+         non_negative_int],
+        ["history-db", None, None,
+         "SQLite file that keeps each room's history across restarts."],
+        ["default-room", None, DEFAULT_ROOM,
+         "The room everyone starts in and returns to with /part."],
+        ["announce-limit", None, DEFAULT_ANNOUNCE_LIMIT,
+         "Rooms with more members sum up joins and leaves every 10 s; 0 = always"
+         " announce each.", non_negative_int],
         ["max-send-queue", None, DEFAULT_MAX_SEND_QUEUE,
          "Bytes queued for a client that does not read before it is dropped.",
          positive_int],
@@ -55,6 +68,9 @@ class Options(ServerOptions):
     def build_factory(self) -> ChatFactory:
         return ChatFactory(
             history=self["history"],
+            history_db=self["history-db"],
+            default_room=self["default-room"],
+            announce_limit=self["announce-limit"],
             max_send_queue=self["max-send-queue"],
             flood_rate=self["flood-rate"],
             flood_burst=self["flood-burst"],

@@ -1,0 +1,156 @@
+"""
+Where each room's recent messages are kept for newcomers (C{--history N}).
+
+A room holds its last N messages in memory while it exists, for replay without a
+query. A L{HistoryStore} is what keeps them beyond that: L{MemoryHistory} keeps
+nothing (a room's history ends with the room), L{SQLiteHistory} keeps them in an SQLite
+file so they survive a restart (C{--history-db FILE}).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Final, Protocol
+
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
+
+#: Seconds between two writes of new messages to the database: messages are written
+#: in one transaction per period, never one per message on the reactor thread.
+WRITE_PERIOD: Final = 0.2
+
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS history (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    room TEXT NOT NULL,
+    line TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS history_room ON history (room, id);
+"""
+
+
+class HistoryStore(Protocol):
+    """Keeps rooms' messages beyond the life of the L{Room} objects."""
+
+    def load(self, room: str, limit: int) -> list[str]:
+        """The last C{limit} messages of room C{room} (a room key), oldest first."""
+
+    def append(self, room: str, line: str) -> None:
+        """Keep one more message of C{room}."""
+
+    def close(self) -> None:
+        """Write what is pending and let go of the storage."""
+
+
+class MemoryHistory:
+    """No storage beyond the rooms: history lives and ends with each room."""
+
+    def load(self, room: str, limit: int) -> list[str]:
+        return []
+
+    def append(self, room: str, line: str) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class HistoryFileError(ValueError):
+    """The history database cannot be opened or is not one of ours."""
+
+
+class SQLiteHistory:
+    """
+    Rooms' messages in an SQLite file (WAL mode), at most C{limit} per room.
+
+    New messages are collected and written in one transaction every L{WRITE_PERIOD}
+    seconds, so the reactor never waits on the disk per message; a crash loses at
+    most that period's messages. C{synchronous=NORMAL} is the WAL setting that keeps
+    the file consistent across a crash without a sync per transaction.
+
+    @param clock: schedules the writes; the global reactor unless given.
+    @raise HistoryFileError: when the file cannot be created, opened or written, or is
+        not an SQLite database: a start-up error, not a failure later.
+    """
+
+    log = Logger()
+
+    def __init__(
+        self, path: str | Path, limit: int, clock: IReactorTime | None = None
+    ) -> None:
+        self.path = Path(path)
+        self.limit = limit
+        self.clock = clock
+        self._pending: list[tuple[str, str]] = []
+        self._write: IDelayedCall | None = None
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None)
+        except sqlite3.Error as error:
+            raise HistoryFileError(
+                f"cannot open the history database {self.path}: {error}"
+            ) from None
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+            # Fail now, not at the first message, if the file cannot be written.
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("COMMIT")
+        except sqlite3.Error as error:
+            self._db.close()
+            raise HistoryFileError(
+                f"{self.path} is not a usable history database ({error})"
+            ) from None
+
+    def load(self, room: str, limit: int) -> list[str]:
+        self._write_pending()
+        rows = self._db.execute(
+            "SELECT line FROM history WHERE room = ? ORDER BY id DESC LIMIT ?",
+            (room, limit),
+        ).fetchall()
+        return [line for (line,) in reversed(rows)]
+
+    def append(self, room: str, line: str) -> None:
+        self._pending.append((room, line))
+        if self._write is None:
+            if self.clock is None:
+                from twisted.internet import reactor
+
+                self.clock = reactor
+            assert self.clock is not None
+            self._write = self.clock.callLater(WRITE_PERIOD, self._write_pending)
+
+    def _write_pending(self) -> None:
+        """Write the collected messages in one transaction and trim each room."""
+        if self._write is not None and self._write.active():
+            self._write.cancel()
+        self._write = None
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        rooms = {room for room, _ in pending}
+        try:
+            with self._db:
+                self._db.execute("BEGIN")
+                self._db.executemany(
+                    "INSERT INTO history (room, line) VALUES (?, ?)", pending
+                )
+                for room in rooms:
+                    self._db.execute(
+                        "DELETE FROM history WHERE room = ? AND id <= ("
+                        " SELECT id FROM history WHERE room = ?"
+                        " ORDER BY id DESC LIMIT 1 OFFSET ?)",
+                        (room, room, self.limit),
+                    )
+        except sqlite3.Error as error:
+            self.log.error(
+                "history: {count} messages not saved to {path}: {error}",
+                count=len(pending),
+                path=str(self.path),
+                error=str(error),
+            )
+
+    def close(self) -> None:
+        self._write_pending()
+        self._db.close()

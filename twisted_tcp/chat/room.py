@@ -1,0 +1,236 @@
+"""
+A chat room as this process sees it: its members here, its topic and recent history,
+and the delivery of its lines to those members.
+
+Delivery is coalesced: every line posted to a room during one reactor turn reaches each
+member in one write, however many senders and notices there were. Joins and leaves of
+a large room (over C{announce_limit} members) are not announced one by one but summed
+up in one line every L{SUMMARY_PERIOD} seconds, so a join storm of M members costs M
+lines to each member at most, not M for every one of them (see
+C{docs/chat-protocol.md}, "Large rooms").
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Final, Protocol
+
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+
+from twisted_tcp._text import CRLF, encode
+
+#: Room names: C{#} then 1-30 ASCII letters, digits, C{_} or C{-}.
+ROOM_PATTERN: Final = re.compile(r"#[A-Za-z0-9_-]{1,30}\Z")
+#: Seconds between two summary lines of a room above its announce limit.
+SUMMARY_PERIOD: Final = 10.0
+#: Bytes of posted lines that are delivered without waiting for the end of the reactor
+#: turn: one delivery is what a member's transport may take past its own buffer before
+#: it says that member stopped reading.
+MAX_BATCH: Final = 64 * 1024
+
+
+def room_key(name: str) -> str:
+    """The case-insensitive identity of a room name."""
+    return name.lower()
+
+
+class Member(Protocol):
+    """
+    What a room knows of a member: a name, a way to send it bytes, a way to throw it
+    out. L{twisted_tcp.chat.protocol.ChatProtocol} is one; a test double is another.
+    """
+
+    nick: str
+    room: Room | None
+    connected_since: float
+
+    def deliver(self, data: bytes) -> bool:
+        """
+        Send already-encoded lines, or queue them while the member is not reading.
+
+        @return: C{False} once the member's queue is over its bound: the caller must
+            evict it.
+        """
+
+    def evict(self) -> None:
+        """Throw the member out at once: it does not read what it is sent."""
+
+
+class Room:
+    """
+    One room's members in this process, with coalesced delivery to them.
+
+    @param name: the room's name as first used (C{#Rust}); see L{room_key}.
+    @param clock: schedules the end-of-turn delivery and the summary lines.
+    @param encoding: how lines are encoded on the wire (once for all members).
+    @param announce_limit: above this many members, joins and leaves are summed up
+        instead of announced; 0 announces always.
+    @param history: the room's recent messages, oldest first, already bounded.
+    @param overflowed: called with a member whose queue passed its bound during a
+        delivery; it must remove that member from the room (and evict it).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        clock: IReactorTime,
+        encoding: str,
+        announce_limit: int,
+        history: deque[str],
+        overflowed: Callable[[Member], None],
+    ) -> None:
+        self.name = name
+        self.key = room_key(name)
+        self.topic = ""
+        self.history = history
+        self.members: dict[Member, None] = {}
+        self._clock = clock
+        self._encoding = encoding
+        self._announce_limit = announce_limit
+        self._overflowed = overflowed
+        self._pending: list[tuple[bytes, Member | None]] = []
+        self._pending_bytes = 0
+        self._flushing = False
+        self._delivery: IDelayedCall | None = None
+        self._joined = 0
+        self._left = 0
+        self._summary: IDelayedCall | None = None
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    def add(self, member: Member) -> None:
+        """
+        Make C{member} a member here. Lines posted before it joined are delivered
+        first, without it: it sees them in the history instead.
+        """
+        self.flush()
+        self.members[member] = None
+        member.room = self
+
+    def remove(self, member: Member) -> None:
+        """
+        Stop delivering to C{member}. Lines posted before it left still reach it,
+        except while a delivery is under way (it is being thrown out).
+        """
+        if member not in self.members:
+            return
+        if not self._flushing:
+            self.flush()
+        del self.members[member]
+        member.room = None
+
+    # Delivery.
+
+    def encode(self, text: str) -> bytes:
+        """A line as it goes on the wire: encoded once, ended with CRLF."""
+        return encode(text, self._encoding) + CRLF
+
+    def post(self, text: str, exclude: Member | None = None) -> None:
+        """
+        Send a line to every member but C{exclude}, by the end of this reactor turn.
+        """
+        self.post_encoded(self.encode(text), exclude)
+
+    def post_encoded(self, line: bytes, exclude: Member | None = None) -> None:
+        """Send an encoded line to every member but C{exclude} (see L{post})."""
+        self._pending.append((line, exclude))
+        self._pending_bytes += len(line)
+        if self._pending_bytes >= MAX_BATCH:
+            self.flush()
+        elif self._delivery is None:
+            self._delivery = self._clock.callLater(0, self.flush)
+
+    def flush(self) -> None:
+        """
+        Deliver the lines posted so far to every member, in one write each. Members
+        whose queue overflows are handed to C{overflowed}, which may post more lines
+        (a drop notice): those are delivered in the same loop, so a cascade of drops
+        never recurses.
+        """
+        if self._flushing:
+            return
+        self._flushing = True
+        try:
+            while self._pending:
+                pending = self._pending
+                self._pending = []
+                self._pending_bytes = 0
+                for member in self._deliver(pending):
+                    self._overflowed(member)
+        finally:
+            self._flushing = False
+        if self._delivery is not None:
+            if self._delivery.active():
+                self._delivery.cancel()
+            self._delivery = None
+
+    def _deliver(self, pending: list[tuple[bytes, Member | None]]) -> list[Member]:
+        """
+        Write C{pending} to every member, each line joined into one write, leaving out
+        each line's excluded member. Returns the members whose queue overflowed.
+        """
+        everything = b"".join(line for line, _ in pending)
+        excluded = {member for _, member in pending if member is not None}
+        special = {
+            member: b"".join(line for line, other in pending if other is not member)
+            for member in excluded
+        }
+        overflowing = []
+        for member in self.members:
+            data = special.get(member, everything) if special else everything
+            if data and not member.deliver(data):
+                overflowing.append(member)
+        return overflowing
+
+    # Announcements.
+
+    def _summing_up(self) -> bool:
+        return 0 < self._announce_limit < len(self.members)
+
+    def announce_arrival(self, member: Member) -> None:
+        """
+        Tell the other members that C{member} joined; or, in a large room, count it
+        for the next summary.
+        """
+        if self._summing_up():
+            self._joined += 1
+            self._schedule_summary()
+        else:
+            self.post(f"* {member.nick} joined {self.name}", exclude=member)
+
+    def announce_departure(self, nick: str, reason: str) -> None:
+        """Tell the members that C{nick} left, or count it for the summary."""
+        if self._summing_up():
+            self._left += 1
+            self._schedule_summary()
+        else:
+            self.post(f"* {nick} left {self.name} ({reason})")
+
+    def _schedule_summary(self) -> None:
+        if self._summary is None:
+            self._summary = self._clock.callLater(SUMMARY_PERIOD, self._send_summary)
+
+    def _send_summary(self) -> None:
+        self._summary = None
+        joined, left, self._joined, self._left = self._joined, self._left, 0, 0
+        if joined or left:
+            self.post(
+                f"* {joined} joined, {left} left {self.name} in the last "
+                f"{SUMMARY_PERIOD:g} s; {len(self.members)} here"
+            )
+
+    def close(self) -> None:
+        """The room is gone: deliver what is pending and stop every timer."""
+        self.flush()
+        if self._summary is not None and self._summary.active():
+            self._summary.cancel()
+        self._summary = None
+
+
+def sorted_members(members: Iterable[Member]) -> list[Member]:
+    """Members in the order C{/who} lists them: by nick, ignoring case."""
+    return sorted(members, key=lambda member: member.nick.casefold())

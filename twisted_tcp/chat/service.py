@@ -1,0 +1,416 @@
+"""
+The chat service: everything members share (nicks, rooms, messages, history), behind
+one interface, L{ChatService}, that each member's protocol calls.
+
+L{LocalChat} is the one-process implementation. Another one (a cluster of processes
+sharing rooms through a broker) implements the same interface and reuses L{Room} for
+the delivery to its own members, so the protocol never knows which it talks to.
+
+Every operation answers through the member (C{send_text}, C{send_error}) rather than
+by return value, and may return a L{Deferred} when it completes later: while it is
+pending, the member's further input waits, so its lines keep their order.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import deque
+from typing import Final, Protocol
+
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
+
+from twisted_tcp.chat.history import HistoryStore, MemoryHistory
+from twisted_tcp.chat.room import ROOM_PATTERN, Member, Room, room_key, sorted_members
+
+#: Nicks: an ASCII letter, then up to 29 ASCII letters, digits, C{_} or C{-}. ASCII
+#: only, so that no two nicks look alike on screen.
+NICK_PATTERN: Final = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,29}\Z")
+NICK_RULE: Final = (
+    "a nick is 1-30 ASCII letters, digits, _ or -, starting with a letter"
+)
+ROOM_RULE: Final = "a room name is # then 1-30 ASCII letters, digits, _ or -"
+RESERVED_NICKS: Final = frozenset({"server", "system", "admin"})
+DEFAULT_ROOM: Final = "#lobby"
+DEFAULT_ANNOUNCE_LIMIT: Final = 200
+DEFAULT_TIMESTAMP_FORMAT: Final = "%Y/%m/%d %H:%M:%S"
+#: Seconds a newcomer's join waits to be announced, so that a client that names
+#: itself with C{/nick} as its first line is announced under that nick.
+ARRIVAL_GRACE: Final = 1.0
+
+Completion = Deferred[None] | None
+
+
+class ChatMember(Member, Protocol):
+    """What the chat service knows of a member, beyond what its room knows."""
+
+    def send_text(self, text: str) -> None:
+        """A line for this member alone, after anything its room sent it before."""
+
+    def send_error(self, text: str) -> None:
+        """An C{error:} line for this member alone."""
+
+
+class ChatService(Protocol):
+    """
+    What a member's protocol asks of the chat. Each call answers through the member and
+    returns a L{Deferred} if it completes later (see the module docstring).
+    """
+
+    def connect(self, member: ChatMember) -> Completion:
+        """Name a newcomer, put it in the default room, welcome it."""
+
+    def disconnect(self, member: ChatMember, reason: str) -> None:
+        """Forget a member whose connection ended; tell its room why."""
+
+    def drop(self, member: ChatMember) -> None:
+        """Throw out a member whose unsent output passed its bound."""
+
+    def rename(self, member: ChatMember, nick: str) -> Completion:
+        """C{/nick NICK}."""
+
+    def join(self, member: ChatMember, name: str) -> Completion:
+        """C{/join #ROOM}: leave the current room for C{name}, created if absent."""
+
+    def part(self, member: ChatMember) -> Completion:
+        """C{/part}: back to the default room."""
+
+    def say(self, member: ChatMember, text: str) -> Completion:
+        """A message to the member's room."""
+
+    def emote(self, member: ChatMember, action: str) -> Completion:
+        """C{/me ACTION} to the member's room."""
+
+    def private(self, member: ChatMember, nick: str, text: str) -> Completion:
+        """C{/msg NICK TEXT}, to a member in any room."""
+
+    def who(self, member: ChatMember) -> Completion:
+        """C{/who}: the members of the member's room."""
+
+    def list_rooms(self, member: ChatMember) -> Completion:
+        """C{/rooms}: the rooms and how many are in each."""
+
+    def topic(self, member: ChatMember, text: str | None) -> Completion:
+        """C{/topic [TEXT]}: show, or set, the topic of the member's room."""
+
+    def shutdown(self) -> None:
+        """The server is stopping: announce no more departures, save history."""
+
+
+class LocalChat:
+    """
+    The chat service of one process: the nick registry and the rooms live here.
+
+    @param clock: for timestamps and the timers of rooms and arrivals.
+    @param encoding: the wire encoding of every line.
+    @param history: messages per room replayed to whoever joins it.
+    @param history_store: where history outlives the rooms (default: nowhere).
+    @param default_room: where members start, and return with C{/part}.
+    @param announce_limit: see L{Room}.
+    @param motd: lines shown to each newcomer after the welcome.
+    @param timestamp_format: L{time.strftime} format of message timestamps.
+    @param arrival_grace: seconds a newcomer's join waits to be announced (see
+        L{ARRIVAL_GRACE}); 0 announces it at once.
+    """
+
+    log = Logger()
+
+    def __init__(
+        self,
+        *,
+        clock: IReactorTime,
+        encoding: str = "utf-8",
+        history: int = 0,
+        history_store: HistoryStore | None = None,
+        default_room: str = DEFAULT_ROOM,
+        announce_limit: int = DEFAULT_ANNOUNCE_LIMIT,
+        motd: list[str] | None = None,
+        timestamp_format: str = DEFAULT_TIMESTAMP_FORMAT,
+        arrival_grace: float = ARRIVAL_GRACE,
+    ) -> None:
+        check_room_name(default_room)
+        if history < 0 or announce_limit < 0:
+            raise ValueError("history and announce_limit must be >= 0")
+        self.clock = clock
+        self.encoding = encoding
+        self.history = history
+        self.history_store: HistoryStore = history_store or MemoryHistory()
+        self.announce_limit = announce_limit
+        self.motd = motd or []
+        self.timestamp_format = timestamp_format
+        self.arrival_grace = arrival_grace
+        self.members: dict[str, ChatMember] = {}
+        self.rooms: dict[str, Room] = {}
+        self.default_room = self._room(default_room)
+        self.shutting_down = False
+        self._guests = 0
+        self._arrivals: dict[ChatMember, IDelayedCall] = {}
+
+    def timestamp(self, when: float | None = None) -> str:
+        """A time (default: now) in the configured format, in local time."""
+        seconds = self.clock.seconds() if when is None else when
+        return time.strftime(self.timestamp_format, time.localtime(seconds))
+
+    # Rooms.
+
+    def _room(self, name: str) -> Room:
+        """The room called C{name}, created (with its stored history) if absent."""
+        key = room_key(name)
+        room = self.rooms.get(key)
+        if room is None:
+            stored = self.history_store.load(key, self.history) if self.history else []
+            room = self.rooms[key] = Room(
+                name,
+                clock=self.clock,
+                encoding=self.encoding,
+                announce_limit=self.announce_limit,
+                history=deque(stored, maxlen=self.history),
+                overflowed=self._overflowed,
+            )
+        return room
+
+    def _leave_room(self, member: ChatMember) -> Room | None:
+        """Take C{member} out of its room; a room left empty disappears."""
+        room = member.room
+        if room is None:
+            return None
+        room.remove(member)
+        if not room.members and room is not self.default_room:
+            room.close()
+            del self.rooms[room.key]
+        return room
+
+    def _enter_room(self, member: ChatMember, room: Room) -> None:
+        """Put C{member} in C{room} and show it the room's topic and history."""
+        room.add(member)
+        if room.topic:
+            member.send_text(f"* topic of {room.name}: {room.topic}")
+        for line in room.history:
+            member.send_text(line)
+
+    # Membership.
+
+    def connect(self, member: ChatMember) -> Completion:
+        member.nick = self._guest_nick()
+        member.connected_since = self.clock.seconds()
+        self.members[member.nick.casefold()] = member
+        self.log.info("{nick} connected", nick=member.nick)
+        member.send_text(
+            f"* Welcome, {member.nick}! Change your nick with /nick NAME;"
+            " /help lists the commands."
+        )
+        for line in self.motd:
+            member.send_text(line)
+        self._enter_room(member, self.default_room)
+        if self.arrival_grace:
+            self._arrivals[member] = self.clock.callLater(
+                self.arrival_grace, self._arrive, member
+            )
+        else:
+            self.default_room.announce_arrival(member)
+        return None
+
+    def _arrive(self, member: ChatMember) -> None:
+        """Announce a newcomer's join, once: at its first line, or after the grace."""
+        if not self._cancel_arrival(member) and member.room is not None:
+            member.room.announce_arrival(member)
+
+    def _guest_nick(self) -> str:
+        while True:
+            self._guests += 1
+            nick = f"guest-{self._guests}"
+            if nick.casefold() not in self.members:
+                return nick
+
+    def disconnect(self, member: ChatMember, reason: str) -> None:
+        if self.members.get(member.nick.casefold()) is not member:
+            return
+        del self.members[member.nick.casefold()]
+        announced = self._cancel_arrival(member)
+        room = self._leave_room(member)
+        self.log.info("{nick} left ({reason})", nick=member.nick, reason=reason)
+        if room is not None and announced and not self.shutting_down:
+            room.announce_departure(member.nick, reason)
+
+    def _overflowed(self, member: Member) -> None:
+        """A room could not deliver to C{member}: it is dropped."""
+        self.drop(self.members[member.nick.casefold()])
+
+    def drop(self, member: ChatMember) -> None:
+        if self.members.get(member.nick.casefold()) is not member:
+            return
+        del self.members[member.nick.casefold()]
+        self._cancel_arrival(member)
+        room = self._leave_room(member)
+        member.evict()
+        self.log.warn("{nick} dropped: send queue exceeded", nick=member.nick)
+        if room is not None:
+            room.post(f"* {member.nick} dropped (send queue exceeded)")
+
+    def _cancel_arrival(self, member: ChatMember) -> bool:
+        """Forget a pending arrival; return whether the join had been announced."""
+        pending = self._arrivals.pop(member, None)
+        if pending is None:
+            return True
+        if pending.active():
+            pending.cancel()
+        return False
+
+    def rename(self, member: ChatMember, nick: str) -> Completion:
+        if not nick:
+            member.send_error("usage: /nick NAME")
+            return None
+        if not NICK_PATTERN.match(nick):
+            member.send_error(NICK_RULE)
+            return None
+        key = nick.casefold()
+        if key in RESERVED_NICKS:
+            member.send_error(f"the nick {nick} is reserved")
+            return None
+        holder = self.members.get(key)
+        if holder is not None and holder is not member:
+            member.send_error(f"the nick {nick} is taken by {holder.nick}")
+            return None
+        old = member.nick
+        if old == nick:
+            member.send_text(f"* you are already {nick}")
+            return None
+        del self.members[old.casefold()]
+        self.members[key] = member
+        member.nick = nick
+        self.log.info("{old} is now {new}", old=old, new=nick)
+        if member in self._arrivals:
+            # Not announced yet: the others will meet it under its new nick.
+            member.send_text(f"* {old} is now known as {nick}")
+            self._arrive(member)
+        elif member.room is not None:
+            member.room.post(f"* {old} is now known as {nick}")
+        return None
+
+    def join(self, member: ChatMember, name: str) -> Completion:
+        self._arrive(member)
+        problem = room_name_problem(name)
+        if problem:
+            member.send_error(problem)
+            return None
+        current = member.room
+        if current is not None and current.key == room_key(name):
+            member.send_error(f"you are already in {current.name}")
+            return None
+        self._move(member, self._room(name))
+        return None
+
+    def part(self, member: ChatMember) -> Completion:
+        self._arrive(member)
+        if member.room is self.default_room:
+            member.send_error(f"you are in the default room {self.default_room.name}")
+            return None
+        self._move(member, self.default_room)
+        return None
+
+    def _move(self, member: ChatMember, room: Room) -> None:
+        left = self._leave_room(member)
+        if left is not None:
+            left.announce_departure(member.nick, f"joined {room.name}")
+        member.send_text(f"* you are now in {room.name}; {len(room) + 1} here")
+        self._enter_room(member, room)
+        room.announce_arrival(member)
+
+    # Messages.
+
+    def say(self, member: ChatMember, text: str) -> Completion:
+        self._post(member, f"[{self.timestamp()}] <{member.nick}> {text}")
+        return None
+
+    def emote(self, member: ChatMember, action: str) -> Completion:
+        self._post(member, f"[{self.timestamp()}] * {member.nick} {action}")
+        return None
+
+    def _post(self, member: ChatMember, line: str) -> None:
+        self._arrive(member)
+        room = member.room
+        if room is None:
+            return
+        if self.history:
+            room.history.append(line)
+            self.history_store.append(room.key, line)
+        room.post(line)
+
+    def private(self, member: ChatMember, nick: str, text: str) -> Completion:
+        self._arrive(member)
+        recipient = self.members.get(nick.casefold())
+        if recipient is None:
+            member.send_error(f"no such nick: {nick}")
+            return None
+        stamp = self.timestamp()
+        recipient.send_text(f"[{stamp}] *{member.nick}* {text}")
+        member.send_text(f"[{stamp}] -> *{recipient.nick}* {text}")
+        return None
+
+    def who(self, member: ChatMember) -> Completion:
+        self._arrive(member)
+        room = member.room
+        if room is None:
+            return None
+        listing = [
+            f"*   {other.nick} (since {self.timestamp(other.connected_since)})"
+            for other in sorted_members(room.members)
+        ]
+        member.send_text(f"* {len(listing)} in {room.name}:")
+        for line in listing:
+            member.send_text(line)
+        return None
+
+    def list_rooms(self, member: ChatMember) -> Completion:
+        self._arrive(member)
+        rooms = sorted(self.rooms.values(), key=lambda room: room.key)
+        member.send_text(f"* {len(rooms)} rooms:")
+        for room in rooms:
+            topic = f": {room.topic}" if room.topic else ""
+            member.send_text(f"*   {room.name} ({len(room)}){topic}")
+        return None
+
+    def topic(self, member: ChatMember, text: str | None) -> Completion:
+        self._arrive(member)
+        room = member.room
+        if room is None:
+            return None
+        if text is None:
+            if room.topic:
+                member.send_text(f"* topic of {room.name}: {room.topic}")
+            else:
+                member.send_text(f"* {room.name} has no topic")
+            return None
+        room.topic = text
+        room.post(f"* {member.nick} set the topic of {room.name}: {text}")
+        return None
+
+    def shutdown(self) -> None:
+        self.shutting_down = True
+        for pending in self._arrivals.values():
+            if pending.active():
+                pending.cancel()
+        self._arrivals.clear()
+        self.history_store.close()
+
+
+def room_name_problem(name: str) -> str | None:
+    """What is wrong with a room name, or C{None}."""
+    if not name:
+        return "usage: /join #ROOM"
+    if not ROOM_PATTERN.match(name):
+        return ROOM_RULE
+    return None
+
+
+def check_room_name(name: str) -> str:
+    """
+    Return C{name} if it is a valid room name.
+
+    @raise ValueError: otherwise, with a message fit for a usage error.
+    """
+    if not ROOM_PATTERN.match(name):
+        raise ValueError(f"bad room name {name!r}: {ROOM_RULE}")
+    return name
