@@ -25,6 +25,7 @@ from twisted_tcp import (
     GreetingFactory,
     UDPEchoProtocol,
 )
+from twisted_tcp.chat import LocalChat
 
 from .support import Collector, port_of, stop
 
@@ -247,7 +248,9 @@ async def test_chat_client_taken_nick(reactor: Any) -> None:
         await connectProtocol(
             TCP4ClientEndpoint(reactor, "127.0.0.1", int(number)), holder
         )
-        while "zed" not in factory.members:
+        chat = factory.service
+        assert isinstance(chat, LocalChat)
+        while "zed" not in chat.members:
             await deferToThread(lambda: None)
         result = await run_against("chat", "127.0.0.1", number, "--nick", "zed",
                                    stdin=b"hello\n/me waves\n")  # fmt: skip
