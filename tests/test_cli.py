@@ -5,6 +5,7 @@ against misbehaving ones, on 127.0.0.1: output, exit codes and error messages.
 
 from __future__ import annotations
 
+import signal
 import socket
 import struct
 import subprocess
@@ -471,3 +472,89 @@ def test_ping_udp_size_bounds() -> None:
     result = run("ping", "--udp", "127.0.0.1", "9", "-s", "4")
     assert result.returncode == 2
     assert b"--size must be 8-65507 with --udp" in result.stderr
+
+
+# Ctrl-C
+
+
+class Stalling(Protocol):
+    """An HTTP server that sends a head and the start of a body, then nothing."""
+
+    def dataReceived(self, data: bytes) -> None:
+        assert self.transport is not None
+        self.transport.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nstart")
+
+
+async def interrupt(argv: list[str], first_output: bytes) -> tuple[int, bytes, bytes]:
+    """
+    Run the command with standard input open, wait for C{first_output} on its
+    standard output (so it is connected and waiting), send it SIGINT; its exit
+    status, whole output and error output.
+    """
+    process = await deferToThread(
+        subprocess.Popen, [*COMMAND, *argv], bufsize=0,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        seen = b""
+        while len(seen) < len(first_output):
+            chunk = await deferToThread(process.stdout.read, len(first_output))
+            assert chunk, "the command ended before it was interrupted"
+            seen += chunk
+        assert seen == first_output
+        process.send_signal(signal.SIGINT)
+        out, err = await deferToThread(process.communicate, timeout=30)
+        return process.returncode, seen + out, err
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+@pytest_twisted.ensureDeferred
+async def test_send_interrupted(reactor: Any) -> None:
+    """Ctrl-C in send: exit 130 and nothing on stderr (not a network failure)."""
+    port, number = tcp(reactor, GreetingFactory())
+    try:
+        code, out, err = await interrupt(["send", "127.0.0.1", number], b"Welcome\r\n")
+        assert (code, out, err) == (130, b"Welcome\r\n", b"")
+    finally:
+        await stop(port)
+
+
+@pytest_twisted.ensureDeferred
+async def test_chat_interrupted(reactor: Any) -> None:
+    """Ctrl-C in chat: exit 130 and nothing on stderr."""
+    factory = ChatFactory()
+    port, number = tcp(reactor, factory)
+    try:
+        code, out, err = await interrupt(["chat", "127.0.0.1", number], b"* Welcome")
+        assert (code, err) == (130, b"")
+        assert out.startswith(b"* Welcome, guest-1!")
+    finally:
+        await stop(port)
+
+
+@pytest_twisted.ensureDeferred
+async def test_get_interrupted(reactor: Any) -> None:
+    """Ctrl-C in get mid-body: exit 130 and nothing on stderr."""
+    port, number = tcp(reactor, Factory.forProtocol(Stalling))
+    try:
+        url = f"http://127.0.0.1:{number}/"
+        code, out, err = await interrupt(["get", url], b"start")
+        assert (code, out, err) == (130, b"start", b"")
+    finally:
+        await stop(port)
+
+
+@pytest_twisted.ensureDeferred
+async def test_ping_interrupted(reactor: Any) -> None:
+    """Ctrl-C in ping between probes: exit 130 and nothing on stderr."""
+    port, number = tcp(reactor, EchoFactory())
+    try:
+        argv = ["ping", "127.0.0.1", number, "-c", "5", "-i", "60"]
+        code, out, err = await interrupt(argv, b"PING")
+        assert (code, err) == (130, b"")
+    finally:
+        await stop(port)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from twisted.internet.defer import CancelledError
 from twisted.internet.error import ConnectionDone, ConnectionLost
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
@@ -148,3 +149,20 @@ def test_encoding_on_the_wire() -> None:
     assert session.sent() == "你好\n".encode("gbk")
     session.client.dataReceived("再见".encode("gbk"))
     assert session.printed == ["再见"]
+
+
+def test_cancelling_aborts_the_connection_quietly() -> None:
+    """Cancelling the session (Ctrl-C) aborts the connection; the loss that follows
+    is not reported a second time."""
+    session = Session(wait=1.0)
+    session.connect()
+    session.client.end_of_input()
+    errors: list[Failure] = []
+    session.client.finished.addErrback(errors.append)
+    session.client.finished.cancel()
+    assert session.transport.disconnecting
+    session.clock.advance(5)
+    session.client.connectionLost(Failure(ConnectionLost("aborted")))
+    [failure] = errors
+    assert failure.check(CancelledError)
+    assert session.clock.getDelayedCalls() == []

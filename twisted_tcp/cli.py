@@ -1,14 +1,22 @@
 """
 The C{twisted-tcp} command (SPEC §4): one subcommand per client, each run under
 L{twisted.internet.task.react}, exiting with curl's codes for network failures.
+
+Ctrl-C (SIGINT) cancels the running subcommand: its coroutine gets
+L{twisted.internet.defer.CancelledError} at the C{await} where it waits, runs its
+clean-up (C{finally} blocks: a temporary file removed, a connection aborted), and the
+command exits 130 without a message, as an interrupted program does. A second Ctrl-C
+kills it at once.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
-from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, NoReturn
+from collections.abc import Callable, Coroutine, Sequence
+from types import FrameType
+from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 from twisted_tcp._defaults import DEFAULT_MAX_REDIRECTS, DEFAULT_USER_AGENT
 from twisted_tcp._text import check_encoding
@@ -22,33 +30,75 @@ if TYPE_CHECKING:
 # Each subcommand imports the modules it needs when it runs: `twisted-tcp --help`
 # imports no Twisted at all, and `get` none of the line, UDP or ping clients.
 
-Command = Callable[[Any, argparse.Namespace], Awaitable[int]]
+Command = Callable[[Any, argparse.Namespace], Coroutine[Any, Any, int]]
+
+#: The exit status after Ctrl-C: 128 + SIGINT, as shells report an interrupted program.
+EXIT_INTERRUPTED: Final = 128 + signal.SIGINT
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     """Entry point of the C{twisted-tcp} console script."""
-    arguments = build_parser().parse_args(argv)
-    from twisted.internet.task import react
+    try:
+        arguments = build_parser().parse_args(argv)
+        from twisted.internet.task import react
 
-    react(_run, (arguments,))
+        react(_run, (arguments,))
+    except KeyboardInterrupt:
+        # Ctrl-C before the command started: nothing to clean up.
+        raise SystemExit(EXIT_INTERRUPTED) from None
 
 
 def _run(reactor: Any, arguments: argparse.Namespace) -> Deferred[None]:
     from twisted.internet.defer import Deferred
 
-    return Deferred.fromCoroutine(_exit_with_code(reactor, arguments))
+    command: Command = arguments.command
+    running = Deferred.fromCoroutine(command(reactor, arguments))
+    interruption = Interruption(reactor, running)
+    return Deferred.fromCoroutine(_exit_with_code(running, interruption))
 
 
-async def _exit_with_code(reactor: Any, arguments: argparse.Namespace) -> None:
+class Interruption:
+    """
+    Turns the first SIGINT into the cancellation of C{running}, and lets the second
+    one kill the process (the default action) in case clean-up hangs.
+
+    Installed before the reactor runs, so the reactor leaves SIGINT to it.
+    """
+
+    def __init__(self, reactor: Any, running: Deferred[int]) -> None:
+        self.interrupted = False
+        self._reactor = reactor
+        self._running = running
+        signal.signal(signal.SIGINT, self._on_signal)
+
+    def _on_signal(self, number: int, frame: FrameType | None) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        self._reactor.callFromThread(self._interrupt)
+
+    def _interrupt(self) -> None:
+        self.interrupted = True
+        self._running.cancel()
+
+
+async def _exit_with_code(running: Deferred[int], interruption: Interruption) -> None:
+    """Wait for the command; exit with its code, after its one-line complaint."""
     from twisted_tcp._client import ClientError
     from twisted_tcp._http_parser import HTTPError
 
-    command: Command = arguments.command
     try:
-        code = await command(reactor, arguments)
-    except (ClientError, HTTPError) as error:
+        code = await running
+    except Exception as error:
+        if interruption.interrupted:
+            # However the command failed on being cancelled (CancelledError, a
+            # cancelled connection attempt, a connection it aborted), the user asked
+            # it to stop: that is all there is to say.
+            raise SystemExit(EXIT_INTERRUPTED) from None
+        if not isinstance(error, ClientError | HTTPError):
+            raise
         _complain(str(error))
         code = error.exit_code
+    if interruption.interrupted:
+        code = EXIT_INTERRUPTED
     if code:
         raise SystemExit(code)
 

@@ -37,6 +37,7 @@ class LineClient(Protocol):
     @param quit_line: sent when input ends (the chat client's C{/quit}), or C{None}.
     @ivar finished: fires with the exit code when the session is over, or fails with
         a L{ClientError} when the connection broke or the session was abandoned.
+        Cancelling it (Ctrl-C) aborts the connection.
     @ivar holding: while true, queued lines wait instead of going out (a subclass
         holds them until the server has answered its opening request).
     """
@@ -60,7 +61,7 @@ class LineClient(Protocol):
         self.raw = raw
         self.wait = wait
         self.quit_line = quit_line
-        self.finished: Deferred[int] = Deferred()
+        self.finished: Deferred[int] = Deferred(lambda _: self._abandon())
         self._clock = clock
         self._pending: deque[bytes] = deque()
         self._input_done = False
@@ -113,6 +114,8 @@ class LineClient(Protocol):
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self._cancel_timer()
         self.printer.close()
+        if self.finished.called:
+            return
         if self._error is not None:
             self.finished.errback(self._error)
         elif self._closing or reason.check(ConnectionDone):
@@ -149,6 +152,13 @@ class LineClient(Protocol):
         self._timer = None
         self._closing = True
         self.transport.loseConnection()
+
+    def _abandon(self) -> None:
+        """The session was cancelled (Ctrl-C): drop the connection, say nothing."""
+        self._cancel_timer()
+        self._closing = True
+        if self.transport is not None:
+            self.transport.abortConnection()
 
     def _cancel_timer(self) -> None:
         if self._timer is not None and self._timer.active():
