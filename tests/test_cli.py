@@ -499,7 +499,8 @@ async def interrupt(argv: list[str], first_output: bytes) -> tuple[int, bytes, b
         assert process.stdout is not None
         seen = b""
         while len(seen) < len(first_output):
-            chunk = await deferToThread(process.stdout.read, len(first_output))
+            wanted = len(first_output) - len(seen)
+            chunk = await deferToThread(process.stdout.read, wanted)
             assert chunk, "the command ended before it was interrupted"
             seen += chunk
         assert seen == first_output
@@ -550,11 +551,17 @@ async def test_get_interrupted(reactor: Any) -> None:
 
 @pytest_twisted.ensureDeferred
 async def test_ping_interrupted(reactor: Any) -> None:
-    """Ctrl-C in ping between probes: exit 130 and nothing on stderr."""
+    """Ctrl-C in ping between probes: the statistics so far, as ping(8) prints
+    them, then exit 130 and nothing on stderr."""
     port, number = tcp(reactor, EchoFactory())
     try:
         argv = ["ping", "127.0.0.1", number, "-c", "5", "-i", "60"]
-        code, out, err = await interrupt(argv, b"PING")
+        first = (
+            f"PING 127.0.0.1 port {number}: 56 bytes over TCP\n"
+            f"56 bytes from 127.0.0.1 port {number}: seq=1 time="
+        )
+        code, out, err = await interrupt(argv, first.encode())
         assert (code, err) == (130, b"")
+        assert b"\n1 sent, 1 received, 0 mismatched, 0.0% loss\n" in out
     finally:
         await stop(port)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.error import ConnectionDone
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.internet.task import deferLater
@@ -201,6 +201,11 @@ async def ping(
                 # The byte stream is out of step now: later answers would be wrong.
                 write(f"stopping: {prober.lost_reason or 'the stream is out of step'}")
                 break
+    except CancelledError:
+        # Ctrl-C: still show what was measured, as ping(8) does.
+        for line in report.summary(target):
+            write(line)
+        raise
     finally:
         if isinstance(prober, UDPEchoProbe):
             await prober.close()
