@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 import tty
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +19,7 @@ from typing import Any
 import pytest
 import pytest_twisted
 from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.threads import deferToThread
 
 from twisted_tcp._http_body import FileTarget, WriteError
 from twisted_tcp.httpget import fetch
@@ -229,3 +232,46 @@ def test_target_kinds(tmp_path: Path) -> None:
         FileTarget.of(str(tmp_path))
     with pytest.raises(WriteError, match="Not a directory"):
         FileTarget.of(str(tmp_path / "file" / "x"))
+
+
+# A full disk.
+
+#: Runs in its own mount namespace (gone, with its mount, when the script ends): a
+#: 1 MiB tmpfs holding an old file, then C{get} of a larger body over that file.
+_FULL_DISK = """
+mount -t tmpfs -o size=1m tmpfs "$1" || exit 99
+printf old > "$1/file"
+"$2" get -s -o "$1/file" "$3"
+echo "exit $?"
+ls -A "$1"
+cat "$1/file"
+"""
+
+
+@pytest_twisted.ensureDeferred
+async def test_full_disk(reactor: Any, tmp_path: Path) -> None:
+    """
+    A body bigger than the free space on a real (tmpfs) disk is exit 23 with one
+    line on stderr; the old file is intact and no temporary file is left.
+    """
+    port, url = raw_server(
+        reactor,
+        b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % (4 << 20)
+        + os.urandom(4 << 20),
+    )
+    command = str(Path(sys.executable).with_name("twisted-tcp"))
+    argv = ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c",
+            _FULL_DISK, "sh", str(tmp_path), command, url]  # fmt: skip
+    try:
+        result = await deferToThread(
+            subprocess.run, argv, capture_output=True, timeout=120
+        )
+    finally:
+        await stop(port)
+    assert result.stdout == b"exit 23\nfile\nold"
+    assert (
+        result.stderr
+        == (
+            f"twisted-tcp: cannot write {tmp_path}/file: No space left on device\n"
+        ).encode()
+    )
