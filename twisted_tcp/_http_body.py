@@ -1,8 +1,8 @@
 """
-Where a downloaded body goes, and what happens to it on the way: gzip decoding with a
-size cap, the size limit, hashing, and saving to a file: atomically for a regular
-file, straight into a character device or FIFO (see docs/http-client.md, "Output
-targets").
+Where a downloaded body goes, and what happens to it on the way: content decoding
+(gzip, deflate) in capped steps, the size limit, hashing, and saving to a file:
+atomically for a regular file, straight into a character device or FIFO (see
+docs/http-client.md, "Output targets").
 
 A body is streamed: each piece is decoded, counted, hashed and written as it comes, so
 memory stays flat whatever its size.
@@ -17,6 +17,7 @@ import os
 import stat
 import tempfile
 import zlib
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Final, Protocol
@@ -268,16 +269,111 @@ def _fsync_directory(directory: Path) -> None:
         os.close(descriptor)
 
 
+#: Content codings that C{--compressed} decodes, with zlib's window bits for each:
+#: gzip (RFC 1952) and deflate, which in HTTP is the zlib format (RFC 1950).
+_WINDOW_BITS: Final = {
+    "gzip": 16 + zlib.MAX_WBITS,
+    "x-gzip": 16 + zlib.MAX_WBITS,
+    "deflate": zlib.MAX_WBITS,
+}
+#: The most codings one body may be wrapped in (curl allows 5 as well).
+MAX_CODINGS: Final = 5
+#: What C{Accept-Encoding} asks for with C{--compressed}.
+ACCEPT_ENCODING: Final = "gzip, deflate"
+
+
+def content_codings(values: list[str]) -> list[str]:
+    """
+    The content codings named by the C{Content-Encoding} field values, in the order
+    they were applied (C{identity}, which means none, is left out).
+    """
+    return [
+        coding
+        for value in values
+        for element in value.split(",")
+        if (coding := element.strip(" \t").lower()) and coding != "identity"
+    ]
+
+
+def check_codings(codings: Sequence[str]) -> None:
+    """
+    @raise BadTransferEncodingError: unless every coding can be decoded here.
+    """
+    unknown = [coding for coding in codings if coding not in _WINDOW_BITS]
+    if unknown:
+        raise BadTransferEncodingError(
+            f"unsupported content coding {', '.join(unknown)!r} "
+            f"(--compressed decodes {', '.join(_WINDOW_BITS)})"
+        )
+    if len(codings) > MAX_CODINGS:
+        raise BadTransferEncodingError(
+            f"more than {MAX_CODINGS} content codings: {', '.join(codings)!r}"
+        )
+
+
+class _Decoder:
+    """
+    Undoes one content coding as the bytes come, never more than L{_INFLATE_STEP}
+    decoded bytes at a time (so the size limit stops a gzip bomb early). Gzip
+    bodies may hold several members, decoded one after another as C{gzip -d}
+    does; anything else after the end of the stream is an error.
+    """
+
+    def __init__(self, coding: str) -> None:
+        self.coding = coding
+        self._inflater = zlib.decompressobj(_WINDOW_BITS[coding])
+        self._fed = False
+
+    def decode(self, data: bytes) -> Iterator[bytes]:
+        """The decoded pieces of the next encoded bytes."""
+        if data:
+            self._fed = True
+        while data:
+            if self._inflater.eof:
+                if self.coding == "deflate":
+                    raise BadTransferEncodingError(
+                        "data after the end of the deflate stream"
+                    )
+                self._inflater = zlib.decompressobj(_WINDOW_BITS[self.coding])
+            data = yield from self._inflate(data)
+
+    def finish(self) -> Iterator[bytes]:
+        """The last decoded pieces; the stream must have ended (if it began)."""
+        if not self._fed:
+            return  # An empty body is empty whatever its coding says.
+        yield from self._inflate(b"")
+        if not self._inflater.eof:
+            raise BadTransferEncodingError(f"the {self.coding} stream is truncated")
+
+    def _inflate(self, data: bytes) -> Generator[bytes, None, bytes]:
+        """Decode C{data}; return what follows the end of the stream, if it ends."""
+        inflater = self._inflater
+        try:
+            while True:
+                piece = inflater.decompress(data, _INFLATE_STEP)
+                if piece:
+                    yield piece
+                if inflater.eof:
+                    return inflater.unused_data
+                data = inflater.unconsumed_tail
+                if not data and len(piece) < _INFLATE_STEP:
+                    return b""
+        except zlib.error as error:
+            raise BadTransferEncodingError(f"bad {self.coding} data: {error}") from None
+
+
 class BodyPipeline:
     """
-    Decodes (gzip, if asked), limits, counts and optionally hashes a body on its way
-    to a destination.
+    Decodes (content codings, if asked), limits, counts and optionally hashes a body
+    on its way to a destination.
 
     @param max_size: the most decoded bytes accepted, or C{None}.
-    @param gzip: the body has C{Content-Encoding: gzip} and should be decoded.
+    @param codings: the body's content codings in the order they were applied
+        (L{content_codings}), all undone here, last first.
     @param sha256: hash the decoded body. It is off unless someone reads the digest:
         on a fast link SHA-256 is the costliest step of a download (44% of a 512 MiB
         one's time in a profile, more than receiving and writing together).
+    @raise BadTransferEncodingError: for a coding that cannot be decoded.
     """
 
     def __init__(
@@ -285,14 +381,15 @@ class BodyPipeline:
         destination: Destination,
         *,
         max_size: int | None,
-        gzip: bool,
+        codings: Sequence[str] = (),
         sha256: bool = False,
     ) -> None:
+        check_codings(codings)
         self.destination = destination
         self.max_size = max_size
         self.size = 0
         self._hash = hashlib.sha256() if sha256 else None
-        self._inflater = zlib.decompressobj(16 + zlib.MAX_WBITS) if gzip else None
+        self._decoders = [_Decoder(coding) for coding in reversed(codings)]
 
     @property
     def sha256(self) -> str | None:
@@ -300,15 +397,18 @@ class BodyPipeline:
         return None if self._hash is None else self._hash.hexdigest()
 
     def write(self, data: bytes) -> None:
-        if self._inflater is None:
+        if self._decoders:
+            self._decode(data, 0)
+        else:
+            self._deliver(data)
+
+    def _decode(self, data: bytes, stage: int) -> None:
+        """Pass C{data} through the decoders from C{stage} on, then deliver it."""
+        if stage == len(self._decoders):
             self._deliver(data)
             return
-        try:
-            while data:
-                self._deliver(self._inflater.decompress(data, _INFLATE_STEP))
-                data = self._inflater.unconsumed_tail
-        except zlib.error as error:
-            raise BadTransferEncodingError(f"bad gzip data: {error}") from None
+        for piece in self._decoders[stage].decode(data):
+            self._decode(piece, stage + 1)
 
     def _deliver(self, data: bytes) -> None:
         self.size += len(data)
@@ -319,12 +419,8 @@ class BodyPipeline:
         self.destination.write(data)
 
     def finish(self) -> None:
-        """The body is complete: check the gzip stream ended, then commit."""
-        if self._inflater is not None:
-            try:
-                self._deliver(self._inflater.flush())
-            except zlib.error as error:
-                raise BadTransferEncodingError(f"bad gzip data: {error}") from None
-            if not self._inflater.eof:
-                raise BadTransferEncodingError("the gzip stream is truncated")
+        """The body is complete: check every coded stream ended, then commit."""
+        for stage, decoder in enumerate(self._decoders):
+            for piece in decoder.finish():
+                self._decode(piece, stage + 1)
         self.destination.commit()

@@ -475,7 +475,9 @@ def _add_get(commands: Any) -> None:
         help="largest body accepted (after decoding)",
     )
     getter.add_argument(
-        "--compressed", action="store_true", help="ask for gzip and decode it"
+        "--compressed",
+        action="store_true",
+        help="ask for gzip or deflate and decode every content coding listed",
     )
     getter.add_argument(
         "-s", "--silent", action="store_true", help="no head, no progress bar"

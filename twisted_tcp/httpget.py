@@ -27,6 +27,7 @@ from twisted.python.failure import Failure
 from twisted_tcp._client import connection_error_reason
 from twisted_tcp._defaults import DEFAULT_MAX_REDIRECTS, DEFAULT_USER_AGENT
 from twisted_tcp._http_body import (
+    ACCEPT_ENCODING,
     BodyPipeline,
     Destination,
     Discard,
@@ -34,6 +35,8 @@ from twisted_tcp._http_body import (
     FileTooLargeError,
     StreamDestination,
     WriteError,
+    check_codings,
+    content_codings,
 )
 from twisted_tcp._http_parser import (
     BadTransferEncodingError,
@@ -193,7 +196,7 @@ def build_request(target: Target, user_agent: str, compressed: bool) -> bytes:
         "Accept: */*",
     ]
     if compressed:
-        fields.append("Accept-Encoding: gzip")
+        fields.append(f"Accept-Encoding: {ACCEPT_ENCODING}")
     fields.append("Connection: close")
     return ("\r\n".join(fields) + "\r\n\r\n").encode("ascii")
 
@@ -325,26 +328,22 @@ class _Hop(ResponseHandler):
         if options.fail and head.status >= 400:
             raise HTTPStatusError(f"the server answered {head.status} {head.reason}")
         options.on_head(head)
-        gzip = options.compressed and self._gzip(head)
+        codings = content_codings(head.get_all("Content-Encoding"))
+        decoding = options.compressed and bool(codings)
+        if decoding:
+            check_codings(codings)  # Before anything is opened.
         limit = options.max_filesize
-        # A gzip body's announced length is not its decoded size: that is checked
-        # as it is decoded.
-        if limit is not None and length is not None and length > limit and not gzip:
+        # An encoded body's announced length is not its decoded size: that is
+        # checked as it is decoded.
+        if limit is not None and length is not None and length > limit and not decoding:
             raise FileTooLargeError(f"the body ({length} bytes) is over {limit} bytes")
         self.pipeline = BodyPipeline(
             options.open_destination(head),
             max_size=limit,
-            gzip=gzip,
+            codings=codings if decoding else (),
             sha256=options.sha256,
         )
         return True
-
-    @staticmethod
-    def _gzip(head: ResponseHead) -> bool:
-        return (head.get("Content-Encoding") or "").strip().lower() in (
-            "gzip",
-            "x-gzip",
-        )
 
     def body(self, data: bytes) -> None:
         assert self.pipeline is not None

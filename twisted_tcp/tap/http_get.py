@@ -28,7 +28,7 @@ class Options(usage.Options):
     optFlags = [
         ["location", "L", "Follow redirects."],
         ["fail", "f", "Fail on HTTP status 400 or more."],
-        ["compressed", None, "Ask for gzip and decode it."],
+        ["compressed", None, "Ask for gzip or deflate and decode every coding."],
         ["insecure", "k", "Do not verify the server's certificate."],
     ]
     optParameters = [
