@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-test
 
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: test lint chat bench bench-quick clean
+.PHONY: test lint chat bench bench-quick clean redis-server
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +15,21 @@ $(STAMP): pyproject.toml
 	touch $@
 
 ## make test: create .venv, install the project with its test extras, lint, run the suite.
-test: $(STAMP) lint
+test: $(STAMP) redis-server lint
 	$(BIN)/python -m pytest
+
+## The cluster tests start their own redis-server (Debian's package of that name): as
+## root it is installed when missing; otherwise make stops and says what to install.
+redis-server:
+	@command -v redis-server >/dev/null || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+				-o DPkg::Lock::Timeout=600 redis-server >/dev/null; \
+		else \
+			echo "make test needs redis-server: install the package (apt-get install redis-server) and run make test again" >&2; \
+			exit 1; \
+		fi; }
+	@command -v redis-server >/dev/null || { echo "installing redis-server failed" >&2; exit 1; }
 
 ## make lint: ruff and mypy over the package, the plugin dropin and the tests.
 lint: $(STAMP)

@@ -1,14 +1,19 @@
 """
-Fixtures shared by the test modules: the reactor pytest-twisted runs, and a hypothesis
-profile without deadlines (these machines are noisy; no test asserts on time).
+Fixtures shared by the test modules: the reactor pytest-twisted runs, a real
+redis-server for the cluster tests, and a hypothesis profile without deadlines (these
+machines are noisy; no test asserts on time).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+from tests.redis_support import RedisServer
 
 settings.register_profile(
     "twisted-tcp",
@@ -24,3 +29,14 @@ def reactor() -> Any:
     from twisted.internet import reactor
 
     return reactor
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A real redis-server of its own, running until the test ends."""
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
