@@ -1,20 +1,34 @@
 """
-Tests for L{twisted_tcp._listen}: endpoint strings split as Twisted splits them, and
-the backlog every server listens with.
+Tests for L{twisted_tcp._listen}: endpoint strings split as Twisted splits them, the
+backlog every server listens with, and one-line messages for bad endpoints and for
+addresses that cannot be listened on.
 """
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
+from typing import Any
 
 import pytest
+from twisted.internet.endpoints import (
+    SSL4ServerEndpoint,
+    TCP4ServerEndpoint,
+    TCP6ServerEndpoint,
+    UNIXServerEndpoint,
+)
+from twisted.internet.error import CannotListenError
 
 from twisted_tcp._listen import (
     MIN_BACKLOG,
+    cannot_listen,
     listen_backlog,
     parse_description,
+    server_endpoint,
     with_backlog,
 )
+
+from .support import self_signed
 
 
 @pytest.mark.parametrize(
@@ -63,3 +77,76 @@ def test_listen_backlog(tmp_path: Path, somaxconn: str | None, backlog: int) -> 
     if somaxconn is not None:
         path.write_text(somaxconn)
     assert listen_backlog(path) == backlog
+
+
+@pytest.mark.parametrize(
+    ("description", "message"),
+    [
+        ("bogus:1", "Unknown endpoint type: 'bogus'"),
+        ("", "Unknown endpoint type: ''"),
+        ("tcp", "missing 1 required positional argument: 'port'"),
+        ("tcp:http", "'http' is not a port number (0-65535)"),
+        ("tcp6:70000", "'70000' is not a port number (0-65535)"),
+        ("ssl:-1", "'-1' is not a port number (0-65535)"),
+        ("tcp:1:foo=bar", "got an unexpected keyword argument 'foo'"),
+        ("tcp:1:backlog=many", "invalid literal for int() with base 10: 'many'"),
+        ("unix:", "unix: needs the path of the socket"),
+        ("unix:/tmp/a.sock:mode=999", "invalid literal for int() with base 8: '999'"),
+        (
+            "ssl:0:privateKey=/nonexistent/key.pem",
+            "/nonexistent/key.pem: No such file or directory",
+        ),
+    ],
+)
+def test_bad_endpoints(reactor: Any, description: str, message: str) -> None:
+    """A bad endpoint string is a ValueError whose one line says what is wrong."""
+    with pytest.raises(ValueError) as raised:
+        server_endpoint(reactor, description)
+    assert str(raised.value) == message
+
+
+def test_key_that_is_not_pem(reactor: Any, tmp_path: Path) -> None:
+    """A key file that is not PEM is named as such."""
+    key = tmp_path / "key.pem"
+    key.write_text("not a key")
+    with pytest.raises(ValueError, match="the key or certificate is not valid PEM"):
+        server_endpoint(reactor, f"ssl:0:privateKey={key}")
+
+
+def test_good_endpoints(reactor: Any, tmp_path: Path) -> None:
+    """Good strings make the endpoints Twisted makes of them."""
+    key, certificate = self_signed(tmp_path)
+    for description, kind in [
+        ("tcp:0", TCP4ServerEndpoint),
+        ("tcp6:0", TCP6ServerEndpoint),
+        (f"ssl:0:privateKey={key}:certKey={certificate}", SSL4ServerEndpoint),
+        (f"unix:{tmp_path}/a.sock", UNIXServerEndpoint),
+    ]:
+        assert isinstance(server_endpoint(reactor, description), kind)
+
+
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        (
+            CannotListenError("", 80, OSError(errno.EACCES, "Permission denied")),
+            "cannot listen on all interfaces port 80: Permission denied",
+        ),
+        (
+            CannotListenError("::1", 9, OSError(errno.EADDRINUSE, "Address in use")),
+            "cannot listen on ::1 port 9: Address in use",
+        ),
+        (
+            CannotListenError(None, b"/run/a.sock", "Cannot acquire lock"),
+            "cannot listen on /run/a.sock: Cannot acquire lock",
+        ),
+        (
+            FileNotFoundError(errno.ENOENT, "No such file", "1", None, b"/no/a.lock"),
+            "cannot listen on /no/a.lock: No such file",
+        ),
+    ],
+)
+def test_cannot_listen_message(error: Exception, message: str) -> None:
+    """Listening failures become one line naming the address and the reason."""
+    assert isinstance(error, CannotListenError | OSError)
+    assert cannot_listen(error) == message

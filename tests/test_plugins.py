@@ -218,6 +218,64 @@ def test_twist_reports_usage_errors(outside: Path) -> None:
     assert "bad greeting" in result.stdout + result.stderr
 
 
+def run_twist(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run C{twist} with text logs until it exits by itself."""
+    return subprocess.run(
+        [str(TWIST), "--log-format=text", *argv],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "message"),
+    [
+        ("bogus:1", r"bad endpoint 'bogus:1': Unknown endpoint type: 'bogus'"),
+        (
+            "ssl:0:privateKey=missing.pem",
+            r"bad endpoint 'ssl:0:privateKey=missing.pem': \S*/missing.pem: No such",
+        ),
+        ("tcp:70000", r"bad endpoint 'tcp:70000': '70000' is not a port number"),
+    ],
+)
+def test_bad_endpoint_is_a_usage_error(
+    outside: Path, endpoint: str, message: str
+) -> None:
+    """A bad --listen stops twist as a usage error (64) naming the problem, before
+    anything listens, with no traceback."""
+    result = run_twist("tcp-echo", "--listen", endpoint, cwd=outside)
+    output = result.stdout + result.stderr
+    assert result.returncode == 64
+    assert re.match(f"Error: {message}", output)
+    assert "Traceback" not in output
+
+
+def test_busy_port_is_one_line(outside: Path) -> None:
+    """A port already in use ends twist with one line saying so, no traceback."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_twist(
+            "tcp-greet", "--port", str(port), "--interface", "127.0.0.1", cwd=outside
+        )
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"twist: cannot listen on 127.0.0.1 port {port}: Address already in use\n"
+    )
+
+
+def test_unix_socket_in_missing_directory_is_one_line(outside: Path) -> None:
+    """A UNIX socket that cannot be made ends twist with one line naming the path."""
+    result = run_twist("tcp-echo", "--listen", "unix:missing/echo.sock", cwd=outside)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        "twist: cannot listen on missing/echo.sock.lock: No such file or directory\n"
+    )
+
+
 # Packaging: a copy of the checkout as git hands it out, plus a stray dropin.cache.
 
 

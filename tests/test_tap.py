@@ -176,6 +176,8 @@ def test_greet_defaults() -> None:
         (tcp_echo, ["--idle-timeout", "nan"], "expected a number of seconds"),
         (tcp_echo, ["--idle-timeout", "-2"], "expected a number of seconds"),
         (tcp_echo, ["--max-line", "0"], "expected a whole number >= 1, got 0"),
+        (tcp_echo, ["--listen", "bogus:1"], "bad endpoint 'bogus:1': Unknown"),
+        (tcp_greet, ["--listen", "tcp:1:x=y"], "unexpected keyword argument 'x'"),
         (tcp_greet, ["--greeting", "{0}"], "bad greeting"),
         (tcp_greet, ["--exit-word", ""], "exit word"),
         (tcp_chat, ["--flood-burst", "0"], "expected a whole number >= 1, got 0"),

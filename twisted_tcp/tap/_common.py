@@ -15,10 +15,16 @@ from typing import Any, ClassVar
 from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import MultiService
 from twisted.internet.defer import Deferred
-from twisted.internet.endpoints import quoteStringArgument, serverFromString
+from twisted.internet.endpoints import quoteStringArgument
+from twisted.internet.error import CannotListenError
 from twisted.python import usage
 
-from twisted_tcp._listen import listen_backlog, with_backlog
+from twisted_tcp._listen import (
+    cannot_listen,
+    listen_backlog,
+    server_endpoint,
+    with_backlog,
+)
 from twisted_tcp._server import LimitedServerFactory
 
 
@@ -124,17 +130,17 @@ class ServerOptions(usage.Options):
         self["listen"].append(description)
 
     def postOptions(self) -> None:
-        self["endpoints"] = self.endpoint_descriptions()
+        descriptions = self.endpoint_descriptions()
+        _check_endpoints(descriptions)
+        backlog = listen_backlog()
+        self["endpoints"] = [with_backlog(each, backlog) for each in descriptions]
         try:
             self["factory"] = self.build_factory()
         except ValueError as error:
             raise usage.UsageError(str(error)) from None
 
     def endpoint_descriptions(self) -> list[str]:
-        """
-        Endpoint strings for C{--listen} and C{--port}/C{--interface}, each with a
-        deep accept queue unless it sets its own C{backlog=}.
-        """
+        """Endpoint strings for C{--listen} and C{--port}/C{--interface}."""
         descriptions: list[str] = list(self["listen"])
         port = self["port"]
         if port is None and not descriptions:
@@ -144,8 +150,7 @@ class ServerOptions(usage.Options):
             if self["interface"]:
                 tcp += f":interface={quoteStringArgument(self['interface'])}"
             descriptions.append(tcp)
-        backlog = listen_backlog()
-        return [with_backlog(description, backlog) for description in descriptions]
+        return descriptions
 
     def common_factory_arguments(self) -> dict[str, Any]:
         """The factory keyword arguments named by the common options."""
@@ -160,6 +165,22 @@ class ServerOptions(usage.Options):
     def build_factory(self) -> LimitedServerFactory:
         """The server's factory, configured from these options."""
         raise NotImplementedError
+
+
+def _check_endpoints(descriptions: Sequence[str]) -> None:
+    """
+    Make each endpoint now, so a mistake in one (an unknown type, a key file that
+    is not there) is a usage error before anything listens.
+    """
+    # twist installs the reactor it was asked for before the plugin's options are
+    # parsed, or the default one right after: importing it here installs the same.
+    from twisted.internet import reactor
+
+    for description in descriptions:
+        try:
+            server_endpoint(reactor, description)
+        except ValueError as error:
+            raise usage.UsageError(f"bad endpoint {description!r}: {error}") from None
 
 
 class ServerService(MultiService):
@@ -178,11 +199,22 @@ class ServerService(MultiService):
         self.factory = factory
         for description in descriptions:
             listener = StreamServerEndpointService(
-                serverFromString(reactor, description), factory
+                server_endpoint(reactor, description), factory
             )
             # Fail at start-up when the address is taken, as strports.service does.
             listener._raiseSynchronously = True
             listener.setServiceParent(self)
+
+    def startService(self) -> None:
+        """
+        Listen on every endpoint. One that cannot be listened on (the port is taken,
+        the address is not this machine's) ends C{twist} with one line saying so,
+        not a traceback.
+        """
+        try:
+            super().startService()
+        except (CannotListenError, OSError) as error:
+            raise SystemExit(f"twist: {cannot_listen(error)}") from None
 
     def stopService(self) -> Deferred[None]:
         stopped: Deferred[Any] = super().stopService()
