@@ -316,9 +316,41 @@ def test_bad_chunk_size(size_line: bytes) -> None:
     )
 
 
-def test_sixteen_hex_digits_parse() -> None:
-    """A 16-digit chunk size is accepted (and then the body is short)."""
-    assert every_way(chunked(b"000000000000000f\r\nabc")) is ShortBodyError
+def test_largest_chunk_size_parses() -> None:
+    """
+    Up to 2**60 - 1 (15 hex digits; leading zeros do not count) is accepted and
+    the body then waited for.
+    """
+    for size in (b"000000000000000f", b"0000fffffffffffffff"):
+        assert every_way(chunked(size + b"\r\nabc")) is ShortBodyError
+        assert head_of(every_way(chunked(size + b"\r\nabc"), eof=False))[1] == "OK"
+
+
+@pytest.mark.parametrize(
+    "size", [b"ffffffffffffffff\r\n", b"ffffffffffffffff", b"1000000000000000;x"]
+)
+def test_huge_chunk_size_refused_at_once(size: bytes) -> None:
+    """
+    A chunk size of 2**60 or more (2**64 - 1 here) is refused as soon as its
+    digits are in, without waiting for the body or even the end of the line.
+    """
+    assert every_way(chunked(size), eof=False) is BadTransferEncodingError
+    with pytest.raises(
+        BadTransferEncodingError, match=r"a chunk size of 0x[0-9a-f]{16} bytes is over"
+    ):
+        ResponseParser().feed(chunked(size))
+
+
+def test_over_long_chunk_lines_named() -> None:
+    """A chunk size or trailer line over 8 KiB is a transfer-coding error naming it."""
+    extension = b";" + b"x" * (1 << 20)
+    with pytest.raises(BadTransferEncodingError, match="a chunk size line is over"):
+        ResponseParser().feed(chunked(b"5" + extension + b"\r\nhello\r\n"))
+    trailer = b"X: " + b"y" * (8 * 1024) + b"\r\n"
+    with pytest.raises(BadTransferEncodingError, match="a trailer line is over"):
+        ResponseParser().feed(chunked(b"0\r\n" + trailer))
+    with pytest.raises(MalformedResponseError, match="a header line is over"):
+        ResponseParser().feed(b"HTTP/1.1 200 OK\r\nX: " + b"z" * (8 << 10) + b"\r\n")
 
 
 def test_chunk_not_followed_by_crlf() -> None:

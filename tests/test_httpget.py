@@ -27,6 +27,7 @@ from twisted.web.static import Data
 
 from twisted_tcp import _http_body
 from twisted_tcp.httpget import (
+    BadTransferEncodingError,
     BadURLError,
     CertificateError,
     CouldNotConnectError,
@@ -276,6 +277,29 @@ async def test_stalled_server_times_out(reactor: Any, tmp_path: Path) -> None:
         with pytest.raises(TimeoutError) as caught:
             await fetch(reactor, url, str(tmp_path / "x"), max_time=0.3)
         assert caught.value.exit_code == 28
+        assert list(tmp_path.iterdir()) == []
+    finally:
+        await stop(port)
+
+
+@pytest_twisted.ensureDeferred
+async def test_huge_chunk_refused_at_once(reactor: Any, tmp_path: Path) -> None:
+    """
+    A chunk of 2**64 - 1 bytes from a server that then stalls is exit 61 at once,
+    not a wait for the transfer's time limit; no file is left.
+    """
+    reply = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\n"
+    factory = Factory.forProtocol(lambda: Scripted(reply, close=False))
+    port = reactor.listenTCP(0, factory, interface="127.0.0.1")
+    try:
+        with pytest.raises(BadTransferEncodingError) as caught:
+            await fetch(
+                reactor,
+                f"http://127.0.0.1:{port_of(port)}/",
+                str(tmp_path / "x"),
+                max_time=60,
+            )
+        assert caught.value.exit_code == 61
         assert list(tmp_path.iterdir()) == []
     finally:
         await stop(port)

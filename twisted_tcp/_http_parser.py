@@ -21,8 +21,10 @@ MAX_HEADERS: Final = 100
 MAX_INTERIM: Final = 10
 #: Content-Length digits: 18 fit any real body and can never overflow anything.
 MAX_LENGTH_DIGITS: Final = 18
-#: Chunk size hex digits: 16 is 2**64 - 1.
-MAX_CHUNK_DIGITS: Final = 16
+#: Chunk size hex digits, leading zeros aside: 15 is 2**60 - 1 bytes, the bound of a
+#: Content-Length too (18 decimal digits). A larger size is refused at once rather
+#: than waited for.
+MAX_CHUNK_DIGITS: Final = 15
 
 
 class HTTPError(Exception):
@@ -105,6 +107,7 @@ _STATUS_LINE = re.compile(
 _FIELD_NAME = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _FIELD_VALUE_BAD = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 _DIGITS = re.compile(rb"[0-9]+")
+_HEX = re.compile(rb"([0-9A-Fa-f]*)")
 _CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]+)[ \t]*(;[^\x00-\x08\x0a-\x1f\x7f]*)?")
 
 
@@ -180,26 +183,29 @@ class ResponseParser:
 
     # Lines of the head and of chunked framing.
 
-    def _line(self) -> bytes | None:
-        """The next line without its CRLF (or bare LF), or None if incomplete."""
+    def _line(self, kind: str) -> bytes | None:
+        """
+        The next line without its CRLF (or bare LF), or None if incomplete.
+        C{kind} names the line in errors (C{header}, C{chunk size}, C{trailer}).
+        """
         end = self._buffer.find(b"\n", self._position)
         if end < 0:
             if self._available() > MAX_LINE + 1:
-                raise MalformedResponseError(f"a header line is over {MAX_LINE} bytes")
+                raise MalformedResponseError(f"a {kind} line is over {MAX_LINE} bytes")
             return None
         line = self._buffer[self._position : end]
         self._position = end + 1
         if line.endswith(b"\r"):
             line = line[:-1]
         if len(line) > MAX_LINE:
-            raise MalformedResponseError(f"a header line is over {MAX_LINE} bytes")
+            raise MalformedResponseError(f"a {kind} line is over {MAX_LINE} bytes")
         if b"\r" in line or b"\x00" in line:
-            raise MalformedResponseError("a bare CR or a NUL in the response head")
+            raise MalformedResponseError(f"a bare CR or a NUL in a {kind} line")
         return line
 
     def _head_line(self) -> bytes | None:
         """A line of the head, counted against the head's size limit."""
-        line = self._line()
+        line = self._line("header")
         if line is not None:
             self._head_bytes += len(line) + 2
             if self._head_bytes > MAX_HEAD:
@@ -349,20 +355,35 @@ class ResponseParser:
         return False
 
     def _chunk_size(self, events: list[Event]) -> bool:
-        line = self._chunk_line()
+        line = self._chunk_line("chunk size")
         if line is None:
+            # A size too large is refused as soon as its digits are in, not once
+            # its line ends.
+            self._check_chunk_digits(_HEX.match(self._buffer, self._position))
             return False
         match = _CHUNK_SIZE.fullmatch(line)
-        if not match or len(match[1]) > MAX_CHUNK_DIGITS:
+        if not match:
             raise BadTransferEncodingError(f"invalid chunk size line {line[:80]!r}")
+        self._check_chunk_digits(match)
         self._remaining = int(match[1], 16)
         self._state = self._chunk_data if self._remaining else self._trailer
         return True
 
-    def _chunk_line(self) -> bytes | None:
+    @staticmethod
+    def _check_chunk_digits(match: re.Match[bytes] | None) -> None:
+        """Refuse a chunk size over L{MAX_CHUNK_DIGITS} hex digits."""
+        digits = match[1].lstrip(b"0") if match else b""
+        if len(digits) > MAX_CHUNK_DIGITS:
+            raise BadTransferEncodingError(
+                f"a chunk size of 0x{digits[:20].decode()}"
+                f"{'...' if len(digits) > 20 else ''} bytes is over the limit "
+                f"(2**{4 * MAX_CHUNK_DIGITS} - 1)"
+            )
+
+    def _chunk_line(self, kind: str) -> bytes | None:
         """A line of chunked framing; its errors are transfer-coding errors."""
         try:
-            return self._line()
+            return self._line(kind)
         except MalformedResponseError as error:
             raise BadTransferEncodingError(str(error)) from None
 
@@ -388,7 +409,7 @@ class ResponseParser:
         return True
 
     def _trailer(self, events: list[Event]) -> bool:
-        line = self._chunk_line()
+        line = self._chunk_line("trailer")
         if line is None:
             return False
         if not line:
