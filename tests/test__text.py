@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from twisted_tcp._text import check_encoding, decode, encode, sanitize
+from twisted_tcp._text import check_encoding, decode, encode, neutralise_c1, sanitize
 
 
 def test_check_encoding_canonical_name() -> None:
@@ -75,3 +75,29 @@ def test_sanitized_text_is_one_safe_line(text: str) -> None:
     clean = sanitize(text)
     assert not any(char in clean for char in "\r\n\x1b\x7f\x85\u2028\u2029\u202e")
     assert sanitize(clean) == clean
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"X: a\xc2\x9b2Jb", b"X: a\\x9b2Jb"),
+        (b"X: \x9b31m \x85", b"X: \\x9b31m \\x85"),
+        (
+            b"X: \xe2\x82\xac \xc3\xa9t\xc3\xa9 \xe9",
+            b"X: \xe2\x82\xac \xc3\xa9t\xc3\xa9 \xe9",
+        ),
+        (b"plain", b"plain"),
+    ],
+)
+def test_neutralise_c1(data: bytes, expected: bytes) -> None:
+    """C1 controls, as UTF-8 or single bytes, are shown escaped; UTF-8 text stays."""
+    assert neutralise_c1(data) == expected
+
+
+@given(st.binary())
+def test_neutralised_bytes_hold_no_c1(data: bytes) -> None:
+    """Whatever the bytes, none is a C1 control either way a terminal reads it."""
+    safe = neutralise_c1(data)
+    assert not any("\x80" <= char <= "\x9f" for char in safe.decode("utf-8", "ignore"))
+    text = safe.decode("utf-8", "surrogateescape")
+    assert not any(0xDC80 <= ord(char) <= 0xDC9F for char in text)

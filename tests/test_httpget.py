@@ -504,6 +504,67 @@ async def test_cli_include_and_dump_header(
     assert head_file.read_bytes() == head + b"\r\n\r\n"
 
 
+@pytest_twisted.ensureDeferred
+async def test_cli_printed_head_shows_c1_controls(reactor: Any, tmp_path: Path) -> None:
+    """
+    The head printed by C{get -o} shows C1 controls (CSI as UTF-8 and as a single
+    byte) escaped instead of sending them to the terminal; -D keeps the exact bytes.
+    """
+    head = (
+        b"HTTP/1.1 200 OK\r\nX-A: \xc2\x9b2J\r\nX-B: \x9b31m\r\n"
+        b"Content-Length: 2\r\n\r\n"
+    )
+    port, url = raw_server(reactor, head + b"ok")
+    try:
+        result = await run_get_against(
+            "-o", str(tmp_path / "body"), "-D", str(tmp_path / "head"), url
+        )
+    finally:
+        await stop(port)
+    assert result.returncode == 0
+    assert b"\x9b" not in result.stdout
+    assert b"\r\nX-A: \\x9b2J\r\nX-B: \\x9b31m\r\n" in result.stdout
+    assert (tmp_path / "head").read_bytes() == head
+    assert (tmp_path / "body").read_bytes() == b"ok"
+
+
+@pytest.mark.parametrize("spelling", ["same", "dotted", "link", "dangling link"])
+def test_cli_head_and_body_to_one_file_refused(tmp_path: Path, spelling: str) -> None:
+    """
+    -o and -D naming one file, however spelled, are refused (exit 2, one line)
+    before connecting, since one would overwrite the other.
+    """
+    body = tmp_path / "h.txt"
+    head = str(body)
+    if spelling == "dotted":
+        head = f"{tmp_path}/./sub/../h.txt"
+        (tmp_path / "sub").mkdir()
+    elif spelling.endswith("link"):
+        if spelling == "link":
+            body.write_bytes(b"old")
+        head = str(tmp_path / "link")
+        (tmp_path / "link").symlink_to("h.txt")
+    # Nothing listens on port 9: connecting would be exit 7.
+    result = run_get("-o", str(body), "-D", head, "http://127.0.0.1:9/")
+    assert result.returncode == 2
+    assert (
+        result.stderr
+        == (
+            f"twisted-tcp: -D {head} is the file the body is saved to: the one would "
+            "overwrite the other (-i puts the head in the body's file)\n"
+        ).encode()
+    )
+
+
+@pytest_twisted.ensureDeferred
+async def test_cli_head_to_stdout(reactor: Any, web: str) -> None:
+    """-D - writes the head to standard output, before the body."""
+    result = await run_get_against("-D", "-", f"{web}/page.html")
+    head, _, body = result.stdout.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert body == PAGE
+
+
 @pytest.mark.parametrize(
     ("argv", "code", "message"),
     [

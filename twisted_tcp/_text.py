@@ -1,11 +1,13 @@
 """
-Text handling shared by the line-based servers: encodings, decoding after framing, and
-the sanitising that keeps a peer from forging lines or driving other terminals.
+Text handling shared by the line-based servers and the clients: encodings, decoding
+after framing, and the sanitising that keeps a peer from forging lines or driving
+other terminals.
 """
 
 from __future__ import annotations
 
 import codecs
+import re
 import unicodedata
 
 CRLF = b"\r\n"
@@ -14,6 +16,10 @@ CRLF = b"\r\n"
 # overrides and isolates, zero-width joiners and spaces, the BOM), and the line and
 # paragraph separators, which some terminals and editors treat as line breaks.
 _UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+
+# A C1 control, or a byte 0x80-0x9F that is not part of valid UTF-8 (decoded as a
+# lone surrogate by surrogateescape).
+_C1 = re.compile("[\x80-\x9f\udc80-\udc9f]")
 
 
 def check_encoding(name: str) -> str:
@@ -60,3 +66,20 @@ def sanitize(text: str) -> str:
     return "".join(
         char for char in text if unicodedata.category(char) not in _UNSAFE_CATEGORIES
     )
+
+
+def neutralise_c1(data: bytes) -> bytes:
+    """
+    Bytes for a terminal with the C1 controls (U+0080 to U+009F, CSI U+009B among
+    them) shown as C{\\x9b} instead of acted on: both as UTF-8 (C{c2 9b}) and as
+    single bytes (C{9b}, which a terminal in an 8-bit mode takes as CSI). Valid
+    UTF-8 text is kept, including characters whose bytes lie in 0x80-0x9F.
+    """
+    text = data.decode("utf-8", "surrogateescape")
+    if text.isascii():
+        return data
+    return _C1.sub(_escape_c1, text).encode("utf-8", "surrogateescape")
+
+
+def _escape_c1(match: re.Match[str]) -> str:
+    return f"\\x{ord(match[0]) & 0xFF:02x}"

@@ -201,27 +201,40 @@ async def get(reactor: Any, arguments: argparse.Namespace) -> int:
     from twisted_tcp._client import EXIT_OK
     from twisted_tcp._http_parser import parse_content_length
     from twisted_tcp._progress import Progress
+    from twisted_tcp._text import neutralise_c1
     from twisted_tcp.httpget import WriteError, fetch
 
     path = arguments.output
     if arguments.remote_name:
         path = remote_name(arguments.url)
+    dump = arguments.dump_header
+    if path is not None and dump not in (None, "-") and _same_file(path, dump):
+        from twisted_tcp._client import ClientError
+
+        raise ClientError(
+            2, f"-D {dump} is the file the body is saved to: the one would overwrite "
+            "the other (-i puts the head in the body's file)",
+        )  # fmt: skip
     saving = path is not None
     print_head = saving and not arguments.silent and not arguments.json
     progress = Progress(sys.stderr) if saving and not arguments.silent else None
 
     def on_head(head: ResponseHead) -> None:
         if print_head:
+            # Shown, not replayed: the server's C1 controls must not drive the
+            # terminal (the parser refuses C0 ones, ESC among them).
+            sys.stdout.buffer.write(neutralise_c1(head.raw))
+            sys.stdout.flush()
+        if dump == "-":
             sys.stdout.buffer.write(head.raw)
             sys.stdout.flush()
-        if arguments.dump_header:
+        elif dump is not None:
             from pathlib import Path
 
             try:
-                Path(arguments.dump_header).write_bytes(head.raw)
+                Path(dump).write_bytes(head.raw)
             except OSError as error:
-                raise WriteError(f"cannot write {arguments.dump_header}: "
-                                 f"{error.strerror}") from None  # fmt: skip
+                raise WriteError(f"cannot write {dump}: {error.strerror}") from None
         if progress is not None:
             lengths = head.get_all("Content-Length")
             progress.start(parse_content_length(lengths) if lengths else None)
@@ -252,6 +265,24 @@ async def get(reactor: Any, arguments: argparse.Namespace) -> int:
         }  # fmt: skip
         _say(json.dumps(summary))
     return EXIT_OK
+
+
+def _same_file(first: str, second: str) -> bool:
+    """
+    Whether two names reach the same regular file (or would, once created),
+    whatever their spelling or the symbolic links on the way. Two names for one
+    character device or FIFO (C{/dev/null}) may well be both written to.
+    """
+    import os
+    import stat
+
+    try:
+        same = os.path.samefile(first, second)
+        mode = os.stat(first).st_mode
+    except OSError:
+        # One of them does not exist yet: the same if they resolve to one name.
+        return os.path.realpath(first) == os.path.realpath(second)
+    return same and not (stat.S_ISCHR(mode) or stat.S_ISFIFO(mode))
 
 
 def remote_name(url: str) -> str:
@@ -446,7 +477,10 @@ def _add_get(commands: Any) -> None:
         help="put the response head in the output",
     )
     getter.add_argument(
-        "-D", "--dump-header", metavar="FILE", help="write the response head to FILE"
+        "-D",
+        "--dump-header",
+        metavar="FILE",
+        help="write the response head to FILE (- for standard output)",
     )
     getter.add_argument(
         "-f",
