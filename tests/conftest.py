@@ -1,7 +1,8 @@
 """
 Fixtures shared by the test modules: the reactor pytest-twisted runs, a real
-redis-server for the cluster tests, and a hypothesis profile without deadlines (these
-machines are noisy; no test asserts on time).
+redis-server for the cluster tests, C{twist} subprocesses that never outlive their
+test, and a hypothesis profile without deadlines (these machines are noisy; no test
+asserts on time).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from tests.redis_support import RedisServer
+from tests.twist_support import Twist
 
 settings.register_profile(
     "twisted-tcp",
@@ -40,3 +42,12 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def twist_runs() -> Iterator[list[Twist]]:
+    """Twist processes started by a test; killed if the test leaves them running."""
+    started: list[Twist] = []
+    yield started
+    for twist in started:
+        twist.kill()

@@ -21,7 +21,6 @@ from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.error import ConnectionLost
 from twisted.internet.interfaces import IListeningPort
 from twisted.internet.protocol import Protocol, connectionDone
-from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransportWithDisconnection
 from twisted.internet.threads import deferToThread
 from twisted.python.failure import Failure
@@ -29,69 +28,17 @@ from twisted.python.failure import Failure
 from twisted_tcp._text import encode
 from twisted_tcp.chat import ChatFactory, ChatProtocol
 from twisted_tcp.chat import room as chat_room
-from twisted_tcp.chat.service import LocalChat
 
-from .support import clock_of, connect, port_of, stop
-from .support import take as take_now
-
-
-class Room:
-    """A chat factory on a test clock, with helpers to connect and read clients."""
-
-    def __init__(self, **options: Any) -> None:
-        options.setdefault("flood_rate", 0)
-        options.setdefault("arrival_grace", 0)
-        self.factory = ChatFactory(clock=Clock(), **options)
-        self.clock = clock_of(self.factory)
-        self._ports = iter(range(40000, 50000))
-
-    @property
-    def chat(self) -> LocalChat:
-        return local_chat(self.factory)
-
-    def join(self) -> tuple[ChatProtocol, StringTransportWithDisconnection]:
-        protocol, transport = connect(self.factory, port=next(self._ports))
-        return protocol, transport
-
-    def stamp(self) -> str:
-        return time.strftime("%Y/%m/%d %H:%M:%S", time.localtime(self.clock.seconds()))
-
-
-def local_chat(factory: ChatFactory) -> LocalChat:
-    """The one-process chat service of a factory."""
-    service = factory.service
-    assert isinstance(service, LocalChat)
-    return service
-
-
-def take(transport: StringTransportWithDisconnection) -> bytes:
-    """
-    What was written to a client since the last call, once the reactor turn in
-    which it was posted has ended (rooms deliver at the end of a turn).
-    """
-    protocol = transport.protocol
-    assert isinstance(protocol, ChatProtocol)
-    clock_of(protocol.factory).advance(0)
-    return take_now(transport)
-
-
-def lines(transport: StringTransportWithDisconnection) -> list[str]:
-    """The lines written to a client since the last call, decoded."""
-    data = take(transport)
-    assert data == b"" or data.endswith(b"\r\n")
-    return data.decode().split("\r\n")[:-1]
-
-
-def say(protocol: ChatProtocol, *texts: str) -> None:
-    protocol.dataReceived("".join(f"{text}\n" for text in texts).encode())
+from .chat_support import ChatHarness, lines, local_chat, say, take
+from .support import port_of, stop
 
 
 @pytest.fixture
-def room() -> Room:
-    return Room()
+def room() -> ChatHarness:
+    return ChatHarness()
 
 
-def test_welcome_names_a_unique_guest(room: Room) -> None:
+def test_welcome_names_a_unique_guest(room: ChatHarness) -> None:
     """Each newcomer is welcomed under a new guest-N nick and pointed to /help."""
     first, first_out = room.join()
     second, second_out = room.join()
@@ -103,7 +50,7 @@ def test_welcome_names_a_unique_guest(room: Room) -> None:
     assert lines(first_out)[-1] == "* guest-2 joined #lobby"
 
 
-def test_guest_nick_skips_taken_names(room: Room) -> None:
+def test_guest_nick_skips_taken_names(room: ChatHarness) -> None:
     """A guest-N nick someone already chose is not given out again."""
     first, _ = room.join()
     say(first, "/nick guest-2")
@@ -111,7 +58,7 @@ def test_guest_nick_skips_taken_names(room: Room) -> None:
     assert second.nick == "guest-3"
 
 
-def test_message_reaches_everyone_including_sender(room: Room) -> None:
+def test_message_reaches_everyone_including_sender(room: ChatHarness) -> None:
     """A line goes to every client, sender included, as [TIMESTAMP] <NICK> TEXT."""
     (alice, alice_out), (_, bob_out) = room.join(), room.join()
     take(alice_out)
@@ -125,7 +72,7 @@ def test_message_reaches_everyone_including_sender(room: Room) -> None:
 
 def test_timestamp_format_option() -> None:
     """--timestamp-format changes the stamp of every message."""
-    room = Room(timestamp_format="%H:%M")
+    room = ChatHarness(timestamp_format="%H:%M")
     alice, out = room.join()
     take(out)
     say(alice, "hi")
@@ -133,7 +80,7 @@ def test_timestamp_format_option() -> None:
     assert lines(out) == [f"[{stamp}] <guest-1> hi"]
 
 
-def test_empty_lines_ignored(room: Room) -> None:
+def test_empty_lines_ignored(room: ChatHarness) -> None:
     """Empty and blank lines are not broadcast."""
     alice, out = room.join()
     take(out)
@@ -142,7 +89,7 @@ def test_empty_lines_ignored(room: Room) -> None:
 
 
 @pytest.mark.parametrize("nick", ["a", "Alice", "x" * 30, "n1_c-k"])
-def test_nick_change_announced(room: Room, nick: str) -> None:
+def test_nick_change_announced(room: ChatHarness, nick: str) -> None:
     """A valid /nick is announced to everyone."""
     (alice, alice_out), (_, bob_out) = room.join(), room.join()
     take(alice_out)
@@ -153,7 +100,7 @@ def test_nick_change_announced(room: Room, nick: str) -> None:
     assert alice.nick == nick
 
 
-def test_bare_nick_gets_usage(room: Room) -> None:
+def test_bare_nick_gets_usage(room: ChatHarness) -> None:
     """A /nick without a name gets the usage line, not the rules."""
     alice, alice_out = room.join()
     take(alice_out)
@@ -161,7 +108,7 @@ def test_bare_nick_gets_usage(room: Room) -> None:
     assert lines(alice_out) == ["error: usage: /nick NAME"]
 
 
-def test_nick_unchanged_is_not_announced(room: Room) -> None:
+def test_nick_unchanged_is_not_announced(room: ChatHarness) -> None:
     """Taking the nick one already has announces nothing."""
     (alice, alice_out), (_, bob_out) = room.join(), room.join()
     say(alice, "/nick carol")
@@ -172,7 +119,7 @@ def test_nick_unchanged_is_not_announced(room: Room) -> None:
 
 
 @pytest.mark.parametrize("nick", ["1abc", "x" * 31, "a b", "é", "a.b", "-x", "_x"])
-def test_invalid_nick(room: Room, nick: str) -> None:
+def test_invalid_nick(room: ChatHarness, nick: str) -> None:
     """Nicks break the rules get an error for the sender alone."""
     (alice, alice_out), (_, bob_out) = room.join(), room.join()
     take(alice_out)
@@ -185,7 +132,7 @@ def test_invalid_nick(room: Room, nick: str) -> None:
 
 
 @pytest.mark.parametrize("nick", ["server", "SYSTEM", "Admin"])
-def test_reserved_nick(room: Room, nick: str) -> None:
+def test_reserved_nick(room: ChatHarness, nick: str) -> None:
     """server, system and admin cannot be taken, in any case."""
     alice, out = room.join()
     take(out)
@@ -193,7 +140,7 @@ def test_reserved_nick(room: Room, nick: str) -> None:
     assert lines(out) == [f"error: the nick {nick} is reserved"]
 
 
-def test_taken_nick_names_holder(room: Room) -> None:
+def test_taken_nick_names_holder(room: ChatHarness) -> None:
     """A nick taken by someone else, in any case, is refused naming the holder."""
     (alice, _), (bob, bob_out) = room.join(), room.join()
     say(alice, "/nick Alice")
@@ -203,7 +150,7 @@ def test_taken_nick_names_holder(room: Room) -> None:
     assert bob.nick == "guest-2"
 
 
-def test_own_nick_in_other_case(room: Room) -> None:
+def test_own_nick_in_other_case(room: ChatHarness) -> None:
     """One may change the case of one's own nick."""
     alice, out = room.join()
     say(alice, "/nick alice", "/nick Alice")
@@ -211,7 +158,7 @@ def test_own_nick_in_other_case(room: Room) -> None:
     assert list(room.chat.members) == ["alice"]
 
 
-def test_who_lists_members_with_since(room: Room) -> None:
+def test_who_lists_members_with_since(room: ChatHarness) -> None:
     """/who lists every nick with the time it connected, to the asker alone."""
     alice, alice_out = room.join()
     room.clock.advance(60)
@@ -228,7 +175,7 @@ def test_who_lists_members_with_since(room: Room) -> None:
     assert lines(bob_out) == []
 
 
-def test_me_action(room: Room) -> None:
+def test_me_action(room: ChatHarness) -> None:
     """/me ACTION is broadcast as [TIMESTAMP] * NICK ACTION."""
     (alice, _), (_, bob_out) = room.join(), room.join()
     take(bob_out)
@@ -236,7 +183,7 @@ def test_me_action(room: Room) -> None:
     assert lines(bob_out) == [f"[{room.stamp()}] * guest-1 waves"]
 
 
-def test_private_message(room: Room) -> None:
+def test_private_message(room: ChatHarness) -> None:
     """/msg reaches its target alone (any case), and the sender sees a copy."""
     (alice, alice_out), (_, bob_out), (_, carol_out) = (
         room.join(),
@@ -262,7 +209,9 @@ def test_private_message(room: Room) -> None:
         ("/", "error: unknown command / (try /help)"),
     ],
 )
-def test_command_errors_to_sender_alone(room: Room, command: str, error: str) -> None:
+def test_command_errors_to_sender_alone(
+    room: ChatHarness, command: str, error: str
+) -> None:
     """Bad commands get an error line sent to the sender alone."""
     (alice, alice_out), (_, bob_out) = room.join(), room.join()
     take(alice_out)
@@ -272,7 +221,7 @@ def test_command_errors_to_sender_alone(room: Room, command: str, error: str) ->
     assert lines(bob_out) == []
 
 
-def test_help(room: Room) -> None:
+def test_help(room: ChatHarness) -> None:
     """/help lists every command as notices."""
     alice, out = room.join()
     take(out)
@@ -283,7 +232,7 @@ def test_help(room: Room) -> None:
         assert any(command in line for line in help_lines)
 
 
-def test_double_slash_sends_a_slash(room: Room) -> None:
+def test_double_slash_sends_a_slash(room: ChatHarness) -> None:
     """A line starting with // is a message starting with /."""
     alice, out = room.join()
     take(out)
@@ -300,7 +249,7 @@ def test_double_slash_sends_a_slash(room: Room) -> None:
         ("QUIT", "quit"),
     ],
 )
-def test_quit(room: Room, line: str, reason: str) -> None:
+def test_quit(room: ChatHarness, line: str, reason: str) -> None:
     """/quit [REASON] and the bare quit say Bye, close, and tell the others why."""
     (alice, alice_out), (_, bob_out) = room.join(), room.join()
     take(alice_out)
@@ -312,7 +261,7 @@ def test_quit(room: Room, line: str, reason: str) -> None:
     assert list(room.chat.members) == ["guest-2"]
 
 
-def test_quit_reason_is_bounded(room: Room) -> None:
+def test_quit_reason_is_bounded(room: ChatHarness) -> None:
     """A long /quit reason is cut to 100 characters."""
     (alice, _), (_, bob_out) = room.join(), room.join()
     take(bob_out)
@@ -320,7 +269,7 @@ def test_quit_reason_is_bounded(room: Room) -> None:
     assert lines(bob_out) == [f"* guest-1 left #lobby ({'x' * 100})"]
 
 
-def test_disconnect_reasons(room: Room) -> None:
+def test_disconnect_reasons(room: ChatHarness) -> None:
     """A clean close and a lost connection are told apart in the leave notice."""
     (alice, _), (bob, _), (_, carol_out) = room.join(), room.join(), room.join()
     take(carol_out)
@@ -334,7 +283,7 @@ def test_disconnect_reasons(room: Room) -> None:
 
 def test_idle_timeout_reason() -> None:
     """A client closed for idleness is announced as such."""
-    room = Room(idle_timeout=30)
+    room = ChatHarness(idle_timeout=30)
     _, _ = room.join()
     room.clock.advance(20)
     (_, bob_out) = room.join()
@@ -357,7 +306,7 @@ INJECTIONS = [
 
 
 @pytest.mark.parametrize("payload", INJECTIONS)
-def test_injection_never_reaches_others_raw(room: Room, payload: bytes) -> None:
+def test_injection_never_reaches_others_raw(room: ChatHarness, payload: bytes) -> None:
     """Control, escape, bidi and line-breaking characters never reach another client,
     and no client can produce a line that starts like a server line."""
     (alice, _), (_, bob_out) = room.join(), room.join()
@@ -375,7 +324,7 @@ def test_injection_never_reaches_others_raw(room: Room, payload: bytes) -> None:
 def test_no_input_forges_server_lines(payload: bytes) -> None:
     """Whatever a client sends, what others see of it starts with a stamp or a nick
     notice, and holds no control characters."""
-    room = Room()
+    room = ChatHarness()
     (alice, _), (_, bob_out) = room.join(), room.join()
     take(bob_out)
     alice.dataReceived(payload + b"\n")
@@ -385,9 +334,9 @@ def test_no_input_forges_server_lines(payload: bytes) -> None:
         assert not any(ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0 for ch in text)
 
 
-def test_long_line_error_to_sender(room: Room) -> None:
+def test_long_line_error_to_sender(room: ChatHarness) -> None:
     """A line over --max-line gets an error for the sender alone; chat goes on."""
-    room = Room(max_line=10)
+    room = ChatHarness(max_line=10)
     (alice, alice_out), (_, bob_out) = room.join(), room.join()
     take(alice_out)
     take(bob_out)
@@ -401,7 +350,7 @@ def test_long_line_error_to_sender(room: Room) -> None:
 
 def test_history_shown_to_newcomers() -> None:
     """A newcomer sees the last N messages after the welcome."""
-    room = Room(history=2)
+    room = ChatHarness(history=2)
     alice, _ = room.join()
     say(alice, "one", "two", "/nick al", "three")
     _, out = room.join()
@@ -413,12 +362,12 @@ def test_history_shown_to_newcomers() -> None:
 
 def test_motd_shown_as_notices() -> None:
     """The MOTD is shown line by line as notices, sanitised."""
-    room = Room(motd="Be nice.\nNo \x1b[5mblinking\n")
+    room = ChatHarness(motd="Be nice.\nNo \x1b[5mblinking\n")
     _, out = room.join()
     assert lines(out)[1:] == ["* Be nice.", "* No [5mblinking"]
 
 
-def test_shutdown_tells_everyone_without_leave_noise(room: Room) -> None:
+def test_shutdown_tells_everyone_without_leave_noise(room: ChatHarness) -> None:
     """At shutdown each client gets the notice and no one hears the others leave."""
     (_, alice_out), (_, bob_out) = room.join(), room.join()
     take(alice_out)
@@ -434,7 +383,7 @@ def test_shutdown_tells_everyone_without_leave_noise(room: Room) -> None:
 
 def test_flood_is_delayed_not_dropped() -> None:
     """Past the burst, lines wait for the rate; none is lost; reading pauses."""
-    room = Room(flood_rate=5, flood_burst=10)
+    room = ChatHarness(flood_rate=5, flood_burst=10)
     alice, out = room.join()
     take(out)
     say(alice, *[f"line {n}" for n in range(30)])
@@ -458,7 +407,7 @@ def test_flood_is_delayed_not_dropped() -> None:
 
 def test_flood_hold_survives_disconnect() -> None:
     """A client that leaves while held back leaves no timer behind."""
-    room = Room(flood_rate=1, flood_burst=1)
+    room = ChatHarness(flood_rate=1, flood_burst=1)
     alice, _ = room.join()
     say(alice, "a", "b", "c")
     alice.transport.loseConnection()
@@ -466,7 +415,7 @@ def test_flood_hold_survives_disconnect() -> None:
     assert room.clock.getDelayedCalls() == []
 
 
-def test_stalled_reader_gets_everything_when_it_resumes(room: Room) -> None:
+def test_stalled_reader_gets_everything_when_it_resumes(room: ChatHarness) -> None:
     """A client that stops reading gets its queued lines, in order, once it reads."""
     (alice, _), (bob, bob_out) = room.join(), room.join()
     take(bob_out)
@@ -479,7 +428,7 @@ def test_stalled_reader_gets_everything_when_it_resumes(room: Room) -> None:
 
 def test_slow_reader_dropped_others_unaffected() -> None:
     """A client whose queue passes --max-send-queue is dropped; others are told."""
-    room = Room(max_send_queue=1000)
+    room = ChatHarness(max_send_queue=1000)
     (alice, alice_out), (bob, bob_out), (_, carol_out) = (
         room.join(),
         room.join(),
@@ -503,7 +452,7 @@ def test_slow_reader_dropped_others_unaffected() -> None:
 
 def test_own_replies_count_against_the_queue() -> None:
     """A client asking for output it never reads is dropped too."""
-    room = Room(max_send_queue=500)
+    room = ChatHarness(max_send_queue=500)
     alice, out = room.join()
     alice.pauseProducing()
     say(alice, *["/help"] * 10)
@@ -513,7 +462,7 @@ def test_own_replies_count_against_the_queue() -> None:
 
 def test_dropped_client_input_is_not_relayed() -> None:
     """Lines a dropped client had already sent are not relayed after its drop."""
-    room = Room(max_send_queue=100)
+    room = ChatHarness(max_send_queue=100)
     (alice, _), (_, bob_out) = room.join(), room.join()
     alice.pauseProducing()
     take(bob_out)
@@ -523,7 +472,7 @@ def test_dropped_client_input_is_not_relayed() -> None:
     assert not any("never relayed" in line for line in relayed)
 
 
-def test_queued_output_flushed_before_close(room: Room) -> None:
+def test_queued_output_flushed_before_close(room: ChatHarness) -> None:
     """Closing hands queued lines to the transport before the shutdown notice."""
     (alice, _), (bob, bob_out) = room.join(), room.join()
     take(bob_out)
@@ -533,7 +482,9 @@ def test_queued_output_flushed_before_close(room: Room) -> None:
     assert [line.rsplit(" ", 1)[-1] for line in lines(bob_out)] == ["queued", "down"]
 
 
-def test_encode_once_per_broadcast(room: Room, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_encode_once_per_broadcast(
+    room: ChatHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A broadcast is encoded once, however many members receive it."""
     members = [room.join()[0] for _ in range(50)]
     encoded: list[str] = []
@@ -548,7 +499,7 @@ def test_encode_once_per_broadcast(room: Room, monkeypatch: pytest.MonkeyPatch) 
     assert len(encoded) == 1
 
 
-def test_lines_read_together_are_written_together(room: Room) -> None:
+def test_lines_read_together_are_written_together(room: ChatHarness) -> None:
     """
     A burst costs one write per member, not one per line per member, and a reply or
     notice in the middle of it still arrives in its place.
@@ -622,7 +573,7 @@ class ChatRoomMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.room = Room(max_send_queue=self.BOUND)
+        self.room = ChatHarness(max_send_queue=self.BOUND)
         self.live: dict[int, tuple[ChatProtocol, StringTransportWithDisconnection]] = {}
         self.expected: dict[int, list[str]] = {}
         self.received: dict[int, list[str]] = {}

@@ -15,67 +15,21 @@ import subprocess
 import sys
 import sysconfig
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from .support import read_until_closed
+from .twist_support import TWIST, Twist
 
 CHECKOUT = Path(__file__).resolve().parent.parent
-TWIST = Path(sys.executable).with_name("twist")
 PLUGINS = ("tcp-echo", "tcp-greet", "tcp-chat", "udp-echo", "http-get")
-
-
-class Twist:
-    """A C{twist} subprocess, with its log read line by line."""
-
-    def __init__(self, *argv: str, cwd: Path) -> None:
-        self.process = subprocess.Popen(
-            [str(TWIST), "--log-format=text", *argv],
-            cwd=cwd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.log: list[str] = []
-
-    def wait_for_log(self, pattern: str) -> re.Match[str]:
-        """Read log lines until one matches C{pattern}."""
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.log.append(line)
-            match = re.search(pattern, line)
-            if match:
-                return match
-        raise AssertionError(f"twist ended without logging {pattern!r}:\n{self.log}")
-
-    def terminate(self) -> int:
-        """Send SIGTERM and wait for the exit status."""
-        self.process.send_signal(signal.SIGTERM)
-        out, _ = self.process.communicate(timeout=30)
-        self.log.append(out)
-        return self.process.returncode
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.communicate()
 
 
 @pytest.fixture
 def outside(tmp_path: Path) -> Path:
     """A working directory outside the checkout."""
     return tmp_path
-
-
-@pytest.fixture
-def twist_runs() -> Iterator[list[Twist]]:
-    """Twist processes started by a test; killed if the test leaves them running."""
-    started: list[Twist] = []
-    yield started
-    for twist in started:
-        twist.kill()
 
 
 def test_twist_help_lists_plugins(outside: Path) -> None:

@@ -2,20 +2,23 @@
 Where each room's recent messages are kept for newcomers (C{--history N}).
 
 A room holds its last N messages in memory while it exists, for replay without a
-query. A L{HistoryStore} is what keeps them beyond that: L{MemoryHistory} keeps
-nothing (a room's history ends with the room), L{SQLiteHistory} keeps them in an SQLite
-file so they survive a restart (C{--history-db FILE}).
+query. A L{HistoryStore} is what keeps them beyond that: L{MemoryHistory} for rooms
+that emptied and came back, L{SQLiteHistory} in an SQLite file, so they also survive
+a restart (C{--history-db FILE}).
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections import OrderedDict, deque
 from pathlib import Path
 from typing import Final, Protocol
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
+#: Rooms whose history L{MemoryHistory} keeps.
+MAX_MEMORY_ROOMS: Final = 1000
 #: Seconds between two writes of new messages to the database: messages are written
 #: in one transaction per period, never one per message on the reactor thread.
 WRITE_PERIOD: Final = 0.2
@@ -44,16 +47,32 @@ class HistoryStore(Protocol):
 
 
 class MemoryHistory:
-    """No storage beyond the rooms: history lives and ends with each room."""
+    """
+    History in this process's memory, kept for rooms that emptied too (a room that
+    comes back finds its messages), for at most C{max_rooms} rooms: the rooms
+    written to least recently are forgotten first, so creating rooms cannot grow
+    the server's memory without bound.
+    """
+
+    def __init__(self, limit: int, max_rooms: int = MAX_MEMORY_ROOMS) -> None:
+        self.limit = limit
+        self.max_rooms = max_rooms
+        self._rooms: OrderedDict[str, deque[str]] = OrderedDict()
 
     def load(self, room: str, limit: int) -> list[str]:
-        return []
+        return list(self._rooms.get(room, ()))[-limit:] if limit else []
 
     def append(self, room: str, line: str) -> None:
-        pass
+        lines = self._rooms.pop(room, None)
+        if lines is None:
+            lines = deque(maxlen=self.limit)
+            if len(self._rooms) >= self.max_rooms:
+                self._rooms.popitem(last=False)
+        lines.append(line)
+        self._rooms[room] = lines
 
     def close(self) -> None:
-        pass
+        self._rooms.clear()
 
 
 class HistoryFileError(ValueError):

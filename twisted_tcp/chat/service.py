@@ -136,7 +136,7 @@ class LocalChat:
         self.clock = clock
         self.encoding = encoding
         self.history = history
-        self.history_store: HistoryStore = history_store or MemoryHistory()
+        self.history_store: HistoryStore = history_store or MemoryHistory(history)
         self.announce_limit = announce_limit
         self.motd = motd or []
         self.timestamp_format = timestamp_format

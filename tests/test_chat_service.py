@@ -1,0 +1,285 @@
+"""
+Tests for L{twisted_tcp.chat.service}: rooms and their commands, per-room history,
+the arrival grace, and the cost of membership churn, through members' protocols over
+in-memory transports.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from twisted_tcp.chat.service import ARRIVAL_GRACE
+
+from .chat_support import ChatHarness, lines, say, take
+
+
+@pytest.fixture
+def chat() -> ChatHarness:
+    return ChatHarness()
+
+
+def test_join_moves_a_member_and_tells_both_rooms(chat: ChatHarness) -> None:
+    """/join leaves the current room for the new one; each room hears of it."""
+    (alice, alice_out), (bob, bob_out), (carol, carol_out) = (
+        chat.join(),
+        chat.join(),
+        chat.join(),
+    )
+    say(bob, "/join #rust")
+    take(alice_out), take(bob_out), take(carol_out)
+    say(alice, "/nick alice", "/join #Rust")
+    assert lines(alice_out) == [
+        "* guest-1 is now known as alice",
+        "* you are now in #rust; 2 here",
+    ]
+    assert lines(bob_out) == ["* alice joined #rust"]
+    assert lines(carol_out) == [
+        "* guest-1 is now known as alice",
+        "* alice left #lobby (joined #rust)",
+    ]
+    assert alice.room is bob.room is not carol.room
+
+
+def test_messages_stay_in_their_room(chat: ChatHarness) -> None:
+    """A message, an action and a rename reach the sender's room only."""
+    (alice, alice_out), (bob, bob_out), (_, carol_out) = (
+        chat.join(),
+        chat.join(),
+        chat.join(),
+    )
+    say(alice, "/join #a")
+    say(bob, "/join #a")
+    take(alice_out), take(bob_out), take(carol_out)
+    say(alice, "secret", "/me whispers", "/nick al")
+    stamp = chat.stamp()
+    expected = [
+        f"[{stamp}] <guest-1> secret",
+        f"[{stamp}] * guest-1 whispers",
+        "* guest-1 is now known as al",
+    ]
+    assert lines(alice_out) == expected
+    assert lines(bob_out) == expected
+    assert lines(carol_out) == []
+
+
+def test_part_returns_to_the_default_room(chat: ChatHarness) -> None:
+    """/part goes back to the default room; in it, /part is an error."""
+    (alice, alice_out), (_, bob_out) = chat.join(), chat.join()
+    say(alice, "/join #side")
+    take(alice_out), take(bob_out)
+    say(alice, "/part")
+    assert lines(alice_out) == ["* you are now in #lobby; 2 here"]
+    assert lines(bob_out) == ["* guest-1 joined #lobby"]
+    say(alice, "/part")
+    assert lines(alice_out) == ["error: you are in the default room #lobby"]
+
+
+def test_empty_room_disappears_but_not_the_default(chat: ChatHarness) -> None:
+    """A room nobody is in is gone from /rooms; the default room always stays."""
+    alice, alice_out = chat.join()
+    say(alice, "/join #gone", "/topic doomed", "/part")
+    assert set(chat.chat.rooms) == {"#lobby"}
+    take(alice_out)
+    say(alice, "/join #gone")
+    # A new room of the same name: no old topic.
+    assert lines(alice_out) == ["* you are now in #gone; 1 here"]
+    say(alice, "/part")
+    assert set(chat.chat.rooms) == {"#lobby"}
+
+
+def test_rooms_lists_rooms_with_counts_and_topics(chat: ChatHarness) -> None:
+    """/rooms lists every room, its member count and topic, by name."""
+    (alice, alice_out), (bob, _), (_, _) = chat.join(), chat.join(), chat.join()
+    say(bob, "/join #zeta", "/topic last letter")
+    say(alice, "/join #Alpha")
+    take(alice_out)
+    say(alice, "/rooms")
+    assert lines(alice_out) == [
+        "* 3 rooms:",
+        "*   #Alpha (1)",
+        "*   #lobby (1)",
+        "*   #zeta (1): last letter",
+    ]
+
+
+def test_topic_shown_set_and_shown_on_join(chat: ChatHarness) -> None:
+    """/topic shows or sets the topic; whoever joins later is shown it."""
+    (alice, alice_out), (bob, bob_out) = chat.join(), chat.join()
+    say(alice, "/join #t")
+    take(alice_out)
+    say(alice, "/topic")
+    assert lines(alice_out) == ["* #t has no topic"]
+    say(alice, "/topic release on Friday")
+    assert lines(alice_out) == ["* guest-1 set the topic of #t: release on Friday"]
+    take(bob_out)
+    say(bob, "/join #t")
+    assert lines(bob_out) == [
+        "* you are now in #t; 2 here",
+        "* topic of #t: release on Friday",
+    ]
+
+
+def test_who_lists_the_current_room_only(chat: ChatHarness) -> None:
+    """/who lists the members of one's own room."""
+    (alice, alice_out), (bob, _), (_, _) = chat.join(), chat.join(), chat.join()
+    say(alice, "/join #two")
+    say(bob, "/join #two")
+    take(alice_out)
+    say(alice, "/who")
+    stamp = chat.stamp()
+    assert lines(alice_out) == [
+        "* 2 in #two:",
+        f"*   guest-1 (since {stamp})",
+        f"*   guest-2 (since {stamp})",
+    ]
+
+
+def test_private_message_reaches_another_room(chat: ChatHarness) -> None:
+    """/msg reaches a nick in any room; the sender sees its copy."""
+    (alice, alice_out), (bob, bob_out) = chat.join(), chat.join()
+    say(bob, "/join #elsewhere", "/nick bob")
+    take(alice_out), take(bob_out)
+    say(alice, "/msg BOB psst")
+    stamp = chat.stamp()
+    assert lines(bob_out) == [f"[{stamp}] *guest-1* psst"]
+    assert lines(alice_out) == [f"[{stamp}] -> *bob* psst"]
+
+
+def test_private_message_to_oneself_shows_both_lines(chat: ChatHarness) -> None:
+    """A /msg to oneself shows the incoming line and the sent copy."""
+    alice, alice_out = chat.join()
+    take(alice_out)
+    say(alice, "/msg guest-1 note to self")
+    stamp = chat.stamp()
+    assert lines(alice_out) == [
+        f"[{stamp}] *guest-1* note to self",
+        f"[{stamp}] -> *guest-1* note to self",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "error"),
+    [
+        ("", "error: usage: /join #ROOM"),
+        ("rust", "error: a room name is # then 1-30 ASCII letters, digits, _ or -"),
+        ("#", "error: a room name is # then 1-30 ASCII letters, digits, _ or -"),
+        ("#a b", "error: a room name is # then 1-30 ASCII letters, digits, _ or -"),
+        (
+            "#" + "x" * 31,
+            "error: a room name is # then 1-30 ASCII letters, digits, _ or -",
+        ),
+        ("#café", "error: a room name is # then 1-30 ASCII letters, digits, _ or -"),
+        ("#LOBBY", "error: you are already in #lobby"),
+    ],
+)
+def test_bad_join(chat: ChatHarness, name: str, error: str) -> None:
+    """A bad or useless /join gets an error for the sender alone; nothing moves."""
+    (alice, alice_out), (_, bob_out) = chat.join(), chat.join()
+    take(alice_out), take(bob_out)
+    say(alice, f"/join {name}")
+    assert lines(alice_out) == [error]
+    assert lines(bob_out) == []
+    assert set(chat.chat.rooms) == {"#lobby"}
+
+
+def test_history_is_per_room_and_replayed_on_join() -> None:
+    """Each room keeps its own last N messages, shown to whoever joins it."""
+    chat = ChatHarness(history=2)
+    alice, _ = chat.join()
+    say(alice, "lobby one", "/join #b", "b one", "b two", "b three", "/part")
+    bob, bob_out = chat.join()
+    stamp = chat.stamp()
+    assert lines(bob_out)[1:] == [f"[{stamp}] <guest-1> lobby one"]
+    say(bob, "/join #b")
+    assert lines(bob_out) == [
+        "* you are now in #b; 1 here",
+        f"[{stamp}] <guest-1> b two",
+        f"[{stamp}] <guest-1> b three",
+    ]
+
+
+def test_join_announced_after_the_grace() -> None:
+    """A newcomer that says nothing is announced once the arrival grace is over."""
+    chat = ChatHarness(arrival_grace=ARRIVAL_GRACE)
+    (_, alice_out), (_, bob_out) = chat.join(), chat.join()
+    take(alice_out), take(bob_out)
+    chat.clock.advance(ARRIVAL_GRACE / 2)
+    assert lines(alice_out) == []
+    chat.clock.advance(ARRIVAL_GRACE / 2)
+    # Both arrived together: each sees the other announced, neither itself.
+    assert lines(alice_out) == ["* guest-2 joined #lobby"]
+    assert lines(bob_out) == ["* guest-1 joined #lobby"]
+
+
+def test_first_nick_applies_before_the_join_is_announced() -> None:
+    """A client naming itself at once is announced under that nick, never as a
+    guest, and the others see no rename."""
+    chat = ChatHarness(arrival_grace=ARRIVAL_GRACE)
+    (_, alice_out), (bob, bob_out) = chat.join(), chat.join()
+    take(alice_out), take(bob_out)
+    say(bob, "/nick bob")
+    assert lines(bob_out) == ["* guest-2 is now known as bob"]
+    assert lines(alice_out) == ["* bob joined #lobby"]
+    chat.clock.advance(ARRIVAL_GRACE)
+    assert lines(alice_out) == []
+
+
+def test_taken_first_nick_still_announces_the_guest() -> None:
+    """A refused first /nick gets the error; the join is announced as the guest."""
+    chat = ChatHarness(arrival_grace=ARRIVAL_GRACE)
+    alice, alice_out = chat.join()
+    say(alice, "/nick alice")
+    chat.clock.advance(ARRIVAL_GRACE)
+    bob, bob_out = chat.join()
+    take(alice_out), take(bob_out)
+    say(bob, "/nick ALICE")
+    assert lines(bob_out) == ["error: the nick ALICE is taken by alice"]
+    chat.clock.advance(ARRIVAL_GRACE)
+    assert lines(alice_out) == ["* guest-2 joined #lobby"]
+
+
+def test_member_gone_within_the_grace_is_never_announced() -> None:
+    """A client that leaves before its join was announced leaves silently."""
+    chat = ChatHarness(arrival_grace=ARRIVAL_GRACE)
+    (_, alice_out), (_, bob_out) = chat.join(), chat.join()
+    take(alice_out)
+    bob_out.loseConnection()
+    chat.clock.advance(ARRIVAL_GRACE * 2)
+    assert lines(alice_out) == []
+    assert chat.clock.getDelayedCalls() == []
+
+
+def test_large_room_summarises_joins() -> None:
+    """Past --announce-limit, joins are summed up once per period."""
+    chat = ChatHarness(announce_limit=2)
+    watcher, watcher_out = chat.join()
+    for _ in range(4):
+        chat.join()
+    assert lines(watcher_out)[1:] == ["* guest-2 joined #lobby"]
+    chat.clock.advance(10)
+    assert lines(watcher_out) == ["* 3 joined, 0 left #lobby in the last 10 s; 5 here"]
+    del watcher
+
+
+def test_churn_lines_grow_linearly_with_members() -> None:
+    """
+    Joining and leaving N members of one room sends a number of lines that grows
+    with N, not N squared.
+    """
+
+    def churn_lines(count: int) -> int:
+        chat = ChatHarness()
+        clients = [chat.join() for _ in range(count)]
+        lines_sent = 0
+        for _, transport in clients:
+            lines_sent += len(take(transport).split(b"\r\n")) - 1
+        for _, transport in clients:
+            transport.loseConnection()
+            chat.clock.advance(0)
+        chat.clock.advance(10)
+        for _, transport in clients:
+            lines_sent += len(take(transport).split(b"\r\n")) - 1
+        return lines_sent
+
+    small, large = churn_lines(1000), churn_lines(2000)
+    assert large < 2.2 * small

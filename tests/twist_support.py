@@ -1,0 +1,50 @@
+"""
+Running C{twist} as users do: a subprocess whose log is read line by line, and a
+fixture that kills whatever a test left running.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+TWIST = Path(sys.executable).with_name("twist")
+
+
+class Twist:
+    """A C{twist} subprocess, with its log read line by line."""
+
+    def __init__(self, *argv: str, cwd: Path) -> None:
+        self.process = subprocess.Popen(
+            [str(TWIST), "--log-format=text", *argv],
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.log: list[str] = []
+
+    def wait_for_log(self, pattern: str) -> re.Match[str]:
+        """Read log lines until one matches C{pattern}."""
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.log.append(line)
+            match = re.search(pattern, line)
+            if match:
+                return match
+        raise AssertionError(f"twist ended without logging {pattern!r}:\n{self.log}")
+
+    def terminate(self) -> int:
+        """Send SIGTERM and wait for the exit status."""
+        self.process.send_signal(signal.SIGTERM)
+        out, _ = self.process.communicate(timeout=30)
+        self.log.append(out)
+        return self.process.returncode
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.communicate()
