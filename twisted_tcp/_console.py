@@ -10,6 +10,7 @@ the tail of the output would be lost when the process exits.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol as Interface
 
 from twisted.internet import stdio
 from twisted.internet.defer import Deferred
@@ -71,6 +72,27 @@ class Console(Protocol):
         if self.transport is not None and not self.closed.called:
             self.transport.loseConnection()
         return self.closed
+
+
+class LineConsole(Interface):
+    """What a line session needs of its console: L{Console} or a line editor."""
+
+    def write(self, text: str) -> None: ...
+
+    def ignore_input(self) -> None: ...
+
+    def close(self) -> Deferred[None]: ...
+
+
+class ConsoleOpener(Interface):
+    """L{open_console}, or another way to open a L{LineConsole}."""
+
+    def __call__(
+        self,
+        reactor: object,
+        on_line: Callable[[str], None],
+        on_end: Callable[[], None],
+    ) -> LineConsole: ...
 
 
 def open_console(

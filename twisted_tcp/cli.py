@@ -24,6 +24,7 @@ from twisted_tcp._text import check_encoding
 if TYPE_CHECKING:
     from twisted.internet.defer import Deferred
 
+    from twisted_tcp._console import ConsoleOpener
     from twisted_tcp._http_parser import ResponseHead
     from twisted_tcp.lineclient import LineClient
 
@@ -40,12 +41,22 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     """Entry point of the C{twisted-tcp} console script."""
     try:
         arguments = build_parser().parse_args(argv)
+        arguments.line_editor = arguments.command is chat and _on_terminal()
+        if arguments.line_editor:
+            from twisted_tcp._terminal import install_reactor
+
+            install_reactor()
         from twisted.internet.task import react
 
         react(_run, (arguments,))
     except KeyboardInterrupt:
         # Ctrl-C before the command started: nothing to clean up.
         raise SystemExit(EXIT_INTERRUPTED) from None
+
+
+def _on_terminal() -> bool:
+    """Whether a person is typing: standard input and output are both a terminal."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
 
 
 def _run(reactor: Any, arguments: argparse.Namespace) -> Deferred[None]:
@@ -119,13 +130,17 @@ def _say(line: str) -> None:
 async def _line_session(
     reactor: Any, arguments: argparse.Namespace, client_options: dict[str, Any],
     lines: Sequence[str], client_class: type[LineClient] | None = None,
+    opener: ConsoleOpener | None = None,
 ) -> int:  # fmt: skip
-    """Run a L{LineClient} (or C{client_class}) between the console and the server."""
+    """
+    Run a L{LineClient} (or C{client_class}) between the server and the console that
+    C{opener} opens (by default L{twisted_tcp._console.open_console}).
+    """
     from twisted_tcp._client import Printer, connect_tcp
     from twisted_tcp._console import open_console
     from twisted_tcp.lineclient import LineClient
 
-    console = open_console(
+    console = (opener or open_console)(
         reactor,
         on_line=lambda line: client.send(line),
         on_end=lambda: client.end_of_input(),
@@ -163,7 +178,10 @@ async def chat(reactor: Any, arguments: argparse.Namespace) -> int:
     from twisted_tcp.chatclient import ChatClient
 
     options = {"nick": arguments.nick, "wait": arguments.wait}
-    return await _line_session(reactor, arguments, options, [], ChatClient)
+    opener: ConsoleOpener | None = None
+    if arguments.line_editor:
+        from twisted_tcp._terminal import open_terminal as opener
+    return await _line_session(reactor, arguments, options, [], ChatClient, opener)
 
 
 async def udp(reactor: Any, arguments: argparse.Namespace) -> int:

@@ -1,0 +1,124 @@
+"""
+The chat client's console on a terminal: a line editor (prompt_toolkit) with a
+prompt, arrow keys and history, above which what arrives from the server is printed
+without disturbing the line being typed.
+
+prompt_toolkit runs on asyncio, so the command runs Twisted's asyncio reactor when
+it uses this console (see L{install_reactor}): one thread, one loop, and lines go
+between the editor and the connection by plain calls. Without a terminal the chat
+client keeps the plain L{twisted_tcp._console.Console}.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import Callable
+from typing import Final
+
+from prompt_toolkit import PromptSession
+from prompt_toolkit.application import run_in_terminal
+from twisted.internet.defer import Deferred
+
+from twisted_tcp._text import sanitize
+
+#: What the line editor shows before the text being typed.
+PROMPT: Final = "> "
+
+#: C0 and C1 controls but TAB and LF, DEL: removed from what is printed, so that
+#: nothing a server sends can move the cursor, clear the screen or redraw the prompt.
+_CONTROLS: Final = dict.fromkeys([*range(0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0)])
+
+
+def install_reactor() -> None:
+    """Run Twisted on asyncio's loop, where prompt_toolkit runs; call it first."""
+    from twisted.internet import asyncioreactor
+
+    asyncioreactor.install()
+
+
+class TerminalConsole:
+    """
+    Reads lines with a line editor and prints text above its prompt.
+
+    Calls C{on_line} with each line entered (a pasted block is several lines),
+    without control characters, which only a quoted insert could put there; and
+    C{on_end} on Ctrl-D at an empty prompt. Ctrl-C is a key press while the editor
+    owns the terminal, not a signal: it is turned back into SIGINT, so the command
+    ends as it does on Ctrl-C at any other time. An accepted line is erased from the
+    screen: the chat server echoes each message to its sender, in the room's order.
+
+    Text to print is held until its line is complete (a partial line would be
+    painted over by the prompt) and painted in batches: one redraw of the prompt
+    for whatever arrived meanwhile. Control characters are not printed, so a
+    server cannot drive the terminal.
+    """
+
+    def __init__(
+        self, on_line: Callable[[str], None], on_end: Callable[[], None]
+    ) -> None:
+        self._on_line = on_line
+        self._on_end = on_end
+        self._session: PromptSession[str] = PromptSession(PROMPT, erase_when_done=True)
+        self._output = self._session.output
+        self._unpainted: list[str] = []
+        self._painting = False
+        self._reader = asyncio.ensure_future(self._read())
+        self.closed: Deferred[None] = Deferred()
+
+    async def _read(self) -> None:
+        while True:
+            try:
+                line = await self._session.prompt_async(
+                    handle_sigint=False, set_exception_handler=False
+                )
+            except EOFError:
+                self._on_end()
+                return
+            except KeyboardInterrupt:
+                os.kill(os.getpid(), signal.SIGINT)
+                return
+            for part in line.splitlines():
+                self._on_line(sanitize(part))
+
+    def ignore_input(self) -> None:
+        """Stop reading: the lines come from elsewhere."""
+        self._reader.cancel()
+
+    def write(self, text: str) -> None:
+        """Print C{text} above the prompt, once its line is complete."""
+        self._unpainted.append(text)
+        if "\n" in text and not self._painting:
+            self._painting = True
+            run_in_terminal(self._paint)
+
+    def _paint(self) -> None:
+        text = "".join(self._unpainted)
+        complete, newline, partial = text.rpartition("\n")
+        self._unpainted = [partial] if partial else []
+        self._painting = False
+        self._print(complete + newline)
+
+    def _print(self, text: str) -> None:
+        self._output.write(text.translate(_CONTROLS))
+        self._output.flush()
+
+    def close(self) -> Deferred[None]:
+        """Stop the editor, give the terminal back, print what is left."""
+        if not self.closed.called:
+            self._reader.cancel()
+            Deferred.fromFuture(self._reader).addBoth(self._finish)
+        return self.closed
+
+    def _finish(self, _: object) -> None:
+        self._print("".join(self._unpainted))
+        self._unpainted = []
+        self.closed.callback(None)
+
+
+def open_terminal(
+    reactor: object, on_line: Callable[[str], None], on_end: Callable[[], None]
+) -> TerminalConsole:
+    """A L{TerminalConsole} on this process's terminal (the reactor is asyncio's)."""
+    return TerminalConsole(on_line, on_end)
