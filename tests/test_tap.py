@@ -22,7 +22,7 @@ from twisted_tcp.chat import ChatFactory, LocalChat
 from twisted_tcp.chat.history import SQLiteHistory
 from twisted_tcp.echo import EchoFactory
 from twisted_tcp.greet import GreetingFactory
-from twisted_tcp.tap import tcp_chat, tcp_echo, tcp_greet, udp_echo
+from twisted_tcp.tap import http_get, tcp_chat, tcp_echo, tcp_greet, udp_echo
 from twisted_tcp.tap._common import ServerService
 from twisted_tcp.udp_echo import MAX_DATAGRAM, UDPEchoProtocol
 
@@ -314,3 +314,40 @@ async def test_stopping_service_stops_listening_and_closes(reactor: Any) -> None
     )
     with pytest.raises(ConnectionRefusedError):
         await connectProtocol(endpoint, Collector())
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["http://h/p", "--output", "f", "-L"],
+        ["-L", "http://h/p", "--output", "f"],
+        ["--location", "http://h/p", "-o", "f"],
+        ["--output", "f", "-L", "http://h/p"],
+        ["-Lo", "f", "http://h/p"],
+        ["--outp=f", "http://h/p", "--loc"],
+    ],
+)
+def test_http_get_url_anywhere(argv: list[str]) -> None:
+    """The URL and the options of http-get mix in any order."""
+    options = parsed(http_get.Options, *argv)
+    assert (options["url"], options["output"], options["location"]) == (
+        "http://h/p",
+        "f",
+        1,
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["-o", "f"], "Wrong number of arguments"),
+        (["http://a/", "-o", "f", "http://b/"], "Wrong number of arguments"),
+        (["http://a/", "--bogus", "-o", "f"], "option --bogus not recognized"),
+        (["http://a/", "-o"], "option -o requires argument"),
+        (["http://a/"], "--output FILE is required"),
+    ],
+)
+def test_http_get_usage_errors(argv: list[str], message: str) -> None:
+    """A missing or extra URL, an unknown option, a missing value: usage errors."""
+    with pytest.raises(usage.UsageError, match=message):
+        parsed(http_get.Options, *argv)

@@ -6,6 +6,8 @@ level), and stops the reactor.
 
 from __future__ import annotations
 
+import getopt
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -46,11 +48,29 @@ class Options(usage.Options):
     ]  # fmt: skip
 
     def parseOptions(self, options: Sequence[str] | None = None) -> None:
-        """Accept the URL first, as in C{twist http-get URL --output FILE}."""
-        argv = list(options or [])
-        if argv and not argv[0].startswith("-"):
-            argv = [*argv[1:], argv[0]]
-        super().parseOptions(argv)
+        """
+        Accept the URL anywhere among the options (C{URL -o F}, C{-L URL -o F},
+        C{-o F URL}), as GNU-style commands do: the arguments are put in the order
+        Twisted's parser (plain getopt, which stops at the first argument) needs,
+        options first.
+        """
+        argv = list(sys.argv[1:] if options is None else options)
+        if "--_shell-completion" in argv:
+            super().parseOptions(argv)
+            return
+        try:
+            found, arguments = getopt.gnu_getopt(argv, self.shortOpt, self.longOpt)
+        except getopt.GetoptError as error:
+            raise usage.UsageError(str(error)) from None
+        ordered: list[str] = []
+        for option, value in found:
+            if f"{option[2:]}=" in self.longOpt:
+                ordered.append(f"{option}={value}")
+            elif option[1:2] + ":" in self.shortOpt:
+                ordered += [option, value]
+            else:
+                ordered.append(option)
+        super().parseOptions([*ordered, "--", *arguments])
 
     # usage.Options passes positional arguments to parseArgs, which Twisted's own
     # annotation declares without any.
