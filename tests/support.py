@@ -151,12 +151,20 @@ def read_until_closed(sock: socket.socket) -> bytes:
     return bytes(received)
 
 
-def self_signed(directory: Path) -> tuple[Path, Path]:
-    """A key and a self-signed certificate for localhost and 127.0.0.1."""
+def self_signed(
+    directory: Path,
+    common_name: str = "localhost",
+    alt_names: Sequence[str] | None = ("localhost", "127.0.0.1"),
+) -> tuple[Path, Path]:
+    """
+    A key and a self-signed CA certificate, by default for localhost and
+    127.0.0.1; C{alt_names=None} leaves out subjectAltName, as the usual
+    C{openssl req -x509 -subj /CN=NAME} one-liner does.
+    """
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = datetime.datetime.now(datetime.UTC)
-    certificate = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
@@ -164,18 +172,14 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(days=1))
         .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [
-                    x509.DNSName("localhost"),
-                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                ]
-            ),
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+    )
+    if alt_names is not None:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([_alt_name(name) for name in alt_names]),
             critical=False,
         )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
+    certificate = builder.sign(key, hashes.SHA256())
     key_path, cert_path = directory / "key.pem", directory / "cert.pem"
     key_path.write_bytes(
         key.private_bytes(
@@ -186,6 +190,14 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
     )
     cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
     return key_path, cert_path
+
+
+def _alt_name(name: str) -> x509.GeneralName:
+    """A subjectAltName entry: an IP address if C{name} is one, else a DNS name."""
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        return x509.DNSName(name)
 
 
 class Scripted(Protocol):

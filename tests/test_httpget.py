@@ -10,6 +10,7 @@ import gzip
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ import pytest
 import pytest_twisted
 import treq
 from twisted.internet import ssl
+from twisted.internet.interfaces import IListeningPort
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.threads import deferToThread
 from twisted.web import resource, server, util
@@ -431,10 +433,7 @@ async def test_same_bytes_as_treq(reactor: Any, web: str, path: str) -> None:
 async def test_https_self_signed(reactor: Any, tmp_path: Path) -> None:
     """A self-signed certificate is refused (60) unless trusted with cacert, or -k."""
     key_path, cert_path = self_signed(tmp_path)
-    options = ssl.PrivateCertificate.loadPEM(
-        cert_path.read_bytes() + key_path.read_bytes()
-    ).options()
-    port = reactor.listenSSL(0, site(), options, interface="127.0.0.1")
+    port = tls_site(reactor, key_path, cert_path)
     url = f"https://localhost:{port_of(port)}/page.html"
     try:
         with pytest.raises(CertificateError) as caught:
@@ -446,6 +445,85 @@ async def test_https_self_signed(reactor: Any, tmp_path: Path) -> None:
         assert insecure.status == 200
     finally:
         await stop(port)
+
+
+def tls_site(reactor: Any, key_path: Path, cert_path: Path) -> IListeningPort:
+    """The test site over TLS on 127.0.0.1, with the given key and certificate."""
+    options = ssl.PrivateCertificate.loadPEM(
+        cert_path.read_bytes() + key_path.read_bytes()
+    ).options()
+    port: IListeningPort = reactor.listenSSL(0, site(), options, interface="127.0.0.1")
+    return port
+
+
+@pytest.mark.parametrize(
+    ("common_name", "alt_names", "message"),
+    [
+        (
+            "localhost",
+            None,
+            "the server's certificate has no subjectAltName, so it names no host "
+            "(a common name alone is not trusted); make it with "
+            "-addext subjectAltName=DNS:localhost",
+        ),
+        (
+            "elsewhere.example",
+            None,
+            "the server's certificate has no subjectAltName",
+        ),
+        (
+            "localhost",
+            ["elsewhere.example", "127.0.0.2"],
+            "the certificate is not for localhost (it is for elsewhere.example, "
+            "127.0.0.2)",
+        ),
+    ],
+)
+@pytest_twisted.ensureDeferred
+async def test_https_certificate_for_another_name(
+    reactor: Any,
+    tmp_path: Path,
+    common_name: str,
+    alt_names: list[str] | None,
+    message: str,
+) -> None:
+    """
+    A trusted certificate must name the host in subjectAltName: one without
+    subjectAltName (whatever its CN) or for other names is exit 60, one line on
+    stderr, no traceback.
+    """
+    key_path, cert_path = self_signed(tmp_path, common_name, alt_names)
+    port = tls_site(reactor, key_path, cert_path)
+    url = f"https://localhost:{port_of(port)}/page.html"
+    try:
+        with pytest.raises(CertificateError, match=re.escape(message)):
+            await fetch(reactor, url, cacert=str(cert_path))
+        result = await run_get_against("--cacert", str(cert_path), url)
+    finally:
+        await stop(port)
+    assert (result.returncode, result.stdout) == (60, b"")
+    assert result.stderr.startswith(b"twisted-tcp: " + message.encode())
+    assert result.stderr.count(b"\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "cannot read --cacert {}: No such file or directory"),
+        (b"not a certificate", "--cacert {} is not a PEM certificate"),
+    ],
+)
+def test_cli_unusable_cacert(
+    tmp_path: Path, content: bytes | None, message: str
+) -> None:
+    """A --cacert file that is missing or not PEM is exit 77 (curl's), one line."""
+    ca = tmp_path / "ca.pem"
+    if content is not None:
+        ca.write_bytes(content)
+    result = run_get("--cacert", str(ca), "https://127.0.0.1:9/")
+    assert result.returncode == 77
+    assert result.stderr.startswith(f"twisted-tcp: {message.format(ca)}".encode())
+    assert result.stderr.count(b"\n") == 1
 
 
 # The command line.

@@ -12,7 +12,6 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, BinaryIO, Final
 from urllib.parse import SplitResult, urljoin, urlsplit
 
@@ -51,6 +50,14 @@ from twisted_tcp._http_parser import (
     ResponseParser,
     ShortBodyError,
 )
+from twisted_tcp._http_tls import (
+    CACertError,
+    CertificateError,
+    client_tls,
+    is_tls_error,
+    load_ca,
+    tls_message,
+)
 
 REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
 _UNSAFE_IN_URL = re.compile(r"[\x00-\x20\x7f]")
@@ -58,6 +65,7 @@ _UNSAFE_IN_URL = re.compile(r"[\x00-\x20\x7f]")
 __all__ = [
     "BadTransferEncodingError",
     "BadURLError",
+    "CACertError",
     "CertificateError",
     "CouldNotConnectError",
     "CouldNotResolveError",
@@ -117,12 +125,6 @@ class ReceiveError(HTTPError):
     """The connection broke while the response was arriving."""
 
     exit_code = 56
-
-
-class CertificateError(HTTPError):
-    """The server's TLS certificate could not be verified."""
-
-    exit_code = 60
 
 
 @dataclass
@@ -288,24 +290,11 @@ class GetProtocol(Protocol):
 
 def _receive_error(reason: Failure) -> HTTPError:
     """The error for a connection that broke: a TLS failure, or a lost connection."""
-    if _is_tls_error(reason):
-        return CertificateError(f"TLS failure: {_tls_message(reason)}")
+    if isinstance(reason.value, HTTPError):
+        return reason.value  # A certificate refused by the identity check.
+    if is_tls_error(reason):
+        return CertificateError(f"TLS failure: {tls_message(reason)}")
     return ReceiveError(f"connection lost while receiving: {reason.getErrorMessage()}")
-
-
-def _is_tls_error(reason: Failure) -> bool:
-    try:
-        from OpenSSL import SSL
-    except ImportError:  # pragma: no cover - twisted[tls] brings it.
-        return False
-    return reason.check(SSL.Error) is not None
-
-
-def _tls_message(reason: Failure) -> str:
-    """The readable part of an OpenSSL error, e.g. 'certificate verify failed'."""
-    text = str(reason.value)
-    found = re.findall(r"'([a-z][a-z ]+[a-z])'\)", text)
-    return found[-1] if found else text
 
 
 class _Hop(ResponseHandler):
@@ -423,7 +412,7 @@ class _Fetch:
             self.reactor, target.host, target.port, timeout=self.connect_timeout
         )
         if target.tls:
-            endpoint = wrapClientTLS(self._tls_options(target.host), endpoint)
+            endpoint = wrapClientTLS(client_tls(target.host, self.trust), endpoint)
         request = build_request(target, self.user_agent, self.compressed)
         protocol = GetProtocol(request, hop)
         try:
@@ -441,13 +430,6 @@ class _Fetch:
                 f"{connection_error_reason(error)}"
             ) from None
         await protocol.finished
-
-    def _tls_options(self, host: str) -> Any:
-        from twisted.internet import ssl
-
-        if self.trust is False:
-            return ssl.CertificateOptions()
-        return ssl.optionsForClientTLS(host, trustRoot=self.trust)
 
 
 async def fetch(
@@ -485,7 +467,7 @@ async def fetch(
     if insecure:
         trust = False
     elif cacert is not None:
-        trust = _load_ca(cacert)
+        trust = load_ca(cacert)
     job = _Fetch(
         reactor=reactor, path=path, output=output, follow=follow_redirects,
         max_redirects=max_redirects, connect_timeout=connect_timeout,
@@ -504,18 +486,3 @@ async def fetch(
         if isinstance(error, DeferredTimeoutError | CancelledError):
             raise TimeoutError(f"the transfer took over {max_time:g} s") from None
         raise
-
-
-def _load_ca(path: str) -> Any:
-    from twisted.internet import ssl
-
-    try:
-        return ssl.Certificate.loadPEM(Path(path).read_bytes())
-    except OSError as error:
-        raise CertificateError(
-            f"cannot read --cacert {path}: {error.strerror}"
-        ) from None
-    except Exception as error:  # OpenSSL raises its own error types.
-        raise CertificateError(
-            f"--cacert {path} is not a PEM certificate: {error}"
-        ) from None
