@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import pytest
@@ -21,8 +21,10 @@ from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.error import ConnectionLost
 from twisted.internet.interfaces import IListeningPort
 from twisted.internet.protocol import Protocol, connectionDone
+from twisted.internet.task import deferLater
 from twisted.internet.testing import StringTransportWithDisconnection
 from twisted.internet.threads import deferToThread
+from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
 from twisted.python.failure import Failure
 
 from twisted_tcp._text import encode
@@ -31,6 +33,7 @@ from twisted_tcp.chat import room as chat_room
 
 from .chat_support import ChatHarness, lines, local_chat, say, take
 from .support import port_of, stop
+from .support import take as take_now
 
 
 @pytest.fixture
@@ -562,11 +565,11 @@ MESSAGE = re.compile(r"\] <[^>]+> (m\d+)(?: |$)")
 
 class ChatRoomMachine(RuleBasedStateMachine):
     """
-    Clients connect, rename, talk, stall, resume and leave in any order while the
-    clock moves. After every step: the nick registry is exactly the live clients,
-    every live client has received every message relayed while it was there exactly
-    once and in order, only stalled clients are ever dropped, and no queue passes the
-    bound.
+    Clients connect, rename, move between rooms, talk, stall, resume and leave in any
+    order while the clock moves. After every step: the nick registry is exactly the
+    live clients, every live client has received every message sent in its room while
+    it was there exactly once and in order and nothing from other rooms, only stalled
+    clients are ever dropped, and no queue passes the bound.
     """
 
     BOUND = 160  # About four message lines, so drops happen within a run.
@@ -578,6 +581,7 @@ class ChatRoomMachine(RuleBasedStateMachine):
         self.expected: dict[int, list[str]] = {}
         self.received: dict[int, list[str]] = {}
         self.stalled: set[int] = set()
+        self.room_of: dict[int, str] = {}
         self.next_client = 0
         self.next_message = 0
 
@@ -589,6 +593,7 @@ class ChatRoomMachine(RuleBasedStateMachine):
         client = self.next_client
         self.next_client += 1
         self.live[client] = self.room.join()
+        self.room_of[client] = "#lobby"
         self.expected[client] = []
         self.received[client] = []
 
@@ -599,8 +604,23 @@ class ChatRoomMachine(RuleBasedStateMachine):
         text = f"m{self.next_message}"
         self.next_message += 1
         for client in self.live:
-            self.expected[client].append(text)
+            if self.room_of[client] == self.room_of[sender]:
+                self.expected[client].append(text)
         say(self.live[sender][0], text)
+
+    @precondition(lambda self: self.live)
+    @rule(data=st.data(), name=st.sampled_from(["#lobby", "#a", "#B", "#b"]))
+    def join_room(self, data: st.DataObject, name: str) -> None:
+        client = self.pick(data)
+        self.room_of[client] = name.lower()
+        say(self.live[client][0], f"/join {name}")
+
+    @precondition(lambda self: self.live)
+    @rule(data=st.data())
+    def part(self, data: st.DataObject) -> None:
+        client = self.pick(data)
+        self.room_of[client] = "#lobby"
+        say(self.live[client][0], "/part")
 
     @precondition(lambda self: self.live)
     @rule(data=st.data(), nick=st.sampled_from(["ann", "Ann", "bob", "guest-1", "x"]))
@@ -633,8 +653,18 @@ class ChatRoomMachine(RuleBasedStateMachine):
     def advance_clock(self, seconds: float) -> None:
         self.room.clock.advance(seconds)
 
+    @rule()
+    def end_turn(self) -> None:
+        """The reactor turn ends: everything posted so far is delivered."""
+        self.room.clock.advance(0)
+        self._read_and_reap()
+        for client in self.live:
+            if client not in self.stalled:
+                assert self.received[client] == self.expected[client]
+
     def _read_and_reap(self) -> None:
-        self.room.clock.advance(0)  # The end of the reactor turn: rooms deliver.
+        # Reads what was written without ending the turn: several steps may happen
+        # in one turn, as several reads do in one reactor iteration.
         members = set(self.room.chat.members.values())
         for client, (protocol, transport) in list(self.live.items()):
             if protocol not in members:
@@ -644,7 +674,7 @@ class ChatRoomMachine(RuleBasedStateMachine):
                 del self.live[client]
                 self.stalled.discard(client)
                 continue
-            for line in lines(transport):
+            for line in take_now(transport).decode().split("\r\n")[:-1]:
                 match = MESSAGE.search(line)
                 if match:
                     self.received[client].append(match[1])
@@ -652,16 +682,22 @@ class ChatRoomMachine(RuleBasedStateMachine):
     @invariant()
     def room_is_consistent(self) -> None:
         self._read_and_reap()
-        # The nick registry is exactly the live clients, keyed by folded nick.
+        # The nick registry is exactly the live clients, keyed by folded nick, and
+        # each is in the room the model says.
         members = self.room.chat.members
+        for client, (protocol, _) in self.live.items():
+            assert protocol.room is not None
+            assert protocol.room.key == self.room_of[client]
         assert sorted(map(id, members.values())) == sorted(
             id(protocol) for protocol, _ in self.live.values()
         )
         assert all(key == p.nick.casefold() for key, p in members.items())
         for client, (protocol, _) in self.live.items():
-            # Every message relayed while it was there, once, in order.
+            # Messages of its room while it was there, once, in order; the rest of
+            # them may still wait for the end of the turn.
             if client not in self.stalled:
-                assert self.received[client] == self.expected[client]
+                received, expected = self.received[client], self.expected[client]
+                assert received == expected[: len(received)]
             # No queue beyond the bound.
             assert protocol._queued_bytes <= self.BOUND
 
@@ -711,6 +747,9 @@ class LineClient(Protocol):
 
     def until_messages(self, count: int) -> Deferred[None]:
         return self.until(lambda: len(self.messages) >= count)
+
+    def until_lines(self, count: int) -> Deferred[None]:
+        return self.until(lambda: len(self.lines) >= count)
 
     def send(self, *texts: str) -> None:
         assert self.transport is not None
@@ -797,6 +836,72 @@ async def test_non_reading_client_dropped_others_continue(reactor: Any) -> None:
         await sleeper.closed.addTimeout(30, reactor)
     finally:
         await stop(port)
+
+
+class CountingWrapper(ProtocolWrapper):
+    """Counts the server's write calls and bytes on one connection."""
+
+    factory: CountingFactory
+
+    def write(self, data: bytes) -> None:
+        self.factory.writes += 1
+        self.factory.written += len(data)
+        super().write(data)
+
+    def writeSequence(self, data: Iterable[bytes]) -> None:
+        chunks = list(data)
+        self.factory.writes += 1
+        self.factory.written += sum(map(len, chunks))
+        super().writeSequence(chunks)
+
+
+class CountingFactory(WrappingFactory):
+    """A server factory whose connections count what the server writes."""
+
+    protocol = CountingWrapper
+
+    def __init__(self, wrapped: ChatFactory) -> None:
+        super().__init__(wrapped)
+        self.writes = 0
+        self.written = 0
+
+
+async def churn(reactor: Any, count: int) -> tuple[int, int]:
+    """
+    Connect C{count} clients to one chat room until each is welcomed, then close them
+    all until the server has no connection left.
+
+    @return: the server's write calls and bytes written.
+    """
+    chat = ChatFactory(arrival_grace=0)
+    counting = CountingFactory(chat)
+    port = reactor.listenTCP(0, counting, interface="127.0.0.1", backlog=count)
+    try:
+        endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", port_of(port))
+        clients = [LineClient() for _ in range(count)]
+        await DeferredList([connectProtocol(endpoint, c) for c in clients])
+        await DeferredList([c.until_lines(1) for c in clients]).addTimeout(120, reactor)
+        assert all(c.lines[0].startswith("* Welcome, guest-") for c in clients)
+        assert len(local_chat(chat).default_room) == count
+        await leave_all(reactor, clients)
+        while chat.connections:
+            await deferLater(reactor, 0.01)
+        return counting.writes, counting.written
+    finally:
+        await stop(port)
+
+
+@pytest_twisted.ensureDeferred
+async def test_join_storm_costs_grow_linearly(reactor: Any) -> None:
+    """
+    2000 clients join one room, each announced at once, and each is welcomed; the
+    server's writes and bytes for 2000 are about twice those for 1000, not four
+    times (announcing every join to everyone makes them four times).
+    """
+    writes_1000, bytes_1000 = await churn(reactor, 1000)
+    writes_2000, bytes_2000 = await churn(reactor, 2000)
+    assert writes_2000 < 2.5 * writes_1000
+    assert bytes_2000 < 2.5 * bytes_1000
 
 
 def tutorial_chat_client(port: int) -> list[bytes]:

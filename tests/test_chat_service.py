@@ -283,3 +283,17 @@ def test_churn_lines_grow_linearly_with_members() -> None:
 
     small, large = churn_lines(1000), churn_lines(2000)
     assert large < 2.2 * small
+
+
+def test_stalled_member_dropped_while_moving() -> None:
+    """A member whose queue overflows with its old room's last lines as it moves is
+    dropped there, and never enters the new room."""
+    chat = ChatHarness(max_send_queue=100)
+    (alice, _), (bob, bob_out) = chat.join(), chat.join()
+    alice.pauseProducing()
+    say(bob, "x" * 80, "y" * 80)  # Pending for alice, over her bound.
+    say(alice, "/join #new")
+    assert alice.transport.disconnected  # type: ignore[attr-defined]
+    assert set(chat.chat.rooms) == {"#lobby"}
+    assert "guest-1" not in chat.chat.members
+    assert lines(bob_out)[-1] == "* guest-1 dropped (send queue exceeded)"

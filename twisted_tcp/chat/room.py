@@ -116,10 +116,10 @@ class Room:
         Stop delivering to C{member}. Lines posted before it left still reach it,
         except while a delivery is under way (it is being thrown out).
         """
-        if member not in self.members:
-            return
         if not self._flushing:
             self.flush()
+        if member not in self.members:
+            return  # Not a member, or thrown out by that very delivery.
         del self.members[member]
         member.room = None
 

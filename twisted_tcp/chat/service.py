@@ -177,9 +177,10 @@ class LocalChat:
         if room is None:
             return None
         room.remove(member)
-        if not room.members and room is not self.default_room:
-            room.close()
-            del self.rooms[room.key]
+        if not room.members and self.rooms.get(room.key) is room:
+            if room is not self.default_room:
+                room.close()
+                del self.rooms[room.key]
         return room
 
     def _enter_room(self, member: ChatMember, room: Room) -> None:
@@ -299,7 +300,7 @@ class LocalChat:
         if current is not None and current.key == room_key(name):
             member.send_error(f"you are already in {current.name}")
             return None
-        self._move(member, self._room(name))
+        self._move(member, name)
         return None
 
     def part(self, member: ChatMember) -> Completion:
@@ -307,11 +308,15 @@ class LocalChat:
         if member.room is self.default_room:
             member.send_error(f"you are in the default room {self.default_room.name}")
             return None
-        self._move(member, self.default_room)
+        self._move(member, self.default_room.name)
         return None
 
-    def _move(self, member: ChatMember, room: Room) -> None:
+    def _move(self, member: ChatMember, name: str) -> None:
+        """Take C{member} from its room to the room called C{name}."""
         left = self._leave_room(member)
+        if self.members.get(member.nick.casefold()) is not member:
+            return  # Dropped by the last delivery of the room it left.
+        room = self._room(name)
         if left is not None:
             left.announce_departure(member.nick, f"joined {room.name}")
         member.send_text(f"* you are now in {room.name}; {len(room) + 1} here")
