@@ -177,10 +177,11 @@ class LocalChat:
         if room is None:
             return None
         room.remove(member)
-        if not room.members and self.rooms.get(room.key) is room:
-            if room is not self.default_room:
-                room.close()
-                del self.rooms[room.key]
+        gone = not room.members and room is not self.default_room
+        # A nested drop may have removed the room already.
+        if gone and self.rooms.get(room.key) is room:
+            room.close()
+            del self.rooms[room.key]
         return room
 
     def _enter_room(self, member: ChatMember, room: Room) -> None:
