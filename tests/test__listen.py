@@ -7,10 +7,12 @@ addresses that cannot be listened on.
 from __future__ import annotations
 
 import errno
+import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_twisted
 from twisted.internet.endpoints import (
     SSL4ServerEndpoint,
     TCP4ServerEndpoint,
@@ -18,17 +20,22 @@ from twisted.internet.endpoints import (
     UNIXServerEndpoint,
 )
 from twisted.internet.error import CannotListenError
+from twisted.internet.protocol import Factory, Protocol
 
 from twisted_tcp._listen import (
     MIN_BACKLOG,
+    DualStackServerEndpoint,
+    _accept_ipv4,
+    all_interfaces,
     cannot_listen,
     listen_backlog,
     parse_description,
     server_endpoint,
+    unmapped,
     with_backlog,
 )
 
-from .support import self_signed
+from .support import self_signed, stop
 
 
 @pytest.mark.parametrize(
@@ -118,7 +125,7 @@ def test_good_endpoints(reactor: Any, tmp_path: Path) -> None:
     key, certificate = self_signed(tmp_path)
     for description, kind in [
         ("tcp:0", TCP4ServerEndpoint),
-        ("tcp6:0", TCP6ServerEndpoint),
+        (r"tcp6:0:interface=\:\:1", TCP6ServerEndpoint),
         (f"ssl:0:privateKey={key}:certKey={certificate}", SSL4ServerEndpoint),
         (f"unix:{tmp_path}/a.sock", UNIXServerEndpoint),
     ]:
@@ -150,3 +157,56 @@ def test_cannot_listen_message(error: Exception, message: str) -> None:
     """Listening failures become one line naming the address and the reason."""
     assert isinstance(error, CannotListenError | OSError)
     assert cannot_listen(error) == message
+
+
+@pytest.mark.parametrize(
+    ("host", "plain"),
+    [
+        ("::ffff:10.1.2.3", "10.1.2.3"),
+        ("::FFFF:127.0.0.1", "::FFFF:127.0.0.1"),  # Not as sockets write it.
+        ("::ffff:a01:203", "10.1.2.3"),
+        ("::1", "::1"),
+        ("10.1.2.3", "10.1.2.3"),
+        ("::ffff:nonsense", "::ffff:nonsense"),
+        ("example.test", "example.test"),
+    ],
+)
+def test_unmapped(host: str, plain: str) -> None:
+    """IPv4-mapped IPv6 addresses become the IPv4 address; others are unchanged."""
+    assert unmapped(host) == plain
+
+
+@pytest.mark.parametrize(
+    ("ipv6", "description"),
+    [(True, r"tcp6:9090:interface=\:\:"), (False, "tcp:9090")],
+)
+def test_all_interfaces(ipv6: bool, description: str) -> None:
+    """--port alone means IPv6 and IPv4 where there is IPv6, IPv4 where not."""
+    assert all_interfaces(9090, ipv6=ipv6) == description
+
+
+@pytest_twisted.ensureDeferred
+async def test_tcp6_on_any_address_takes_ipv4_whatever_the_default(
+    reactor: Any,
+) -> None:
+    """A tcp6: endpoint on :: turns IPV6_V6ONLY off itself, so it takes IPv4
+    clients even where the system default is IPv6 only."""
+    endpoint = server_endpoint(reactor, "tcp6:0")
+    assert isinstance(endpoint, DualStackServerEndpoint)
+    port = await endpoint.listen(Factory.forProtocol(Protocol))
+    try:
+        handle = port.socket  # type: ignore[attr-defined]
+        assert handle.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY) == 0
+        assert port.getHost().host == "::"  # type: ignore[attr-defined]
+    finally:
+        await stop(port)
+    specific = server_endpoint(reactor, r"tcp6:0:interface=\:\:1")
+    assert isinstance(specific, TCP6ServerEndpoint)
+
+
+def test_accept_ipv4_overrides_an_ipv6_only_default() -> None:
+    """The dual-stack switch undoes IPV6_V6ONLY, as a BSD default would set it."""
+    with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        _accept_ipv4(sock)
+        assert sock.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY) == 0

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
 from twisted.internet.task import Clock
-from twisted.internet.testing import StringTransport
+from twisted.internet.testing import StringTransport, StringTransportWithDisconnection
 from twisted.logger import LogLevel, capturedLogs
 
 from twisted_tcp._server import CLOSE_GRACE_PERIOD, FramedServerProtocol, describe_peer
@@ -47,6 +47,20 @@ def test_max_per_ip_counts_each_host() -> None:
     _, other = connect(factory, host="10.0.0.2")
     assert refused.value() == b"error: too many connections from 10.0.0.1 (max 1)\r\n"
     assert other.connected
+
+
+def test_max_per_ip_sees_ipv4_mapped_peers_as_ipv4() -> None:
+    """A client that comes in over IPv4 and over a dual-stack socket (as
+    ::ffff:a.b.c.d) is one address for max_per_ip."""
+    factory = line_echo(max_per_ip=1)
+    connect(factory, host="10.0.0.1")
+    mapped = IPv6Address("TCP", "::ffff:10.0.0.1", 2)
+    refused = factory.buildProtocol(mapped)
+    assert refused is not None
+    transport = StringTransportWithDisconnection(peerAddress=mapped)
+    transport.protocol = refused
+    refused.makeConnection(transport)
+    assert transport.value() == b"error: too many connections from 10.0.0.1 (max 1)\r\n"
 
 
 def test_per_host_count_released_on_close() -> None:
@@ -251,6 +265,7 @@ def test_invalid_options(options: dict[str, Any], message: str) -> None:
     [
         (IPv4Address("TCP", "1.2.3.4", 5), "1.2.3.4:5"),
         (IPv6Address("TCP", "::1", 5), "[::1]:5"),
+        (IPv6Address("TCP", "::ffff:1.2.3.4", 5), "1.2.3.4:5"),
         (UNIXAddress(b"/run/x.sock"), "/run/x.sock"),
         (UNIXAddress(None), "unix"),
     ],

@@ -13,8 +13,14 @@ from typing import Any, TypeVar
 
 import pytest
 import pytest_twisted
-from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet import udp
+from twisted.internet.endpoints import (
+    TCP4ClientEndpoint,
+    TCP6ClientEndpoint,
+    connectProtocol,
+)
 from twisted.internet.error import ConnectionRefusedError
+from twisted.internet.threads import deferToThread
 from twisted.python import usage
 
 from twisted_tcp._listen import listen_backlog
@@ -26,7 +32,7 @@ from twisted_tcp.tap import http_get, tcp_chat, tcp_echo, tcp_greet, udp_echo
 from twisted_tcp.tap._common import ServerService
 from twisted_tcp.udp_echo import MAX_DATAGRAM, UDPEchoProtocol
 
-from .support import Collector
+from .support import Collector, port_of
 
 OptionsT = TypeVar("OptionsT", bound=usage.Options)
 
@@ -40,10 +46,10 @@ def parsed(options_class: type[OptionsT], *argv: str) -> OptionsT:
 @pytest.mark.parametrize(
     ("module", "argv", "endpoints"),
     [
-        (tcp_echo, [], ["tcp:9090:backlog=B"]),
-        (tcp_greet, [], ["tcp:9999:backlog=B"]),
-        (tcp_chat, [], ["tcp:6666:backlog=B"]),
-        (tcp_echo, ["--port", "7000"], ["tcp:7000:backlog=B"]),
+        (tcp_echo, [], [r"tcp6:9090:interface=\:\::backlog=B"]),
+        (tcp_greet, [], [r"tcp6:9999:interface=\:\::backlog=B"]),
+        (tcp_chat, [], [r"tcp6:6666:interface=\:\::backlog=B"]),
+        (tcp_echo, ["--port", "7000"], [r"tcp6:7000:interface=\:\::backlog=B"]),
         (
             tcp_echo,
             ["--port", "7000", "--interface", "::1"],
@@ -57,13 +63,14 @@ def parsed(options_class: type[OptionsT], *argv: str) -> OptionsT:
         (
             tcp_echo,
             ["--listen", "tcp6:7001", "-p", "7002"],
-            ["tcp6:7001:backlog=B", "tcp:7002:backlog=B"],
+            ["tcp6:7001:backlog=B", r"tcp6:7002:interface=\:\::backlog=B"],
         ),
     ],
 )
 def test_endpoints(module: Any, argv: list[str], endpoints: list[str]) -> None:
     """--port/--interface and repeatable --listen become endpoint strings, each with
-    a deep accept queue (B) unless it sets its own backlog."""
+    a deep accept queue (B) unless it sets its own backlog; --port alone listens on
+    every address, IPv6 and IPv4."""
     expected = [
         endpoint.replace("backlog=B", f"backlog={listen_backlog()}")
         for endpoint in endpoints
@@ -265,28 +272,26 @@ def test_oversized_motd_refused(tmp_path: Path) -> None:
         parsed(tcp_chat.Options, "--motd", str(motd))
 
 
-def test_udp_service() -> None:
+@pytest_twisted.ensureDeferred
+async def test_udp_service() -> None:
     """udp-echo listens on --port/--interface with room for the largest datagram."""
     options = parsed(
-        udp_echo.Options,
-        "--port",
-        "0",
-        "--interface",
-        "127.0.0.1",
-        "--mode",
-        "upper",
-        "--rate",
-        "7",
-    )
+        udp_echo.Options, "--port", "0", "--interface", "127.0.0.1",
+        "--mode", "upper", "--rate", "7",
+    )  # fmt: skip
     service = udp_echo.makeService(options)
     protocol = options["protocol"]
     assert isinstance(protocol, UDPEchoProtocol)
     assert (protocol.mode, protocol.rate) == ("upper", 7)
-    assert service.args == (0, protocol)
-    assert service.kwargs == {
-        "interface": "127.0.0.1",
-        "maxPacketSize": MAX_DATAGRAM + 28,
-    }
+    service.startService()
+    try:
+        assert isinstance(service.listening, udp.Port)
+        assert service.listening.getHost().host == "127.0.0.1"
+        assert service.listening.maxPacketSize == MAX_DATAGRAM + 28
+        assert service.listening.protocol is protocol
+    finally:
+        await service.stopService()
+    assert service.listening is None
 
 
 def test_service_has_one_listener_per_endpoint() -> None:
@@ -351,3 +356,46 @@ def test_http_get_usage_errors(argv: list[str], message: str) -> None:
     """A missing or extra URL, an unknown option, a missing value: usage errors."""
     with pytest.raises(usage.UsageError, match=message):
         parsed(http_get.Options, *argv)
+
+
+@pytest_twisted.ensureDeferred
+async def test_port_alone_listens_on_ipv6_and_ipv4(reactor: Any) -> None:
+    """--port without --interface takes clients over IPv4 and IPv6 alike."""
+    service = tcp_echo.makeService(parsed(tcp_echo.Options, "--port", "0"))
+    service.startService()
+    try:
+        [listener] = list(service)
+        port = listener._waitingForPort.result.getHost().port
+        for endpoint in (
+            TCP4ClientEndpoint(reactor, "127.0.0.1", port),
+            TCP6ClientEndpoint(reactor, "::1", port),
+        ):
+            client = Collector(to_send=b"ping", half_close=True)
+            await connectProtocol(endpoint, client)
+            assert await client.done.addTimeout(10, reactor) == b"ping"
+    finally:
+        await service.stopService()
+
+
+@pytest_twisted.ensureDeferred
+async def test_udp_without_interface_answers_ipv6_and_ipv4() -> None:
+    """udp-echo without --interface answers datagrams over IPv4 and IPv6 alike."""
+    options = parsed(udp_echo.Options, "--port", "0", "--mode", "upper")
+    service = udp_echo.makeService(options)
+    service.startService()
+    try:
+        assert service.listening is not None
+        port = port_of(service.listening)
+        for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+            answer = await deferToThread(datagram_exchange, family, host, port, b"hi")
+            assert answer == b"HI"
+    finally:
+        await service.stopService()
+
+
+def datagram_exchange(family: int, host: str, port: int, datagram: bytes) -> bytes:
+    """Send one datagram and wait for one answer (a blocking client)."""
+    with socket.socket(family, socket.SOCK_DGRAM) as client:
+        client.settimeout(10)
+        client.sendto(datagram, (host, port))
+        return client.recv(65536)

@@ -86,6 +86,10 @@ def test_reflection_source_ports_ignored(port: int) -> None:
         ("10.0.0.1", ("127.0.0.1", 8081), True),
         ("0.0.0.0", ("10.9.9.9", 8081), True),
         ("0.0.0.0", ("127.0.0.1", 8082), True),
+        # A dual-stack socket on :: sees IPv4 peers as ::ffff:a.b.c.d.
+        ("::", ("::ffff:127.0.0.1", 8081), False),
+        ("::", ("::1", 8081), False),
+        ("::", ("::ffff:10.9.9.9", 8081), True),
     ],
 )
 def test_own_address_ignored(
@@ -187,3 +191,13 @@ async def test_tutorial_client_and_largest_datagram(reactor: Any) -> None:
         assert len(replies[1]) == MAX_DATAGRAM
     finally:
         await stop(port)
+
+
+def test_ipv4_mapped_source_answered_at_its_own_address() -> None:
+    """On a dual-stack socket an IPv4 peer is answered at the address it came from,
+    and rate-limited as the IPv4 host it is."""
+    protocol, transport, _ = started(FakeDatagramTransport("::", 8081), rate=1)
+    protocol.datagramReceived(b"a", ("::ffff:10.1.1.1", 5000))
+    protocol.datagramReceived(b"b", ("::ffff:10.1.1.1", 5001))
+    assert transport.sent == [(b"a", ("::ffff:10.1.1.1", 5000))]
+    assert list(protocol._buckets) == ["10.1.1.1"]

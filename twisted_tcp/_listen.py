@@ -1,7 +1,7 @@
 """
-How the TCP servers listen: the endpoint strings of C{--port} and C{--listen}, checked
-before anything listens, with a deep accept queue, and what to say when listening
-fails.
+How the servers listen: the endpoint strings of C{--port} and C{--listen}, checked
+before anything listens, with a deep accept queue, on IPv6 and IPv4 at once where no
+interface is named, and what to say when listening fails.
 
 Twisted listens with a backlog of 50. Past that many connections waiting for
 C{accept}, the kernel drops new SYNs and each client waits out a one-second
@@ -14,13 +14,24 @@ from __future__ import annotations
 
 import os
 import re
+import socket
+from contextlib import suppress
 from functools import cache
+from ipaddress import IPv6Address, ip_address
 from pathlib import Path
 from typing import Any, Final
 
-from twisted.internet.endpoints import serverFromString
+from twisted.internet import tcp, udp
+from twisted.internet.defer import Deferred, execute
+from twisted.internet.endpoints import quoteStringArgument, serverFromString
 from twisted.internet.error import CannotListenError
-from twisted.internet.interfaces import IStreamServerEndpoint
+from twisted.internet.interfaces import (
+    IListeningPort,
+    IProtocolFactory,
+    IStreamServerEndpoint,
+)
+from twisted.internet.protocol import DatagramProtocol
+from zope.interface import implementer
 
 #: The least accept queue the servers ask for.
 MIN_BACKLOG: Final = 1024
@@ -99,7 +110,7 @@ def server_endpoint(reactor: Any, description: str) -> IStreamServerEndpoint:
         endpoint type, a bad port, an unknown or missing argument, a key or
         certificate file that cannot be read), instead of whatever the parser raised.
     """
-    args, _ = parse_description(description)
+    args, kwargs = parse_description(description)
     kind = args[0].lower()
     if kind in PORT_TYPES and len(args) > 1:
         _check_port(args[1])
@@ -109,7 +120,18 @@ def server_endpoint(reactor: Any, description: str) -> IStreamServerEndpoint:
         endpoint: IStreamServerEndpoint = serverFromString(reactor, description)
     except Exception as error:
         raise ValueError(_reason(error)) from None
+    if kind == "tcp6":
+        port, backlog, interface = _tcp6_arguments(*args[1:], **kwargs)
+        if interface == "::":
+            return DualStackServerEndpoint(reactor, port, backlog)
     return endpoint
+
+
+def _tcp6_arguments(
+    port: str, backlog: str = "50", interface: str = "::"
+) -> tuple[int, int, str]:
+    """The arguments of a C{tcp6:} string, named and defaulted as Twisted's parser."""
+    return int(port), int(backlog), interface
 
 
 def _check_port(text: str) -> None:
@@ -126,6 +148,108 @@ def _reason(error: Exception) -> str:
     message = str(error) or type(error).__name__
     # "_parseTCP() got an unexpected keyword argument 'x'" → the part after "() ".
     return re.sub(r"^[\w.]+\(\) ", "", message)
+
+
+def all_interfaces(port: int, ipv6: bool | None = None) -> str:
+    """
+    The endpoint string for C{--port} without C{--interface}: every address, IPv6
+    and IPv4, where the system has IPv6 (see L{DualStackServerEndpoint}); IPv4's
+    every address where it has not.
+
+    @param ipv6: whether the system has IPv6; found out if not given.
+    """
+    if ipv6 is None:
+        ipv6 = has_ipv6()
+    if ipv6:
+        return f"tcp6:{port}:interface={quoteStringArgument('::')}"
+    return f"tcp:{port}"
+
+
+@cache
+def has_ipv6() -> bool:
+    """Whether this system can make an IPv6 socket that takes IPv4 too."""
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
+            _accept_ipv4(probe)
+    except OSError:
+        return False
+    return True
+
+
+def _accept_ipv4(sock: socket.socket) -> socket.socket:
+    """
+    Let an IPv6 socket on C{::} take IPv4 peers too (as C{::ffff:a.b.c.d}), whatever
+    the system's default (Linux's C{bindv6only}, the BSDs' C{v6only}).
+    """
+    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    return sock
+
+
+class _DualStackTCPPort(tcp.Port):
+    def createInternetSocket(self) -> socket.socket:
+        return _accept_ipv4(super().createInternetSocket())
+
+
+class _DualStackUDPPort(udp.Port):
+    def createInternetSocket(self) -> socket.socket:
+        return _accept_ipv4(super().createInternetSocket())
+
+
+@implementer(IStreamServerEndpoint)
+class DualStackServerEndpoint:
+    """
+    TCP on every address, IPv6 and IPv4 on one socket: C{::} with C{IPV6_V6ONLY}
+    off. What C{tcp6:PORT} (whose interface is C{::}) makes for the servers, so
+    that on every system it does what it does on Linux by default.
+    """
+
+    def __init__(self, reactor: Any, port: int, backlog: int = 50) -> None:
+        self._reactor = reactor
+        self._port = port
+        self._backlog = backlog
+
+    def listen(self, protocolFactory: IProtocolFactory) -> Deferred[IListeningPort]:
+        return execute(self._listen, protocolFactory)
+
+    def _listen(self, factory: IProtocolFactory) -> IListeningPort:
+        reactor, backlog = self._reactor, self._backlog
+        port = _DualStackTCPPort(self._port, factory, backlog, "::", reactor)
+        port.startListening()
+        return port
+
+
+def listen_udp(
+    reactor: Any,
+    port: int,
+    protocol: DatagramProtocol,
+    interface: str = "",
+    max_packet_size: int = 8192,
+) -> IListeningPort:
+    """
+    C{reactor.listenUDP}, except that no interface means every address, IPv6 and
+    IPv4, where the system has IPv6, as for TCP.
+    """
+    if interface or not has_ipv6():
+        listening: IListeningPort = reactor.listenUDP(
+            port, protocol, interface=interface, maxPacketSize=max_packet_size
+        )
+        return listening
+    dual = _DualStackUDPPort(port, protocol, "::", max_packet_size, reactor)
+    dual.startListening()
+    return dual
+
+
+def unmapped(host: str) -> str:
+    """
+    C{host} with an IPv4-mapped IPv6 address (C{::ffff:a.b.c.d}, how a dual-stack
+    socket sees an IPv4 peer) turned back into IPv4; any other host unchanged.
+    """
+    if host.startswith("::ffff:"):
+        with suppress(ValueError):
+            mapped = ip_address(host)
+            if isinstance(mapped, IPv6Address) and mapped.ipv4_mapped is not None:
+                return str(mapped.ipv4_mapped)
+    return host
 
 
 def cannot_listen(error: CannotListenError | OSError) -> str:

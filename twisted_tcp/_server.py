@@ -33,6 +33,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from twisted_tcp._framing import LINE_TOO_LONG, Frame, Framer, Framing, make_framer
+from twisted_tcp._listen import unmapped
 from twisted_tcp._text import CRLF, check_encoding, decode, encode
 from twisted_tcp._writethrough import write_through
 
@@ -44,12 +45,22 @@ def describe_peer(address: IAddress | None) -> str:
     """A short human form of a peer address for logs: C{1.2.3.4:5}, C{[::1]:5}."""
     if address is None:
         return "?"
-    host = getattr(address, "host", None)
+    host = peer_host(address)
     port = getattr(address, "port", None)
-    if host is None:
+    if not host:
         name = getattr(address, "name", None)
         return os.fsdecode(name) if name else "unix"
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def peer_host(address: IAddress | None) -> str:
+    """
+    The IP address of a peer, as IPv4 when it came in IPv4-mapped on a dual-stack
+    socket (so C{--max-per-ip} and the logs see one address per client); C{""} for
+    a peer without one (a UNIX socket).
+    """
+    host = getattr(address, "host", None)
+    return unmapped(host) if host else ""
 
 
 class IServerTransport(ITCPTransport, IConsumer, IPushProducer):
@@ -130,7 +141,7 @@ class LimitedServerFactory(Factory[Protocol]):
 
     def buildProtocol(self, addr: IAddress | None) -> Protocol | None:
         peer = describe_peer(addr)
-        host = getattr(addr, "host", None)
+        host = peer_host(addr)
         if self.max_connections and len(self.connections) >= self.max_connections:
             reason = f"too many connections (max {self.max_connections})"
         elif self.max_per_ip and host and self._per_host[host] >= self.max_per_ip:
@@ -209,7 +220,7 @@ class FramedServerProtocol(Protocol, TimeoutMixin):
     def connectionMade(self) -> None:
         address = self.transport.getPeer()
         self.peer = describe_peer(address)
-        self._host = getattr(address, "host", None) or ""
+        self._host = peer_host(address)
         self._framer = self.factory.make_framer()
         self._terminator = CRLF if self.factory.framing == "line" else b""
         self._on_lost: list[Deferred[None]] = []

@@ -13,6 +13,7 @@ from twisted.internet.interfaces import IReactorTime, IUDPTransport
 from twisted.internet.protocol import DatagramProtocol
 from twisted.logger import Logger
 
+from twisted_tcp._listen import unmapped
 from twisted_tcp._ratelimit import TokenBucket
 
 UDPMode = Literal["echo", "upper"]
@@ -73,7 +74,7 @@ class UDPEchoProtocol(DatagramProtocol):
         self._own_host, self._own_port = own.host, own.port
 
     def datagramReceived(self, datagram: bytes, addr: _Address) -> None:
-        host, port = addr[0], addr[1]
+        host, port = unmapped(addr[0]), addr[1]
         if port in DENIED_SOURCE_PORTS or self._is_own_address(host, port):
             self.log.debug("refused datagram from {host}:{port}", host=host, port=port)
             return

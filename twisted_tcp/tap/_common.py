@@ -20,6 +20,7 @@ from twisted.internet.error import CannotListenError
 from twisted.python import usage
 
 from twisted_tcp._listen import (
+    all_interfaces,
     cannot_listen,
     listen_backlog,
     server_endpoint,
@@ -146,10 +147,11 @@ class ServerOptions(usage.Options):
         if port is None and not descriptions:
             port = self.default_port
         if port is not None:
-            tcp = f"tcp:{port}"
             if self["interface"]:
-                tcp += f":interface={quoteStringArgument(self['interface'])}"
-            descriptions.append(tcp)
+                interface = quoteStringArgument(self["interface"])
+                descriptions.append(f"tcp:{port}:interface={interface}")
+            else:
+                descriptions.append(all_interfaces(port))
         return descriptions
 
     def common_factory_arguments(self) -> dict[str, Any]:
