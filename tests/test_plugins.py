@@ -221,6 +221,20 @@ def test_busy_port_is_one_line(outside: Path) -> None:
     )
 
 
+def test_busy_udp_port_is_one_line(outside: Path) -> None:
+    """udp-echo on a UDP port already taken ends with one line too."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        result = run_twist(
+            "udp-echo", "--port", str(port), "--interface", "127.0.0.1", cwd=outside
+        )
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"twist: cannot listen on 127.0.0.1 port {port}: Address already in use\n"
+    )
+
+
 def test_unix_socket_in_missing_directory_is_one_line(outside: Path) -> None:
     """A UNIX socket that cannot be made ends twist with one line naming the path."""
     result = run_twist("tcp-echo", "--listen", "unix:missing/echo.sock", cwd=outside)
