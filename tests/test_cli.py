@@ -329,8 +329,10 @@ async def test_chat_client_connection_breaks(reactor: Any) -> None:
 # udp
 
 
-def udp_port(reactor: Any, protocol: DatagramProtocol) -> tuple[IListeningPort, str]:
-    port = reactor.listenUDP(0, protocol, interface="127.0.0.1")
+def udp_port(
+    reactor: Any, protocol: DatagramProtocol, interface: str = "127.0.0.1"
+) -> tuple[IListeningPort, str]:
+    port = reactor.listenUDP(0, protocol, interface=interface)
     return port, str(port_of(port))
 
 
@@ -367,6 +369,41 @@ async def test_udp_no_answer(reactor: Any) -> None:
         assert result.stderr == b"twisted-tcp: no answer to 'x' within 0.2 s\n"
     finally:
         await stop(port)
+
+
+@pytest_twisted.ensureDeferred
+async def test_udp_over_ipv6(reactor: Any) -> None:
+    """udp works with an IPv6 server address."""
+    port, number = udp_port(reactor, UDPEchoProtocol(mode="upper"), "::1")
+    try:
+        result = await run_against("udp", "::1", number, "hi", "there")
+        assert (result.returncode, result.stdout, result.stderr) == (
+            0, b"HI\nTHERE\n", b"",
+        )  # fmt: skip
+    finally:
+        await stop(port)
+
+
+@pytest_twisted.ensureDeferred
+async def test_ping_udp_over_ipv6(reactor: Any) -> None:
+    """ping --udp works with an IPv6 server address."""
+    port, number = udp_port(reactor, UDPEchoProtocol(), "::1")
+    try:
+        result = await run_against("ping", "--udp", "::1", number, "-c", "2", "-i", "0")
+        assert "2 sent, 2 received, 0 mismatched, 0.0% loss" in result.stdout.decode()
+        assert (result.returncode, result.stderr) == (0, b"")
+    finally:
+        await stop(port)
+
+
+def test_udp_refused_over_ipv6() -> None:
+    """Nothing listening on an IPv6 address's port: exit 7 there too."""
+    with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as probe:
+        probe.bind(("::1", 0))
+        free = str(probe.getsockname()[1])
+    result = run("udp", "::1", free, "x")
+    assert result.returncode == 7
+    assert b"connection refused" in result.stderr
 
 
 def test_udp_refused() -> None:

@@ -121,6 +121,18 @@ class ConnectedDatagramProtocol(DatagramProtocol):
     def refusal(self) -> None:
         """Called once when the peer refuses our datagrams."""
 
+    async def open(self, reactor: Any, host: str, port: int) -> None:
+        """
+        Bind a UDP socket of the peer's address family (IPv6 for C{::1}, IPv4 for
+        C{127.0.0.1} or a name) and connect it to C{host}:C{port}.
+
+        @raise ClientError: exit code 6 if C{host} does not resolve.
+        """
+        address = await resolve(reactor, host)
+        interface = "::" if ":" in address else ""
+        reactor.listenUDP(0, self, interface=interface, maxPacketSize=65536)
+        self.transport.connect(address, port)
+
     async def close(self) -> None:
         """Stop listening, unless the reactor already closed the port."""
         self._closing = True

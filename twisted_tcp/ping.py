@@ -23,7 +23,6 @@ from twisted_tcp._client import (
     answer_within,
     connect_tcp,
     give_answer,
-    resolve,
 )
 
 #: Each UDP probe starts with its sequence number, so late answers are recognised.
@@ -165,10 +164,8 @@ async def ping(
     report = PingReport()
     prober: TCPEchoProbe | UDPEchoProbe
     if udp:
-        address = await resolve(reactor, host)
         prober = UDPEchoProbe(reactor)
-        reactor.listenUDP(0, prober, maxPacketSize=65536)
-        prober.transport.connect(address, port)
+        await prober.open(reactor, host, port)
     else:
         prober = await connect_tcp(reactor, host, port, TCPEchoProbe(reactor))
     write(f"PING {target}: {size} bytes over {'UDP' if udp else 'TCP'}")

@@ -16,7 +16,6 @@ from twisted_tcp._client import (
     ConnectedDatagramProtocol,
     answer_within,
     give_answer,
-    resolve,
 )
 from twisted_tcp._text import decode, encode
 
@@ -52,11 +51,9 @@ async def exchange(
     Send each message and print its answer; return the exit code: 0 if every message
     was answered, 1 if one was not, 7 if nothing listens on that port.
     """
-    address = await resolve(reactor, host)
     protocol = _Exchange()
-    reactor.listenUDP(0, protocol, maxPacketSize=65536)
+    await protocol.open(reactor, host, port)
     try:
-        protocol.transport.connect(address, port)
         code = EXIT_OK
         for message in messages:
             protocol.waiting = answer_within(reactor, timeout)
