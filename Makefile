@@ -14,9 +14,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $@
 
-## make test: create .venv, install the project with its test extras, lint, run the suite.
+## make test: create .venv, install the project with its test extras, lint, run the suite
+## on Twisted's epoll reactor, then the tests that run on a reactor again on the lean one.
 test: $(STAMP) redis-server lint
 	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --twisted-reactor lean-epoll --reactor-tests-only
 
 ## The cluster tests start their own redis-server (Debian's package of that name): as
 ## root it is installed when missing; otherwise make stops and says what to install.

@@ -3,6 +3,11 @@ Fixtures shared by the test modules: the reactor pytest-twisted runs, a real
 redis-server for the cluster tests, C{twist} subprocesses that never outlive their
 test, and a hypothesis profile without deadlines (these machines are noisy; no test
 asserts on time).
+
+C{pytest --twisted-reactor lean-epoll} runs the suite on another Twisted reactor
+plugin; C{--reactor-tests-only} keeps only the tests that run on the reactor (those
+asking for the C{reactor} fixture or run by pytest-twisted), for the second pass of
+C{make test}.
 """
 
 from __future__ import annotations
@@ -23,6 +28,60 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 settings.load_profile("twisted-tcp")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("twisted-tcp")
+    group.addoption(
+        "--twisted-reactor",
+        metavar="NAME",
+        help="install this Twisted reactor plugin (epoll, lean-epoll) before "
+        "pytest-twisted installs its default",
+    )
+    group.addoption(
+        "--reactor-tests-only",
+        action="store_true",
+        help="run only the tests that use the reactor fixture",
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """
+    Install the reactor named by C{--twisted-reactor} before pytest-twisted's own
+    C{pytest_configure} installs the platform default: pytest-twisted then adopts
+    it, provided it is an instance of the default's class (as both epoll reactors
+    are).
+    """
+    name = config.getoption("twisted_reactor")
+    if name:
+        from twisted.application.reactors import installReactor
+
+        installReactor(name)
+
+
+def pytest_collection_modifyitems(
+    config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    if not config.getoption("reactor_tests_only"):
+        return
+    kept = [item for item in items if _runs_on_reactor(item)]
+    dropped = set(items) - set(kept)
+    config.hook.pytest_deselected(items=[item for item in items if item in dropped])
+    items[:] = kept
+
+
+def _runs_on_reactor(item: pytest.Item) -> bool:
+    """A test that asks for the reactor fixture, or that pytest-twisted runs on it."""
+    if "reactor" in getattr(item, "fixturenames", ()):
+        return True
+    return hasattr(getattr(item, "obj", None), "_pytest_twisted_mark")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    from twisted.internet import reactor
+
+    return f"twisted reactor: {type(reactor).__module__}.{type(reactor).__name__}"
 
 
 @pytest.fixture

@@ -74,6 +74,39 @@ def test_tcp_plugin_serves_and_stops_on_sigterm(
     assert any("disconnected" in line for line in twist.log)
 
 
+LEAN = "twisted_tcp.leanreactor.LeanEPollReactor"
+
+
+@pytest.mark.parametrize(
+    ("reactor_options", "expected"),
+    [
+        ([], LEAN),
+        (["--reactor", "lean-epoll"], LEAN),
+        (["--reactor", "epoll"], "twisted.internet.epollreactor.EPollReactor"),
+        (["--reactor", "poll"], "twisted.internet.pollreactor.PollReactor"),
+    ],
+    ids=["default", "lean-epoll", "epoll", "poll"],
+)
+def test_plugins_run_on_lean_reactor_unless_told(
+    outside: Path,
+    twist_runs: list[Twist],
+    reactor_options: list[str],
+    expected: str,
+) -> None:
+    """Our plugins run on the lean reactor by default; twist --reactor still wins."""
+    twist = Twist(
+        *reactor_options, "tcp-echo", "--listen", "tcp:0:interface=127.0.0.1",
+        cwd=outside,
+    )  # fmt: skip
+    twist_runs.append(twist)
+    assert twist.wait_for_log(r"Reactor: (\S+)")[1] == expected
+    port = int(twist.wait_for_log(r"starting on (\d+)")[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"ping")
+        assert sock.recv(1024) == b"ping"
+    assert twist.terminate() == -signal.SIGTERM
+
+
 def test_chat_plugin_relays_and_says_goodbye_on_sigterm(
     outside: Path, twist_runs: list[Twist]
 ) -> None:
@@ -109,6 +142,7 @@ def test_udp_plugin_serves_and_stops_on_sigterm(
         cwd=outside,
     )
     twist_runs.append(twist)
+    assert twist.wait_for_log(r"Reactor: (\S+)")[1] == LEAN
     twist.wait_for_log(rf"starting on {free_port}")
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.settimeout(10)
@@ -137,6 +171,7 @@ def test_http_get_plugin_fetches_once_and_exits(outside: Path) -> None:
         assert fetched.returncode == 0
         assert (outside / "copy.html").read_bytes() == b"<h1>saved</h1>"
         assert "200 OK, 14 bytes saved to copy.html" in fetched.stdout
+        assert f"Reactor: {LEAN}" in fetched.stdout
         missing = subprocess.run(
             [
                 str(TWIST),
@@ -292,6 +327,7 @@ def test_wheel_contents(source_copy: Path, tmp_path: Path) -> None:
     [wheel] = tmp_path.glob("twisted_tcp-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "twisted/plugins/twisted_tcp_plugins.py" in names
+    assert "twisted/plugins/twisted_tcp_reactors.py" in names
     assert "twisted_tcp/py.typed" in names
     assert "twisted_tcp/tap/tcp_echo.py" in names
     assert "twisted/__init__.py" not in names
@@ -347,6 +383,11 @@ def test_plugins_discovered_after_install(
     )
     for name in PLUGINS:
         assert re.search(rf"^\s+{name}\s", result.stdout, re.MULTILINE), result.stdout
+    # An unknown reactor would be a usage error (exit 64).
+    subprocess.run(
+        [str(python), "-m", "twisted", "--reactor", "lean-epoll", "--help"],
+        cwd=outside, capture_output=True, check=True, env=env,
+    )  # fmt: skip
     located = subprocess.run(
         [str(python), "-c", "import twisted_tcp; print(twisted_tcp.__file__)"],
         cwd=outside,

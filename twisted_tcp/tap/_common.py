@@ -9,6 +9,8 @@ reported as a usage error before anything listens.
 
 from __future__ import annotations
 
+import select
+import sys
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -17,7 +19,9 @@ from twisted.application.service import MultiService
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import quoteStringArgument
 from twisted.internet.error import CannotListenError
+from twisted.logger import Logger
 from twisted.python import usage
+from twisted.python.reflect import fullyQualifiedName
 
 from twisted_tcp._listen import (
     all_interfaces,
@@ -67,6 +71,29 @@ def positive_seconds(value: str) -> float:
     if not 0 < number < float("inf"):
         raise ValueError(f"expected a number of seconds > 0, got {value}")
     return number
+
+
+_log = Logger()
+
+
+def prefer_lean_reactor() -> None:
+    """
+    Install the lean epoll reactor (L{twisted_tcp.leanreactor}) unless a reactor is
+    installed already or the platform has no epoll, and log which one will run.
+
+    C{twist} parses a plugin's options after its own, so a C{--reactor NAME} is
+    installed by then, and installs its default reactor only afterwards: called from
+    a plugin's C{postOptions}, this makes the lean reactor the plugin's default while
+    C{--reactor} still wins. (The log event waits in Twisted's buffer until C{twist}
+    starts logging.)
+    """
+    reactor: object = sys.modules.get("twisted.internet.reactor")
+    if reactor is None and hasattr(select, "epoll"):
+        from twisted_tcp.leanreactor import install
+
+        reactor = install()
+    if reactor is not None:
+        _log.info("Reactor: {reactor}", reactor=fullyQualifiedName(type(reactor)))
 
 
 non_negative_int.coerceDoc = "Must be >= 0."  # type: ignore[attr-defined]
@@ -131,6 +158,7 @@ class ServerOptions(usage.Options):
         self["listen"].append(description)
 
     def postOptions(self) -> None:
+        prefer_lean_reactor()
         descriptions = self.endpoint_descriptions()
         _check_endpoints(descriptions)
         backlog = listen_backlog()

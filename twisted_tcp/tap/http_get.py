@@ -19,7 +19,11 @@ from twisted.python import usage
 from twisted_tcp._defaults import DEFAULT_MAX_REDIRECTS, DEFAULT_USER_AGENT
 from twisted_tcp._http_parser import HTTPError
 from twisted_tcp.httpget import fetch
-from twisted_tcp.tap._common import non_negative_int, positive_seconds
+from twisted_tcp.tap._common import (
+    non_negative_int,
+    positive_seconds,
+    prefer_lean_reactor,
+)
 
 
 class Options(usage.Options):
@@ -78,6 +82,7 @@ class Options(usage.Options):
         self["url"] = url
 
     def postOptions(self) -> None:
+        prefer_lean_reactor()
         if not self["output"]:
             raise usage.UsageError("--output FILE is required")
 

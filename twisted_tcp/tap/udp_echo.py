@@ -15,7 +15,11 @@ from twisted.internet.interfaces import IListeningPort
 from twisted.python import usage
 
 from twisted_tcp._listen import cannot_listen, listen_udp
-from twisted_tcp.tap._common import non_negative_int, port_number
+from twisted_tcp.tap._common import (
+    non_negative_int,
+    port_number,
+    prefer_lean_reactor,
+)
 from twisted_tcp.udp_echo import DEFAULT_RATE, MAX_DATAGRAM, UDP_MODES, UDPEchoProtocol
 
 
@@ -39,6 +43,7 @@ class Options(usage.Options):
     compData = usage.Completions(optActions={"mode": usage.CompleteList(UDP_MODES)})
 
     def postOptions(self) -> None:
+        prefer_lean_reactor()
         try:
             self["protocol"] = UDPEchoProtocol(mode=self["mode"], rate=self["rate"])
         except ValueError as error:
