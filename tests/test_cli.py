@@ -10,6 +10,8 @@ import socket
 import struct
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -522,11 +524,13 @@ class Stalling(Protocol):
         self.transport.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nstart")
 
 
-async def interrupt(argv: list[str], first_output: bytes) -> tuple[int, bytes, bytes]:
+async def interrupt(
+    argv: list[str], first_output: bytes, ready: Callable[[], bool] = lambda: True
+) -> tuple[int, bytes, bytes]:
     """
     Run the command with standard input open, wait for C{first_output} on its
-    standard output (so it is connected and waiting), send it SIGINT; its exit
-    status, whole output and error output.
+    standard output (so it is connected and waiting) and for C{ready()}, send it
+    SIGINT; its exit status, whole output and error output.
     """
     process = await deferToThread(
         subprocess.Popen, [*COMMAND, *argv], bufsize=0,
@@ -541,6 +545,11 @@ async def interrupt(argv: list[str], first_output: bytes) -> tuple[int, bytes, b
             assert chunk, "the command ended before it was interrupted"
             seen += chunk
         assert seen == first_output
+        for _ in range(3000):
+            if ready():
+                break
+            await deferToThread(time.sleep, 0.01)
+        assert ready(), "the command never got ready to be interrupted"
         process.send_signal(signal.SIGINT)
         out, err = await deferToThread(process.communicate, timeout=30)
         return process.returncode, seen + out, err
@@ -584,6 +593,30 @@ async def test_get_interrupted(reactor: Any) -> None:
         assert (code, out, err) == (130, b"start", b"")
     finally:
         await stop(port)
+
+
+@pytest_twisted.ensureDeferred
+async def test_get_output_interrupted(reactor: Any, tmp_path: Path) -> None:
+    """
+    Ctrl-C in C{get -o} mid-body: exit 130, nothing on stderr, and the temporary
+    file that held the partial body is gone, the old file untouched.
+    """
+    target = tmp_path / "page"
+    target.write_bytes(b"old")
+    port, number = tcp(reactor, Factory.forProtocol(Stalling))
+
+    def partial() -> bool:
+        return any(path.name.endswith(".part") for path in tmp_path.iterdir())
+
+    try:
+        url = f"http://127.0.0.1:{number}/"
+        head = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"
+        code, out, err = await interrupt(["get", "-o", str(target), url], head, partial)
+        assert (code, out, err) == (130, head, b"")
+    finally:
+        await stop(port)
+    assert list(tmp_path.iterdir()) == [target]
+    assert target.read_bytes() == b"old"
 
 
 @pytest_twisted.ensureDeferred

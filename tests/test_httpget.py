@@ -6,6 +6,7 @@ made here, atomic saving, and memory that stays flat on a large download.
 
 from __future__ import annotations
 
+import builtins
 import gzip
 import hashlib
 import json
@@ -21,6 +22,7 @@ import pytest
 import pytest_twisted
 import treq
 from twisted.internet import ssl
+from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.interfaces import IListeningPort
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.threads import deferToThread
@@ -36,8 +38,8 @@ from twisted_tcp.httpget import (
     FileTooLargeError,
     HTTPStatusError,
     MalformedResponseError,
+    OperationTimeoutError,
     ShortBodyError,
-    TimeoutError,
     TooManyRedirectsError,
     UnsupportedSchemeError,
     WriteError,
@@ -92,7 +94,8 @@ class Bomb(resource.Resource):
 
 
 class Redirects(resource.Resource):
-    """/hop/N redirects to /hop/N-1; /hop/0 is the page; /loop redirects to itself."""
+    """/hop/N redirects to /hop/N-1; /hop/0 is the page; /loop redirects to itself;
+    /away to a page that does not exist."""
 
     isLeaf = True
 
@@ -100,6 +103,8 @@ class Redirects(resource.Resource):
         parts = request.postpath
         if parts[0] == b"loop":
             return util.redirectTo(b"/redirect/loop", request)
+        if parts[0] == b"away":
+            return util.redirectTo(b"/missing", request)
         hops = int(parts[1])
         if hops:
             return util.redirectTo(b"/redirect/hop/%d" % (hops - 1), request)
@@ -276,7 +281,7 @@ async def test_stalled_server_times_out(reactor: Any, tmp_path: Path) -> None:
     """A server that never answers hits max_time: exit 28, no file."""
     port, url = raw_server(reactor, None)
     try:
-        with pytest.raises(TimeoutError) as caught:
+        with pytest.raises(OperationTimeoutError) as caught:
             await fetch(reactor, url, str(tmp_path / "x"), max_time=0.3)
         assert caught.value.exit_code == 28
         assert list(tmp_path.iterdir()) == []
@@ -308,6 +313,39 @@ async def test_huge_chunk_refused_at_once(reactor: Any, tmp_path: Path) -> None:
 
 
 @pytest_twisted.ensureDeferred
+async def test_cancelled_fetch_removes_partial(reactor: Any, tmp_path: Path) -> None:
+    """
+    Cancelling a fetch mid-body (as Ctrl-C does) raises CancelledError and leaves
+    no temporary file, with no time limit set.
+    """
+    factory = Factory.forProtocol(
+        lambda: Scripted(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nhalf", close=False
+        )
+    )
+    port = reactor.listenTCP(0, factory, interface="127.0.0.1")
+    partial: list[list[Path]] = []
+
+    def cancel_soon(size: int) -> None:
+        partial.append(list(tmp_path.iterdir()))
+        reactor.callLater(0, running.cancel)
+
+    running = Deferred.fromCoroutine(
+        fetch(
+            reactor, f"http://127.0.0.1:{port_of(port)}/", str(tmp_path / "x"),
+            on_progress=cancel_soon,
+        )
+    )  # fmt: skip
+    try:
+        with pytest.raises(CancelledError):
+            await running
+    finally:
+        await stop(port)
+    assert [path.name.endswith(".part") for path in partial[0]] == [True]
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest_twisted.ensureDeferred
 async def test_stall_mid_body_removes_partial(reactor: Any, tmp_path: Path) -> None:
     """A body that stalls halfway times out and its temporary file is removed."""
     factory = Factory.forProtocol(
@@ -317,7 +355,7 @@ async def test_stall_mid_body_removes_partial(reactor: Any, tmp_path: Path) -> N
     )
     port = reactor.listenTCP(0, factory, interface="127.0.0.1")
     try:
-        with pytest.raises(TimeoutError):
+        with pytest.raises(OperationTimeoutError):
             await fetch(
                 reactor,
                 f"http://127.0.0.1:{port_of(port)}/",
@@ -565,8 +603,75 @@ async def test_cli_remote_name_silent_json(
         "seconds": summary["seconds"],
         "sha256": hashlib.sha256(PAGE).hexdigest(),
         "saved": "page.html",
+        "exit_code": 0,
+        "error": None,
     }
     assert (tmp_path / "page.html").read_bytes() == PAGE
+
+
+@pytest_twisted.ensureDeferred
+async def test_cli_json_on_failure(reactor: Any, web: str, tmp_path: Path) -> None:
+    """
+    --json prints its summary on failure too, with the exit code and message,
+    where the failure happened (after redirects) and the status if one came.
+    """
+    result = await run_get_against(
+        "-L", "-f", "--json", "-o", str(tmp_path / "x"), f"{web}/redirect/away"
+    )
+    summary = json.loads(result.stdout)
+    message = "the server answered 404 Not Found"
+    assert summary == {
+        "url": f"{web}/missing",
+        "redirects": 1,
+        "status": 404,
+        "bytes": 0,
+        "seconds": summary["seconds"],
+        "sha256": None,
+        "saved": None,
+        "exit_code": 22,
+        "error": message,
+    }
+    assert result.returncode == 22
+    assert result.stderr == f"twisted-tcp: {message}\n".encode()
+    refused = await run_get_against("--json", "-o", str(tmp_path / "x"), "127.0.0.1:9")
+    summary = json.loads(refused.stdout)
+    assert (summary["url"], summary["status"], summary["exit_code"]) == (
+        "http://127.0.0.1:9",
+        None,
+        7,
+    )
+    assert summary["error"].startswith("cannot connect to 127.0.0.1 port 9")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("output", [[], ["-o", "-"]])
+def test_cli_json_needs_a_file(output: list[str]) -> None:
+    """--json with the body on stdout is a usage error: the two would mix."""
+    result = run_get("--json", *output, "http://127.0.0.1:9/")
+    assert (result.returncode, result.stdout) == (2, b"")
+    assert result.stderr == (
+        b"twisted-tcp: --json prints its summary on standard output: save the body "
+        b"with -o FILE or -O (-o /dev/null to drop it)\n"
+    )
+
+
+@pytest_twisted.ensureDeferred
+async def test_cli_dash_is_stdout_and_scheme_is_guessed(
+    reactor: Any, web: str, tmp_path: Path
+) -> None:
+    """C{-o -} writes the body to stdout; a URL without scheme is http, as curl."""
+    bare = web.removeprefix("http://")
+    result = await run_get_against("-o", "-", f"{bare}/page.html", cwd=tmp_path)
+    assert (result.returncode, result.stdout) == (0, PAGE)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_timeout_error_renamed() -> None:
+    """The old name of OperationTimeoutError still works, with a warning."""
+    with pytest.warns(DeprecationWarning, match="use OperationTimeoutError"):
+        from twisted_tcp.httpget import TimeoutError as Old
+    assert Old is OperationTimeoutError
+    assert not issubclass(OperationTimeoutError, builtins.TimeoutError)
 
 
 @pytest_twisted.ensureDeferred

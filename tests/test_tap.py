@@ -330,10 +330,11 @@ async def test_stopping_service_stops_listening_and_closes(reactor: Any) -> None
         ["--output", "f", "-L", "http://h/p"],
         ["-Lo", "f", "http://h/p"],
         ["--outp=f", "http://h/p", "--loc"],
+        ["--outp=f", "h/p", "--loc"],
     ],
 )
 def test_http_get_url_anywhere(argv: list[str]) -> None:
-    """The URL and the options of http-get mix in any order."""
+    """The URL and the options of http-get mix in any order; http:// is assumed."""
     options = parsed(http_get.Options, *argv)
     assert (options["url"], options["output"], options["location"]) == (
         "http://h/p",

@@ -28,9 +28,18 @@ MAX_CHUNK_DIGITS: Final = 15
 
 
 class HTTPError(Exception):
-    """A failure of the HTTP client; C{exit_code} is curl's number for it."""
+    """
+    A failure of the HTTP client; C{exit_code} is curl's number for it.
+
+    L{twisted_tcp.httpget.fetch} tells where it happened: C{url}, the request that
+    failed (after any redirects); C{status}, that of the response head received,
+    if one was; C{redirects}, how many were followed before.
+    """
 
     exit_code = 1
+    url: str | None = None
+    status: int | None = None
+    redirects: int = 0
 
 
 class MalformedResponseError(HTTPError):

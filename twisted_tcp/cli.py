@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from twisted_tcp._console import ConsoleOpener
     from twisted_tcp._http_parser import ResponseHead
+    from twisted_tcp.httpget import FetchResult
     from twisted_tcp.lineclient import LineClient
 
 # Each subcommand imports the modules it needs when it runs: `twisted-tcp --help`
@@ -215,20 +216,70 @@ async def ping_command(reactor: Any, arguments: argparse.Namespace) -> int:
 
 
 async def get(reactor: Any, arguments: argparse.Namespace) -> int:
-    """C{twisted-tcp get}: the raw HTTP/1.1 client."""
-    from twisted_tcp._client import EXIT_OK
+    """
+    C{twisted-tcp get}: the raw HTTP/1.1 client. With C{--json}, one summary line
+    on standard output whatever the outcome: a failure's has its exit code and
+    message too (and the usual line on standard error).
+    """
+    import json
+    import time
+
+    from twisted_tcp._client import EXIT_OK, ClientError
+    from twisted_tcp._http_parser import HTTPError
+    from twisted_tcp.httpget import guess_scheme
+
+    url = guess_scheme(arguments.url)
+    if arguments.json and not arguments.remote_name and arguments.output in {None, "-"}:
+        raise ClientError(
+            2, "--json prints its summary on standard output: save the body with "
+            "-o FILE or -O (-o /dev/null to drop it)",
+        )  # fmt: skip
+    started = time.monotonic()
+    received = 0
+
+    def count(size: int) -> None:
+        nonlocal received
+        received = size
+
+    try:
+        result = await _download(reactor, arguments, url, count)
+    except (ClientError, HTTPError) as error:
+        if arguments.json:
+            summary = {
+                "url": getattr(error, "url", None) or url,
+                "redirects": getattr(error, "redirects", 0),
+                "status": getattr(error, "status", None), "bytes": received,
+                "seconds": round(time.monotonic() - started, 6), "sha256": None,
+                "saved": None, "exit_code": error.exit_code, "error": str(error),
+            }  # fmt: skip
+            _say(json.dumps(summary))
+        raise
+    if arguments.json:
+        summary = {
+            "url": result.url, "redirects": result.redirects, "status": result.status,
+            "bytes": result.bytes, "seconds": round(result.seconds, 6),
+            "sha256": result.sha256, "saved": result.path, "exit_code": EXIT_OK,
+            "error": None,
+        }  # fmt: skip
+        _say(json.dumps(summary))
+    return EXIT_OK
+
+
+async def _download(
+    reactor: Any, arguments: argparse.Namespace, url: str, count: Callable[[int], None]
+) -> FetchResult:
+    """Fetch C{url} as C{get}'s options say; C{count} hears the bytes so far."""
+    from twisted_tcp._client import ClientError
     from twisted_tcp._http_parser import parse_content_length
     from twisted_tcp._progress import Progress
     from twisted_tcp._text import neutralise_c1
     from twisted_tcp.httpget import WriteError, fetch
 
-    path = arguments.output
+    path = None if arguments.output == "-" else arguments.output
     if arguments.remote_name:
-        path = remote_name(arguments.url)
+        path = remote_name(url)
     dump = arguments.dump_header
     if path is not None and dump not in (None, "-") and _same_file(path, dump):
-        from twisted_tcp._client import ClientError
-
         raise ClientError(
             2, f"-D {dump} is the file the body is saved to: the one would overwrite "
             "the other (-i puts the head in the body's file)",
@@ -257,9 +308,14 @@ async def get(reactor: Any, arguments: argparse.Namespace) -> int:
             lengths = head.get_all("Content-Length")
             progress.start(parse_content_length(lengths) if lengths else None)
 
+    def on_progress(size: int) -> None:
+        count(size)
+        if progress is not None:
+            progress.update(size)
+
     try:
-        result = await fetch(
-            reactor, arguments.url, path,
+        return await fetch(
+            reactor, url, path,
             output=None if saving else sys.stdout.buffer,
             follow_redirects=arguments.location, max_redirects=arguments.max_redirs,
             connect_timeout=arguments.connect_timeout, max_time=arguments.max_time,
@@ -267,22 +323,11 @@ async def get(reactor: Any, arguments: argparse.Namespace) -> int:
             user_agent=arguments.user_agent, cacert=arguments.cacert,
             insecure=arguments.insecure, fail=arguments.fail,
             include_headers=arguments.include, sha256=arguments.json,
-            on_head=on_head,
-            on_progress=progress.update if progress is not None else lambda _: None,
+            on_head=on_head, on_progress=on_progress,
         )  # fmt: skip
     finally:
         if progress is not None:
             progress.finish()
-    if arguments.json:
-        import json
-
-        summary = {
-            "url": result.url, "redirects": result.redirects, "status": result.status,
-            "bytes": result.bytes, "seconds": round(result.seconds, 6),
-            "sha256": result.sha256, "saved": result.path,
-        }  # fmt: skip
-        _say(json.dumps(summary))
-    return EXIT_OK
 
 
 def _same_file(first: str, second: str) -> bool:
@@ -469,9 +514,16 @@ def _add_get(commands: Any) -> None:
         "goes to standard output; with them it is saved atomically and the status "
         "line and headers are printed.",
     )
-    getter.add_argument("url", metavar="URL")
+    getter.add_argument(
+        "url", metavar="URL", help="http:// or https:// URL (http:// if none is given)"
+    )
     target = getter.add_mutually_exclusive_group()
-    target.add_argument("-o", "--output", metavar="FILE", help="save the body here")
+    target.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="save the body here (- for standard output)",
+    )
     target.add_argument(
         "-O",
         "--remote-name",
@@ -545,6 +597,8 @@ def _add_get(commands: Any) -> None:
         help="do not verify the server's certificate",
     )
     getter.add_argument(
-        "--json", action="store_true", help="print a one-line JSON summary"
+        "--json",
+        action="store_true",
+        help="print a one-line JSON summary, on failure too (needs -o FILE or -O)",
     )
     getter.set_defaults(command=get)

@@ -10,12 +10,13 @@ from __future__ import annotations
 import builtins
 import re
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Final
+from typing import TYPE_CHECKING, Any, BinaryIO, Final
 from urllib.parse import SplitResult, urljoin, urlsplit
 
-from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.defer import Deferred
 from twisted.internet.defer import TimeoutError as DeferredTimeoutError
 from twisted.internet.endpoints import HostnameEndpoint, connectProtocol, wrapClientTLS
 from twisted.internet.error import ConnectError, ConnectionDone, DNSLookupError
@@ -75,9 +76,9 @@ __all__ = [
     "HTTPError",
     "HTTPStatusError",
     "MalformedResponseError",
+    "OperationTimeoutError",
     "ReceiveError",
     "ShortBodyError",
-    "TimeoutError",
     "TooManyRedirectsError",
     "UnsupportedSchemeError",
     "WriteError",
@@ -111,8 +112,11 @@ class HTTPStatusError(HTTPError):
     exit_code = 22
 
 
-class TimeoutError(HTTPError):
-    """The connection or the whole transfer took too long."""
+class OperationTimeoutError(HTTPError):
+    """
+    The connection or the whole transfer took too long. (It was called
+    C{TimeoutError}, which hid Python's own: that name is deprecated.)
+    """
 
     exit_code = 28
 
@@ -153,6 +157,14 @@ class Target:
     port: int
     request_target: str
     host_header: str
+
+
+def guess_scheme(url: str) -> str:
+    """
+    A URL typed without a scheme (C{localhost:8080/x}) is taken as http, as curl
+    does; the library's L{fetch} itself wants absolute URLs.
+    """
+    return url if "://" in url else f"http://{url}"
 
 
 def parse_url(url: str) -> Target:
@@ -365,6 +377,17 @@ class _Fetch:
     on_progress: Callable[[int], None]
     destination: Destination | None = None
     file: FileTarget | None = None
+    hop: _Hop | None = None
+    redirects: int = 0
+
+    def place(self, error: HTTPError) -> HTTPError:
+        """Tell C{error} where the fetch was: its URL, status and redirects."""
+        if self.hop is not None:
+            error.url = self.hop.target.url
+            if self.hop.response is not None:
+                error.status = self.hop.response.status
+        error.redirects = self.redirects
+        return error
 
     def open_destination(self, head: ResponseHead) -> Destination:
         destination: Destination
@@ -385,14 +408,13 @@ class _Fetch:
         if self.path is not None:
             # Before connecting: a directory or a block device is refused at once.
             self.file = FileTarget.of(self.path)
-        redirects = 0
         while True:
-            hop = _Hop(self, target)
+            hop = self.hop = _Hop(self, target)
             await self._exchange(hop)
             if hop.location is None:
                 break
-            redirects += 1
-            if redirects > self.max_redirects:
+            self.redirects += 1
+            if self.redirects > self.max_redirects:
                 raise TooManyRedirectsError(
                     f"more than {self.max_redirects} redirects (last to {hop.location})"
                 )
@@ -402,7 +424,7 @@ class _Fetch:
         return FetchResult(
             url=target.url, status=response.status, reason=response.reason,
             headers=response.headers, bytes=pipeline.size, sha256=pipeline.sha256,
-            redirects=redirects, seconds=time.monotonic() - started,
+            redirects=self.redirects, seconds=time.monotonic() - started,
             path=self.path, head=response.raw,
         )  # fmt: skip
 
@@ -420,7 +442,7 @@ class _Fetch:
         except DNSLookupError:
             raise CouldNotResolveError(f"cannot resolve {target.host}") from None
         except ConnectTimeoutError:
-            raise TimeoutError(
+            raise OperationTimeoutError(
                 f"no connection to {target.host} port {target.port} within "
                 f"{self.connect_timeout:g} s"
             ) from None
@@ -481,8 +503,31 @@ async def fetch(
     try:
         return await running
     except BaseException as error:
+        # Whatever ended it, an error, a timeout or a cancellation (Ctrl-C), no
+        # temporary file outlives the transfer.
         if job.destination is not None:
             job.destination.abort()
-        if isinstance(error, DeferredTimeoutError | CancelledError):
-            raise TimeoutError(f"the transfer took over {max_time:g} s") from None
+        if isinstance(error, DeferredTimeoutError):
+            late = OperationTimeoutError(f"the transfer took over {max_time:g} s")
+            raise job.place(late) from None
+        if isinstance(error, HTTPError):
+            job.place(error)
         raise
+
+
+if TYPE_CHECKING:
+    #: Deprecated name of L{OperationTimeoutError}.
+    TimeoutError = OperationTimeoutError
+else:
+
+    def __getattr__(name: str) -> Any:
+        """The deprecated C{TimeoutError}, with a warning."""
+        if name == "TimeoutError":
+            warnings.warn(
+                "twisted_tcp.httpget.TimeoutError is deprecated (it hid Python's own "
+                "TimeoutError): use OperationTimeoutError",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            return OperationTimeoutError
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -18,7 +18,7 @@ from twisted.python import usage
 
 from twisted_tcp._defaults import DEFAULT_MAX_REDIRECTS, DEFAULT_USER_AGENT
 from twisted_tcp._http_parser import HTTPError
-from twisted_tcp.httpget import fetch
+from twisted_tcp.httpget import fetch, guess_scheme
 from twisted_tcp.tap._common import (
     non_negative_int,
     positive_seconds,
@@ -79,7 +79,7 @@ class Options(usage.Options):
     # usage.Options passes positional arguments to parseArgs, which Twisted's own
     # annotation declares without any.
     def parseArgs(self, url: str) -> None:  # type: ignore[override]
-        self["url"] = url
+        self["url"] = guess_scheme(url)
 
     def postOptions(self) -> None:
         prefer_lean_reactor()
