@@ -230,9 +230,72 @@ async def idle(port: int, connections: int, pid: int) -> dict[str, float]:
     return {"kib_per_connection": (after - before) / connections, "rss_kib": after}
 
 
+def _cpu_ticks(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+async def _until_idle(pid: int, quiet: float = 0.3) -> float:
+    """Wait until the process used no CPU for QUIET s; return when that began."""
+    ticks, since = _cpu_ticks(pid), time.perf_counter()
+    while time.perf_counter() - since < quiet:
+        await asyncio.sleep(0.02)
+        now = _cpu_ticks(pid)
+        if now != ticks:
+            ticks, since = now, time.perf_counter()
+    return since
+
+
+class StormClient(asyncio.Protocol):
+    """A chat member of a join storm: done once its first line (the welcome) came."""
+
+    def __init__(self) -> None:
+        self.welcomed = _outcome()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        if b"\n" in data and not self.welcomed.done():
+            self.welcomed.set_result(None)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.welcomed.done():
+            self.welcomed.set_exception(AssertionError("server closed a newcomer"))
+
+
+async def storm(port: int, clients: int, pid: int) -> dict[str, float]:
+    """
+    CLIENTS connect at once and wait for their welcome: the time until every one is
+    welcomed, the server's RSS per member, then the time from closing them all
+    until the server is idle again (its CPU time stops growing).
+    """
+    loop = asyncio.get_running_loop()
+    before = _rss_kib(pid)
+    started = time.perf_counter()
+    connecting = [
+        loop.create_connection(StormClient, "127.0.0.1", port) for _ in range(clients)
+    ]
+    members = [member for _, member in await asyncio.gather(*connecting)]
+    await asyncio.gather(*(member.welcomed for member in members))
+    welcomed = time.perf_counter() - started
+    await _until_idle(pid)
+    rss = _rss_kib(pid)
+    leaving = time.perf_counter()
+    for member in members:
+        member.transport.close()
+    left = await _until_idle(pid) - leaving
+    return {
+        "join_s": welcomed,
+        "leave_s": max(0.0, left),
+        "kib_per_member": (rss - before) / clients,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["echo", "burst", "steady", "idle"])
+    parser.add_argument("mode", choices=["echo", "burst", "steady", "idle", "storm"])
     parser.add_argument("port", type=int)
     parser.add_argument("--connections", type=int, default=100)
     parser.add_argument("--size", type=int, default=64)
@@ -253,6 +316,8 @@ def main() -> None:
         job = steady(
             arguments.port, arguments.clients, arguments.rate, arguments.seconds
         )
+    elif arguments.mode == "storm":
+        job = storm(arguments.port, arguments.clients, arguments.pid)
     else:
         job = idle(arguments.port, arguments.connections, arguments.pid)
     print(json.dumps(asyncio.run(job)))

@@ -247,6 +247,19 @@ def bench_idle(connections: int) -> dict[str, float]:
     return results
 
 
+def bench_storm(counts: list[int]) -> dict[int, dict[str, float]]:
+    """Join and leave storms of each size against one tcp-chat, a fresh one each."""
+    results = {}
+    for count in counts:
+        port = free_port()
+        with server(CHAT_SERVERS["twisted-tcp"](port), port) as process:
+            results[count] = loadgen(
+                "storm", port, "--clients", count, "--pid", process.pid
+            )
+        print(f"storm {count}: {results[count]}", flush=True)
+    return results
+
+
 def _peak_rss_kib(pid: int) -> int:
     """A live process's peak RSS so far (VmHWM), or 0 if it has just gone."""
     try:
@@ -524,7 +537,19 @@ def idle_rows(idle: dict[str, float], connections: int) -> list[str]:
     ]
 
 
-SECTIONS: Final = ("echo", "chat", "idle", "get", "startup")
+def storm_rows(storm: dict[int, dict[str, float]]) -> list[str]:
+    rows = []
+    for count, entry in storm.items():
+        target = "<= 10 s" if count >= 10000 else "-"
+        rows += [
+            f"| chat join storm, {count:,} clients into one room, s until all welcomed | {entry['join_s']:.2f} | - | - | {target} |",
+            f"| chat leave storm, {count:,} clients, s until the server is idle | {entry['leave_s']:.2f} | - | - | - |",
+            f"| chat memory per member at {count:,}, KiB | {entry['kib_per_member']:.1f} | - | - | - |",
+        ]
+    return rows
+
+
+SECTIONS: Final = ("echo", "chat", "storm", "idle", "get", "startup")
 
 
 def main() -> None:
@@ -554,6 +579,10 @@ def main() -> None:
     if "chat" in only:
         chat, rates = bench_chat(clients, clients, seconds, start_rate=20.0)
         rows += chat_rows(chat, rates, clients)
+    if "storm" in only:
+        rows += storm_rows(
+            bench_storm([1000, 2000] if args.quick else [1000, 4000, 10000])
+        )
     if "get" in only:
         rows += get_rows(bench_get(get_mib, rounds=2 if args.quick else 3), get_mib)
     if "startup" in only:

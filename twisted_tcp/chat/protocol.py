@@ -7,7 +7,6 @@ it by its factory (see C{docs/chat-protocol.md} for the line protocol).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
 from typing import Final
 
 from twisted.internet.defer import Deferred
@@ -28,6 +27,10 @@ DEFAULT_MAX_LINE: Final = 1024
 DEFAULT_MAX_SEND_QUEUE: Final = 1 << 20
 DEFAULT_FLOOD_RATE: Final = 5.0
 DEFAULT_FLOOD_BURST: Final = 10
+#: The commands a member may use (see L{ChatProtocol.messageReceived}).
+COMMANDS: Final = frozenset(
+    {"nick", "join", "part", "rooms", "topic", "who", "me", "msg", "help", "quit"}
+)
 #: Longest /quit reason relayed to others, in characters.
 MAX_REASON: Final = 100
 
@@ -84,18 +87,6 @@ class ChatProtocol(FramedServerProtocol):
 
     def connectionMade(self) -> None:
         self._queue: deque[bytes] = deque()
-        self._commands: dict[str, Callable[[str], Completion]] = {
-            "nick": lambda name: self.chat.rename(self, name),
-            "join": lambda name: self.chat.join(self, name),
-            "part": lambda _: self.chat.part(self),
-            "rooms": lambda _: self.chat.list_rooms(self),
-            "topic": lambda text: self.chat.topic(self, text or None),
-            "who": lambda _: self.chat.who(self),
-            "me": self.do_me,
-            "msg": self.do_msg,
-            "help": self.do_help,
-            "quit": self.do_quit,
-        }
         if self.factory.flood_rate:
             self._bucket = TokenBucket(
                 self.factory.flood_rate, self.factory.flood_burst, self.factory.clock
@@ -207,13 +198,33 @@ class ChatProtocol(FramedServerProtocol):
             self._wait_for(self.chat.say(self, line[1:]))
         elif line.startswith("/"):
             name, _, argument = line[1:].partition(" ")
-            command = self._commands.get(name.casefold())
-            if command is None:
-                self.send_error(f"unknown command /{name} (try /help)")
-            else:
+            if name.casefold() in COMMANDS:
+                command = getattr(self, f"do_{name.casefold()}")
                 self._wait_for(command(argument.strip()))
+            else:
+                self.send_error(f"unknown command /{name} (try /help)")
         else:
             self._wait_for(self.chat.say(self, line))
+
+    # Commands: /NAME ARGUMENT calls do_NAME(ARGUMENT) for each NAME in COMMANDS.
+
+    def do_nick(self, name: str) -> Completion:
+        return self.chat.rename(self, name)
+
+    def do_join(self, name: str) -> Completion:
+        return self.chat.join(self, name)
+
+    def do_part(self, _: str) -> Completion:
+        return self.chat.part(self)
+
+    def do_rooms(self, _: str) -> Completion:
+        return self.chat.list_rooms(self)
+
+    def do_topic(self, text: str) -> Completion:
+        return self.chat.topic(self, text or None)
+
+    def do_who(self, _: str) -> Completion:
+        return self.chat.who(self)
 
     def do_me(self, action: str) -> Completion:
         if not action:
