@@ -1,5 +1,6 @@
 """
-A strict, incremental HTTP/1.1 response parser (RFC 9112) for the raw GET client.
+A strict, incremental HTTP/1.1 response parser (RFC 9112) for the raw GET client;
+its rules for users are in docs/http-client.md.
 
 It has no transport: L{ResponseParser.feed} takes bytes as they arrive and returns
 events, L{ResponseParser.finish} is told the connection ended. Whatever the

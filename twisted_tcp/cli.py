@@ -1,6 +1,7 @@
 """
-The C{twisted-tcp} command (SPEC §4): one subcommand per client, each run under
-L{twisted.internet.task.react}, exiting with curl's codes for network failures.
+The C{twisted-tcp} command (README, "Clients"; C{get}: docs/http-client.md): one
+subcommand per client, each run under L{twisted.internet.task.react}, exiting with
+curl's codes for network failures.
 
 Ctrl-C (SIGINT) cancels the running subcommand: its coroutine gets
 L{twisted.internet.defer.CancelledError} at the C{await} where it waits, runs its

@@ -1,6 +1,7 @@
 """
-The raw HTTP/1.1 GET client (SPEC §4.1, §5): a Twisted protocol that speaks HTTP
-itself, and L{fetch}, which follows redirects and saves the body safely.
+The raw HTTP/1.1 GET client: a Twisted protocol that speaks HTTP itself, and
+L{fetch}, which follows redirects and saves the body safely. What it sends, accepts
+and refuses, and every exit code: docs/http-client.md.
 
 Each failure is an exception class whose C{exit_code} is curl's number for it.
 """

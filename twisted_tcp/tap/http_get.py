@@ -1,7 +1,7 @@
 """
-C{twist http-get URL --output FILE} (SPEC §3.5): the raw HTTP client as a one-shot
-service. It fetches once, saves atomically, logs the result (a failure at error
-level), and stops the reactor.
+C{twist http-get URL --output FILE}: the raw HTTP client (docs/http-client.md) as a
+one-shot service. It fetches once, saves atomically, logs the result (a failure at
+error level), and stops the reactor.
 """
 
 from __future__ import annotations
