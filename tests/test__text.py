@@ -18,10 +18,23 @@ def test_check_encoding_canonical_name() -> None:
     assert check_encoding("latin-1") == "iso8859-1"
 
 
-@pytest.mark.parametrize("name", ["utf-16", "utf-32", "cp037"])
+@pytest.mark.parametrize(
+    "name", ["utf-16", "utf-32", "cp037", "unicode_escape", "punycode", "base64"]
+)
 def test_check_encoding_refuses_non_ascii_compatible(name: str) -> None:
     """Encodings that do not keep ASCII bytes as they are cannot frame lines."""
     with pytest.raises(ValueError, match="not ASCII-compatible"):
+        check_encoding(name)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["utf-7", "UTF7", "raw_unicode_escape", "idna"],
+)
+def test_check_encoding_refuses_escaping_codecs(name: str) -> None:
+    """Codecs that decode plain ASCII escapes into other text (UTF-7's +AAo- is a line
+    feed) are refused, though they encode ASCII as ASCII."""
+    with pytest.raises(ValueError, match="reads escapes in plain ASCII"):
         check_encoding(name)
 
 

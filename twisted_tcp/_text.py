@@ -27,7 +27,10 @@ def check_encoding(name: str) -> str:
     Return the canonical name of a text encoding usable on a line-framed stream.
 
     The encoding must exist and be ASCII-compatible for the bytes we frame on (LF, CR)
-    and the ASCII replies we send, so UTF-16 and friends are refused.
+    and the ASCII replies we send, so UTF-16 and friends are refused. ASCII bytes must
+    also decode as themselves: codecs that read escapes out of ASCII (UTF-7's
+    C{+AAo-}, C{raw_unicode_escape}'s C{\\u000a}, IDNA, punycode) would turn plain
+    ASCII into line breaks or other text, so they are refused too.
 
     @raise ValueError: with a message fit for a usage error.
     """
@@ -42,7 +45,27 @@ def check_encoding(name: str) -> str:
         ascii_compatible = False
     if not ascii_compatible:
         raise ValueError(f"encoding {name!r} is not ASCII-compatible")
+    if not _ascii_decodes_as_itself(info.name):
+        raise ValueError(
+            f"encoding {name!r} reads escapes in plain ASCII (a line could hide a"
+            " line break): use utf-8 or a fixed character set"
+        )
     return info.name
+
+
+#: ASCII that some codecs read as escapes of other characters (LF, mostly).
+_ESCAPE_PROBES = (b"+AAo-", b"\\u000a", b"\\x0a", b"\\n", b"xn--a", b"a-b")
+
+
+def _ascii_decodes_as_itself(encoding: str) -> bool:
+    """Whether every escape probe decodes, in C{encoding}, to the same ASCII text."""
+    for probe in _ESCAPE_PROBES:
+        try:
+            if probe.decode(encoding, "replace") != probe.decode("ascii"):
+                return False
+        except (UnicodeError, LookupError):
+            return False
+    return True
 
 
 def decode(message: bytes, encoding: str) -> str:
