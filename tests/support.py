@@ -215,9 +215,14 @@ class Scripted(Protocol):
                 self.transport.loseConnection()
 
 
-def raw_server(reactor: Any, reply: bytes | None) -> tuple[IListeningPort, str]:
-    """A L{Scripted} server on 127.0.0.1 answering every request with C{reply}."""
-    factory = Factory.forProtocol(lambda: Scripted(reply))
+def raw_server(
+    reactor: Any, reply: bytes | None, close: bool = True
+) -> tuple[IListeningPort, str]:
+    """
+    A L{Scripted} server on 127.0.0.1 answering every request with C{reply}, then
+    closing (or, with C{close=False}, stalling); its port and URL.
+    """
+    factory = Factory.forProtocol(lambda: Scripted(reply, close))
     port = reactor.listenTCP(0, factory, interface="127.0.0.1")
     return port, f"http://127.0.0.1:{port_of(port)}/"
 

@@ -47,7 +47,6 @@ from twisted_tcp.httpget import (
 )
 
 from .support import (
-    Scripted,
     port_of,
     raw_server,
     run_get,
@@ -59,6 +58,7 @@ from .support import (
 PAGE = b"<html><body>" + b"tutorial page " * 500 + b"</body></html>"
 BLOB = bytes(range(256)) * 4096  # 1 MiB of every byte value.
 GZIPPED_PAGE = gzip.compress(PAGE, mtime=0)  # Fixed time: the same bytes each time.
+HALF = b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nhalf"  # And then nothing.
 
 
 class Chunked(resource.Resource):
@@ -296,16 +296,10 @@ async def test_huge_chunk_refused_at_once(reactor: Any, tmp_path: Path) -> None:
     not a wait for the transfer's time limit; no file is left.
     """
     reply = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\n"
-    factory = Factory.forProtocol(lambda: Scripted(reply, close=False))
-    port = reactor.listenTCP(0, factory, interface="127.0.0.1")
+    port, url = raw_server(reactor, reply, close=False)
     try:
         with pytest.raises(BadTransferEncodingError) as caught:
-            await fetch(
-                reactor,
-                f"http://127.0.0.1:{port_of(port)}/",
-                str(tmp_path / "x"),
-                max_time=60,
-            )
+            await fetch(reactor, url, str(tmp_path / "x"), max_time=60)
         assert caught.value.exit_code == 61
         assert list(tmp_path.iterdir()) == []
     finally:
@@ -318,12 +312,7 @@ async def test_cancelled_fetch_removes_partial(reactor: Any, tmp_path: Path) -> 
     Cancelling a fetch mid-body (as Ctrl-C does) raises CancelledError and leaves
     no temporary file, with no time limit set.
     """
-    factory = Factory.forProtocol(
-        lambda: Scripted(
-            b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nhalf", close=False
-        )
-    )
-    port = reactor.listenTCP(0, factory, interface="127.0.0.1")
+    port, url = raw_server(reactor, HALF, close=False)
     partial: list[list[Path]] = []
 
     def cancel_soon(size: int) -> None:
@@ -332,7 +321,7 @@ async def test_cancelled_fetch_removes_partial(reactor: Any, tmp_path: Path) -> 
 
     running = Deferred.fromCoroutine(
         fetch(
-            reactor, f"http://127.0.0.1:{port_of(port)}/", str(tmp_path / "x"),
+            reactor, url, str(tmp_path / "x"),
             on_progress=cancel_soon,
         )
     )  # fmt: skip
@@ -348,17 +337,12 @@ async def test_cancelled_fetch_removes_partial(reactor: Any, tmp_path: Path) -> 
 @pytest_twisted.ensureDeferred
 async def test_stall_mid_body_removes_partial(reactor: Any, tmp_path: Path) -> None:
     """A body that stalls halfway times out and its temporary file is removed."""
-    factory = Factory.forProtocol(
-        lambda: Scripted(
-            b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nhalf", close=False
-        )
-    )
-    port = reactor.listenTCP(0, factory, interface="127.0.0.1")
+    port, url = raw_server(reactor, HALF, close=False)
     try:
         with pytest.raises(OperationTimeoutError):
             await fetch(
                 reactor,
-                f"http://127.0.0.1:{port_of(port)}/",
+                url,
                 str(tmp_path / "x"),
                 max_time=0.3,
             )

@@ -142,7 +142,24 @@ class FileTarget:
         return AtomicFile(self.final)
 
 
-class DeviceFile:
+class _FileDestination:
+    """What L{DeviceFile} and L{AtomicFile} share: writing to an open file."""
+
+    path: object  # Named in error messages.
+    _file: BinaryIO
+
+    def write(self, data: bytes) -> None:
+        try:
+            self._file.write(data)
+        except OSError as error:
+            self.abort()
+            raise WriteError(f"cannot write {self.path}: {error.strerror}") from None
+
+    def abort(self) -> None:
+        _close_quietly(self._file)
+
+
+class DeviceFile(_FileDestination):
     """
     Writes into a character device or a FIFO as it is: no temporary file and no
     rename, so C{/dev/null} stays the null device and a FIFO's reader gets the body.
@@ -154,7 +171,7 @@ class DeviceFile:
     """
 
     def __init__(self, path: str) -> None:
-        self.path = path
+        self.path: str = path
         flags = os.O_WRONLY | os.O_NOCTTY | os.O_NONBLOCK | os.O_CLOEXEC
         try:
             descriptor = os.open(path, flags)
@@ -167,21 +184,11 @@ class DeviceFile:
         os.set_blocking(descriptor, True)
         self._file = os.fdopen(descriptor, "wb")
 
-    def write(self, data: bytes) -> None:
-        try:
-            self._file.write(data)
-        except OSError as error:
-            self.abort()
-            raise WriteError(f"cannot write {self.path}: {error.strerror}") from None
-
     def commit(self) -> None:
         try:
             self._file.close()
         except OSError as error:
             raise WriteError(f"cannot write {self.path}: {error.strerror}") from None
-
-    def abort(self) -> None:
-        _close_quietly(self._file)
 
 
 def _mode_of(path: str) -> int:
@@ -202,13 +209,15 @@ def _close_quietly(file: BinaryIO) -> None:
         file.close()
 
 
-class AtomicFile:
+class AtomicFile(_FileDestination):
     """
     Saves to C{path} atomically: the bytes go to a temporary file in the same
     directory, which on L{commit} is flushed, fsynced and renamed over C{path}. On
     L{abort}, or any failure, the temporary file is removed and C{path} is left as
     it was: there is never a partial file under the final name.
     """
+
+    path: Path
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
@@ -231,13 +240,6 @@ class AtomicFile:
             umask = os.umask(0)
             os.umask(umask)
             return 0o666 & ~umask
-
-    def write(self, data: bytes) -> None:
-        try:
-            self._file.write(data)
-        except OSError as error:
-            self.abort()
-            raise WriteError(f"cannot write {self.path}: {error.strerror}") from None
 
     def commit(self) -> None:
         try:
