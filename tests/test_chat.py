@@ -345,10 +345,28 @@ def test_long_line_error_to_sender(room: ChatHarness) -> None:
     take(bob_out)
     alice.dataReceived(b"x" * 50 + b"\nok\n")
     assert lines(alice_out) == [
-        "error: line too long (max 10 bytes)",
+        "error: line too long (max 10 bytes: about 3 CJK characters)",
         f"[{room.stamp()}] <guest-1> ok",
     ]
     assert lines(bob_out) == [f"[{room.stamp()}] <guest-1> ok"]
+
+
+@pytest.mark.parametrize(
+    ("encoding", "expected"),
+    [
+        ("utf-8", "error: line too long (max 12 bytes: about 4 CJK characters)"),
+        ("gbk", "error: line too long (max 12 bytes: about 6 CJK characters)"),
+        ("latin-1", "error: line too long (max 12 bytes)"),
+    ],
+)
+def test_long_line_error_counts_wide_characters(encoding: str, expected: str) -> None:
+    """The long-line error says how many CJK characters fit, where each takes
+    several bytes."""
+    room = ChatHarness(max_line=12, encoding=encoding)
+    alice, out = room.join()
+    take(out)
+    alice.dataReceived(("中文" * 8).encode(encoding, "replace") + b"\n")
+    assert lines(out) == [expected]
 
 
 def test_history_shown_to_newcomers() -> None:

@@ -272,7 +272,7 @@ class FramedServerProtocol(Protocol, TimeoutMixin):
         # over-long lines keep a connection alive past its idle timeout.
         if frame is LINE_TOO_LONG:
             self.log.debug("{peer} sent an over-long line", peer=self.peer)
-            self.send_error(f"line too long (max {self.factory.max_line} bytes)")
+            self.send_error(self.too_long())
         else:
             assert isinstance(frame, bytes)
             self.resetTimeout()
@@ -326,6 +326,10 @@ class FramedServerProtocol(Protocol, TimeoutMixin):
         pauses, and the message and those after it wait for L{resume_input}.
         """
         return True
+
+    def too_long(self) -> str:
+        """What a line over C{--max-line} is told (after C{error: })."""
+        return f"line too long (max {self.factory.max_line} bytes)"
 
     def output_producer(self) -> IPushProducer | None:
         """

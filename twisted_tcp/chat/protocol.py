@@ -96,6 +96,19 @@ class ChatProtocol(FramedServerProtocol):
     def greet(self) -> None:
         self._wait_for(self.chat.connect(self))
 
+    def too_long(self) -> str:
+        """
+        The limit is in bytes; people typing in scripts whose characters take several
+        bytes are told how many of those fit.
+        """
+        wide = len("中".encode(self.factory.encoding, "replace"))
+        limit = self.factory.max_line
+        if wide < 2:
+            return super().too_long()
+        return (
+            f"line too long (max {limit} bytes: about {limit // wide} CJK characters)"
+        )
+
     def output_producer(self) -> IPushProducer:
         return self
 
