@@ -5,19 +5,26 @@ keepalive, graceful shutdown and the connection log, over in-memory transports.
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+import pytest_twisted
 from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
-from twisted.internet.task import Clock
+from twisted.internet.protocol import Factory
+from twisted.internet.task import Clock, deferLater
 from twisted.internet.testing import StringTransport, StringTransportWithDisconnection
+from twisted.internet.threads import deferToThread
 from twisted.logger import LogLevel, capturedLogs
 
 from twisted_tcp._server import CLOSE_GRACE_PERIOD, FramedServerProtocol, describe_peer
+from twisted_tcp.chat import ChatFactory
 from twisted_tcp.echo import EchoFactory
 from twisted_tcp.greet import GreetingFactory
 
-from .support import clock_of, connect, take
+from .chat_support import ChatHarness
+from .support import clock_of, connect, port_of, read_until_closed, stop, take
 
 
 def line_echo(**options: Any) -> EchoFactory:
@@ -273,3 +280,65 @@ def test_invalid_options(options: dict[str, Any], message: str) -> None:
 def test_describe_peer(address: Any, text: str) -> None:
     """Peers are named the way people write addresses."""
     assert describe_peer(address) == text
+
+
+def test_chat_says_why_it_closes_an_idle_client() -> None:
+    """The chat, like the greeter, tells a client closed for being idle why."""
+    room = ChatHarness(idle_timeout=30)
+    _, transport = room.join()
+    take(transport)
+    room.clock.advance(30)
+    assert take(transport) == b"* idle for 30 s; closing\r\n"
+    assert not transport.connected
+
+
+def test_echo_says_nothing_when_it_closes_an_idle_client() -> None:
+    """An echo client gets back only what it sent, even when closed for idling."""
+    factory = line_echo(idle_timeout=30)
+    _, transport = connect(factory)
+    clock_of(factory).advance(30)
+    assert (transport.value(), transport.connected) == (b"", False)
+
+
+def exchange_until_closed(port: int, line: bytes) -> bytes:
+    """Send one line, then only read (never close our side) until the server closes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(line)
+        return read_until_closed(sock)
+
+
+@pytest.mark.parametrize(
+    ("factory", "line", "last"),
+    [
+        (lambda: GreetingFactory(), b"exit\n", b"Bye\r\n"),
+        (lambda: ChatFactory(), b"/quit\n", b"* Bye\r\n"),
+    ],
+)
+@pytest_twisted.ensureDeferred
+async def test_goodbye_then_close_at_once(
+    reactor: Any, factory: Callable[[], Factory[Any]], line: bytes, last: bytes
+) -> None:
+    """After its goodbye the server closes its side at once: the client sees the end
+    of the stream without sending or closing anything itself."""
+    port = reactor.listenTCP(0, factory(), interface="127.0.0.1")
+    try:
+        received = await deferToThread(exchange_until_closed, port_of(port), line)
+        assert received.endswith(last)
+    finally:
+        await stop(port)
+
+
+@pytest_twisted.ensureDeferred
+async def test_shutdown_notice_then_close_at_once(reactor: Any) -> None:
+    """At shutdown too, the notice is followed by the end of the stream at once."""
+    factory = GreetingFactory()
+    port = reactor.listenTCP(0, factory, interface="127.0.0.1")
+    try:
+        received = deferToThread(exchange_until_closed, port_of(port), b"Ann\n")
+        while not factory.connections:
+            await deferLater(reactor, 0.01)
+        await stop(port)
+        await factory.shutdown()
+        assert await received == b"Welcome\r\nHello, Ann!\r\n* server shutting down\r\n"
+    finally:
+        await stop(port)

@@ -162,6 +162,15 @@ def test_dribbling_client_closed_at_deadline() -> None:
     assert clock_of(factory).seconds() == 300
 
 
+def test_idle_timeout_says_why_before_closing() -> None:
+    """A client closed for being idle is told so first."""
+    factory = greeter(idle_timeout=2.5)
+    _, transport = connect(factory)
+    clock_of(factory).advance(2.5)
+    assert transport.value() == b"Welcome\r\n* idle for 2.5 s; closing\r\n"
+    assert not transport.connected
+
+
 def test_over_long_lines_do_not_count_as_activity() -> None:
     """Lines refused as too long do not restart the idle timer."""
     factory = greeter(max_line=4)

@@ -191,8 +191,9 @@ class FramedServerProtocol(Protocol, TimeoutMixin):
     message to L{messageReceived}.
 
     Subclasses override L{messageReceived} and may override L{greet} (what to send on
-    connect), L{shutdownNotice} (what to send when the server stops), L{admit} (to hold
-    input back) and L{output_producer} (who hears that the peer is not reading).
+    connect), L{shutdownNotice} (what to send when the server stops), L{idleNotice}
+    (what to send before closing an idle connection), L{admit} (to hold input back)
+    and L{output_producer} (who hears that the peer is not reading).
 
     By default the transport is registered as its own streaming producer: once more
     than its buffer size of replies waits unsent, it stops reading from the peer until
@@ -206,6 +207,10 @@ class FramedServerProtocol(Protocol, TimeoutMixin):
 
     #: The line sent to every connection when the server shuts down, or C{None}.
     shutdownNotice: ClassVar[str | None] = None
+    #: The line sent before a connection is closed for being idle (C{{seconds}} is
+    #: the timeout), or C{None}: a server that talks to people says why it hangs
+    #: up; one whose replies must be nothing but answers (echo) says nothing.
+    idleNotice: ClassVar[str | None] = "* idle for {seconds:g} s; closing"
 
     peer = "?"
     _host = ""
@@ -295,6 +300,8 @@ class FramedServerProtocol(Protocol, TimeoutMixin):
             peer=self.peer,
             timeout=self.factory.idle_timeout,
         )
+        if self.idleNotice is not None:
+            self.send_text(self.idleNotice.format(seconds=self.factory.idle_timeout))
         self.close_gracefully()
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:

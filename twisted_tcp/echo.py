@@ -28,6 +28,8 @@ class EchoProtocol(FramedServerProtocol):
     """Answers each message with the factory's response to it."""
 
     factory: EchoFactory
+    # An echo client must get back exactly what it sent, nothing else.
+    idleNotice = None
 
     def messageReceived(self, message: bytes) -> None:
         self.send_message(self.factory.respond(message))
