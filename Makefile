@@ -41,7 +41,7 @@ lint: $(STAMP)
 
 ## make chat: same set-up, then the chat server on port 6666 in the foreground.
 chat: $(STAMP)
-	$(BIN)/twist tcp-chat --port 6666
+	$(BIN)/twist --log-format=text tcp-chat --port 6666
 
 $(BENCH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[test,bench]"

@@ -17,9 +17,9 @@ TWIST = Path(sys.executable).with_name("twist")
 class Twist:
     """A C{twist} subprocess, with its log read line by line."""
 
-    def __init__(self, *argv: str, cwd: Path) -> None:
+    def __init__(self, *argv: str, cwd: Path, log_format: str = "text") -> None:
         self.process = subprocess.Popen(
-            [str(TWIST), "--log-format=text", *argv],
+            [str(TWIST), f"--log-format={log_format}", *argv],
             cwd=cwd,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

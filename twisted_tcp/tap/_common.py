@@ -30,6 +30,7 @@ from twisted_tcp._listen import (
     server_endpoint,
     with_backlog,
 )
+from twisted_tcp._logging import readable_logs
 from twisted_tcp._server import LimitedServerFactory
 
 
@@ -256,4 +257,5 @@ def make_server_service(options: ServerOptions) -> ServerService:
     """The C{makeService} of every TCP server plugin."""
     from twisted.internet import reactor
 
+    readable_logs()
     return ServerService(reactor, options["factory"], options["endpoints"])

@@ -18,6 +18,7 @@ from twisted.python import usage
 
 from twisted_tcp._defaults import DEFAULT_MAX_REDIRECTS, DEFAULT_USER_AGENT
 from twisted_tcp._http_parser import HTTPError
+from twisted_tcp._logging import readable_logs
 from twisted_tcp.httpget import fetch, guess_scheme
 from twisted_tcp.tap._common import (
     non_negative_int,
@@ -135,4 +136,5 @@ class FetchOnce(Service):
 def makeService(options: Options) -> FetchOnce:
     from twisted.internet import reactor
 
+    readable_logs()
     return FetchOnce(reactor, options)

@@ -15,6 +15,7 @@ from twisted.internet.interfaces import IListeningPort
 from twisted.python import usage
 
 from twisted_tcp._listen import cannot_listen, listen_udp
+from twisted_tcp._logging import readable_logs
 from twisted_tcp.tap._common import (
     non_negative_int,
     port_number,
@@ -83,6 +84,7 @@ class UDPEchoService(Service):
 def makeService(options: Options) -> UDPEchoService:
     from twisted.internet import reactor
 
+    readable_logs()
     return UDPEchoService(
         reactor, options["port"], options["protocol"], options["interface"]
     )
