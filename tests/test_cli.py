@@ -209,6 +209,8 @@ async def test_send_connection_reset(reactor: Any) -> None:
         ["send", "127.0.0.1", "http"],
         ["ping", "h", "1", "-c", "0"],
         ["send", "h", "1", "--encoding", "utf-16"],
+        ["chat", "h", "--nick", " "],
+        ["chat", "h", "--nick", "two words"],
         ["frobnicate"],
     ],
 )

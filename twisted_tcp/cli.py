@@ -398,6 +398,14 @@ def _non_negative_seconds(value: str) -> float:
     return number
 
 
+def _nick(value: str) -> str:
+    """A nick to ask for: one word (the server judges the rest)."""
+    nick = value.strip()
+    if not nick or len(nick.split()) > 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not one word")
+    return nick
+
+
 def _encoding(value: str) -> str:
     try:
         return check_encoding(value)
@@ -444,13 +452,15 @@ def build_parser() -> argparse.ArgumentParser:
         "chat",
         help="interactive chat client",
         description="Lines typed (or piped in) are sent; lines received are printed. "
-        "/quit or the end of input leaves.",
+        "/quit or the end of input leaves. On a terminal, lines are typed in a line "
+        "editor (arrow keys, history) above which the room's lines are printed.",
     )
     chatter.add_argument("host")
     chatter.add_argument("port", type=_port, nargs="?", default=6666)
     chatter.add_argument(
-        "--nick", help="choose a nick on arrival; exit 1 if the server refuses it"
-    )
+        "--nick", type=_nick, metavar="NAME",
+        help="choose a nick on arrival; exit 1 if the server refuses it",
+    )  # fmt: skip
     chatter.add_argument(
         "--wait", type=_non_negative_seconds, default=5.0, metavar="S",
         help="after /quit, seconds to wait for the server to close (default: 5)",
