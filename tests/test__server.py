@@ -20,7 +20,7 @@ from twisted.logger import LogLevel, capturedLogs
 
 from twisted_tcp._server import CLOSE_GRACE_PERIOD, FramedServerProtocol, describe_peer
 from twisted_tcp.chat import ChatFactory
-from twisted_tcp.echo import EchoFactory
+from twisted_tcp.echo import EchoFactory, EchoProtocol
 from twisted_tcp.greet import GreetingFactory
 
 from .chat_support import ChatHarness
@@ -156,6 +156,54 @@ def test_long_line_gets_error_and_connection_stays() -> None:
     protocol.dataReceived(b"123456789\nok\n")
     assert take(transport) == b"error: line too long (max 5 bytes)\r\nok\r\n"
     assert transport.connected
+
+
+def test_raw_chunk_over_max_line_gets_error_and_resets_no_timer() -> None:
+    """Under raw framing a chunk over max_line is refused with an error line, and
+    (not being a message) does not restart the idle timer; the next chunk works."""
+    factory = EchoFactory(framing="raw", max_line=5, idle_timeout=10, clock=Clock())
+    protocol, transport = connect(factory)
+    clock_of(factory).advance(6)
+    protocol.dataReceived(b"123456")
+    assert take(transport) == b"error: line too long (max 5 bytes)"
+    clock_of(factory).advance(4)
+    assert not transport.connected
+
+
+def test_raw_chunk_restarts_idle_timer() -> None:
+    """Under raw framing each chunk is a message and restarts the idle timer."""
+    factory = EchoFactory(framing="raw", idle_timeout=10, clock=Clock())
+    protocol, transport = connect(factory)
+    for _ in range(3):
+        clock_of(factory).advance(9)
+        protocol.dataReceived(b"hi")
+    assert take(transport) == b"hihihi"
+    assert transport.connected
+
+
+class Gated(EchoProtocol):
+    """An echo that admits messages only while its gate is open."""
+
+    open = False
+
+    def admit(self) -> bool:
+        return self.open
+
+
+def test_raw_chunks_held_while_not_admitted_then_answered_in_order() -> None:
+    """Chunks that admit refuses wait, in order, with reading paused; resume_input
+    answers them and reads again."""
+    factory = EchoFactory(framing="raw", clock=Clock())
+    factory.protocol = Gated
+    protocol, transport = connect(factory)
+    for chunk in (b"one", b"two", b"three"):
+        protocol.dataReceived(chunk)
+    assert take(transport) == b""
+    assert transport.producerState == "paused"
+    protocol.open = True
+    protocol.resume_input()
+    assert take(transport) == b"onetwothree"
+    assert transport.producerState == "producing"
 
 
 def test_pushback_registers_transport_as_producer() -> None:

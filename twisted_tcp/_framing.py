@@ -109,9 +109,11 @@ class RawFramer:
         self.max_line = max_line
 
     def feed(self, data: bytes) -> list[Frame]:
-        if not data:
-            return []
-        return [data if len(data) <= self.max_line else LINE_TOO_LONG]
+        return [self.frame(data)] if data else []
+
+    def frame(self, data: bytes) -> Frame:
+        """The frame a non-empty chunk makes."""
+        return data if len(data) <= self.max_line else LINE_TOO_LONG
 
     def finish(self) -> list[Frame]:
         return []

@@ -32,7 +32,14 @@ from twisted.protocols.policies import TimeoutMixin
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from twisted_tcp._framing import LINE_TOO_LONG, Frame, Framer, Framing, make_framer
+from twisted_tcp._framing import (
+    LINE_TOO_LONG,
+    Frame,
+    Framer,
+    Framing,
+    RawFramer,
+    make_framer,
+)
 from twisted_tcp._listen import unmapped
 from twisted_tcp._text import CRLF, check_encoding, decode, encode
 from twisted_tcp._writethrough import write_through
@@ -215,6 +222,7 @@ class FramedServerProtocol(Protocol, TimeoutMixin):
     peer = "?"
     _host = ""
     _framer: Framer
+    _raw: RawFramer | None = None
     _terminator = b""
     _closing = False
     _end_of_input = False
@@ -227,6 +235,7 @@ class FramedServerProtocol(Protocol, TimeoutMixin):
         self.peer = describe_peer(address)
         self._host = peer_host(address)
         self._framer = self.factory.make_framer()
+        self._raw = self._framer if isinstance(self._framer, RawFramer) else None
         self._terminator = CRLF if self.factory.framing == "line" else b""
         self._on_lost: list[Deferred[None]] = []
         _set_socket_options(self.transport)
@@ -244,21 +253,40 @@ class FramedServerProtocol(Protocol, TimeoutMixin):
         return self.factory.clock.callLater(period, func)
 
     def dataReceived(self, data: bytes) -> None:
-        self._deliver(self._framer.feed(data))
+        if self._raw is not None:
+            # Raw framing: the chunk is the message, with no list of one to build.
+            self._offer(self._raw.frame(data))
+        else:
+            self._deliver(self._framer.feed(data))
 
     def _deliver(self, frames: list[Frame]) -> None:
-        """Dispatch frames in order until one is not admitted; hold the rest."""
+        """Offer frames in order (see L{_offer})."""
+        for frame in frames:
+            self._offer(frame)
+
+    def _offer(self, frame: Frame) -> None:
+        """
+        Handle one frame: hold it (with those after it) if messages are held or
+        L{admit} refuses it, drop it if the connection is closing, else answer it.
+        Called for every message, so the common case goes straight through.
+        """
         if self._held is not None:
-            self._held.extend(frames)
+            self._held.append(frame)
+        elif self._closing:
             return
-        for index, frame in enumerate(frames):
-            if self._closing:
-                return
-            if frame is not LINE_TOO_LONG and not self.admit():
-                self._held = frames[index:]
-                self.transport.pauseProducing()
-                return
-            self._dispatch(frame)
+        elif frame is LINE_TOO_LONG:
+            self.log.debug("{peer} sent an over-long line", peer=self.peer)
+            self.send_error(self.too_long())
+        elif not self.admit():
+            self._held = [frame]
+            self.transport.pauseProducing()
+        else:
+            assert isinstance(frame, bytes)
+            # Only a complete message is activity: neither stray bytes nor refused
+            # over-long lines keep a connection alive past its idle timeout.
+            if self.timeOut is not None:
+                self.resetTimeout()
+            self.messageReceived(frame)
 
     def resume_input(self) -> None:
         """Dispatch the messages held back by L{admit}, then read from the peer."""
@@ -271,17 +299,6 @@ class FramedServerProtocol(Protocol, TimeoutMixin):
                 self.close_gracefully()
             else:
                 self.transport.resumeProducing()
-
-    def _dispatch(self, frame: Frame) -> None:
-        # Only a complete message is activity: neither stray bytes nor refused
-        # over-long lines keep a connection alive past its idle timeout.
-        if frame is LINE_TOO_LONG:
-            self.log.debug("{peer} sent an over-long line", peer=self.peer)
-            self.send_error(self.too_long())
-        else:
-            assert isinstance(frame, bytes)
-            self.resetTimeout()
-            self.messageReceived(frame)
 
     def readConnectionLost(self) -> None:
         """The peer shut down its sending side: answer what it sent, then close."""

@@ -18,40 +18,39 @@ empty, and what the kernel does not take is handed to C{write()}.
 
 from __future__ import annotations
 
-from typing import Any
-
 from twisted.internet.interfaces import ITransport
 from twisted.internet.tcp import Connection
+from twisted.internet.unix import _SendmsgMixin
 
 
 def write_through(transport: ITransport, data: bytes) -> None:
     """Send C{data} now if the transport is idle; buffer what remains as usual."""
-    if data and _idle(transport):
-        sent = transport.writeSomeData(data)  # type: ignore[attr-defined]
-        if isinstance(sent, int):
-            if sent == len(data):
-                return
-            data = data[sent:]
-        # A lost connection comes back as an exception instance: write() buffers the
-        # bytes and the reactor reports the loss from its next write attempt.
-    transport.write(data)
-
-
-def _idle(transport: Any) -> bool:
-    """
-    A connected Twisted TCP (or UNIX) transport, not switched to TLS, that may send
-    and has nothing queued.
-    """
-    if not isinstance(transport, Connection):
-        return False
-    try:
-        return bool(
-            transport.connected
-            and not transport.TLS
-            and not transport.disconnecting
-            and not transport._writeDisconnecting
-            and not transport.dataBuffer
-            and not transport._tempDataBuffer
+    # Called for every reply, so the test is inline and the common case decided
+    # first: a connected TCP (or UNIX) transport, not switched to TLS, that may send
+    # and has nothing queued (no bytes, and no file descriptors to pass on a UNIX
+    # socket).
+    if (
+        data
+        and isinstance(transport, Connection)
+        and transport.connected
+        and not (
+            transport.dataBuffer
+            or transport._tempDataBuffer
+            or transport.TLS
+            or transport.disconnecting
+            or transport._writeDisconnecting
         )
-    except AttributeError:  # pragma: no cover - a Twisted whose internals moved.
-        return False
+        and not (isinstance(transport, _SendmsgMixin) and transport._sendmsgQueue)
+    ):
+        # The socket's own send, not writeSomeData: that one wraps the bytes in a
+        # memoryview and retries EINTR, which Python's send already does (PEP 475).
+        try:
+            sent = transport.socket.send(data)
+        except OSError:
+            # Not ready (EAGAIN, ENOBUFS), or the connection is lost: write() buffers
+            # the bytes and the reactor's next write attempt reports any loss.
+            sent = 0
+        if sent == len(data):
+            return
+        data = data[sent:]
+    transport.write(data)
