@@ -98,6 +98,9 @@ class Room:
         self._joined = 0
         self._left = 0
         self._summary: IDelayedCall | None = None
+        #: How many members the room has in all, when it spans several processes
+        #: (a cluster); C{None}: just the members here.
+        self.population: int | None = None
 
     def __len__(self) -> int:
         return len(self.members)
@@ -188,19 +191,30 @@ class Room:
 
     # Announcements.
 
+    def size(self) -> int:
+        """How many members the room has (see L{population})."""
+        return len(self.members) if self.population is None else self.population
+
     def _summing_up(self) -> bool:
-        return 0 < self._announce_limit < len(self.members)
+        return 0 < self._announce_limit < self.size()
 
     def announce_arrival(self, member: Member) -> None:
         """
         Tell the other members that C{member} joined; or, in a large room, count it
         for the next summary.
         """
+        self.announce_join(member.nick, exclude=member)
+
+    def announce_join(self, nick: str, exclude: Member | None = None) -> None:
+        """
+        Tell the members but C{exclude} that C{nick} joined (it may be a member of
+        another process), or count it for the next summary.
+        """
         if self._summing_up():
             self._joined += 1
             self._schedule_summary()
         else:
-            self.post(f"* {member.nick} joined {self.name}", exclude=member)
+            self.post(f"* {nick} joined {self.name}", exclude=exclude)
 
     def announce_departure(self, nick: str, reason: str) -> None:
         """Tell the members that C{nick} left, or count it for the summary."""
@@ -220,7 +234,7 @@ class Room:
         if joined or left:
             self.post(
                 f"* {joined} joined, {left} left {self.name} in the last "
-                f"{SUMMARY_PERIOD:g} s; {len(self.members)} here"
+                f"{SUMMARY_PERIOD:g} s; {self.size()} here"
             )
 
     def close(self) -> None:

@@ -4,7 +4,11 @@ C{twist tcp-chat}: the chat server of SPEC §3.3.
 
 from __future__ import annotations
 
+from importlib.util import find_spec
 from pathlib import Path
+from typing import Any
+
+from twisted.application.service import IService, MultiService
 
 from twisted_tcp.chat import (
     DEFAULT_ANNOUNCE_LIMIT,
@@ -21,6 +25,7 @@ from twisted_tcp.tap._common import (
     make_server_service,
     non_negative_int,
     positive_int,
+    positive_seconds,
     seconds,
     server_parameters,
 )
@@ -63,9 +68,23 @@ class Options(ServerOptions):
         ["motd", None, None, "File whose text each newcomer is shown."],
         ["timestamp-format", None, DEFAULT_TIMESTAMP_FORMAT,
          "strftime format of message timestamps."],
+        ["redis", None, None,
+         "Share rooms with other nodes through this Redis server:"
+         " redis://[[USER]:PASSWORD@]HOST[:PORT][/DB], rediss://..., or"
+         " unix:///path/redis.sock (see docs/cluster.md)."],
+        ["cluster", None, "twisted-tcp",
+         "With --redis: the cluster's name, the prefix of its Redis keys."],
+        ["node-name", None, None,
+         "With --redis: this node's name [default: host name and process id]."],
+        ["heartbeat", None, 1.0,
+         "With --redis: seconds between heartbeats; a node silent for 5 of them is"
+         " lost.", positive_seconds],
     ]  # fmt: skip
 
     def build_factory(self) -> ChatFactory:
+        self["cluster-service"] = None
+        if self["redis"] is not None:
+            return self._cluster_factory()
         return ChatFactory(
             history=self["history"],
             history_db=self["history-db"],
@@ -76,6 +95,42 @@ class Options(ServerOptions):
             flood_burst=self["flood-burst"],
             motd=self._read_motd(),
             timestamp_format=self["timestamp-format"],
+            **self.common_factory_arguments(),
+        )
+
+    def _cluster_factory(self) -> ChatFactory:
+        """A factory whose rooms are shared through Redis (imported only then)."""
+        if self["history-db"] is not None:
+            raise ValueError(
+                "--history-db does not go with --redis: Redis keeps history"
+            )
+        if find_spec("txredisapi") is None:
+            raise ValueError(
+                "--redis needs the txredisapi package: pip install 'twisted-tcp[redis]'"
+            )
+        from twisted_tcp._text import sanitize
+        from twisted_tcp.chat.cluster.address import parse_redis_url
+        from twisted_tcp.chat.cluster.service import RedisChat
+
+        motd = self._read_motd()
+        service = RedisChat(
+            parse_redis_url(self["redis"]),
+            cluster=self["cluster"],
+            node_name=self["node-name"],
+            heartbeat=self["heartbeat"],
+            encoding=self["encoding"],
+            history=self["history"],
+            default_room=self["default-room"],
+            announce_limit=self["announce-limit"],
+            motd=[f"* {sanitize(line)}" for line in (motd or "").splitlines()],
+            timestamp_format=self["timestamp-format"],
+        )
+        self["cluster-service"] = service
+        return ChatFactory(
+            max_send_queue=self["max-send-queue"],
+            flood_rate=self["flood-rate"],
+            flood_burst=self["flood-burst"],
+            service=service,
             **self.common_factory_arguments(),
         )
 
@@ -92,5 +147,17 @@ class Options(ServerOptions):
         return data.decode("utf-8", "replace")
 
 
-#: The plugin's service maker: serve the factory on every endpoint.
-makeService = make_server_service
+def makeService(options: Options) -> IService:
+    """
+    Serve the chat on every endpoint; with C{--redis}, the cluster's service starts
+    before the listeners and stops after them (once its members' departures are
+    recorded).
+    """
+    server = make_server_service(options)
+    cluster: Any = options["cluster-service"]
+    if cluster is None:
+        return server
+    both = MultiService()
+    cluster.setServiceParent(both)
+    server.setServiceParent(both)
+    return both

@@ -125,9 +125,16 @@ class StreamReader:
         """Whether the stream C{key} is being read."""
         return key in self.positions
 
-    def hold(self, key: str) -> None:
-        """Keep the entries of C{key} that are read from now on until L{release}."""
-        self._held.setdefault(key, [])
+    def hold(self, key: str, entry: tuple[str, dict[str, str]] | None = None) -> None:
+        """
+        Keep the entries of C{key} that are read from now on until L{release}.
+
+        @param entry: the entry being handed on, if C{deliver} holds the stream
+            because it cannot take that entry yet: it is handed on again first.
+        """
+        held = self._held.setdefault(key, [])
+        if entry is not None:
+            held.insert(0, entry)
 
     def release(self, key: str) -> None:
         """Hand on the entries kept back by L{hold}, and later ones as they come."""

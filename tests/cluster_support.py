@@ -1,0 +1,139 @@
+"""
+Helpers for the cluster's end-to-end tests: chat nodes as real C{twist tcp-chat
+--redis} processes, and chat clients on the test's reactor that keep every line.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.protocol import Protocol, connectionDone
+from twisted.python.failure import Failure
+
+from tests.redis_support import free_port, until
+
+TWIST = Path(sys.executable).with_name("twist")
+
+
+class Node:
+    """One C{twist tcp-chat --redis} process; its log goes to a file."""
+
+    def __init__(self, directory: Path, name: str, redis_url: str, *extra: str) -> None:
+        self.name = name
+        self.port = free_port()
+        self.log_path = directory / f"node-{name}.log"
+        self.argv = [
+            str(TWIST),
+            "--log-format=text",
+            "tcp-chat",
+            "--port", str(self.port),
+            "--interface", "127.0.0.1",
+            "--redis", redis_url,
+            "--node-name", name,
+            "--flood-rate", "0",
+            *extra,
+        ]  # fmt: skip
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start the node (see L{ready} for when it serves)."""
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                self.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log
+            )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def ready(self) -> bool:
+        """Whether the node listens and reached Redis on both its connections."""
+        log = self.log()
+        return (
+            "ChatFactory starting on" in log
+            and "commands: connected" in log
+            and "reader: connected" in log
+        )
+
+    def stop(self) -> int:
+        """SIGTERM, as an operator stops it; return the exit status."""
+        return self._end(signal.SIGTERM)
+
+    def kill(self) -> None:
+        """SIGKILL: the node vanishes without a word to anyone."""
+        self._end(signal.SIGKILL)
+
+    def _end(self, how: signal.Signals) -> int:
+        process, self.process = self.process, None
+        if process is None:
+            return 0
+        if process.poll() is None:
+            process.send_signal(how)
+        try:
+            return process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            return process.wait()
+
+
+class Client(Protocol):
+    """A chat client that keeps every line it receives (without CRLF)."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self._buffer = b""
+        self.closed = False
+
+    def dataReceived(self, data: bytes) -> None:
+        self._buffer += data
+        *complete, self._buffer = self._buffer.split(b"\r\n")
+        self.lines.extend(line.decode("utf-8", "replace") for line in complete)
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self.closed = True
+
+    def send(self, *lines: str) -> None:
+        assert self.transport is not None
+        self.transport.write("".join(f"{line}\n" for line in lines).encode())
+
+    def close(self) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.loseConnection()
+
+    def has(self, text: str) -> bool:
+        """Whether some line contains C{text}."""
+        return any(text in line for line in self.lines)
+
+    def matching(self, test: Callable[[str], bool]) -> list[str]:
+        return [line for line in self.lines if test(line)]
+
+    def messages(self) -> list[str]:
+        """The room messages received (C{[TIMESTAMP] <NICK> TEXT}), without stamps."""
+        return [
+            line.split("] ", 1)[1]
+            for line in self.lines
+            if line.startswith("[") and "] <" in line
+        ]
+
+
+async def start_nodes(reactor: Any, nodes: list[Node]) -> None:
+    """Start nodes and wait until each serves."""
+    for node in nodes:
+        node.start()
+    await until(reactor, lambda: all(node.ready() for node in nodes))
+
+
+async def join(reactor: Any, node: Node, nick: str | None = None) -> Client:
+    """A client connected to C{node}, welcomed, and named C{nick} if given."""
+    client = Client()
+    await connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", node.port), client)
+    await until(reactor, lambda: client.has("* Welcome, "))
+    if nick is not None:
+        client.send(f"/nick {nick}")
+        await until(reactor, lambda: client.has(f"is now known as {nick}"))
+    return client

@@ -1,0 +1,823 @@
+"""
+L{RedisChat}: the chat service of a node of a cluster (C{twist tcp-chat --redis URL}).
+
+It implements the same L{ChatService} interface as the one-process L{LocalChat}, so the
+member's protocol is the same; what members share lives in Redis instead of in this
+process. Each room a member here is in has a L{Room} here for the delivery to this
+node's members, fed from that room's log in Redis by one L{StreamReader}: every node
+delivers a room's events in the log's order. See C{docs/cluster.md}.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+from weakref import WeakSet
+
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred, ensureDeferred, succeed
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from twisted_tcp.chat.cluster import scripts
+from twisted_tcp.chat.cluster.address import RedisAddress
+from twisted_tcp.chat.cluster.link import Argument, RedisLink, RedisUnavailableError
+from twisted_tcp.chat.cluster.reader import StreamReader, stream_id
+from twisted_tcp.chat.room import Member, Room, room_key
+from twisted_tcp.chat.service import (
+    ARRIVAL_GRACE,
+    DEFAULT_ANNOUNCE_LIMIT,
+    DEFAULT_ROOM,
+    DEFAULT_TIMESTAMP_FORMAT,
+    NICK_PATTERN,
+    NICK_RULE,
+    RESERVED_NICKS,
+    ChatMember,
+    Completion,
+    check_room_name,
+    room_name_problem,
+)
+
+DEFAULT_CLUSTER: Final = "twisted-tcp"
+#: Seconds between two heartbeats of a node.
+DEFAULT_HEARTBEAT: Final = 1.0
+#: A node whose heartbeat is this many periods old is lost.
+HEARTBEATS_TO_LOSS: Final = 5
+#: Seconds a stopping node waits for Redis to record its members' departure.
+RETIRE_TIMEOUT: Final = 3.0
+
+UNAVAILABLE: Final = "* room service unavailable; messages are not delivered"
+RESTORED: Final = "* room service restored"
+NOT_DELIVERED: Final = "not delivered (room service unavailable)"
+NO_SERVICE: Final = "room service unavailable"
+
+
+def default_node_name() -> str:
+    """This machine's host name and this process's id, e.g. C{web1-4242}."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def predecessor(entry_id: str) -> str:
+    """The stream id just before C{entry_id}: reading after it starts at it."""
+    milliseconds, sequence = stream_id(entry_id)
+    if sequence:
+        return f"{milliseconds}-{sequence - 1}"
+    return f"{milliseconds - 1}-{2**64 - 1}"
+
+
+@dataclass(eq=False)
+class _Ticket:
+    """
+    A member of this node on its way into a room: Redis has (or is about to have)
+    listed it there, and it is admitted to the local room when this node's reader
+    reaches its join event in the room's log (see C{docs/cluster.md}, "Joining").
+    """
+
+    member: ChatMember
+    token: str
+    room: str
+    connecting: bool
+    admitted: Deferred[None] = field(default_factory=Deferred)
+    #: The script's answer, once it has come: the join event's id, the room's name,
+    #: its population, its topic and its history.
+    reply: list[Any] | None = None
+    #: Whether the reader reached the join event before the answer came.
+    held: bool = False
+
+
+class RedisChat(Service):
+    """
+    The chat service of one node of a cluster sharing rooms through Redis.
+
+    @param address: the Redis server.
+    @param cluster: the key prefix: the cluster's name.
+    @param node_name: this node's name (logs, Redis).
+    @param heartbeat: seconds between two heartbeats; a node silent for
+        L{HEARTBEATS_TO_LOSS} heartbeats is declared lost by the others.
+    @param reactor: connects, times and schedules (default: the global reactor,
+        imported when the service starts).
+    The other parameters are L{LocalChat}'s.
+    """
+
+    log = Logger()
+
+    def __init__(
+        self,
+        address: RedisAddress,
+        *,
+        cluster: str = DEFAULT_CLUSTER,
+        node_name: str | None = None,
+        heartbeat: float = DEFAULT_HEARTBEAT,
+        encoding: str = "utf-8",
+        history: int = 0,
+        default_room: str = DEFAULT_ROOM,
+        announce_limit: int = DEFAULT_ANNOUNCE_LIMIT,
+        motd: list[str] | None = None,
+        timestamp_format: str = DEFAULT_TIMESTAMP_FORMAT,
+        arrival_grace: float = ARRIVAL_GRACE,
+        reactor: Any = None,
+    ) -> None:
+        check_room_name(default_room)
+        if history < 0 or announce_limit < 0 or not heartbeat > 0:
+            raise ValueError("history and announce_limit must be >= 0, heartbeat > 0")
+        if not cluster or any(c.isspace() or c == ":" for c in cluster):
+            raise ValueError(f"bad cluster name {cluster!r}: no spaces or colons")
+        self.address = address
+        self.keys = scripts.Keys(cluster)
+        self.node_name = node_name or default_node_name()
+        #: This run of the node: its name and a random token, so that a node
+        #: restarted under the same name is a new node to the others.
+        self.node = f"{self.node_name}/{secrets.token_hex(4)}"
+        self.heartbeat = heartbeat
+        self.encoding = encoding
+        self.history = history
+        self.default_room = default_room
+        self.default_key = room_key(default_room)
+        self.announce_limit = announce_limit
+        self.motd = motd or []
+        self.timestamp_format = timestamp_format
+        self.arrival_grace = arrival_grace
+        self._reactor = reactor
+        self.members: dict[str, ChatMember] = {}
+        self.rooms: dict[str, Room] = {}
+        self.available = False
+        self.shutting_down = False
+        self._where: dict[ChatMember, str] = {}
+        self._tickets: dict[str, _Ticket] = {}
+        self._arrivals: dict[ChatMember, IDelayedCall] = {}
+        #: Members whose connection ended (possibly while Redis was still busy
+        #: with their arrival).
+        self._gone: WeakSet[ChatMember] = WeakSet()
+        self._waiting: list[Deferred[None]] = []
+        self._reasserting = False
+        self._was_available = False
+        self._retiring: Deferred[None] | None = None
+
+    # Starting and stopping.
+
+    @property
+    def clock(self) -> IReactorTime:
+        """The reactor (as a clock)."""
+        if self._reactor is None:
+            from twisted.internet import reactor
+
+            self._reactor = reactor
+        clock: IReactorTime = self._reactor
+        return clock
+
+    def startService(self) -> None:
+        super().startService()
+        self.command = RedisLink(
+            self.address,
+            reactor=self.clock,
+            name=f"{self.node_name} commands",
+            on_ready=self._links_changed,
+            on_lost=self._links_changed,
+            on_refused=self._refused,
+        )
+        self._reader_link = RedisLink(
+            self.address,
+            reactor=self.clock,
+            name=f"{self.node_name} reader",
+            on_ready=self._reader_ready,
+            on_lost=self._links_changed,
+            on_refused=self._refused,
+        )
+        self.reader = StreamReader(
+            self._reader_link,
+            self.command,
+            self.keys.inbox(self.node),
+            self._entry,
+            clock=self.clock,
+        )
+        self._beat = LoopingCall(self._heartbeat)
+        self._beat.clock = self.clock
+        self.log.info(
+            "cluster {cluster} node {node} on {address}",
+            cluster=self.keys.prefix,
+            node=self.node,
+            address=self.address,
+        )
+        self.command.start()
+        self._reader_link.start()
+        self.reader.start()
+        self._beat.start(self.heartbeat, now=False)
+
+    async def _stop(self) -> None:
+        if self._beat.running:
+            self._beat.stop()
+        if self._retiring is not None:
+            await self._retiring
+        self.reader.stop()
+        await self._reader_link.stop()
+        await self.command.stop()
+
+    def stopService(self) -> Deferred[None]:
+        super().stopService()
+        return ensureDeferred(self._stop())
+
+    def _refused(self, reason: str) -> None:
+        self.log.critical(
+            "Redis at {address} refused this node ({reason}): check --redis",
+            address=self.address,
+            reason=reason,
+        )
+        from twisted.internet import reactor
+
+        reactor.stop()
+
+    def _run(self, script: str, *args: Argument) -> Deferred[Any]:
+        """Run one of L{scripts} (its first argument, the prefix, is added here)."""
+        return self.command.eval(script, [], [self.keys.prefix, *args])
+
+    # Availability.
+
+    def _reader_ready(self) -> None:
+        self.reader.connected()
+        self._links_changed()
+
+    def _links_changed(self) -> None:
+        if self.command.ready and self._reader_link.ready:
+            if not self.available:
+                self._reassert()
+        elif self.available:
+            self.available = False
+            self.log.warn("Redis unavailable: members are told")
+            self._tell_everyone(UNAVAILABLE)
+
+    def _tell_everyone(self, text: str) -> None:
+        for room in self.rooms.values():
+            room.post(text)
+
+    def _reassert(self) -> None:
+        if self._reasserting or self.shutting_down:
+            return
+        self._reasserting = True
+        done = ensureDeferred(self._reassert_members())
+
+        def finished(result: object) -> None:
+            self._reasserting = False
+            if isinstance(result, Failure):
+                if not result.check(RedisUnavailableError):
+                    self.log.failure("re-asserting this node's members failed", result)
+                    self.clock.callLater(self.heartbeat, self._links_changed)
+                return
+            self._now_available()
+
+        done.addBoth(finished)
+
+    async def _reassert_members(self) -> None:
+        """Tell Redis this node's truth: its heartbeat, members and room topics."""
+        listed: list[Argument] = []
+        for member in list(self.members.values()):
+            key = self._where.get(member)
+            if key is None:
+                continue
+            room = self.rooms.get(key)
+            listed += [member.nick, key, room.name if room else key]
+            listed.append(repr(member.connected_since))
+        topics: list[Argument] = []
+        for room in self.rooms.values():
+            if room.topic:
+                topics += [room.key, room.topic]
+        conflicts = await self._run(
+            scripts.REASSERT,
+            self.node,
+            self._lifetime_ms(),
+            self.default_key,
+            self.default_room,
+            scripts.LOG_KEEP,
+            *listed,
+            "",
+            *topics,
+        )
+        for nick in conflicts:
+            holder = self.members.get(nick.lower())
+            if holder is not None:
+                await self._rename_to_guest(holder)
+
+    def _now_available(self) -> None:
+        if not (self.command.ready and self._reader_link.ready):
+            return
+        self.available = True
+        if self._was_available:
+            self.log.info("Redis available again")
+            self._tell_everyone(RESTORED)
+        self._was_available = True
+        # Members whose join event Redis lost (restarted without its data) would wait
+        # for it for ever: admit them now.
+        for ticket in list(self._tickets.values()):
+            if ticket.reply is not None:
+                self._admit(ticket)
+        waiting, self._waiting = self._waiting, []
+        for waiter in waiting:
+            waiter.callback(None)
+
+    def _until_available(self) -> Deferred[None]:
+        if self.available:
+            return succeed(None)
+        waiter: Deferred[None] = Deferred()
+        self._waiting.append(waiter)
+        return waiter
+
+    def _lifetime_ms(self) -> int:
+        return int(self.heartbeat * HEARTBEATS_TO_LOSS * 1000)
+
+    def _heartbeat(self) -> None:
+        if not self.command.ready or self.shutting_down:
+            return
+        beat = self._run(
+            scripts.HEARTBEAT,
+            self.node,
+            self._lifetime_ms(),
+            self.default_key,
+            scripts.LOG_KEEP,
+            scripts.LOST_MEMORY,
+        )
+        beat.addCallbacks(self._beaten, self._beat_failed)
+
+    def _beaten(self, reply: list[Any]) -> None:
+        alive, *lost = reply
+        for node in lost:
+            self.log.warn("node {node} lost: its members were let go", node=node)
+        if not alive and self.available:
+            self.log.warn("Redis forgot this node: re-asserting its members")
+            self.available = False
+            self._reassert()
+
+    def _beat_failed(self, failure: Failure) -> None:
+        if not failure.check(RedisUnavailableError):
+            self.log.failure("heartbeat failed", failure)
+
+    # Rooms here.
+
+    def _local_room(self, key: str, name: str) -> Room:
+        room = self.rooms.get(key)
+        if room is None:
+            room = self.rooms[key] = Room(
+                name,
+                clock=self.clock,
+                encoding=self.encoding,
+                announce_limit=self.announce_limit,
+                history=deque(),
+                overflowed=self._overflowed,
+            )
+        return room
+
+    def _leave_local(self, member: ChatMember) -> None:
+        room = member.room
+        if room is None:
+            return
+        room.remove(member)
+        if not room.members and not any(
+            ticket.room == room.key for ticket in self._tickets.values()
+        ):
+            room.close()
+            del self.rooms[room.key]
+            self.reader.untrack(self.keys.room_log(room.key))
+
+    def _entry(self, stream: str, entry_id: str, fields: dict[str, str]) -> None:
+        """One event read from Redis: a room's, or a private message."""
+        if stream == self.reader.wake_key:
+            member = self.members.get(fields.get("u", ""))
+            if member is not None:
+                member.send_text(fields.get("t", ""))
+            return
+        key = self.keys.room_of_log(stream)
+        room = self.rooms.get(key or "")
+        if room is None:
+            return
+        token = fields.get("c")
+        ticket = (
+            self._tickets.get(token or "") if fields.get("o") == self.node else None
+        )
+        if ticket is not None:
+            if ticket.reply is None:
+                ticket.held = True
+                self.reader.hold(stream, (entry_id, fields))
+                return
+            self._admit(ticket)
+        if "p" in fields:
+            room.population = int(fields["p"])
+        kind, text = fields.get("k"), fields.get("t", "")
+        if kind in ("m", "n"):
+            room.post(text)
+        elif kind == "t":
+            room.topic = fields.get("v", "")
+            room.post(text)
+        elif kind == "a":
+            nick = fields.get("u", "")
+            here = (
+                self.members.get(nick.lower()) if fields.get("o") == self.node else None
+            )
+            room.announce_join(nick, exclude=here)
+        elif kind == "d":
+            room.announce_departure(fields.get("u", ""), text)
+
+    def _admit(self, ticket: _Ticket) -> None:
+        """Start delivering a room to a member: its join event was reached."""
+        self._tickets.pop(ticket.token, None)
+        assert ticket.reply is not None
+        _, name, population, topic, *history = ticket.reply
+        member = ticket.member
+        if member in self._gone:
+            return
+        room = self._local_room(ticket.room, name)
+        if ticket.connecting:
+            member.send_text(
+                f"* Welcome, {member.nick}! Change your nick with /nick NAME;"
+                " /help lists the commands."
+            )
+            for line in self.motd:
+                member.send_text(line)
+        else:
+            member.send_text(f"* you are now in {name}; {population} here")
+        if topic:
+            member.send_text(f"* topic of {name}: {topic}")
+        for line in history:
+            member.send_text(line)
+        room.population = int(population)
+        room.add(member)
+        if ticket.connecting and self.arrival_grace:
+            self._arrivals[member] = self.clock.callLater(
+                self.arrival_grace, self._arrive, member
+            )
+        elif ticket.connecting:
+            self._arrive(member, now=True)
+        ticket.admitted.callback(None)
+
+    async def _enter(
+        self, member: ChatMember, key: str, name: str, connecting: bool
+    ) -> bool:
+        """
+        Put C{member} in room C{key} (connecting: give it a nick first); return once
+        it is admitted, or C{False} if Redis could not be asked.
+        """
+        token = secrets.token_hex(8)
+        ticket = self._tickets[token] = _Ticket(member, token, key, connecting)
+        common: list[Argument] = [
+            self.node,
+            repr(member.connected_since),
+            key,
+            name,
+            token,
+            self.history,
+            self.default_key,
+            scripts.LOG_KEEP,
+        ]
+        try:
+            if connecting:
+                nick, *reply = await self._run(scripts.CONNECT, *common)
+                member.nick = nick
+                self.members[nick.lower()] = member
+            else:
+                current = self._where.get(member, "")
+                reply = await self._run(scripts.ENTER, *common, member.nick, current)
+        except Exception:
+            self._tickets.pop(token, None)
+            if ticket.held:
+                self.reader.release(self.keys.room_log(key))
+            raise
+        self._where[member] = key
+        if member in self._gone:
+            self._tickets.pop(token, None)
+            if self.members.get(member.nick.lower()) is member:
+                del self.members[member.nick.lower()]
+            self._leave_redis(member, key, "", "")
+            return True
+        if not connecting:
+            self._leave_local(member)
+        ticket.reply = reply
+        log = self.keys.room_log(key)
+        self._local_room(key, reply[1])
+        if not self.reader.tracking(log):
+            self.reader.track(log, predecessor(reply[0]))
+        if ticket.held:
+            self.reader.release(log)
+        await ticket.admitted
+        return True
+
+    # The ChatService interface: membership.
+
+    def connect(self, member: ChatMember) -> Completion:
+        return ensureDeferred(self._connect(member))
+
+    async def _connect(self, member: ChatMember) -> None:
+        told = False
+        while not self.shutting_down and member not in self._gone:
+            if not self.available:
+                if not told:
+                    member.send_text(f"* {NO_SERVICE}; waiting for it to come back")
+                    told = True
+                await self._until_available()
+                continue
+            member.connected_since = self.clock.seconds()
+            try:
+                await self._enter(member, self.default_key, self.default_room, True)
+                self.log.info("{nick} connected", nick=member.nick)
+                return
+            except RedisUnavailableError:
+                continue
+
+    def _arrive(self, member: ChatMember, now: bool = False) -> None:
+        """Announce a newcomer's join, once: at its first line, or after the grace."""
+        pending = self._arrivals.pop(member, None)
+        if pending is None and not now:
+            return
+        if pending is not None and pending.active():
+            pending.cancel()
+        key = self._where.get(member)
+        if key is None or not self.available:
+            return
+        arrival = self._run(
+            scripts.EVENT,
+            key,
+            scripts.LOG_KEEP,
+            "k",
+            "a",
+            "u",
+            member.nick,
+            "o",
+            self.node,
+        )
+        arrival.addErrback(self._ignore_outage)
+
+    def _ignore_outage(self, failure: Failure) -> None:
+        if not failure.check(RedisUnavailableError):
+            self.log.failure("a room event was not recorded", failure)
+
+    def disconnect(self, member: ChatMember, reason: str) -> None:
+        self._gone.add(member)
+        announced = self._arrivals.pop(member, None) is None
+        key = self._where.pop(member, None)
+        if self.members.get(member.nick.lower()) is member:
+            del self.members[member.nick.lower()]
+        self._leave_local(member)
+        self.log.info("{nick} left ({reason})", nick=member.nick, reason=reason)
+        if key is not None and not self.shutting_down:
+            self._leave_redis(member, key, "d" if announced else "", reason)
+
+    def _leave_redis(self, member: ChatMember, key: str, kind: str, text: str) -> None:
+        leaving = self._run(
+            scripts.LEAVE,
+            self.node,
+            member.nick,
+            key,
+            kind,
+            text,
+            self.default_key,
+            scripts.LOG_KEEP,
+        )
+        # If Redis is away, the node's re-assertion forgets the member later.
+        leaving.addErrback(self._ignore_outage)
+
+    def _overflowed(self, member: Member) -> None:
+        local = self.members.get(member.nick.lower())
+        if local is not None:
+            self.drop(local)
+
+    def drop(self, member: ChatMember) -> None:
+        if self.members.get(member.nick.lower()) is not member:
+            return
+        self._gone.add(member)
+        del self.members[member.nick.lower()]
+        self._arrivals.pop(member, None)
+        key = self._where.pop(member, None)
+        room = member.room
+        self._leave_local(member)
+        member.evict()
+        self.log.warn("{nick} dropped: send queue exceeded", nick=member.nick)
+        notice = f"* {member.nick} dropped (send queue exceeded)"
+        if key is not None and self.available:
+            self._leave_redis(member, key, "n", notice)
+        elif room is not None and room.members:
+            room.post(notice)
+
+    def rename(self, member: ChatMember, nick: str) -> Completion:
+        if not nick:
+            member.send_error("usage: /nick NAME")
+            return None
+        if not NICK_PATTERN.match(nick):
+            member.send_error(NICK_RULE)
+            return None
+        if nick.lower() in RESERVED_NICKS:
+            member.send_error(f"the nick {nick} is reserved")
+            return None
+        if member.nick == nick:
+            member.send_text(f"* you are already {nick}")
+            return None
+        if not self.available:
+            member.send_error(NO_SERVICE)
+            return None
+        return self._failing(member, NO_SERVICE, self._rename(member, nick))
+
+    async def _rename(self, member: ChatMember, nick: str) -> bool:
+        old = member.nick
+        pending = self._arrivals.pop(member, None)
+        if pending is not None and pending.active():
+            pending.cancel()
+        notice = "" if pending else f"* {old} is now known as {nick}"
+        key = self._where.get(member, self.default_key)
+        try:
+            taken, *holder = await self._run(
+                scripts.RENAME,
+                self.node,
+                old,
+                nick,
+                key,
+                repr(member.connected_since),
+                notice,
+                scripts.LOG_KEEP,
+            )
+        finally:
+            if pending is not None:
+                self._arrivals[member] = pending
+        if not taken:
+            member.send_error(f"the nick {nick} is taken by {holder[0]}")
+            return False
+        if self.members.get(old.lower()) is member:
+            del self.members[old.lower()]
+        self.members[nick.lower()] = member
+        member.nick = nick
+        self.log.info("{old} is now {new}", old=old, new=nick)
+        if pending is not None:
+            member.send_text(f"* {old} is now known as {nick}")
+            self._arrive(member)
+        return True
+
+    async def _rename_to_guest(self, member: ChatMember) -> None:
+        """Another node took this member's nick while Redis was away: a new one."""
+        old = member.nick
+        while True:
+            number = await self.command.execute("INCR", f"{self.keys.prefix}:guests")
+            if await self._rename(member, f"guest-{number}"):
+                member.send_text(
+                    f"* the nick {old} was taken while the room service was"
+                    f" unavailable; you are now {member.nick}"
+                )
+                return
+
+    def join(self, member: ChatMember, name: str) -> Completion:
+        self._arrive(member)
+        problem = room_name_problem(name)
+        if problem:
+            member.send_error(problem)
+            return None
+        return self._move(member, name)
+
+    def part(self, member: ChatMember) -> Completion:
+        self._arrive(member)
+        if self._where.get(member) == self.default_key:
+            member.send_error(f"you are in the default room {self.default_room}")
+            return None
+        return self._move(member, self.default_room)
+
+    def _move(self, member: ChatMember, name: str) -> Completion:
+        key = room_key(name)
+        if self._where.get(member) == key:
+            room = member.room
+            member.send_error(f"you are already in {room.name if room else name}")
+            return None
+        if not self.available:
+            member.send_error(NO_SERVICE)
+            return None
+        return self._failing(member, NO_SERVICE, self._enter(member, key, name, False))
+
+    def _failing(self, member: ChatMember, error: str, work: Any) -> Deferred[None]:
+        """Run C{work}; if Redis fails it, tell the member C{error}."""
+
+        def failed(failure: Failure) -> None:
+            if not failure.check(RedisUnavailableError):
+                self.log.failure("a request to Redis failed", failure)
+            member.send_error(error)
+
+        return ensureDeferred(work).addCallbacks(lambda _: None, failed)
+
+    # Messages.
+
+    def timestamp(self, when: float | None = None) -> str:
+        """A time (default: now) in the configured format, in local time."""
+        seconds = self.clock.seconds() if when is None else when
+        return time.strftime(self.timestamp_format, time.localtime(seconds))
+
+    def say(self, member: ChatMember, text: str) -> Completion:
+        return self._post(member, f"[{self.timestamp()}] <{member.nick}> {text}")
+
+    def emote(self, member: ChatMember, action: str) -> Completion:
+        return self._post(member, f"[{self.timestamp()}] * {member.nick} {action}")
+
+    def _post(self, member: ChatMember, line: str) -> Completion:
+        key = self._where.get(member)
+        if not self.available or key is None:
+            member.send_error(NOT_DELIVERED)
+            return None
+        self._arrive(member)
+        posting = self._run(scripts.POST, key, line, self.history, scripts.LOG_KEEP)
+        return self._failing(member, NOT_DELIVERED, posting)
+
+    def private(self, member: ChatMember, nick: str, text: str) -> Completion:
+        self._arrive(member)
+        if not self.available:
+            member.send_error(NOT_DELIVERED)
+            return None
+        stamp = self.timestamp()
+        line = f"[{stamp}] *{member.nick}* {text}"
+
+        async def send() -> None:
+            holder = await self._run(scripts.PRIVATE, nick, line, scripts.INBOX_KEEP)
+            if holder is None:
+                member.send_error(f"no such nick: {nick}")
+            else:
+                member.send_text(f"[{stamp}] -> *{holder}* {text}")
+
+        return self._failing(member, NOT_DELIVERED, send())
+
+    def who(self, member: ChatMember) -> Completion:
+        self._arrive(member)
+        key = self._where.get(member)
+        if key is None:
+            return None
+        if not self.available:
+            member.send_error(NO_SERVICE)
+            return None
+
+        async def who() -> None:
+            flat = await self.command.execute("HGETALL", self.keys.room_members(key))
+            records = [record.split("\t") for record in flat[1::2]]
+            records.sort(key=lambda record: record[0].casefold())
+            room = member.room
+            member.send_text(f"* {len(records)} in {room.name if room else key}:")
+            for nick, _, since in records:
+                member.send_text(f"*   {nick} (since {self.timestamp(float(since))})")
+
+        return self._failing(member, NO_SERVICE, who())
+
+    def list_rooms(self, member: ChatMember) -> Completion:
+        self._arrive(member)
+        if not self.available:
+            member.send_error(NO_SERVICE)
+            return None
+
+        async def rooms() -> None:
+            flat = await self._run(scripts.ROOMS)
+            listed = sorted(_groups(flat, 4))
+            member.send_text(f"* {len(listed)} rooms:")
+            for _, name, count, topic in listed:
+                member.send_text(f"*   {name} ({count}){f': {topic}' if topic else ''}")
+
+        return self._failing(member, NO_SERVICE, rooms())
+
+    def topic(self, member: ChatMember, text: str | None) -> Completion:
+        self._arrive(member)
+        key = self._where.get(member)
+        room = member.room
+        if key is None or room is None:
+            return None
+        if not self.available:
+            member.send_error(NO_SERVICE)
+            return None
+        if text is None:
+            if room.topic:
+                member.send_text(f"* topic of {room.name}: {room.topic}")
+            else:
+                member.send_text(f"* {room.name} has no topic")
+            return None
+        notice = f"* {member.nick} set the topic of {room.name}: {text}"
+        setting = self._run(
+            scripts.EVENT, key, scripts.LOG_KEEP, "k", "t", "t", notice, "v", text
+        )
+        return self._failing(member, NO_SERVICE, setting)
+
+    def shutdown(self) -> None:
+        self.shutting_down = True
+        for pending in self._arrivals.values():
+            if pending.active():
+                pending.cancel()
+        self._arrivals.clear()
+        for waiter in self._waiting:
+            waiter.callback(None)
+        self._waiting = []
+        if self.command.ready:
+            retiring = self._run(
+                scripts.RETIRE,
+                self.node,
+                "server shutting down",
+                self.default_key,
+                scripts.LOG_KEEP,
+            )
+            retiring.addTimeout(RETIRE_TIMEOUT, self.clock)
+            self._retiring = retiring.addCallbacks(
+                lambda _: None, lambda _: self.log.warn("Redis did not record the stop")
+            )
+
+
+def _groups(flat: Sequence[Any], size: int) -> list[tuple[Any, ...]]:
+    return [tuple(flat[index : index + size]) for index in range(0, len(flat), size)]
