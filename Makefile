@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-test
 
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: test lint chat bench bench-quick clean redis-server
+.PHONY: test lint browser chat bench bench-quick clean redis-server
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 
 ## make test: create .venv, install the project with its test extras, lint, run the suite
 ## on Twisted's epoll reactor, then the tests that run on a reactor again on the lean one.
-test: $(STAMP) redis-server lint
+test: $(STAMP) redis-server browser lint
 	$(BIN)/python -m pytest
 	$(BIN)/python -m pytest --twisted-reactor lean-epoll --reactor-tests-only
 
@@ -32,6 +32,19 @@ redis-server:
 			exit 1; \
 		fi; }
 	@command -v redis-server >/dev/null || { echo "installing redis-server failed" >&2; exit 1; }
+
+## make browser: Debian's chromium and its WebDriver, for the chat page's browser tests.
+browser:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+				-o DPkg::Lock::Timeout=600 chromium chromium-driver >/dev/null; \
+		else \
+			echo "The browser tests need Debian's chromium and chromium-driver packages:" \
+				"sudo apt-get install chromium chromium-driver" >&2; \
+			exit 1; \
+		fi; \
+	fi
 
 ## make lint: ruff and mypy over the package, the plugin dropin and the tests.
 lint: $(STAMP)

@@ -315,7 +315,10 @@ def pip(*args: str) -> None:
 
 
 def test_wheel_contents(source_copy: Path, tmp_path: Path) -> None:
-    """The wheel holds the dropin and py.typed, but no twisted/__init__.py or cache."""
+    """
+    The wheel holds the dropin, py.typed and the chat page's files, but no
+    twisted/__init__.py or cache.
+    """
     pip(
         "wheel",
         "--no-deps",
@@ -330,6 +333,8 @@ def test_wheel_contents(source_copy: Path, tmp_path: Path) -> None:
     assert "twisted/plugins/twisted_tcp_reactors.py" in names
     assert "twisted_tcp/py.typed" in names
     assert "twisted_tcp/tap/tcp_echo.py" in names
+    for page_file in ("index.html", "chat.css", "chat.js", "icon.svg"):
+        assert f"twisted_tcp/chat/web/static/{page_file}" in names
     assert "twisted/__init__.py" not in names
     assert "twisted/plugins/__init__.py" not in names
     assert not [name for name in names if name.endswith("dropin.cache")]

@@ -22,6 +22,7 @@ from twisted.internet.endpoints import (
 from twisted.internet.error import ConnectionRefusedError
 from twisted.internet.threads import deferToThread
 from twisted.python import usage
+from twisted.web.server import Site
 
 from twisted_tcp._listen import listen_backlog
 from twisted_tcp.chat import ChatFactory, LocalChat
@@ -400,3 +401,39 @@ def datagram_exchange(family: int, host: str, port: int, datagram: bytes) -> byt
         client.settimeout(10)
         client.sendto(datagram, (host, port))
         return client.recv(65536)
+
+
+def test_chat_serves_its_page_on_each_web_endpoint() -> None:
+    """--web repeats; makeService serves the page beside the chat's own listeners."""
+    options = parsed(
+        tcp_chat.Options, "--listen", "tcp:0", "--web", "tcp:0", "--web", "tcp6:0",
+        "--web-origin", "HTTPS://App.Example:443", "--web-origin", "null",
+    )  # fmt: skip
+    assert options["web-origin"] == ["https://app.example", "null"]
+    service = tcp_chat.makeService(options)
+    assert isinstance(service, ServerService)
+    factories = [child.factory for child in service]
+    assert factories[0] is options["factory"]
+    assert [type(factory) for factory in factories[1:]] == [Site, Site]
+
+
+def test_chat_without_web_serves_no_page() -> None:
+    """Without --web there is no web listener."""
+    service = tcp_chat.makeService(parsed(tcp_chat.Options, "--listen", "tcp:0"))
+    assert isinstance(service, ServerService)
+    assert [type(child.factory) for child in service] == [ChatFactory]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--web", "tcp:0", "--web-origin", "evil.example"], "not an origin"),
+        (["--web", "tcp:0", "--web-origin", "https://a.example/x"], "not an origin"),
+        (["--web-origin", "https://a.example"], "--web-origin needs --web"),
+        (["--web", "nope:8080"], "bad endpoint 'nope:8080'"),
+    ],
+)
+def test_chat_web_usage_errors(argv: list[str], message: str) -> None:
+    """A bad --web endpoint or --web-origin, or an origin without --web, is refused."""
+    with pytest.raises(usage.UsageError, match=message):
+        parsed(tcp_chat.Options, *argv)

@@ -19,6 +19,7 @@ from twisted.application.service import MultiService
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import quoteStringArgument
 from twisted.internet.error import CannotListenError
+from twisted.internet.protocol import Factory
 from twisted.logger import Logger
 from twisted.python import usage
 from twisted.python.reflect import fullyQualifiedName
@@ -160,10 +161,7 @@ class ServerOptions(usage.Options):
 
     def postOptions(self) -> None:
         prefer_lean_reactor()
-        descriptions = self.endpoint_descriptions()
-        _check_endpoints(descriptions)
-        backlog = listen_backlog()
-        self["endpoints"] = [with_backlog(each, backlog) for each in descriptions]
+        self["endpoints"] = checked_endpoints(self.endpoint_descriptions())
         try:
             self["factory"] = self.build_factory()
         except ValueError as error:
@@ -198,10 +196,11 @@ class ServerOptions(usage.Options):
         raise NotImplementedError
 
 
-def _check_endpoints(descriptions: Sequence[str]) -> None:
+def checked_endpoints(descriptions: Sequence[str]) -> list[str]:
     """
     Make each endpoint now, so a mistake in one (an unknown type, a key file that
-    is not there) is a usage error before anything listens.
+    is not there) is a usage error before anything listens; return the endpoint
+    strings with the servers' accept backlog.
     """
     # twist installs the reactor it was asked for before the plugin's options are
     # parsed, or the default one right after: importing it here installs the same.
@@ -212,6 +211,8 @@ def _check_endpoints(descriptions: Sequence[str]) -> None:
             server_endpoint(reactor, description)
         except ValueError as error:
             raise usage.UsageError(f"bad endpoint {description!r}: {error}") from None
+    backlog = listen_backlog()
+    return [with_backlog(each, backlog) for each in descriptions]
 
 
 class ServerService(MultiService):
@@ -227,10 +228,19 @@ class ServerService(MultiService):
         descriptions: Sequence[str],
     ) -> None:
         super().__init__()
+        self.reactor = reactor
         self.factory = factory
+        self.listen(factory, descriptions)
+
+    def listen(self, factory: Factory[Any], descriptions: Sequence[str]) -> None:
+        """
+        Serve C{factory} on more endpoints, stopped with the others. (A web site whose
+        WebSockets are the server factory's connections is served this way, so
+        shutdown closes those too.)
+        """
         for description in descriptions:
             listener = StreamServerEndpointService(
-                server_endpoint(reactor, description), factory
+                server_endpoint(self.reactor, description), factory
             )
             # Fail at start-up when the address is taken, as strports.service does.
             listener._raiseSynchronously = True

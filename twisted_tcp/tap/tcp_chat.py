@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from twisted.application.service import IService, MultiService
+from twisted.python import usage
 
 from twisted_tcp.chat import (
     DEFAULT_ANNOUNCE_LIMIT,
@@ -20,8 +21,10 @@ from twisted_tcp.chat import (
     DEFAULT_TIMESTAMP_FORMAT,
     ChatFactory,
 )
+from twisted_tcp.chat.web import chat_site, parse_origin
 from twisted_tcp.tap._common import (
     ServerOptions,
+    checked_endpoints,
     make_server_service,
     non_negative_int,
     positive_int,
@@ -80,6 +83,28 @@ class Options(ServerOptions):
          "With --redis: seconds between heartbeats; a node silent for 5 of them is"
          " lost.", positive_seconds],
     ]  # fmt: skip
+
+    def __init__(self) -> None:
+        super().__init__()
+        self["web"] = []
+        self["web-origin"] = []
+
+    def opt_web(self, description: str) -> None:
+        """Serve the chat page on an endpoint (tcp:8080, ssl:, unix:); repeatable."""
+        self["web"].append(description)
+
+    def opt_web_origin(self, origin: str) -> None:
+        """Let pages of ORIGIN (https://HOST[:PORT]) in too; repeatable."""
+        try:
+            self["web-origin"].append(parse_origin(origin))
+        except ValueError as error:
+            raise usage.UsageError(str(error)) from None
+
+    def postOptions(self) -> None:
+        if self["web-origin"] and not self["web"]:
+            raise usage.UsageError("--web-origin needs --web")
+        super().postOptions()
+        self["web"] = checked_endpoints(self["web"])
 
     def build_factory(self) -> ChatFactory:
         self["cluster-service"] = None
@@ -149,11 +174,16 @@ class Options(ServerOptions):
 
 def makeService(options: Options) -> IService:
     """
-    Serve the chat on every endpoint; with C{--redis}, the cluster's service starts
-    before the listeners and stops after them (once its members' departures are
-    recorded).
+    Serve the chat on every endpoint, and its web page on every C{--web} endpoint;
+    with C{--redis}, the cluster's service starts before the listeners and stops
+    after them (once its members' departures are recorded).
     """
     server = make_server_service(options)
+    if options["web"]:
+        site = chat_site(
+            options["factory"], options["web-origin"], reactor=server.reactor
+        )
+        server.listen(site, options["web"])
     cluster: Any = options["cluster-service"]
     if cluster is None:
         return server
