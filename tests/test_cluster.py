@@ -5,6 +5,7 @@ real redis-server, real TCP clients on each node. See C{docs/cluster.md}.
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,9 +13,11 @@ from typing import Any
 
 import pytest
 import pytest_twisted
+from twisted.internet.task import deferLater
 
 from tests.cluster_support import Client, Node, join, start_nodes
 from tests.redis_support import RedisServer, until
+from twisted_tcp.chat.cluster.service import NOT_DELIVERED, RESTORED, UNAVAILABLE
 
 #: Heartbeat of the test nodes, so that lost nodes are found in about a second.
 FAST = ("--heartbeat", "0.2")
@@ -198,3 +201,139 @@ async def test_killed_node_members_are_let_go(
     clients.append(again)
     bob.send("/who")
     await until(reactor, lambda: bob.has("* 2 in #lobby:"))
+
+
+def _figures(name: str, sent: int, errors: int, received: dict[str, list[str]]) -> str:
+    """The outage figures: sent, refused, delivered and duplicated per member."""
+    parts = [f"{name}: sent {sent}, not-delivered errors {errors}"]
+    for member, lines in received.items():
+        parts.append(f"{member} got {len(lines)} ({len(lines) - len(set(lines))} dup)")
+    return "; ".join(parts)
+
+
+@pytest_twisted.ensureDeferred
+async def test_redis_outage_loses_and_repeats_nothing(
+    reactor: Any, make_node: Any, clients: list[Client], redis_server: RedisServer
+) -> None:
+    """
+    Redis stopped for 3 s mid-conversation and started again on the same data: every
+    member stays connected and is told of the outage and of its end; every line Redis
+    accepted reaches every member on both nodes once, in one order; every other line
+    got the not-delivered error.
+    """
+    a, b = make_node("a", *FAST), make_node("b", *FAST)
+    await start_nodes(reactor, [a, b])
+    senders = {"a": await join(reactor, a, "sa"), "b": await join(reactor, b, "sb")}
+    receivers = {"a": await join(reactor, a, "ra"), "b": await join(reactor, b, "rb")}
+    everyone = [*senders.values(), *receivers.values()]
+    clients += everyone
+    sent = 120
+    for number in range(sent):
+        for name, sender in senders.items():
+            sender.send(f"{name}{number}")
+        if number == 20:
+            redis_server.stop()
+            stopped = time.monotonic()
+        if redis_server.process is None and time.monotonic() - stopped >= 3:
+            redis_server.start()
+        await deferLater(reactor, 0.05, lambda: None)
+    if redis_server.process is None:
+        redis_server.start()
+    await until(reactor, lambda: all(c.has(RESTORED) for c in everyone))
+    for name, sender in senders.items():
+        sender.send(f"{name}-end")
+    await until(
+        reactor,
+        lambda: all(c.has("<sa> a-end") and c.has("<sb> b-end") for c in everyone),
+    )
+    assert all(c.has(UNAVAILABLE) and not c.closed for c in everyone)
+    transcripts = [client.messages() for client in everyone]
+    assert all(transcript == transcripts[0] for transcript in transcripts)
+    for name, sender in senders.items():
+        errors = sender.lines.count(f"error: {NOT_DELIVERED}")
+        received = {
+            f"{who}@{node}": [
+                line
+                for line in client.messages()
+                if line.startswith(f"<s{name}> {name}") and not line.endswith("-end")
+            ]
+            for node, group in (("a", [senders["a"], receivers["a"]]),
+                                ("b", [senders["b"], receivers["b"]]))
+            for who, client in zip(("sender", "receiver"), group, strict=True)
+        }  # fmt: skip
+        print(_figures(f"sender on node {name}", sent, errors, received))
+        for lines in received.values():
+            assert len(lines) == len(set(lines))
+            numbers = [int(line.rsplit(name, 1)[1]) for line in lines]
+            assert numbers == sorted(numbers)
+            # Each line was either accepted (and delivered everywhere) or refused.
+            assert len(lines) + errors >= sent
+        assert 0 < errors < sent
+
+
+@pytest_twisted.ensureDeferred
+async def test_redis_restarted_without_data(
+    reactor: Any, make_node: Any, clients: list[Client], redis_server: RedisServer
+) -> None:
+    """
+    Redis restarted with nothing in it: the nodes re-assert their members' nicks,
+    rooms and topics, without a restart of their own, and the chat goes on.
+    """
+    a, b = make_node("a", *FAST), make_node("b", *FAST)
+    await start_nodes(reactor, [a, b])
+    alice, bob = await join(reactor, a, "alice"), await join(reactor, b, "bob")
+    clients += [alice, bob]
+    bob.send("/topic before the flood")
+    await until(reactor, lambda: alice.has("set the topic of #lobby: before the flood"))
+    redis_server.restart(keep_data=False)
+    await until(reactor, lambda: alice.has(RESTORED) and bob.has(RESTORED))
+    impostor = await join(reactor, a)
+    clients.append(impostor)
+    impostor.send("/nick bob", "/who", "/topic")
+    topic = "* topic of #lobby: before the flood"
+    # Once on arrival, once for /topic, which comes after the others.
+    await until(reactor, lambda: impostor.lines.count(topic) == 2)
+    assert impostor.has("error: the nick bob is taken by bob"), impostor.lines
+    listing = impostor.lines.index("* 3 in #lobby:")
+    assert [
+        line.split(" (")[0] for line in impostor.lines[listing + 1 : listing + 4]
+    ] == [
+        "*   alice",
+        "*   bob",
+        f"*   {impostor.lines[0].split()[2].rstrip('!')}",
+    ]
+    alice.send("still here")
+    await until(reactor, lambda: bob.has("<alice> still here"))
+
+
+@pytest_twisted.ensureDeferred
+async def test_slow_reader_dropped_without_slowing_anyone(
+    reactor: Any, make_node: Any, clients: list[Client]
+) -> None:
+    """
+    A member that stops reading is dropped by its own node; members on both nodes
+    see the drop and every message, in order.
+    """
+    a = make_node("a", *FAST, "--max-send-queue", "65536")
+    b = make_node("b", *FAST)
+    await start_nodes(reactor, [a, b])
+    # A client that never reads, with a small receive buffer so that the kernel
+    # holds little for it and its node's queue fills.
+    slow = socket.socket()
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    slow.connect(("127.0.0.1", a.port))
+    slow.sendall(b"/nick slow\n")
+    sender = await join(reactor, b, "sender")
+    here, there = await join(reactor, a, "here"), await join(reactor, b, "there")
+    clients += [sender, here, there]
+    # 5 MB: more than the kernel holds for a client that does not read (about 3 MB
+    # on loopback) plus the node's queue for it.
+    text = "x" * 990
+    count = 5000
+    sender.send(*(f"{number} {text}" for number in range(count)))
+    dropped = "* slow dropped (send queue exceeded)"
+    for member in (sender, here, there):
+        await until(reactor, lambda m=member: len(m.messages()) == count)  # type: ignore[misc]
+        assert member.messages() == [f"<sender> {n} {text}" for n in range(count)]
+    await until(reactor, lambda: here.has(dropped) and there.has(dropped))
+    slow.close()
