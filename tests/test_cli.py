@@ -28,6 +28,7 @@ from twisted_tcp import (
     GreetingFactory,
     UDPEchoProtocol,
 )
+from twisted_tcp._version import __version__
 from twisted_tcp.chat import LocalChat
 
 from .support import Collector, port_of, stop
@@ -219,6 +220,13 @@ def test_usage_errors(argv: list[str]) -> None:
     result = run(*argv)
     assert result.returncode == 2
     assert b"usage: twisted-tcp" in result.stderr
+
+
+def test_version() -> None:
+    """--version prints the command's name and the package's version."""
+    result = run("--version")
+    assert (result.returncode, result.stderr) == (0, b"")
+    assert result.stdout.decode() == f"twisted-tcp {__version__}\n"
 
 
 # chat

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from twisted_tcp._version import __version__
+
 from .support import read_until_closed
 from .twist_support import TWIST, Twist
 
@@ -339,6 +341,13 @@ def test_wheel_contents(source_copy: Path, tmp_path: Path) -> None:
     assert "twisted/plugins/__init__.py" not in names
     assert not [name for name in names if name.endswith("dropin.cache")]
     assert not [name for name in names if name.startswith("tests/")]
+    wheel_file = zipfile.ZipFile(wheel)
+    info = f"twisted_tcp-{__version__}.dist-info"
+    metadata = wheel_file.read(f"{info}/METADATA").decode()
+    assert f"\nVersion: {__version__}\n" in metadata
+    assert "\nLicense-Expression: MIT\n" in metadata
+    licence = wheel_file.read(f"{info}/licenses/LICENSE").decode()
+    assert licence.startswith("MIT License\n")
 
 
 def bare_environment(root: Path) -> Path:

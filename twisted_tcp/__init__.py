@@ -19,7 +19,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING
 
-__version__ = "0.1.0"
+from twisted_tcp._version import __version__
 
 if TYPE_CHECKING:
     from twisted_tcp.chat import ChatFactory, ChatProtocol

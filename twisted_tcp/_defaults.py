@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from twisted_tcp import __version__
+from twisted_tcp._version import __version__
 
 DEFAULT_USER_AGENT: Final = f"twisted-tcp/{__version__}"
 DEFAULT_MAX_REDIRECTS: Final = 20

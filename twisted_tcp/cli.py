@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 from twisted_tcp._defaults import DEFAULT_MAX_REDIRECTS, DEFAULT_USER_AGENT
 from twisted_tcp._text import check_encoding
+from twisted_tcp._version import __version__
 
 if TYPE_CHECKING:
     from twisted.internet.defer import Deferred
@@ -424,6 +425,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="twisted-tcp",
         description="Clients for the twisted-tcp servers and any TCP/UDP peer.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__}"
     )
     commands = parser.add_subparsers(title="commands", required=True)
 
