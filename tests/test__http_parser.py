@@ -19,6 +19,7 @@ from twisted_tcp._http_parser import (
     Head,
     HTTPError,
     MalformedResponseError,
+    RawBody,
     ResponseParser,
     ShortBodyError,
 )
@@ -432,3 +433,38 @@ def test_same_outcome_whatever_the_fragmentation(
 def test_arbitrary_bytes_raise_only_our_errors(response: bytes) -> None:
     """No input makes the parser raise anything but its own errors."""
     outcome([response])
+
+
+def test_identity_body_handed_over_after_the_head() -> None:
+    """Once the head and the bytes read with it are parsed, the rest of a
+    Content-Length body can be handed over: how much remains, and no more events."""
+    parser = ResponseParser()
+    events = parser.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
+    assert [type(event) for event in events] == [Head, Body]
+    assert parser.hand_over_body() == RawBody(7)
+    assert parser.feed(b"defghij") == []
+    assert parser.finish() == []
+
+
+def test_close_delimited_body_handed_over_until_close() -> None:
+    """A body without a length is handed over as 'until the connection closes'."""
+    parser = ResponseParser()
+    parser.feed(b"HTTP/1.1 200 OK\r\n\r\n")
+    assert parser.hand_over_body() == RawBody(None)
+
+
+@pytest.mark.parametrize(
+    "received",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Le",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab",
+        b"HTTP/1.1 204 No Content\r\n\r\n",
+    ],
+    ids=["inside the head", "chunked", "no body"],
+)
+def test_nothing_handed_over_but_an_identity_body(received: bytes) -> None:
+    """Inside the head, in a chunked body, or after a complete response, nothing is
+    handed over and parsing goes on as before."""
+    parser = ResponseParser()
+    parser.feed(received)
+    assert parser.hand_over_body() is None

@@ -152,8 +152,12 @@ class _FileDestination:
         try:
             self._file.write(data)
         except OSError as error:
-            self.abort()
-            raise WriteError(f"cannot write {self.path}: {error.strerror}") from None
+            raise self.write_failed(error) from None
+
+    def write_failed(self, error: OSError) -> WriteError:
+        """Give up after C{error} while writing: abort, and the error to report."""
+        self.abort()
+        return WriteError(f"cannot write {self.path}: {error.strerror}")
 
     def abort(self) -> None:
         _close_quietly(self._file)
@@ -240,6 +244,15 @@ class AtomicFile(_FileDestination):
             umask = os.umask(0)
             os.umask(umask)
             return 0o666 & ~umask
+
+    def descriptor(self) -> int:
+        """
+        The temporary file's descriptor, for writing the rest of the body into it
+        directly (L{twisted_tcp._splice}): what L{write} buffered is flushed first,
+        so the file position is where the body goes on.
+        """
+        self._file.flush()
+        return self._file.fileno()
 
     def commit(self) -> None:
         try:
@@ -413,12 +426,33 @@ class BodyPipeline:
             self._decode(piece, stage + 1)
 
     def _deliver(self, data: bytes) -> None:
-        self.size += len(data)
-        if self.max_size is not None and self.size > self.max_size:
-            raise FileTooLargeError(f"the body is over {self.max_size} bytes")
+        self.count(len(data))
         if self._hash is not None:
             self._hash.update(data)
         self.destination.write(data)
+
+    def count(self, size: int) -> None:
+        """
+        Count C{size} more decoded bytes.
+
+        @raise FileTooLargeError: past C{max_size}.
+        """
+        self.size += size
+        if self.max_size is not None and self.size > self.max_size:
+            raise FileTooLargeError(f"the body is over {self.max_size} bytes")
+
+    def direct_target(self) -> AtomicFile | None:
+        """
+        The file the rest of the body may be written to directly (its
+        L{AtomicFile.descriptor}), bypassing L{write}, when nothing is to be done to
+        the body on the way (no content coding, no hash) and it is saved atomically;
+        else C{None}. Whoever writes there reports each piece to L{count}.
+        """
+        if self._decoders or self._hash is not None:
+            return None
+        if not isinstance(self.destination, AtomicFile):
+            return None
+        return self.destination
 
     def finish(self) -> None:
         """The body is complete: check every coded stream ended, then commit."""

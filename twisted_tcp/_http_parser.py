@@ -121,6 +121,16 @@ _HEX = re.compile(rb"([0-9A-Fa-f]*)")
 _CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]+)[ \t]*(;[^\x00-\x08\x0a-\x1f\x7f]*)?")
 
 
+@dataclass(frozen=True)
+class RawBody:
+    """
+    The rest of a body that L{ResponseParser.hand_over_body} gave up: C{remaining}
+    bytes, or everything until the connection closes if C{None}.
+    """
+
+    remaining: int | None
+
+
 def parse_content_length(values: list[str]) -> int:
     """
     The body length from every Content-Length value: each a comma-separated list of
@@ -175,6 +185,26 @@ class ResponseParser:
         while not self._done and self._state(events):
             pass
         return events
+
+    def hand_over_body(self) -> RawBody | None:
+        """
+        If the rest of the response is identity body bytes (a Content-Length or
+        close-delimited body, all buffered input consumed), give it up: the parser
+        is done, and the caller reads the body itself (L{RawBody} says how much).
+        Otherwise return C{None} and carry on as before.
+        """
+        if self._done or self._available():
+            return None
+        if self._state == self._fixed_body:
+            remaining: int | None = self._remaining
+        elif self._state == self._close_delimited:
+            remaining = None
+        else:
+            return None
+        self._done = True
+        self._buffer = b""
+        self._position = 0
+        return RawBody(remaining)
 
     def finish(self) -> list[Event]:
         """The connection has ended: return the last events, or raise."""
