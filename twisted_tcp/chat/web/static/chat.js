@@ -19,13 +19,15 @@
     socket: null,
     nick: "",
     room: "",
-    wantedNick: localStorage.getItem("chat-nick") || "",
+    // Kept per tab, so that two tabs are two members and a reload keeps the nick.
+    wantedNick: sessionStorage.getItem("chat-nick") || "",
     wantedRoom: "",
     people: new Set(),
     pending: [], // replies to our own /who and /rooms, in order, not shown
     reply: null, // the multi-line reply being read: {kind, left, hidden, items}
     attempts: 0,
     connectedOnce: false,
+    rejoining: false, // back in the room we were in before a reconnection
   };
 
   // Lines.
@@ -70,7 +72,7 @@
       time.title = stamp;
       item.className = said ? "message" : acted ? "action" : "private";
       if (nick === state.nick) item.classList.add("mine");
-      const who = span(nickClass(nick), to ? `→ ${nick}` : nick);
+      const who = span(nickClass(nick), to ? `→ ${nick}` : acted ? `* ${nick}` : nick);
       item.append(time, " ", who, " ", span("text", body));
     } else {
       item.className = text.startsWith("error: ") ? "error" : "notice";
@@ -195,7 +197,7 @@
       state.people = new Set(items.map((item) => item.name));
       showPeople();
       if (state.wantedRoom && state.wantedRoom.toLowerCase() !== state.room.toLowerCase()) {
-        send(`/join ${state.wantedRoom}`);
+        state.rejoining = send(`/join ${state.wantedRoom}`);
       }
     } else {
       showRooms(items);
@@ -213,7 +215,7 @@
       const [, old, nick] = match;
       if (old === state.nick) {
         state.nick = state.wantedNick = nick;
-        localStorage.setItem("chat-nick", nick);
+        sessionStorage.setItem("chat-nick", nick);
       }
       if (state.people.delete(old)) state.people.add(nick);
       showPeople();
@@ -221,6 +223,8 @@
       state.room = state.wantedRoom = match[1];
       state.people = new Set([state.nick]);
       log.replaceChildren(); // the room's history follows
+      if (state.rejoining) show("* reconnected", true);
+      state.rejoining = false;
       $("topic").textContent = "";
       query("who");
       query("rooms");
@@ -343,7 +347,10 @@
   $("panel-toggle").addEventListener("click", () => {
     const open = document.body.classList.toggle("panel-open");
     $("panel-toggle").setAttribute("aria-expanded", String(open));
+    if (open) query("rooms");
   });
+
+  $("rooms-refresh").addEventListener("click", () => query("rooms"));
 
   more.addEventListener("click", toBottom);
   log.addEventListener("scroll", () => {
