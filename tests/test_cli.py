@@ -222,6 +222,21 @@ def test_usage_errors(argv: list[str]) -> None:
     assert b"usage: twisted-tcp" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("command", "says"),
+    [
+        ("chat", ["its port (default: 6666"]),
+        ("ping", ["payloads to send (default: 4)", "between payloads (default: 1)"]),
+    ],
+)
+def test_help_shows_defaults(command: str, says: list[str]) -> None:
+    """Each subcommand's help shows the defaults of its arguments."""
+    result = run(command, "--help")
+    text = " ".join(result.stdout.decode().split())
+    for words in says:
+        assert words in text
+
+
 def test_version() -> None:
     """--version prints the command's name and the package's version."""
     result = run("--version")

@@ -5,6 +5,7 @@ errors, and the service's orderly shutdown.
 
 from __future__ import annotations
 
+import re
 import selectors
 import socket
 import time
@@ -179,7 +180,7 @@ def test_greet_defaults() -> None:
         (tcp_echo, ["--encoding", "utf-16"], "ASCII-compatible"),
         (tcp_echo, ["--encoding", "nope"], "unknown encoding"),
         (tcp_echo, ["--port", "70000"], "expected a port number 0-65535, got 70000"),
-        (tcp_echo, ["--port", "http"], "invalid literal"),
+        (tcp_echo, ["--port", "http"], "expected a port number 0-65535, got http"),
         (tcp_echo, ["--max-connections", "-1"], "expected a whole number >= 0, got -1"),
         (tcp_echo, ["--idle-timeout", "nan"], "expected a number of seconds"),
         (tcp_echo, ["--idle-timeout", "-2"], "expected a number of seconds"),
@@ -437,3 +438,24 @@ def test_chat_web_usage_errors(argv: list[str], message: str) -> None:
     """A bad --web endpoint or --web-origin, or an origin without --web, is refused."""
     with pytest.raises(usage.UsageError, match=message):
         parsed(tcp_chat.Options, *argv)
+
+
+def test_help_says_what_options_are() -> None:
+    """The help of the plugins says what each option is, without slips: a rate is
+    not in seconds, an empty default is not shown, chat has no line-based modes."""
+    chat_help = str(tcp_chat.Options())
+    flood_rate = option_help(chat_help, "flood-rate")
+    assert "0 = off" in flood_rate
+    assert "seconds" not in flood_rate
+    assert option_help(chat_help, "encoding").startswith(
+        "Text encoding of the chat's lines."
+    )
+    interface = option_help(str(udp_echo.Options()), "interface")
+    assert interface == "Address to listen on [default: every address, IPv6 and IPv4]."
+
+
+def option_help(text: str, name: str) -> str:
+    """The help of one option in a usage.Options help text, on one line."""
+    match = re.search(rf"--{name}=(.*?)(?=\n\s+-)", text, re.DOTALL)
+    assert match is not None
+    return " ".join(match[1].split())

@@ -19,8 +19,15 @@ from collections.abc import Callable, Coroutine, Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Final, NoReturn
 
+from twisted_tcp._checks import (
+    encoding,
+    non_negative_int,
+    positive_int,
+    positive_seconds,
+    remote_port,
+    seconds,
+)
 from twisted_tcp._defaults import DEFAULT_MAX_REDIRECTS, DEFAULT_USER_AGENT
-from twisted_tcp._text import check_encoding
 from twisted_tcp._version import __version__
 
 if TYPE_CHECKING:
@@ -365,40 +372,6 @@ def remote_name(url: str) -> str:
 # The parser.
 
 
-def _port(value: str) -> int:
-    number = int(value)
-    if not 1 <= number <= 65535:
-        raise argparse.ArgumentTypeError(f"{value} is not a port number (1-65535)")
-    return number
-
-
-def _positive(kind: Callable[[str], Any]) -> Callable[[str], Any]:
-    def parse(value: str) -> Any:
-        number = kind(value)
-        if not number > 0:
-            raise argparse.ArgumentTypeError(f"{value} is not positive")
-        return number
-
-    return parse
-
-
-def _non_negative(kind: Callable[[str], Any]) -> Callable[[str], Any]:
-    def parse(value: str) -> Any:
-        number = kind(value)
-        if not number >= 0:
-            raise argparse.ArgumentTypeError(f"{value} is negative")
-        return number
-
-    return parse
-
-
-def _non_negative_seconds(value: str) -> float:
-    number = float(value)
-    if not 0 <= number < float("inf"):
-        raise argparse.ArgumentTypeError(f"{value} is not a number of seconds")
-    return number
-
-
 def _nick(value: str) -> str:
     """A nick to ask for: one word (the server judges the rest)."""
     nick = value.strip()
@@ -407,17 +380,10 @@ def _nick(value: str) -> str:
     return nick
 
 
-def _encoding(value: str) -> str:
-    try:
-        return check_encoding(value)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
 def _add_target(parser: argparse.ArgumentParser) -> None:
     """The HOST and PORT arguments every client takes."""
     parser.add_argument("host", help="name or address of the server")
-    parser.add_argument("port", type=_port, help="its port")
+    parser.add_argument("port", type=remote_port, help="its port")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -446,7 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
         "previous one (the tutorials' clients)",
     )  # fmt: skip
     sender.add_argument(
-        "--wait", type=_non_negative_seconds, default=1.0, metavar="S",
+        "--wait", type=seconds, default=1.0, metavar="S",
         help="seconds of quiet after the input before closing (default: 1)",
     )  # fmt: skip
     sender.add_argument("--crlf", action="store_true", help="end lines with CRLF")
@@ -459,21 +425,24 @@ def build_parser() -> argparse.ArgumentParser:
         "/quit or the end of input leaves. On a terminal, lines are typed in a line "
         "editor (arrow keys, history) above which the room's lines are printed.",
     )
-    chatter.add_argument("host")
-    chatter.add_argument("port", type=_port, nargs="?", default=6666)
+    chatter.add_argument("host", help="name or address of the chat server")
+    chatter.add_argument(
+        "port", type=remote_port, nargs="?", default=6666,
+        help="its port (default: 6666, the chat server's)",
+    )  # fmt: skip
     chatter.add_argument(
         "--nick", type=_nick, metavar="NAME",
         help="choose a nick on arrival; exit 1 if the server refuses it",
     )  # fmt: skip
     chatter.add_argument(
-        "--wait", type=_non_negative_seconds, default=5.0, metavar="S",
+        "--wait", type=seconds, default=5.0, metavar="S",
         help="after /quit, seconds to wait for the server to close (default: 5)",
     )  # fmt: skip
     chatter.set_defaults(command=chat)
 
     for sub in (sender, chatter):
         sub.add_argument(
-            "--encoding", type=_encoding, default="utf-8",
+            "--encoding", type=encoding, default="utf-8",
             help="text encoding on the wire (default: utf-8)",
         )  # fmt: skip
 
@@ -486,11 +455,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_target(datagram)
     datagram.add_argument("messages", nargs="*", metavar="MESSAGE")
     datagram.add_argument(
-        "--timeout", type=_positive(float), default=2.0, metavar="S",
+        "--timeout", type=positive_seconds, default=2.0, metavar="S",
         help="seconds to wait for each answer (default: 2)",
     )  # fmt: skip
     datagram.add_argument(
-        "--encoding", type=_encoding, default="utf-8",
+        "--encoding", type=encoding, default="utf-8",
         help="text encoding of the datagrams (default: utf-8)",
     )  # fmt: skip
     datagram.set_defaults(command=udp)
@@ -504,15 +473,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_target(pinger)
     pinger.add_argument("--udp", action="store_true", help="probe over UDP")
-    pinger.add_argument("--count", "-c", type=_positive(int), default=4)
     pinger.add_argument(
-        "--size", "-s", type=_positive(int), default=56, help="payload bytes"
-    )
+        "--count", "-c", type=positive_int, default=4, metavar="N",
+        help="payloads to send (default: 4)",
+    )  # fmt: skip
     pinger.add_argument(
-        "--interval", "-i", type=_non_negative_seconds, default=1.0, metavar="S"
-    )
+        "--size", "-s", type=positive_int, default=56, metavar="BYTES",
+        help="bytes in each payload (default: 56)",
+    )  # fmt: skip
     pinger.add_argument(
-        "--timeout", "-W", type=_positive(float), default=2.0, metavar="S",
+        "--interval", "-i", type=seconds, default=1.0, metavar="S",
+        help="seconds between payloads (default: 1)",
+    )  # fmt: skip
+    pinger.add_argument(
+        "--timeout", "-W", type=positive_seconds, default=2.0, metavar="S",
         help="seconds to wait for each answer (default: 2)",
     )  # fmt: skip
     pinger.set_defaults(command=ping_command)
@@ -550,7 +524,7 @@ def _add_get(commands: Any) -> None:
     )
     getter.add_argument(
         "--max-redirs",
-        type=_non_negative(int),
+        type=non_negative_int,
         default=DEFAULT_MAX_REDIRECTS,
         metavar="N",
         help=f"most redirects to follow (default: {DEFAULT_MAX_REDIRECTS})",
@@ -575,7 +549,7 @@ def _add_get(commands: Any) -> None:
     )
     getter.add_argument(
         "--connect-timeout",
-        type=_positive(float),
+        type=positive_seconds,
         default=30.0,
         metavar="S",
         help="seconds allowed to connect (default: 30)",
@@ -583,13 +557,13 @@ def _add_get(commands: Any) -> None:
     getter.add_argument(
         "-m",
         "--max-time",
-        type=_positive(float),
+        type=positive_seconds,
         metavar="S",
         help="seconds allowed for the whole transfer",
     )
     getter.add_argument(
         "--max-filesize",
-        type=_non_negative(int),
+        type=non_negative_int,
         metavar="BYTES",
         help="largest body accepted (after decoding)",
     )

@@ -24,6 +24,7 @@ from twisted.logger import Logger
 from twisted.python import usage
 from twisted.python.reflect import fullyQualifiedName
 
+from twisted_tcp._checks import non_negative_int, port_number, positive_int, seconds
 from twisted_tcp._listen import (
     all_interfaces,
     cannot_listen,
@@ -33,47 +34,6 @@ from twisted_tcp._listen import (
 )
 from twisted_tcp._logging import readable_logs
 from twisted_tcp._server import LimitedServerFactory
-
-
-def non_negative_int(value: str) -> int:
-    """Coerce an option to a whole number of at least 0."""
-    number = int(value)
-    if number < 0:
-        raise ValueError(f"expected a whole number >= 0, got {value}")
-    return number
-
-
-def positive_int(value: str) -> int:
-    """Coerce an option to a whole number of at least 1."""
-    number = int(value)
-    if number < 1:
-        raise ValueError(f"expected a whole number >= 1, got {value}")
-    return number
-
-
-def port_number(value: str) -> int:
-    """Coerce an option to a TCP or UDP port number (0 picks a free one)."""
-    number = int(value)
-    if not 0 <= number <= 65535:
-        raise ValueError(f"expected a port number 0-65535, got {value}")
-    return number
-
-
-def seconds(value: str) -> float:
-    """Coerce an option to a non-negative number of seconds."""
-    number = float(value)
-    if not number >= 0 or number == float("inf"):
-        raise ValueError(f"expected a number of seconds >= 0, got {value}")
-    return number
-
-
-def positive_seconds(value: str) -> float:
-    """Coerce an option to a positive number of seconds."""
-    number = float(value)
-    if not 0 < number < float("inf"):
-        raise ValueError(f"expected a number of seconds > 0, got {value}")
-    return number
-
 
 _log = Logger()
 
@@ -98,17 +58,14 @@ def prefer_lean_reactor() -> None:
         _log.info("Reactor: {reactor}", reactor=fullyQualifiedName(type(reactor)))
 
 
-non_negative_int.coerceDoc = "Must be >= 0."  # type: ignore[attr-defined]
-positive_int.coerceDoc = "Must be >= 1."  # type: ignore[attr-defined]
-port_number.coerceDoc = "Must be 0-65535."  # type: ignore[attr-defined]
-seconds.coerceDoc = "In seconds; 0 = never."  # type: ignore[attr-defined]
-positive_seconds.coerceDoc = "In seconds."  # type: ignore[attr-defined]
-
-
 def server_parameters(
-    *, port: int, idle_timeout: float, max_line: int
+    *, port: int, idle_timeout: float, max_line: int, text: str
 ) -> list[list[Any]]:
-    """The common options of a TCP server plugin, with that plugin's defaults."""
+    """
+    The common options of a TCP server plugin, with that plugin's defaults.
+
+    @param text: what the server reads or writes as text, for C{--encoding}'s help.
+    """
     return [
         [
             "port",
@@ -117,7 +74,12 @@ def server_parameters(
             f"Listen on TCP port N [default: {port} unless --listen]",
             port_number,
         ],
-        ["interface", None, None, "Address for --port [default: all interfaces]."],
+        [
+            "interface",
+            None,
+            None,
+            "Address for --port [default: every address, IPv6 and IPv4].",
+        ],
         [
             "max-connections",
             None,
@@ -139,7 +101,7 @@ def server_parameters(
             "Close a connection that completed no message for S seconds.",
             seconds,
         ],
-        ["encoding", None, "utf-8", "Text encoding of line-based modes."],
+        ["encoding", None, "utf-8", f"Text encoding of {text}."],
         ["max-line", None, max_line, "Longest accepted line, in bytes.", positive_int],
     ]
 

@@ -16,13 +16,12 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python import usage
 
+from twisted_tcp._checks import non_negative_int, positive_seconds
 from twisted_tcp._defaults import DEFAULT_MAX_REDIRECTS, DEFAULT_USER_AGENT
 from twisted_tcp._http_parser import HTTPError
 from twisted_tcp._logging import readable_logs
 from twisted_tcp.httpget import fetch, guess_scheme
 from twisted_tcp.tap._common import (
-    non_negative_int,
-    positive_seconds,
     prefer_lean_reactor,
 )
 

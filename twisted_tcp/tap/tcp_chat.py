@@ -11,6 +11,12 @@ from typing import Any
 from twisted.application.service import IService, MultiService
 from twisted.python import usage
 
+from twisted_tcp._checks import (
+    non_negative_int,
+    positive_int,
+    positive_seconds,
+    rate,
+)
 from twisted_tcp.chat import (
     DEFAULT_ANNOUNCE_LIMIT,
     DEFAULT_FLOOD_BURST,
@@ -26,10 +32,6 @@ from twisted_tcp.tap._common import (
     ServerOptions,
     checked_endpoints,
     make_server_service,
-    non_negative_int,
-    positive_int,
-    positive_seconds,
-    seconds,
     server_parameters,
 )
 
@@ -48,7 +50,8 @@ class Options(ServerOptions):
     default_port = 6666
     optParameters = [
         *server_parameters(
-            port=default_port, idle_timeout=0, max_line=DEFAULT_MAX_LINE
+            port=default_port, idle_timeout=0, max_line=DEFAULT_MAX_LINE,
+            text="the chat's lines",
         ),
         ["history", None, 0, "Past messages of a room shown to whoever joins it.",
          non_negative_int],
@@ -64,7 +67,7 @@ class Options(ServerOptions):
          positive_int],
         ["flood-rate", None, DEFAULT_FLOOD_RATE,
          "Lines per second a client may send (faster input waits); 0 = off.",
-         seconds],
+         rate],
         ["flood-burst", None, DEFAULT_FLOOD_BURST,
          "Lines a client may send at once before --flood-rate applies.",
          positive_int],

@@ -30,7 +30,10 @@ class Options(ServerOptions):
     default_port = 9090
     optParameters = [
         *server_parameters(
-            port=default_port, idle_timeout=0, max_line=DEFAULT_MAX_LINE
+            port=default_port,
+            idle_timeout=0,
+            max_line=DEFAULT_MAX_LINE,
+            text="--framing line upper-casing, --prefix and --reply",
         ),
         ["mode", "m", "echo", f"One of {', '.join(ECHO_MODES)}."],
         ["framing", None, "raw", "raw (each chunk is a message) or line (LF-ended)."],

@@ -34,6 +34,7 @@ class Options(ServerOptions):
             port=default_port,
             idle_timeout=DEFAULT_IDLE_TIMEOUT,
             max_line=DEFAULT_MAX_LINE,
+            text="names and replies",
         ),
         ["welcome", None, DEFAULT_WELCOME, "Sent on connect."],
         ["greeting", None, DEFAULT_GREETING, "Reply to a name; {name} is replaced."],

@@ -14,11 +14,10 @@ from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IListeningPort
 from twisted.python import usage
 
+from twisted_tcp._checks import non_negative_int, port_number
 from twisted_tcp._listen import cannot_listen, listen_udp
 from twisted_tcp._logging import readable_logs
 from twisted_tcp.tap._common import (
-    non_negative_int,
-    port_number,
     prefer_lean_reactor,
 )
 from twisted_tcp.udp_echo import DEFAULT_RATE, MAX_DATAGRAM, UDP_MODES, UDPEchoProtocol
@@ -31,7 +30,12 @@ class Options(usage.Options):
     longdesc = "Send each datagram back to its source, whole."
     optParameters = [
         ["port", "p", 8081, "UDP port to listen on.", port_number],
-        ["interface", None, "", "Address to listen on [default: all, IPv6 and IPv4]."],
+        [
+            "interface",
+            None,
+            None,
+            "Address to listen on [default: every address, IPv6 and IPv4].",
+        ],
         ["mode", "m", "echo", f"One of {', '.join(UDP_MODES)}."],
         [
             "rate",
@@ -86,5 +90,5 @@ def makeService(options: Options) -> UDPEchoService:
 
     readable_logs()
     return UDPEchoService(
-        reactor, options["port"], options["protocol"], options["interface"]
+        reactor, options["port"], options["protocol"], options["interface"] or ""
     )
