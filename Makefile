@@ -2,15 +2,22 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed-test
 
 BENCH_STAMP := $(VENV)/.installed-bench
 
 .PHONY: test lint browser chat bench bench-quick clean redis-server
 
-$(STAMP): pyproject.toml
+# What running needs and nothing more: the project and its dependencies.
+$(RUN_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+# Then the test and lint tools.
+$(STAMP): $(RUN_STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $@
 
@@ -52,9 +59,13 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-## make chat: same set-up, then the chat server on port 6666 in the foreground.
-chat: $(STAMP)
-	$(BIN)/twist --log-format=text tcp-chat --port 6666
+## make chat: .venv with what running needs (no test or lint tools), then the chat
+## server on port 6666 in the foreground. Ctrl-C stops the server; the shell's trap
+## ends the recipe normally, so make does not report an interrupt.
+CHAT_OPTIONS ?= --port 6666
+chat: $(RUN_STAMP)
+	@echo "Connect with: $(BIN)/twisted-tcp chat 127.0.0.1 (or source $(BIN)/activate first). Ctrl-C stops the server."
+	@trap 'exit 0' INT; $(BIN)/twist --log-format=text tcp-chat $(CHAT_OPTIONS)
 
 $(BENCH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
