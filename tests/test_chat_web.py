@@ -19,17 +19,17 @@ from hypothesis import strategies as st
 from twisted.internet.address import IPv4Address
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.error import ConnectionAborted
-from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransportWithDisconnection
 from twisted.internet.threads import deferToThread
 from twisted.python.failure import Failure
 
 from twisted_tcp.chat import ChatFactory
-from twisted_tcp.chat.service import LocalChat
 from twisted_tcp.chat.web import OriginPolicy, chat_site, parse_origin
 from twisted_tcp.chat.web.websocket import ChatWebSocket, ChatWebSocketFactory
 
-from .support import clock_of, connect, port_of, self_signed, splits, stop, take
+from .chat_support import ChatHarness, local_chat, take
+from .support import clock_of, port_of, self_signed, splits, stop
+from .support import take as take_now
 
 HOST = "chat.example:8080"
 OPCODE_TEXT, OPCODE_BINARY, OPCODE_CLOSE = 1, 2, 8
@@ -113,13 +113,6 @@ def test_listed_origins_let_in_too() -> None:
 # Browser members over in-memory transports.
 
 
-def nicks(factory: ChatFactory) -> list[str]:
-    """The nicks of the chat's members (case-folded)."""
-    service = factory.service
-    assert isinstance(service, LocalChat)
-    return list(service.members)
-
-
 def frames_of(data: bytes) -> tuple[list[tuple[int, bytes]], bytes]:
     """Split what the server wrote into (opcode, payload) frames and the rest."""
     frames = []
@@ -192,7 +185,7 @@ class Browser:
         self.transport.protocol = protocol
         protocol.makeConnection(self.transport)
         protocol.dataReceived(request(origin))
-        response, _, rest = take(self.transport).partition(b"\r\n\r\n")
+        response, _, rest = take_now(self.transport).partition(b"\r\n\r\n")
         self.response: bytes = response
         self._unread: bytes = rest
         self.frames: list[tuple[int, bytes]] = []
@@ -200,7 +193,7 @@ class Browser:
     def read(self) -> list[tuple[int, bytes]]:
         """The frames the server sent since the last read."""
         self._clock.advance(0)  # Rooms deliver at the end of the reactor turn.
-        frames, self._unread = frames_of(self._unread + take(self.transport))
+        frames, self._unread = frames_of(self._unread + take_now(self.transport))
         self.frames += frames
         return frames
 
@@ -216,14 +209,11 @@ class Browser:
         self.send(*(frame(text) for text in texts))
 
 
-class Chat:
-    """A chat factory on a test clock, its WebSocket factory, and ways to join."""
+class Chat(ChatHarness):
+    """The chat harness, with a WebSocket factory for browsers beside TCP members."""
 
     def __init__(self, **options: Any) -> None:
-        options.setdefault("flood_rate", 0)
-        options.setdefault("arrival_grace", 0)
-        self.factory = ChatFactory(clock=Clock(), **options)
-        self.clock = clock_of(self.factory)
+        super().__init__(**options)
         self.websockets = ChatWebSocketFactory(self.factory, OriginPolicy())
 
     def browser(self, origin: str | None = "http://chat.example:8080") -> Browser:
@@ -231,15 +221,10 @@ class Chat:
         browser.read()
         return browser
 
-    def nc(self) -> Any:
-        _, transport = connect(self.factory)
-        self.heard(transport)
+    def nc(self) -> StringTransportWithDisconnection:
+        _, transport = self.join()
+        take(transport)
         return transport
-
-    def heard(self, nc: Any) -> bytes:
-        """What a TCP member was sent, up to the end of this reactor turn."""
-        self.clock.advance(0)
-        return take(nc)
 
 
 def test_browser_is_a_member_like_nc() -> None:
@@ -254,7 +239,7 @@ def test_browser_is_a_member_like_nc() -> None:
     nc = chat.nc()
     assert browser.lines() == ["* guest-2 joined #lobby"]
     browser.say("hello from the page")
-    assert chat.heard(nc).endswith(b"<guest-1> hello from the page\r\n")
+    assert take(nc).endswith(b"<guest-1> hello from the page\r\n")
     assert browser.lines()[0].endswith("<guest-1> hello from the page")
     nc.protocol.dataReceived(b"/nick bob\nhi page\n")
     said = browser.lines()
@@ -283,7 +268,7 @@ def test_frames_split_anywhere_give_the_same_lines(data: st.DataObject) -> None:
     stream = frame("héllo", OPCODE_TEXT, fin=0) + frame(" wörld", 0, fin=1)
     stream += frame("/me waves")
     browser.send(*data.draw(splits(stream)))
-    relayed = chat.heard(nc).decode().splitlines()
+    relayed = take(nc).decode().splitlines()
     assert relayed[0].endswith("<guest-1> héllo wörld")
     assert relayed[1].endswith("* guest-1 waves")
 
@@ -295,7 +280,7 @@ def test_too_long_message_gets_the_line_error_and_connection_stays() -> None:
     nc = chat.nc()
     browser.read()
     nc.protocol.dataReceived(b"x" * 11 + b"\n")
-    error = chat.heard(nc).decode().rstrip("\r\n")
+    error = take(nc).decode().rstrip("\r\n")
     assert error.startswith("error: line too long (max 10 bytes")
     browser.say("x" * 11)
     assert browser.lines() == [error]
@@ -303,7 +288,7 @@ def test_too_long_message_gets_the_line_error_and_connection_stays() -> None:
     assert browser.lines() == [error]
     browser.say("z" * 10)
     assert browser.lines()[0].endswith("<guest-1> " + "z" * 10)
-    assert chat.heard(nc).count(b"<guest-1>") == 1
+    assert take(nc).count(b"<guest-1>") == 1
 
 
 @pytest.mark.parametrize(
@@ -325,9 +310,9 @@ def test_refused_messages(sent: bytes, error: str) -> None:
     browser.read()
     browser.send(sent)
     assert browser.lines() == [error]
-    assert chat.heard(nc) == b""
+    assert take(nc) == b""
     browser.say("still here")
-    assert chat.heard(nc).endswith(b"<guest-1> still here\r\n")
+    assert take(nc).endswith(b"<guest-1> still here\r\n")
 
 
 def test_invalid_utf8_fails_the_websocket() -> None:
@@ -337,7 +322,7 @@ def test_invalid_utf8_fails_the_websocket() -> None:
     nc = chat.nc()
     browser.send(frame(b"\xff\xfe", OPCODE_TEXT))
     assert not browser.transport.connected
-    assert chat.heard(nc).endswith(b"* guest-1 left #lobby (connection lost)\r\n")
+    assert take(nc).endswith(b"* guest-1 left #lobby (connection lost)\r\n")
 
 
 def test_sanitising_applies() -> None:
@@ -346,7 +331,7 @@ def test_sanitising_applies() -> None:
     browser = chat.browser()
     nc = chat.nc()
     browser.say("a\x1b[31mb\u202ec\x7f")
-    assert chat.heard(nc).endswith(b"<guest-1> a[31mbc\r\n")
+    assert take(nc).endswith(b"<guest-1> a[31mbc\r\n")
 
 
 def test_other_encoding_is_converted() -> None:
@@ -356,7 +341,7 @@ def test_other_encoding_is_converted() -> None:
     nc = chat.nc()
     browser.read()
     browser.say("问题")
-    assert chat.heard(nc).endswith("<guest-1> 问题\r\n".encode("gbk"))
+    assert take(nc).endswith("<guest-1> 问题\r\n".encode("gbk"))
     assert browser.lines()[0].endswith("<guest-1> 问题")
     nc.protocol.dataReceived("你好\n".encode("gbk"))
     assert browser.lines()[0].endswith("<guest-2> 你好")
@@ -368,11 +353,11 @@ def test_flood_control_stops_reading_from_the_browser() -> None:
     browser = chat.browser()
     nc = chat.nc()
     browser.say("one", "two", "three", "four")
-    assert chat.heard(nc).count(b"<guest-1>") == 2
+    assert take(nc).count(b"<guest-1>") == 2
     assert browser.transport.producerState == "paused"
     chat.clock.advance(1)
     chat.clock.advance(1)
-    assert chat.heard(nc).count(b"<guest-1>") == 2
+    assert take(nc).count(b"<guest-1>") == 2
     assert browser.transport.producerState == "producing"
 
 
@@ -390,9 +375,9 @@ def test_browser_that_stops_reading_is_dropped() -> None:
     nc.protocol.dataReceived(b"x" * 100 + b"\n")
     assert browser.read() == []
     nc.protocol.dataReceived(b"".join(b"y" * 100 + b"\n" for _ in range(10)))
-    assert b"* guest-1 dropped (send queue exceeded)\r\n" in chat.heard(nc)
+    assert b"* guest-1 dropped (send queue exceeded)\r\n" in take(nc)
     assert not browser.transport.connected
-    assert nicks(chat.factory) == ["guest-2"]
+    assert list(chat.chat.members) == ["guest-2"]
 
 
 def test_dead_peer_closed_after_unanswered_ping() -> None:
@@ -409,7 +394,7 @@ def test_dead_peer_closed_after_unanswered_ping() -> None:
     assert browser.transport.connected
     chat.clock.advance(chat.websockets.ping_interval)
     assert not browser.transport.connected
-    assert chat.heard(nc).endswith(b"* guest-1 left #lobby (connection lost)\r\n")
+    assert take(nc).endswith(b"* guest-1 left #lobby (connection lost)\r\n")
 
 
 def test_no_ping_verdict_while_input_is_held() -> None:
@@ -430,13 +415,13 @@ def test_idle_timeout_applies() -> None:
     nc = chat.nc()
     chat.clock.advance(10)
     nc.protocol.dataReceived(b"still here\n")
-    chat.heard(nc)
+    take(nc)
     browser.read()
     chat.clock.advance(10)
     assert browser.lines() == ["* idle for 20 s; closing"]
     assert browser.frames[-1][0] == OPCODE_CLOSE
     browser.send(frame(b"\x03\xe8", OPCODE_CLOSE))
-    assert chat.heard(nc).endswith(b"* guest-1 left #lobby (idle timeout)\r\n")
+    assert take(nc).endswith(b"* guest-1 left #lobby (idle timeout)\r\n")
 
 
 def test_connection_limit_applies() -> None:
@@ -461,7 +446,7 @@ def test_quit_closes_the_websocket_cleanly() -> None:
     assert browser.frames[-1][0] == OPCODE_CLOSE
     browser.send(frame(b"\x03\xe8", OPCODE_CLOSE))
     assert not browser.transport.connected
-    assert chat.heard(nc).endswith(b"* guest-1 left #lobby (lunch)\r\n")
+    assert take(nc).endswith(b"* guest-1 left #lobby (lunch)\r\n")
 
 
 def test_shutdown_tells_browsers() -> None:
@@ -480,7 +465,7 @@ def test_foreign_origin_refused() -> None:
     chat = Chat()
     browser = Browser(chat.websockets, origin="http://evil.example")
     assert browser.response.startswith(b"HTTP/1.1 403 ")
-    assert not nicks(chat.factory)
+    assert not list(chat.chat.members)
 
 
 # Over real sockets, through the web site.
@@ -608,7 +593,7 @@ async def test_websocket_that_never_reads_is_dropped(reactor: Any) -> None:
     try:
         lines = await deferToThread(flood_past_a_sleeper, port_of(tcp), port_of(web))
         assert b"* guest-1 dropped (send queue exceeded)" in lines
-        assert "guest-1" not in nicks(factory)
+        assert "guest-1" not in local_chat(factory).members
     finally:
         await stop(web)
         await stop(tcp)
