@@ -12,7 +12,8 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 
-from twisted_tcp._client import ClientError, Printer
+from twisted_tcp._errors import ClientError
+from twisted_tcp._printer import Printer
 from twisted_tcp.chatclient import NICK_TIMEOUT, ChatClient
 
 from .support import byte_by_byte, splits

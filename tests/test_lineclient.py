@@ -13,7 +13,8 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 
-from twisted_tcp._client import ClientError, Printer
+from twisted_tcp._errors import ClientError
+from twisted_tcp._printer import Printer
 from twisted_tcp.lineclient import REPLY_QUIET, LineClient
 
 

@@ -17,7 +17,8 @@ from twisted.internet.interfaces import IDelayedCall
 from twisted.internet.protocol import connectionDone
 from twisted.python.failure import Failure
 
-from twisted_tcp._client import EXIT_FAILURE, ClientError
+from twisted_tcp._errors import ClientError
+from twisted_tcp._exitcodes import EXIT_FAILURE
 from twisted_tcp._text import encode
 from twisted_tcp.lineclient import LineClient
 

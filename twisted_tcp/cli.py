@@ -17,7 +17,7 @@ import signal
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from types import FrameType
-from typing import TYPE_CHECKING, Any, Final, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from twisted_tcp._checks import (
     encoding,
@@ -28,6 +28,7 @@ from twisted_tcp._checks import (
     seconds,
 )
 from twisted_tcp._defaults import DEFAULT_MAX_REDIRECTS, DEFAULT_USER_AGENT
+from twisted_tcp._exitcodes import EXIT_INTERRUPTED
 from twisted_tcp._version import __version__
 
 if TYPE_CHECKING:
@@ -42,9 +43,6 @@ if TYPE_CHECKING:
 # imports no Twisted at all, and `get` none of the line, UDP or ping clients.
 
 Command = Callable[[Any, argparse.Namespace], Coroutine[Any, Any, int]]
-
-#: The exit status after Ctrl-C: 128 + SIGINT, as shells report an interrupted program.
-EXIT_INTERRUPTED: Final = 128 + signal.SIGINT
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
@@ -103,7 +101,7 @@ class Interruption:
 
 async def _exit_with_code(running: Deferred[int], interruption: Interruption) -> None:
     """Wait for the command; exit with its code, after its one-line complaint."""
-    from twisted_tcp._client import ClientError
+    from twisted_tcp._errors import ClientError
     from twisted_tcp._http_parser import HTTPError
 
     try:
@@ -146,8 +144,9 @@ async def _line_session(
     Run a L{LineClient} (or C{client_class}) between the server and the console that
     C{opener} opens (by default L{twisted_tcp._console.open_console}).
     """
-    from twisted_tcp._client import Printer, connect_tcp
+    from twisted_tcp._connect import connect_tcp
     from twisted_tcp._console import open_console
+    from twisted_tcp._printer import Printer
     from twisted_tcp.lineclient import LineClient
 
     console = (opener or open_console)(
@@ -208,7 +207,8 @@ async def udp(reactor: Any, arguments: argparse.Namespace) -> int:
 
 async def ping_command(reactor: Any, arguments: argparse.Namespace) -> int:
     """C{twisted-tcp ping}: round trips to an echo server, payloads verified."""
-    from twisted_tcp._client import EXIT_CONNECT, EXIT_FAILURE, EXIT_OK, ClientError
+    from twisted_tcp._errors import ClientError
+    from twisted_tcp._exitcodes import EXIT_CONNECT, EXIT_FAILURE, EXIT_OK
     from twisted_tcp.ping import MIN_UDP_SIZE, ping
     from twisted_tcp.udp_echo import MAX_DATAGRAM
 
@@ -233,7 +233,8 @@ async def get(reactor: Any, arguments: argparse.Namespace) -> int:
     import json
     import time
 
-    from twisted_tcp._client import EXIT_OK, ClientError
+    from twisted_tcp._errors import ClientError
+    from twisted_tcp._exitcodes import EXIT_OK
     from twisted_tcp._http_parser import HTTPError
     from twisted_tcp.httpget import guess_scheme
 
@@ -278,7 +279,7 @@ async def _download(
     reactor: Any, arguments: argparse.Namespace, url: str, count: Callable[[int], None]
 ) -> FetchResult:
     """Fetch C{url} as C{get}'s options say; C{count} hears the bytes so far."""
-    from twisted_tcp._client import ClientError
+    from twisted_tcp._errors import ClientError
     from twisted_tcp._http_parser import parse_content_length
     from twisted_tcp._progress import Progress
     from twisted_tcp._text import neutralise_c1

@@ -26,7 +26,7 @@ from twisted.internet.protocol import Protocol, connectionDone
 from twisted.internet.tcp import Connection
 from twisted.python.failure import Failure
 
-from twisted_tcp._client import connection_error_reason
+from twisted_tcp._connect import connection_error_reason
 from twisted_tcp._defaults import DEFAULT_MAX_REDIRECTS, DEFAULT_USER_AGENT
 from twisted_tcp._http_body import (
     ACCEPT_ENCODING,

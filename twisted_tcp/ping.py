@@ -18,12 +18,8 @@ from twisted.internet.protocol import Protocol, connectionDone
 from twisted.internet.task import deferLater
 from twisted.python.failure import Failure
 
-from twisted_tcp._client import (
-    ConnectedDatagramProtocol,
-    answer_within,
-    connect_tcp,
-    give_answer,
-)
+from twisted_tcp._connect import connect_tcp
+from twisted_tcp._datagram import ConnectedDatagramProtocol, answer_within, give_answer
 
 #: Each UDP probe starts with its sequence number, so late answers are recognised.
 _SEQUENCE = struct.Struct("!Q")
@@ -158,7 +154,7 @@ async def ping(
     """
     Probe an echo server C{count} times and report; C{write} gets each output line.
 
-    @raise twisted_tcp._client.ClientError: when it cannot resolve or connect.
+    @raise twisted_tcp._errors.ClientError: when it cannot resolve or connect.
     """
     target = f"{host} port {port}"
     report = PingReport()

@@ -9,14 +9,8 @@ from typing import Any
 
 from twisted.internet.defer import Deferred
 
-from twisted_tcp._client import (
-    EXIT_CONNECT,
-    EXIT_FAILURE,
-    EXIT_OK,
-    ConnectedDatagramProtocol,
-    answer_within,
-    give_answer,
-)
+from twisted_tcp._datagram import ConnectedDatagramProtocol, answer_within, give_answer
+from twisted_tcp._exitcodes import EXIT_CONNECT, EXIT_FAILURE, EXIT_OK
 from twisted_tcp._text import decode, encode
 
 

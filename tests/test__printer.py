@@ -1,12 +1,10 @@
 """
-Tests for L{twisted_tcp._client}: printing what servers send, and error messages.
+Tests for L{twisted_tcp._printer}: printing what servers send.
 """
 
 from __future__ import annotations
 
-from twisted.internet.error import ConnectionRefusedError
-
-from twisted_tcp._client import Printer, connection_error_reason
+from twisted_tcp._printer import Printer
 
 
 def test_printer_joins_a_character_split_across_packets() -> None:
@@ -25,10 +23,3 @@ def test_printer_replaces_invalid_and_truncated_bytes() -> None:
     printer.feed(b"ok\xff then \xe4\xb8")
     printer.close()
     assert "".join(printed) == "ok\ufffd then \ufffd"
-
-
-def test_connection_error_reason() -> None:
-    """Twisted's connection errors are reduced to their last, useful part."""
-    assert connection_error_reason(
-        ConnectionRefusedError("111: Connection refused")
-    ) == ("Connection refused")
