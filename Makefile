@@ -76,11 +76,11 @@ $(BENCH_STAMP): $(STAMP)
 	touch $@
 
 ## make bench: every benchmark of SPEC §6, side by side, ratios printed (not part of make test).
-bench: $(BENCH_STAMP)
+bench: $(BENCH_STAMP) redis-server
 	$(BIN)/python bench/run.py --markdown bench/latest.md
 
 ## make bench-quick: the same with short runs and small sizes, to check the harness.
-bench-quick: $(BENCH_STAMP)
+bench-quick: $(BENCH_STAMP) redis-server
 	$(BIN)/python bench/run.py --quick
 
 clean:

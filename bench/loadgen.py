@@ -4,9 +4,12 @@ the bottleneck (the run shows it drives the fastest reference harder than ours).
 Each mode prints one JSON object.
 
     python loadgen.py echo PORT --connections 100 --size 64 --seconds 5
-    python loadgen.py burst PORT --clients 1000 --lines 1000
-    python loadgen.py steady PORT --clients 1000 --rate 20 --seconds 5
+    python loadgen.py burst PORT --clients 1000 --lines 1000 [--other-port P2]
+    python loadgen.py steady PORT --clients 1000 --rate 20 --seconds 5 [--other-port P2]
     python loadgen.py idle PORT --connections 10000 --pid SERVER_PID
+
+With --other-port (two nodes of one chat cluster), the burst's clients are split
+between the two ports, and the steady load's sender is on PORT, its receivers on P2.
 """
 
 from __future__ import annotations
@@ -143,14 +146,18 @@ class ChatClient(asyncio.Protocol):
             self.done.set_exception(AssertionError("server closed a receiver"))
 
 
-async def _members(port: int, count: int, quiet: float = 0.5) -> list[ChatClient]:
+async def _members(
+    ports: list[int], count: int, quiet: float = 0.5
+) -> list[ChatClient]:
     """
-    COUNT connected chat clients. A server that announces each join sends about
-    COUNT**2 / 2 notices: return only once every client has been quiet for QUIET s.
+    COUNT connected chat clients, the Nth on PORTS[N % len(PORTS)]. A server that
+    announces each join sends about COUNT**2 / 2 notices: return only once every
+    client has been quiet for QUIET s.
     """
     loop = asyncio.get_running_loop()
     members = []
-    for _ in range(count):
+    for number in range(count):
+        port = ports[number % len(ports)]
         _, member = await loop.create_connection(ChatClient, "127.0.0.1", port)
         members.append(member)
     while (silent := time.monotonic() - max(m.last_data for m in members)) < quiet:
@@ -158,9 +165,9 @@ async def _members(port: int, count: int, quiet: float = 0.5) -> list[ChatClient
     return members
 
 
-async def burst(port: int, clients: int, lines: int) -> dict[str, float]:
+async def burst(ports: list[int], clients: int, lines: int) -> dict[str, float]:
     """One sender sends LINES at once; time until every client has every line."""
-    members = await _members(port, clients)
+    members = await _members(ports, clients)
     for member in members:
         member.expect(lines, lambda data: data.count(MARK))
     started = time.perf_counter()
@@ -173,14 +180,15 @@ async def burst(port: int, clients: int, lines: int) -> dict[str, float]:
 
 
 async def steady(
-    port: int, clients: int, rate: float, seconds: float
+    ports: list[int], clients: int, rate: float, seconds: float
 ) -> dict[str, float]:
     """
     One sender sends RATE lines/s, each stamped with its send time; the latency of
     every delivery. Also reports the rate the sender really kept (it falls behind if
     the machine is saturated) and how long after the last send the last delivery came.
     """
-    members = await _members(port, clients)
+    # The sender on the first port, every receiver on the last.
+    members = [*await _members(ports[:1], 1), *await _members(ports[-1:], clients - 1)]
     total = max(2, int(rate * seconds))
     latencies: list[float] = []
 
@@ -304,18 +312,18 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=20)
     parser.add_argument("--pid", type=int, default=0)
+    parser.add_argument("--other-port", type=int, default=0)
     arguments = parser.parse_args()
     uvloop.install()
+    ports = [arguments.port, *([arguments.other_port] if arguments.other_port else [])]
     if arguments.mode == "echo":
         job = echo(
             arguments.port, arguments.connections, arguments.size, arguments.seconds
         )
     elif arguments.mode == "burst":
-        job = burst(arguments.port, arguments.clients, arguments.lines)
+        job = burst(ports, arguments.clients, arguments.lines)
     elif arguments.mode == "steady":
-        job = steady(
-            arguments.port, arguments.clients, arguments.rate, arguments.seconds
-        )
+        job = steady(ports, arguments.clients, arguments.rate, arguments.seconds)
     elif arguments.mode == "storm":
         job = storm(arguments.port, arguments.clients, arguments.pid)
     else:

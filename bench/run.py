@@ -231,6 +231,80 @@ def bench_chat(
     return results, rates
 
 
+#: Lines per second of the cluster's steady load (to every client).
+CLUSTER_RATE: Final = 50.0
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU time a live process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextlib.contextmanager
+def redis_server() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A redis-server of its own (appendonly, on tmpfs) and its URL."""
+    port = free_port()
+    with tempfile.TemporaryDirectory(dir=SHM) as directory:
+        command = [
+            "redis-server", "--port", str(port), "--bind", "127.0.0.1",
+            "--dir", directory, "--save", "", "--appendonly", "yes",
+            "--logfile", str(Path(directory) / "redis.log"),
+        ]  # fmt: skip
+        with server(command, port) as process:
+            yield f"redis://127.0.0.1:{port}", process
+
+
+def cluster_node(url: str, name: str) -> Callable[[int], list[str]]:
+    """The command of a tcp-chat node of the cluster on URL."""
+    return lambda port: [
+        *CHAT_SERVERS["twisted-tcp"](port),
+        *("--redis", url, "--node-name", name),
+    ]
+
+
+def bench_cluster(clients: int, lines: int, seconds: float) -> dict[str, float]:
+    """
+    One tcp-chat against two nodes and Redis on the same machine: the burst with the
+    clients split over the nodes (and Redis's share of the CPU the three used), and
+    the steady load with the sender on one node and every receiver on the other.
+    """
+    results: dict[str, float] = {}
+    single = CHAT_SERVERS["twisted-tcp"]
+    port = free_port()
+    with server(single(port), port):
+        results["one_burst"] = loadgen(
+            "burst", port, "--clients", clients, "--lines", lines
+        )["deliveries_per_s"]
+    steady = steady_run(single, clients, CLUSTER_RATE, seconds)
+    results["one_p50"], results["one_p99"] = steady["p50_ms"], steady["p99_ms"]
+    with redis_server() as (url, redis):
+        a_port, b_port = free_port(), free_port()
+        with (
+            server(cluster_node(url, "a")(a_port), a_port) as a,
+            server(cluster_node(url, "b")(b_port), b_port) as b,
+        ):
+            pids = {"redis": redis.pid, "a": a.pid, "b": b.pid}
+            before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
+            burst = loadgen(
+                "burst", a_port, "--clients", clients, "--lines", lines,
+                "--other-port", b_port,
+            )  # fmt: skip
+            used = {
+                name: _cpu_seconds(pid) - before[name] for name, pid in pids.items()
+            }
+            results["two_burst"] = burst["deliveries_per_s"]
+            results["redis_cpu_share"] = used["redis"] / sum(used.values())
+            results["redis_cpu_s"] = used["redis"]
+            steady = loadgen(
+                "steady", a_port, "--clients", clients, "--rate", CLUSTER_RATE,
+                "--seconds", seconds, "--other-port", b_port,
+            )  # fmt: skip
+            results["two_p50"], results["two_p99"] = steady["p50_ms"], steady["p99_ms"]
+    print(f"cluster: {results}", flush=True)
+    return results
+
+
 def bench_idle(connections: int) -> dict[str, float]:
     results = {}
     for name, command in (
@@ -549,7 +623,21 @@ def storm_rows(storm: dict[int, dict[str, float]]) -> list[str]:
     return rows
 
 
-SECTIONS: Final = ("echo", "chat", "storm", "idle", "get", "startup")
+def cluster_rows(cluster: dict[str, float], clients: int) -> list[str]:
+    one_p99, two_p99 = cluster["one_p99"], cluster["two_p99"]
+    return [
+        f"| cluster burst {clients} lines to {clients} clients split over 2 nodes + Redis, deliveries/s | "
+        f"{cluster['two_burst']:,.0f} | 1 node {cluster['one_burst']:,.0f} | "
+        f"{ratio(cluster['two_burst'], cluster['one_burst'])} | >= 0.5x |",
+        f"| cluster steady {CLUSTER_RATE:g} lines/s, sender on node A, {clients - 1} receivers on node B, p50 / p99 ms | "
+        f"{cluster['two_p50']:.1f} / {two_p99:.1f} | 1 node {cluster['one_p50']:.1f} / {one_p99:.1f} | "
+        f"p99 {two_p99 - one_p99:+.1f} ms | p99 <= 2x + 5 ms ({2 * one_p99 + 5:.1f}) |",
+        f"| cluster burst: Redis's share of the CPU used by Redis and both nodes | "
+        f"{cluster['redis_cpu_share']:.0%} ({cluster['redis_cpu_s']:.2f} s) | - | - | - |",
+    ]
+
+
+SECTIONS: Final = ("echo", "chat", "cluster", "storm", "idle", "get", "startup")
 
 
 def main() -> None:
@@ -579,6 +667,8 @@ def main() -> None:
     if "chat" in only:
         chat, rates = bench_chat(clients, clients, seconds, start_rate=20.0)
         rows += chat_rows(chat, rates, clients)
+    if "cluster" in only:
+        rows += cluster_rows(bench_cluster(clients, clients, seconds), clients)
     if "storm" in only:
         rows += storm_rows(
             bench_storm([1000, 2000] if args.quick else [1000, 4000, 10000])

@@ -211,6 +211,10 @@ def _factory_type() -> type:
     import txredisapi
 
     class LinkFactory(txredisapi.RedisFactory):  # type: ignore[misc]
+        # txredisapi switches to its hiredis-based parser when hiredis is installed;
+        # with it, blocking stream reads lost entries here. The pure-Python parser
+        # is the one tested.
+        protocol = txredisapi.BaseRedisProtocol
         initialDelay = INITIAL_DELAY
         maxDelay = MAX_DELAY
         factor = 2.0

@@ -231,18 +231,23 @@ return {1}
 """
 )
 
-#: A message or C{/me}: into the room's log and its history, with the same id.
-#: ARGV: prefix, room, line, history kept, log keep. Returns the id.
+#: Messages and C{/me} actions of one room: into its log and its history, with the
+#: same ids. ARGV: prefix, room, history kept, log keep, then the lines.
+#: Returns their ids.
 POST: Final = (
     _COMMON
     + r"""
-local room, line, history = ARGV[2], ARGV[3], tonumber(ARGV[4])
-local id = event(room, ARGV[5], 'k', 'm', 't', line)
-if history > 0 then
-  pcall(redis.call, 'XADD', k('room', room, 'history'), 'MAXLEN', '~', history,
-    id, 't', line)
+local room, history, keep = ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local ids = {}
+for i = 5, #ARGV do
+  local id = event(room, keep, 'k', 'm', 't', ARGV[i])
+  if history > 0 then
+    pcall(redis.call, 'XADD', k('room', room, 'history'), 'MAXLEN', '~', history,
+      id, 't', ARGV[i])
+  end
+  table.insert(ids, id)
 end
-return id
+return ids
 """
 )
 

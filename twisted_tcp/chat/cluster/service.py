@@ -53,6 +53,12 @@ DEFAULT_HEARTBEAT: Final = 1.0
 HEARTBEATS_TO_LOSS: Final = 5
 #: Seconds a stopping node waits for Redis to record its members' departure.
 RETIRE_TIMEOUT: Final = 3.0
+#: Lines of one member sent to Redis and not yet answered before its further input
+#: waits. Redis runs one connection's commands in the order they were sent, so lines
+#: need not wait for each other to keep their order; this only bounds the backlog.
+MAX_IN_FLIGHT: Final = 64
+#: Lines sent to Redis in one script at most (see L{RedisChat._send_outbox}).
+MAX_POST_BATCH: Final = 500
 
 UNAVAILABLE: Final = "* room service unavailable; messages are not delivered"
 RESTORED: Final = "* room service restored"
@@ -160,6 +166,9 @@ class RedisChat(Service):
         self._reasserting = False
         self._was_available = False
         self._retiring: Deferred[None] | None = None
+        self._in_flight: dict[ChatMember, int] = {}
+        self._outbox: list[tuple[str, str, Deferred[None]]] = []
+        self._outbox_call: IDelayedCall | None = None
 
     # Starting and stopping.
 
@@ -235,8 +244,44 @@ class RedisChat(Service):
         reactor.stop()
 
     def _run(self, script: str, *args: Argument) -> Deferred[Any]:
-        """Run one of L{scripts} (its first argument, the prefix, is added here)."""
+        """
+        Run one of L{scripts} (its first argument, the prefix, is added here), after
+        the lines waiting in the outbox, which were sent before it.
+        """
+        self._send_outbox()
         return self.command.eval(script, [], [self.keys.prefix, *args])
+
+    def _execute(self, *command: Argument) -> Deferred[Any]:
+        """Send a plain command, after the lines waiting in the outbox."""
+        self._send_outbox()
+        return self.command.execute(*command)
+
+    def _send_outbox(self) -> None:
+        """
+        Send the lines posted so far, one script per run of lines to the same room:
+        the lines of one read of a sender's reach Redis together, and so reach every
+        node's reader together, which then writes them to each member at once.
+        """
+        if self._outbox_call is not None:
+            if self._outbox_call.active():
+                self._outbox_call.cancel()
+            self._outbox_call = None
+        outbox, self._outbox = self._outbox, []
+        while outbox:
+            room = outbox[0][0]
+            run = 1
+            while run < min(len(outbox), MAX_POST_BATCH) and outbox[run][0] == room:
+                run += 1
+            batch, outbox = outbox[:run], outbox[run:]
+            arguments: list[Argument] = [
+                self.keys.prefix, room, self.history, scripts.LOG_KEEP,
+                *(line for _, line, _ in batch),
+            ]  # fmt: skip
+            posting = self.command.eval(scripts.POST, [], arguments)
+            waiters = [waiter for _, _, waiter in batch]
+            posting.addCallbacks(
+                _settle, _fail, callbackArgs=(waiters,), errbackArgs=(waiters,)
+            )
 
     # Availability.
 
@@ -487,16 +532,20 @@ class RedisChat(Service):
                 self.reader.release(self.keys.room_log(key))
             raise
         self._where[member] = key
+        log = self.keys.room_log(key)
         if member in self._gone:
+            # Its connection ended meanwhile: undo the join, and let the room's
+            # events (held if its join event came first) flow on.
             self._tickets.pop(token, None)
             if self.members.get(member.nick.lower()) is member:
                 del self.members[member.nick.lower()]
             self._leave_redis(member, key, "", "")
+            if ticket.held:
+                self.reader.release(log)
             return True
         if not connecting:
             self._leave_local(member)
         ticket.reply = reply
-        log = self.keys.room_log(key)
         self._local_room(key, reply[1])
         if not self.reader.tracking(log):
             self.reader.track(log, predecessor(reply[0]))
@@ -657,7 +706,7 @@ class RedisChat(Service):
         """Another node took this member's nick while Redis was away: a new one."""
         old = member.nick
         while True:
-            number = await self.command.execute("INCR", f"{self.keys.prefix}:guests")
+            number = await self._execute("INCR", f"{self.keys.prefix}:guests")
             if await self._rename(member, f"guest-{number}"):
                 member.send_text(
                     f"* the nick {old} was taken while the room service was"
@@ -720,8 +769,22 @@ class RedisChat(Service):
             member.send_error(NOT_DELIVERED)
             return None
         self._arrive(member)
-        posting = self._run(scripts.POST, key, line, self.history, scripts.LOG_KEEP)
-        return self._failing(member, NOT_DELIVERED, posting)
+        posting: Deferred[None] = Deferred()
+        self._outbox.append((key, line, posting))
+        if len(self._outbox) >= MAX_POST_BATCH:
+            self._send_outbox()
+        elif self._outbox_call is None:
+            self._outbox_call = self.clock.callLater(0, self._send_outbox)
+        in_flight = self._in_flight[member] = self._in_flight.get(member, 0) + 1
+
+        def answered(result: object) -> object:
+            left = self._in_flight.pop(member) - 1
+            if left:
+                self._in_flight[member] = left
+            return result
+
+        done = self._failing(member, NOT_DELIVERED, posting.addBoth(answered))
+        return done if in_flight >= MAX_IN_FLIGHT else None
 
     def private(self, member: ChatMember, nick: str, text: str) -> Completion:
         self._arrive(member)
@@ -750,7 +813,7 @@ class RedisChat(Service):
             return None
 
         async def who() -> None:
-            flat = await self.command.execute("HGETALL", self.keys.room_members(key))
+            flat = await self._execute("HGETALL", self.keys.room_members(key))
             records = [record.split("\t") for record in flat[1::2]]
             records.sort(key=lambda record: record[0].casefold())
             room = member.room
@@ -817,6 +880,16 @@ class RedisChat(Service):
             self._retiring = retiring.addCallbacks(
                 lambda _: None, lambda _: self.log.warn("Redis did not record the stop")
             )
+
+
+def _settle(_: object, waiters: list[Deferred[None]]) -> None:
+    for waiter in waiters:
+        waiter.callback(None)
+
+
+def _fail(failure: Failure, waiters: list[Deferred[None]]) -> None:
+    for waiter in waiters:
+        waiter.errback(failure)
 
 
 def _groups(flat: Sequence[Any], size: int) -> list[tuple[Any, ...]]:
