@@ -1,7 +1,7 @@
 """
 Message framing shared by every TCP server: bytes in, whole messages out.
 
-Two framings exist (SPEC §3, "Framing"):
+Two framings exist (docs/servers.md, "Framing and text"):
 
 - C{line}: a message ends at LF; one CR right before the LF is dropped. A line longer
   than C{max_line} bytes is reported once as L{LINE_TOO_LONG} as soon as it is known to

@@ -1,7 +1,7 @@
 """
-What every TCP server shares (SPEC §3, common rules): connection limits overall and per
-client address, the idle timeout, framing and decoding, TCP keepalive, half-close,
-graceful shutdown and the connection log.
+What every TCP server shares (the rules of docs/servers.md): connection limits overall
+and per client address, the idle timeout, framing and decoding, TCP keepalive,
+half-close, graceful shutdown and the connection log.
 
 L{LimitedServerFactory} holds the state shared by all connections of one server;
 L{FramedServerProtocol} holds one connection's state and turns its bytes into framed

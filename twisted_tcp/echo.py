@@ -1,6 +1,6 @@
 """
-The TCP echo server (SPEC §3.1): RFC 862 echo and the tutorials' variations on it —
-upper-casing, a fixed prefix, a fixed reply.
+The TCP echo server: RFC 862 echo and the tutorials' variations on it — upper-casing,
+a fixed prefix, a fixed reply.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """
-The greeting server (SPEC §3.2): a welcome on connect, C{Hello, NAME!} for each name,
-C{Bye} and a close for the exit word.
+The greeting server: a welcome on connect, C{Hello, NAME!} for each name, C{Bye} and
+a close for the exit word.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """
-C{twisted-tcp ping} (SPEC §4.4): measure an echo server's round trips over TCP or UDP,
-verifying that every payload comes back exactly.
+C{twisted-tcp ping} (docs/servers.md): measure an echo server's round trips over TCP
+or UDP, verifying that every payload comes back exactly.
 """
 
 from __future__ import annotations

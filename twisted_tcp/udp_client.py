@@ -1,5 +1,6 @@
 """
-C{twisted-tcp udp} (SPEC §4.4): send each message as a datagram and print the answer.
+C{twisted-tcp udp} (docs/servers.md): send each message as a datagram and print the
+answer.
 """
 
 from __future__ import annotations

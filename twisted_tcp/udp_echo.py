@@ -1,6 +1,7 @@
 """
-The UDP echo server (SPEC §3.4): each datagram comes back whole to its source, except
-to sources that could turn the echo into a reflection loop or amplifier.
+The UDP echo server: each datagram comes back whole to its source, except to sources
+that could turn the echo into a reflection loop or amplifier (docs/servers.md,
+"Limits").
 """
 
 from __future__ import annotations

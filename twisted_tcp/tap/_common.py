@@ -1,5 +1,6 @@
 """
-Options and service shared by every TCP server plugin (SPEC §3, common options).
+Options and service shared by every TCP server plugin (docs/servers.md, "Common
+options of the TCP servers").
 
 Each plugin's C{Options} subclasses L{ServerOptions}, lists the common parameters with
 its own defaults through L{server_parameters}, and builds its factory in
@@ -180,7 +181,8 @@ def checked_endpoints(descriptions: Sequence[str]) -> list[str]:
 class ServerService(MultiService):
     """
     Serves one factory on several endpoints; on stop, it stops listening first and
-    then shuts the factory's connections down (SPEC §3, "Shutdown").
+    then shuts the factory's connections down (docs/servers.md, "Closing and
+    shutdown").
     """
 
     def __init__(

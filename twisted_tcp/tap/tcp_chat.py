@@ -1,5 +1,5 @@
 """
-C{twist tcp-chat}: the chat server of SPEC §3.3.
+C{twist tcp-chat}: the chat server (docs/chat-protocol.md).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """
-C{twist tcp-echo}: the TCP echo server of SPEC §3.1.
+C{twist tcp-echo}: the TCP echo server.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """
-C{twist tcp-greet}: the greeting server of SPEC §3.2.
+C{twist tcp-greet}: the greeting server.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """
-C{twist udp-echo}: the UDP echo server of SPEC §3.4.
+C{twist udp-echo}: the UDP echo server.
 
 UDP is not a stream endpoint, so this plugin takes C{--port} and C{--interface} only.
 """
