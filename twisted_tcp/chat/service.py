@@ -261,16 +261,11 @@ class LocalChat:
         return False
 
     def rename(self, member: ChatMember, nick: str) -> Completion:
-        if not nick:
-            member.send_error("usage: /nick NAME")
-            return None
-        if not NICK_PATTERN.match(nick):
-            member.send_error(NICK_RULE)
+        problem = nick_problem(nick)
+        if problem:
+            member.send_error(problem)
             return None
         key = nick.casefold()
-        if key in RESERVED_NICKS:
-            member.send_error(f"the nick {nick} is reserved")
-            return None
         holder = self.members.get(key)
         if holder is not None and holder is not member:
             member.send_error(f"the nick {nick} is taken by {holder.nick}")
@@ -400,6 +395,17 @@ class LocalChat:
                 pending.cancel()
         self._arrivals.clear()
         self.history_store.close()
+
+
+def nick_problem(nick: str) -> str | None:
+    """What is wrong with a nick asked for with C{/nick}, or C{None}."""
+    if not nick:
+        return "usage: /nick NAME"
+    if not NICK_PATTERN.match(nick):
+        return NICK_RULE
+    if nick.casefold() in RESERVED_NICKS:
+        return f"the nick {nick} is reserved"
+    return None
 
 
 def room_name_problem(name: str) -> str | None:

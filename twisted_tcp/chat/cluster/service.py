@@ -37,12 +37,10 @@ from twisted_tcp.chat.service import (
     DEFAULT_ANNOUNCE_LIMIT,
     DEFAULT_ROOM,
     DEFAULT_TIMESTAMP_FORMAT,
-    NICK_PATTERN,
-    NICK_RULE,
-    RESERVED_NICKS,
     ChatMember,
     Completion,
     check_room_name,
+    nick_problem,
     room_name_problem,
 )
 
@@ -651,14 +649,9 @@ class RedisChat(Service):
             room.post(notice)
 
     def rename(self, member: ChatMember, nick: str) -> Completion:
-        if not nick:
-            member.send_error("usage: /nick NAME")
-            return None
-        if not NICK_PATTERN.match(nick):
-            member.send_error(NICK_RULE)
-            return None
-        if nick.lower() in RESERVED_NICKS:
-            member.send_error(f"the nick {nick} is reserved")
+        problem = nick_problem(nick)
+        if problem:
+            member.send_error(problem)
             return None
         if member.nick == nick:
             member.send_text(f"* you are already {nick}")
