@@ -435,6 +435,18 @@ def test_connection_limit_applies() -> None:
     assert browser.frames[-1][0] == OPCODE_CLOSE
 
 
+def test_per_address_limit_counts_browsers_and_tcp_together() -> None:
+    """--max-per-ip counts a browser and a TCP member from one address as two."""
+    chat = Chat(max_per_ip=1)
+    chat.nc()
+    browser = Browser(chat.websockets)
+    assert browser.read()[0] == (
+        OPCODE_TEXT,
+        b"error: too many connections from 127.0.0.1 (max 1)",
+    )
+    assert browser.frames[-1][0] == OPCODE_CLOSE
+
+
 def test_quit_closes_the_websocket_cleanly() -> None:
     """/quit: Bye, a close frame; once the browser answers, the others see it leave."""
     chat = Chat()
