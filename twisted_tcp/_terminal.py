@@ -19,6 +19,7 @@ from typing import Final
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.application import run_in_terminal
+from prompt_toolkit.buffer import Buffer
 from twisted.internet.defer import Deferred
 
 from twisted_tcp._text import sanitize
@@ -46,7 +47,7 @@ class TerminalConsole:
     without control characters, which only a quoted insert could put there; and
     C{on_end} on Ctrl-D at an empty prompt. Ctrl-C is a key press while the editor
     owns the terminal, not a signal: it is turned back into SIGINT, so the command
-    ends as it does on Ctrl-C at any other time. An accepted line is erased from the
+    ends as it does on Ctrl-C at any other time. An accepted line is cleared from the
     screen: the chat server echoes each message to its sender, in the room's order.
 
     Text to print is held until its line is complete (a partial line would be
@@ -61,6 +62,10 @@ class TerminalConsole:
         self._on_line = on_line
         self._on_end = on_end
         self._session: PromptSession[str] = PromptSession(PROMPT, erase_when_done=True)
+        # One editing session for the whole chat, never a prompt per line: between
+        # two prompts the terminal would be back in line mode, echoing keys typed
+        # then as ^[[A and the like.
+        self._session.default_buffer.accept_handler = self._accept
         self._output = self._session.output
         self._unpainted: list[str] = []
         self._painting = False
@@ -68,19 +73,20 @@ class TerminalConsole:
         self.closed: Deferred[None] = Deferred()
 
     async def _read(self) -> None:
-        while True:
-            try:
-                line = await self._session.prompt_async(
-                    handle_sigint=False, set_exception_handler=False
-                )
-            except EOFError:
-                self._on_end()
-                return
-            except KeyboardInterrupt:
-                os.kill(os.getpid(), signal.SIGINT)
-                return
-            for part in line.splitlines():
-                self._on_line(sanitize(part))
+        try:
+            await self._session.prompt_async(
+                handle_sigint=False, set_exception_handler=False
+            )
+        except EOFError:
+            self._on_end()
+        except KeyboardInterrupt:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    def _accept(self, buffer: Buffer) -> bool:
+        """Enter: send the line (or the lines of a paste), then edit a new one."""
+        for line in buffer.text.splitlines():
+            self._on_line(sanitize(line))
+        return False  # the buffer goes to the history and starts afresh
 
     def ignore_input(self) -> None:
         """Stop reading: the lines come from elsewhere."""
