@@ -86,7 +86,12 @@ class TerminalConsole:
         """Enter: send the line (or the lines of a paste), then edit a new one."""
         for line in buffer.text.splitlines():
             self._on_line(sanitize(line))
-        return False  # the buffer goes to the history and starts afresh
+        # The buffer is about to go to the history and start afresh, which makes it
+        # reload the history in a task at its next redraw: a redraw that waits while
+        # lines from the room are painted, and an Up pressed meanwhile finds no
+        # history. Start the reload right after instead.
+        asyncio.get_running_loop().call_soon(buffer.load_history_if_not_yet_loaded)
+        return False
 
     def ignore_input(self) -> None:
         """Stop reading: the lines come from elsewhere."""
