@@ -32,6 +32,8 @@ from .support import port_of, stop
 
 COMMAND = str(Path(sys.executable).with_name("twisted-tcp"))
 ROWS, COLUMNS = 24, 80
+#: Rows kept after they scroll off the screen, as a terminal's scrollback.
+SCROLLBACK = 5000
 #: Not a timed assertion: how long to wait for the screen before calling it a hang.
 PATIENCE = 30.0
 
@@ -58,14 +60,14 @@ class RecordingRelayFactory(portforward.ProxyFactory):
         self.received = bytearray()
 
 
-class AnsweringScreen(pyte.Screen):
+class AnsweringScreen(pyte.HistoryScreen):
     """
     A terminal's screen that answers the queries a terminal answers (the line
     editor asks where the cursor is) by typing the answer, as a terminal does.
     """
 
     def __init__(self, type_keys: Callable[[bytes], None]) -> None:
-        super().__init__(COLUMNS, ROWS)
+        super().__init__(COLUMNS, ROWS, history=SCROLLBACK)
         self._type_keys = type_keys
 
     def write_process_input(self, data: str) -> None:
@@ -97,6 +99,19 @@ class Terminal:
         """The screen's non-empty rows, top to bottom."""
         return [row.rstrip() for row in self.screen.display if row.strip()]
 
+    def scrolled_off(self) -> list[str]:
+        """The non-empty rows that scrolled off the top of the screen."""
+        rows = (
+            "".join(line[column].data for column in range(COLUMNS)).rstrip()
+            for line in self.screen.history.top
+        )
+        return [row for row in rows if row]
+
+    def above_prompt(self) -> str:
+        """The last row printed above the prompt's row."""
+        rows = self.rows()
+        return rows[-2] if len(rows) > 1 else ""
+
     def cursor_row(self) -> str:
         return self.screen.display[self.screen.cursor.y].rstrip()
 
@@ -116,6 +131,11 @@ class Terminal:
             if time.monotonic() > deadline:
                 raise AssertionError(f"stuck; the screen shows {self.rows()}")
             self._read(wait=0.05)
+
+    def read_now(self) -> None:
+        """Show what the command has printed so far."""
+        while self._read(wait=0):
+            pass
 
     def _read(self, wait: float) -> bool:
         """Show what the command printed, if anything comes within C{wait} s."""
@@ -165,8 +185,7 @@ def chat_in_a_room(relay: RecordingRelayFactory, relay_port: int, port: int) -> 
             # The line arrives above the prompt; what was typed stays as it was.
             terminal.wait_for(
                 lambda: (
-                    terminal.rows()[-2:-1] != []
-                    and terminal.rows()[-2].endswith("<guest-2> ping from the other")
+                    terminal.above_prompt().endswith("<guest-2> ping from the other")
                     and terminal.cursor_row() == "> hello wor"
                 )
             )
@@ -332,4 +351,45 @@ async def test_ctrl_c_interrupts(reactor: Any) -> None:
         assert relay.received == b""
     finally:
         await stop(relay_port)
+        await stop(server)
+
+
+def type_while_lines_arrive(port: int) -> None:
+    terminal = Terminal("chat", "127.0.0.1", str(port))
+    try:
+        terminal.wait_for(terminal.welcomed)
+        keys = [b"%"] * KEYS
+
+        def type_a_key_until_all_printed() -> bool:
+            if keys:
+                terminal.type(keys.pop())
+            return terminal.above_prompt().endswith(f"<guest-2> line {LINES - 1}")
+
+        with socket.create_connection(("127.0.0.1", port)) as other:
+            other.sendall(b"".join(b"line %d\n" % number for number in range(LINES)))
+            terminal.wait_for(type_a_key_until_all_printed)
+            terminal.type(b"".join(keys))
+            terminal.wait_for(lambda: terminal.cursor_row() == "> " + "%" * KEYS)
+        printed = terminal.scrolled_off() + terminal.rows()[:-1]
+        assert len(printed) > LINES
+        # The keys typed went to the prompt only, none echoed among the lines.
+        assert [row for row in printed if "%" in row] == []
+    finally:
+        terminal.close()
+
+
+#: Lines another member sends at once, and keys typed while they are printed.
+LINES, KEYS = 2000, 70
+
+
+@pytest_twisted.ensureDeferred
+async def test_typing_while_lines_arrive(reactor: Any) -> None:
+    """
+    Keys typed while lines from the room are being printed go to the prompt only:
+    the terminal never returns to line mode, where it would echo them itself.
+    """
+    server = reactor.listenTCP(0, ChatFactory(flood_rate=0), interface="127.0.0.1")
+    try:
+        await deferToThread(type_while_lines_arrive, port_of(server))
+    finally:
         await stop(server)

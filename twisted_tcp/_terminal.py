@@ -18,7 +18,6 @@ from collections.abc import Callable
 from typing import Final
 
 from prompt_toolkit import PromptSession
-from prompt_toolkit.application import run_in_terminal
 from prompt_toolkit.buffer import Buffer
 from twisted.internet.defer import Deferred
 
@@ -51,9 +50,9 @@ class TerminalConsole:
     screen: the chat server echoes each message to its sender, in the room's order.
 
     Text to print is held until its line is complete (a partial line would be
-    painted over by the prompt) and painted in batches: one redraw of the prompt
-    for whatever arrived meanwhile. Control characters are not printed, so a
-    server cannot drive the terminal.
+    painted over by the prompt) and painted once per turn of the loop: one redraw
+    of the prompt for whatever arrived meanwhile. Control characters are not
+    printed, so a server cannot drive the terminal.
     """
 
     def __init__(
@@ -102,14 +101,26 @@ class TerminalConsole:
         self._unpainted.append(text)
         if "\n" in text and not self._painting:
             self._painting = True
-            run_in_terminal(self._paint)
+            asyncio.get_running_loop().call_soon(self._paint)
 
     def _paint(self) -> None:
+        """
+        Print the complete lines received this turn: erase the prompt, print, and
+        let the editor draw it again below. Not through prompt_toolkit's
+        C{run_in_terminal}, which gives the terminal back its line mode while it
+        prints, so that keys typed at that moment were echoed into the output.
+        """
         text = "".join(self._unpainted)
         complete, newline, partial = text.rpartition("\n")
         self._unpainted = [partial] if partial else []
         self._painting = False
+        app = self._session.app
+        editing = app.is_running and not app.is_done
+        if editing:
+            app.renderer.erase()
         self._print(complete + newline)
+        if editing:
+            app.invalidate()
 
     def _print(self, text: str) -> None:
         self._output.write(text.translate(_CONTROLS))
