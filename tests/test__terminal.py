@@ -79,6 +79,7 @@ class Terminal:
 
     def __init__(self, *argv: str) -> None:
         self.screen = AnsweringScreen(self.type)
+        self.output = bytearray()
         self._stream = pyte.ByteStream(self.screen)
         self._master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLUMNS, 0, 0))
@@ -129,7 +130,10 @@ class Terminal:
         deadline = time.monotonic() + PATIENCE
         while not condition():
             if time.monotonic() > deadline:
-                raise AssertionError(f"stuck; the screen shows {self.rows()}")
+                raise AssertionError(
+                    f"stuck; the screen shows {self.rows()}; the last bytes "
+                    f"from the command were {bytes(self.output[-800:])!r}"
+                )
             self._read(wait=0.05)
 
     def read_now(self) -> None:
@@ -143,9 +147,11 @@ class Terminal:
         if not ready:
             return False
         try:
-            self._stream.feed(os.read(self._master, 65536))
+            data = os.read(self._master, 65536)
         except OSError:  # EIO: the command has exited and its terminal is gone
             return False
+        self.output += data
+        self._stream.feed(data)
         return True
 
     def cooked(self) -> bool:

@@ -50,8 +50,8 @@ class TerminalConsole:
     screen: the chat server echoes each message to its sender, in the room's order.
 
     Text to print is held until its line is complete (a partial line would be
-    painted over by the prompt) and painted once per turn of the loop: one redraw
-    of the prompt for whatever arrived meanwhile. Control characters are not
+    painted over by the prompt) and painted in batches: one redraw of the prompt
+    for whatever arrived meanwhile. Control characters are not
     printed, so a server cannot drive the terminal.
     """
 
@@ -67,7 +67,7 @@ class TerminalConsole:
         self._session.default_buffer.accept_handler = self._accept
         self._output = self._session.output
         self._unpainted: list[str] = []
-        self._painting = False
+        self._painter: asyncio.Future[None] | None = None
         self._reader = asyncio.ensure_future(self._read())
         self.closed: Deferred[None] = Deferred()
 
@@ -99,22 +99,28 @@ class TerminalConsole:
     def write(self, text: str) -> None:
         """Print C{text} above the prompt, once its line is complete."""
         self._unpainted.append(text)
-        if "\n" in text and not self._painting:
-            self._painting = True
-            asyncio.get_running_loop().call_soon(self._paint)
+        if "\n" in text and self._painter is None:
+            self._painter = asyncio.ensure_future(self._paint())
 
-    def _paint(self) -> None:
+    async def _paint(self) -> None:
         """
-        Print the complete lines received this turn: erase the prompt, print, and
-        let the editor draw it again below. Not through prompt_toolkit's
-        C{run_in_terminal}, which gives the terminal back its line mode while it
-        prints, so that keys typed at that moment were echoed into the output.
+        Print the complete lines received meanwhile: erase the prompt, print, and
+        let the editor draw it again below.
+
+        Not through prompt_toolkit's C{run_in_terminal}, which gives the terminal
+        back its line mode while it prints, so that keys typed at that moment were
+        echoed into the output. Like it, though, this first waits for the answers
+        to the editor's cursor position queries: an answer given before the lines
+        were printed, read after, would make the editor take the whole screen below
+        a position the prompt has left, scrolling the lines just printed away.
         """
+        app = self._session.app
+        if app.is_running:
+            await app.renderer.wait_for_cpr_responses()
+        self._painter = None
         text = "".join(self._unpainted)
         complete, newline, partial = text.rpartition("\n")
         self._unpainted = [partial] if partial else []
-        self._painting = False
-        app = self._session.app
         editing = app.is_running and not app.is_done
         if editing:
             app.renderer.erase()
@@ -134,6 +140,8 @@ class TerminalConsole:
         return self.closed
 
     def _finish(self, _: object) -> None:
+        if self._painter is not None:
+            self._painter.cancel()
         self._print("".join(self._unpainted))
         self._unpainted = []
         self.closed.callback(None)
