@@ -16,7 +16,8 @@ import subprocess
 import sys
 import termios
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -166,6 +167,13 @@ class Terminal:
         assert self.process.stderr is not None
         return self.process.wait(), self.process.stderr.read()
 
+    def ends_with(self, last_row: str) -> None:
+        """The command exits 0, quietly, last printing C{last_row}, and gives the
+        terminal back in line mode."""
+        assert self.wait_for_exit() == (0, b"")
+        assert self.rows()[-1] == last_row
+        assert self.cooked()
+
     def close(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
@@ -173,6 +181,16 @@ class Terminal:
         assert self.process.stderr is not None
         self.process.stderr.close()
         os.close(self._master)
+
+
+@asynccontextmanager
+async def serving(reactor: Any, factory: Factory[Any]) -> AsyncIterator[int]:
+    """Serve C{factory} on a free port of 127.0.0.1 meanwhile; give the port."""
+    listening = reactor.listenTCP(0, factory, interface="127.0.0.1")
+    try:
+        yield port_of(listening)
+    finally:
+        await stop(listening)
 
 
 def sent_lines(relay: RecordingRelayFactory) -> list[bytes]:
@@ -210,8 +228,7 @@ def chat_in_a_room(relay: RecordingRelayFactory, relay_port: int, port: int) -> 
             terminal.type(PASTE_START + b"one\ntwo" + PASTE_END + ENTER)
             terminal.wait_for(lambda: len(sent_lines(relay)) == 6)
             terminal.type(b"/quit" + ENTER)
-            code, errors = terminal.wait_for_exit()
-        assert (code, errors) == (0, b"")
+            terminal.ends_with("* Bye")
         assert sent_lines(relay) == [
             b"hello world",
             b"aXbc",
@@ -221,7 +238,6 @@ def chat_in_a_room(relay: RecordingRelayFactory, relay_port: int, port: int) -> 
             b"two",
             b"/quit",
         ]
-        assert terminal.rows()[-1] == "* Bye"
     finally:
         terminal.close()
 
@@ -233,15 +249,11 @@ async def test_line_editor(reactor: Any) -> None:
     typed line goes out whole; arrow keys edit and recall history instead of sending
     escape sequences; /quit exits 0.
     """
-    server = reactor.listenTCP(0, ChatFactory(), interface="127.0.0.1")
-    relay = RecordingRelayFactory("127.0.0.1", port_of(server))
-    relay_port = reactor.listenTCP(0, relay, interface="127.0.0.1")
-    try:
-        await deferToThread(chat_in_a_room, relay, port_of(relay_port), port_of(server))
-        assert b"\x1b" not in relay.received
-    finally:
-        await stop(relay_port)
-        await stop(server)
+    async with serving(reactor, ChatFactory()) as port:
+        relay = RecordingRelayFactory("127.0.0.1", port)
+        async with serving(reactor, relay) as relay_port:
+            await deferToThread(chat_in_a_room, relay, relay_port, port)
+    assert b"\x1b" not in relay.received
 
 
 def leave_with_ctrl_d(port: int) -> None:
@@ -249,10 +261,7 @@ def leave_with_ctrl_d(port: int) -> None:
     try:
         terminal.wait_for(terminal.welcomed)
         terminal.type(CTRL_D)
-        code, errors = terminal.wait_for_exit()
-        assert (code, errors) == (0, b"")
-        assert terminal.rows()[-1] == "* Bye"
-        assert terminal.cooked()
+        terminal.ends_with("* Bye")
     finally:
         terminal.close()
 
@@ -260,11 +269,8 @@ def leave_with_ctrl_d(port: int) -> None:
 @pytest_twisted.ensureDeferred
 async def test_ctrl_d_leaves(reactor: Any) -> None:
     """Ctrl-D at an empty prompt is the end of input: /quit, then exit 0."""
-    server = reactor.listenTCP(0, ChatFactory(), interface="127.0.0.1")
-    try:
-        await deferToThread(leave_with_ctrl_d, port_of(server))
-    finally:
-        await stop(server)
+    async with serving(reactor, ChatFactory()) as port:
+        await deferToThread(leave_with_ctrl_d, port)
 
 
 def typing_when_the_server_stops(reactor: Any, factory: ChatFactory, port: int) -> None:
@@ -274,10 +280,7 @@ def typing_when_the_server_stops(reactor: Any, factory: ChatFactory, port: int) 
         terminal.type(b"unfinished")
         terminal.wait_for(lambda: terminal.cursor_row() == "> unfinished")
         reactor.callFromThread(factory.shutdown)
-        code, errors = terminal.wait_for_exit()
-        assert (code, errors) == (0, b"")
-        assert terminal.rows()[-1] == "* server shutting down"
-        assert terminal.cooked()
+        terminal.ends_with("* server shutting down")
     finally:
         terminal.close()
 
@@ -287,13 +290,8 @@ async def test_server_ends_the_session_while_typing(reactor: Any) -> None:
     """The server closing mid-typing ends the editor cleanly: exit 0, its last line
     shown, no traceback."""
     factory = ChatFactory()
-    server = reactor.listenTCP(0, factory, interface="127.0.0.1")
-    try:
-        await deferToThread(
-            typing_when_the_server_stops, reactor, factory, port_of(server)
-        )
-    finally:
-        await stop(server)
+    async with serving(reactor, factory) as port:
+        await deferToThread(typing_when_the_server_stops, reactor, factory, port)
 
 
 class Hostile(Protocol):
@@ -320,14 +318,11 @@ def watch_a_hostile_server(port: int) -> None:
 @pytest_twisted.ensureDeferred
 async def test_control_characters_not_printed(reactor: Any) -> None:
     """Control characters from the server (ESC, C1 CSI, BEL, BS) are not printed."""
-    server = reactor.listenTCP(0, Factory.forProtocol(Hostile), interface="127.0.0.1")
-    try:
-        await deferToThread(watch_a_hostile_server, port_of(server))
-    finally:
-        await stop(server)
+    async with serving(reactor, Factory.forProtocol(Hostile)) as port:
+        await deferToThread(watch_a_hostile_server, port)
 
 
-def interrupt_while_typing(relay: RecordingRelayFactory, port: int) -> None:
+def interrupt_while_typing(port: int) -> None:
     terminal = Terminal("chat", "127.0.0.1", str(port))
     try:
         terminal.wait_for(terminal.welcomed)
@@ -349,15 +344,11 @@ async def test_ctrl_c_interrupts(reactor: Any) -> None:
     Ctrl-C does anywhere: exit 130, quietly, the typed line not sent, the terminal
     given back in line mode.
     """
-    server = reactor.listenTCP(0, ChatFactory(), interface="127.0.0.1")
-    relay = RecordingRelayFactory("127.0.0.1", port_of(server))
-    relay_port = reactor.listenTCP(0, relay, interface="127.0.0.1")
-    try:
-        await deferToThread(interrupt_while_typing, relay, port_of(relay_port))
-        assert relay.received == b""
-    finally:
-        await stop(relay_port)
-        await stop(server)
+    async with serving(reactor, ChatFactory()) as port:
+        relay = RecordingRelayFactory("127.0.0.1", port)
+        async with serving(reactor, relay) as relay_port:
+            await deferToThread(interrupt_while_typing, relay_port)
+    assert relay.received == b""
 
 
 def type_while_lines_arrive(port: int) -> None:
@@ -394,8 +385,5 @@ async def test_typing_while_lines_arrive(reactor: Any) -> None:
     Keys typed while lines from the room are being printed go to the prompt only:
     the terminal never returns to line mode, where it would echo them itself.
     """
-    server = reactor.listenTCP(0, ChatFactory(flood_rate=0), interface="127.0.0.1")
-    try:
-        await deferToThread(type_while_lines_arrive, port_of(server))
-    finally:
-        await stop(server)
+    async with serving(reactor, ChatFactory(flood_rate=0)) as port:
+        await deferToThread(type_while_lines_arrive, port)
