@@ -15,6 +15,7 @@ from twisted.python import usage
 from twisted_tcp._checks import (
     BadValueError,
     encoding,
+    ip_address,
     non_negative_int,
     port_number,
     positive_int,
@@ -38,6 +39,8 @@ from twisted_tcp._checks import (
         (positive_seconds, "0.001", 0.001),
         (rate, "2.5", 2.5),
         (encoding, "GBK", "gbk"),
+        (ip_address, "::1", "::1"),
+        (ip_address, "10.0.0.1", "10.0.0.1"),
     ],
 )
 def test_accepted(check: Callable[[str], Any], value: str, expected: Any) -> None:
@@ -61,6 +64,7 @@ def test_accepted(check: Callable[[str], Any], value: str, expected: Any) -> Non
         (rate, "-1", "expected a rate >= 0 per second, got -1"),
         (encoding, "utf-16", "encoding 'utf-16' is not ASCII-compatible"),
         (encoding, "nope", "unknown encoding 'nope'"),
+        (ip_address, "localhost", "expected an IPv4 or IPv6 address, got localhost"),
     ],
 )
 def test_refused(check: Callable[[str], Any], value: str, message: str) -> None:

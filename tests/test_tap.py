@@ -192,6 +192,7 @@ def test_greet_defaults() -> None:
         (tcp_chat, ["--flood-burst", "0"], "expected a whole number >= 1, got 0"),
         (tcp_chat, ["--motd", "/nonexistent/motd"], "cannot read --motd"),
         (udp_echo, ["--mode", "lower"], "unknown mode"),
+        (udp_echo, ["--interface", "bogus.test"], "an IPv4 or IPv6 address, got bog"),
         (udp_echo, ["--rate", "-5"], "expected a whole number >= 0, got -5"),
     ],
 )

@@ -13,6 +13,7 @@ option's help.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import math
 from collections.abc import Callable
 from typing import TypeVar
@@ -85,3 +86,12 @@ def encoding(value: str) -> str:
         return check_encoding(value)
     except ValueError as error:
         raise BadValueError(str(error)) from None
+
+
+def ip_address(value: str) -> str:
+    """An IPv4 or IPv6 address, as written (a UDP socket cannot bind to a name)."""
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise BadValueError(f"expected an IPv4 or IPv6 address, got {value}") from None
+    return value

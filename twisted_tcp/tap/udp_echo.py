@@ -14,7 +14,7 @@ from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IListeningPort
 from twisted.python import usage
 
-from twisted_tcp._checks import non_negative_int, port_number
+from twisted_tcp._checks import ip_address, non_negative_int, port_number
 from twisted_tcp._listen import cannot_listen, listen_udp
 from twisted_tcp._logging import readable_logs
 from twisted_tcp.tap._common import (
@@ -35,6 +35,7 @@ class Options(usage.Options):
             None,
             None,
             "Address to listen on [default: every address, IPv6 and IPv4].",
+            ip_address,
         ],
         ["mode", "m", "echo", f"One of {', '.join(UDP_MODES)}."],
         [
