@@ -243,28 +243,19 @@ def test_bad_endpoint_is_a_usage_error(
     assert "Traceback" not in output
 
 
-def test_busy_port_is_one_line(outside: Path) -> None:
+@pytest.mark.parametrize(
+    ("plugin", "kind"),
+    [("tcp-greet", socket.SOCK_STREAM), ("udp-echo", socket.SOCK_DGRAM)],
+)
+def test_busy_port_is_one_line(outside: Path, plugin: str, kind: int) -> None:
     """A port already in use ends twist with one line saying so, no traceback."""
-    with socket.socket() as taken:
+    with socket.socket(socket.AF_INET, kind) as taken:
         taken.bind(("127.0.0.1", 0))
-        taken.listen()
+        if kind == socket.SOCK_STREAM:
+            taken.listen()
         port = taken.getsockname()[1]
         result = run_twist(
-            "tcp-greet", "--port", str(port), "--interface", "127.0.0.1", cwd=outside
-        )
-    assert (result.returncode, result.stdout) == (1, "")
-    assert result.stderr == (
-        f"twist: cannot listen on 127.0.0.1 port {port}: Address already in use\n"
-    )
-
-
-def test_busy_udp_port_is_one_line(outside: Path) -> None:
-    """udp-echo on a UDP port already taken ends with one line too."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
-        taken.bind(("127.0.0.1", 0))
-        port = taken.getsockname()[1]
-        result = run_twist(
-            "udp-echo", "--port", str(port), "--interface", "127.0.0.1", cwd=outside
+            plugin, "--port", str(port), "--interface", "127.0.0.1", cwd=outside
         )
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr == (
