@@ -75,7 +75,7 @@ $(BENCH_STAMP): $(STAMP)
 	command -v curl >/dev/null || apt-get install -y -qq curl || true
 	touch $@
 
-## make bench: every benchmark of SPEC §6, side by side, ratios printed (not part of make test).
+## make bench: every benchmark of bench/README.md, side by side, ratios printed (not part of make test).
 bench: $(BENCH_STAMP) redis-server
 	$(BIN)/python bench/run.py --markdown bench/latest.md
 

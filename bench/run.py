@@ -1,6 +1,6 @@
 """
-Runs every benchmark of SPEC §6 side by side in one process tree and prints the
-table with ratios. Servers and clients are subprocesses of this script; the load
+Runs every benchmark of bench/README.md side by side in one process tree and prints
+the table with ratios. Servers and clients are subprocesses of this script; the load
 generator (uvloop) runs in a process of its own.
 
     python bench/run.py [--quick] [--markdown FILE]
