@@ -37,6 +37,15 @@ def test_make_chat_installs_only_what_running_needs(tmp_path: Path) -> None:
     assert "twist --log-format=text tcp-chat --port 6666" in planned
 
 
+def _as_on_a_terminal() -> None:
+    """
+    Give SIGINT its default disposition, as a shell on a terminal does: a process
+    started in the background of a non-interactive shell (as a test run may be)
+    inherits SIGINT ignored, and then neither Python nor Twisted ever handles it.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_ends_make_chat_quietly() -> None:
     """Ctrl-C (SIGINT to the terminal's process group) stops the chat server, and
     make says nothing about an interrupt."""
@@ -48,7 +57,7 @@ def test_ctrl_c_ends_make_chat_quietly() -> None:
             "CHAT_OPTIONS=--listen tcp:0:interface=127.0.0.1",
         ],
         cwd=CHECKOUT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True,
+        start_new_session=True, preexec_fn=_as_on_a_terminal,
     )  # fmt: skip
     try:
         assert make.stdout is not None
