@@ -297,3 +297,38 @@ def test_stalled_member_dropped_while_moving() -> None:
     assert set(chat.chat.rooms) == {"#lobby"}
     assert "guest-1" not in chat.chat.members
     assert lines(bob_out)[-1] == "* guest-1 dropped (send queue exceeded)"
+
+
+def test_member_dropped_by_its_move_notice_is_in_no_room() -> None:
+    """A member whose queue overflows with the "you are now in" line is dropped and
+    left behind nowhere: the room it was moving to disappears, empty."""
+    chat = ChatHarness(max_send_queue=200)
+    (alice, alice_out), (bob, bob_out) = chat.join(), chat.join()
+    take(alice_out), take(bob_out)
+    alice.pauseProducing()
+    say(bob, "x" * 140)  # Queues 174 bytes for alice: the notice takes her past 200.
+    take(bob_out)
+    say(alice, "/join #new")
+    assert alice.transport.disconnected  # type: ignore[attr-defined]
+    assert set(chat.chat.rooms) == {"#lobby"}
+    assert list(chat.chat.default_room.members) == [bob]
+    assert alice.room is None
+    say(bob, "/join #new", "/who")
+    assert lines(bob_out)[-2:] == [
+        "* 1 in #new:",
+        f"*   guest-2 (since {chat.stamp()})",
+    ]
+
+
+def test_member_dropped_by_a_room_history_is_not_announced_there() -> None:
+    """A member dropped while a room's history is replayed to it never joined it:
+    the room is told of the drop, not of a join after it."""
+    chat = ChatHarness(max_send_queue=300, history=5)
+    (alice, alice_out), (bob, bob_out) = chat.join(), chat.join()
+    say(bob, "/join #busy", *["y" * 100] * 3)
+    take(alice_out), take(bob_out)
+    alice.pauseProducing()
+    say(alice, "/join #busy")
+    assert alice.transport.disconnected  # type: ignore[attr-defined]
+    assert lines(bob_out) == ["* guest-1 dropped (send queue exceeded)"]
+    assert list(chat.chat.rooms["#busy"].members) == [bob]

@@ -184,13 +184,21 @@ class LocalChat:
             del self.rooms[room.key]
         return room
 
-    def _enter_room(self, member: ChatMember, room: Room) -> None:
-        """Put C{member} in C{room} and show it the room's topic and history."""
+    def _enter_room(self, member: ChatMember, room: Room, *greeting: str) -> bool:
+        """
+        Put C{member} in C{room}, then show it C{greeting} and the room's topic and
+        history. A member that does not read may be dropped by those lines: it is
+        in the room first, so that the drop takes it out again.
+
+        @return: whether C{member} is still in C{room}.
+        """
         room.add(member)
-        if room.topic:
-            member.send_text(f"* topic of {room.name}: {room.topic}")
-        for line in room.history:
+        topic = [f"* topic of {room.name}: {room.topic}"] if room.topic else []
+        for line in (*greeting, *topic, *room.history):
+            if member.room is not room:
+                return False
             member.send_text(line)
+        return member.room is room
 
     # Membership.
 
@@ -199,13 +207,12 @@ class LocalChat:
         member.connected_since = self.clock.seconds()
         self.members[member.nick.casefold()] = member
         self.log.info("{nick} connected", nick=member.nick)
-        member.send_text(
+        welcome = (
             f"* Welcome, {member.nick}! Change your nick with /nick NAME;"
             " /help lists the commands."
         )
-        for line in self.motd:
-            member.send_text(line)
-        self._enter_room(member, self.default_room)
+        if not self._enter_room(member, self.default_room, welcome, *self.motd):
+            return None
         if self.arrival_grace:
             self._arrivals[member] = self.clock.callLater(
                 self.arrival_grace, self._arrive, member
@@ -315,9 +322,9 @@ class LocalChat:
         room = self._room(name)
         if left is not None:
             left.announce_departure(member.nick, f"joined {room.name}")
-        member.send_text(f"* you are now in {room.name}; {len(room) + 1} here")
-        self._enter_room(member, room)
-        room.announce_arrival(member)
+        here = f"* you are now in {room.name}; {len(room) + 1} here"
+        if self._enter_room(member, room, here):
+            room.announce_arrival(member)
 
     # Messages.
 
