@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from twisted.internet.task import Clock
+from twisted.logger import LogLevel, capturedLogs, formatEvent
 
 from twisted_tcp.chat.history import (
     WRITE_PERIOD,
@@ -20,6 +21,7 @@ from twisted_tcp.chat.history import (
     SQLiteHistory,
 )
 
+from .chat_support import ChatHarness, lines, say
 from .twist_support import Twist
 
 
@@ -103,6 +105,74 @@ def test_corrupt_or_unreachable_file_is_refused(tmp_path: Path) -> None:
         SQLiteHistory(garbage, limit=5)
     with pytest.raises(HistoryFileError, match="cannot open"):
         SQLiteHistory(tmp_path / "missing" / "h.db", limit=5)
+
+
+def test_locked_file_neither_blocks_nor_loses_messages(tmp_path: Path) -> None:
+    """While another program holds the file's write lock, a write gives way at once
+    and its messages wait for the next one; none are lost, and loads see them."""
+    clock = Clock()
+    store = SQLiteHistory(tmp_path / "h.db", limit=5, clock=clock)
+    other = sqlite3.connect(tmp_path / "h.db", isolation_level=None)
+    other.execute("PRAGMA busy_timeout = 0")
+    other.execute("BEGIN IMMEDIATE")
+    store.append("#a", "one")
+    with capturedLogs() as events:
+        clock.advance(WRITE_PERIOD)
+        store.append("#a", "two")
+        clock.advance(WRITE_PERIOD)
+    assert [event["log_level"] for event in events] == [LogLevel.warn]
+    assert "locked" in formatEvent(events[0])
+    assert store.load("#a", 5) == ["one", "two"]
+    other.execute("COMMIT")
+    clock.advance(WRITE_PERIOD)
+    assert other.execute("SELECT line FROM history").fetchall() == [("one",), ("two",)]
+    other.close()
+    store.close()
+
+
+def test_messages_waiting_on_a_lock_are_bounded(tmp_path: Path) -> None:
+    """Messages waiting for a lock held for good cannot fill memory: past the bound
+    the oldest are given up, and the log says how many, as it does for those still
+    waiting when the server stops."""
+    clock = Clock()
+    store = SQLiteHistory(tmp_path / "h.db", limit=5, clock=clock, max_pending=3)
+    other = sqlite3.connect(tmp_path / "h.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    for n in range(5):
+        store.append("#a", f"line {n}")
+    with capturedLogs() as events:
+        clock.advance(WRITE_PERIOD)
+    assert "2 messages not saved" in formatEvent(events[-1])
+    assert store.load("#a", 5) == ["line 2", "line 3", "line 4"]
+    with capturedLogs() as events:
+        store.close()
+    assert "3 messages not saved" in formatEvent(events[-1])
+    other.execute("ROLLBACK")
+    other.close()
+
+
+def test_broken_file_is_logged_and_the_chat_goes_on(tmp_path: Path) -> None:
+    """A history file that breaks while the server runs costs history, not the
+    connection of whoever joins a room: the error is logged, the join completes."""
+    database = tmp_path / "h.db"
+    chat = ChatHarness(history=5, history_db=database)
+    alice, alice_out = chat.join()
+    say(alice, "kept")
+    chat.clock.advance(WRITE_PERIOD)
+    with sqlite3.connect(database) as other:
+        other.execute("DROP TABLE history")
+    with capturedLogs() as events:
+        say(alice, "/join #new", "lost", "/part")
+        chat.clock.advance(WRITE_PERIOD)
+    assert lines(alice_out)[-4:] == [
+        "* you are now in #new; 1 here",
+        f"[{chat.stamp()}] <guest-1> lost",
+        "* you are now in #lobby; 1 here",
+        f"[{chat.stamp()}] <guest-1> kept",
+    ]
+    assert not alice.transport.disconnected  # type: ignore[attr-defined]
+    errors = [event for event in events if event["log_level"] == LogLevel.error]
+    assert ["no such table" in formatEvent(event) for event in errors] == [True] * 2
 
 
 def chat_lines(sock: socket.socket, until: bytes) -> list[str]:

@@ -22,6 +22,12 @@ MAX_MEMORY_ROOMS: Final = 1000
 #: Seconds between two writes of new messages to the database: messages are written
 #: in one transaction per period, never one per message on the reactor thread.
 WRITE_PERIOD: Final = 0.2
+#: Messages kept for a later write while another program holds the database's write
+#: lock; past this many the oldest are given up, so a lock held for good cannot fill
+#: the server's memory.
+MAX_PENDING: Final = 10_000
+#: Milliseconds the last write, at shutdown, may wait for another program's lock.
+CLOSE_BUSY_TIMEOUT: Final = 1000
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS history (
@@ -88,7 +94,13 @@ class SQLiteHistory:
     most that period's messages. C{synchronous=NORMAL} is the WAL setting that keeps
     the file consistent across a crash without a sync per transaction.
 
+    Once open, the store never waits for a lock: while another program writes to
+    the file, messages wait here (at most C{max_pending}) for the next period
+    instead of stopping the reactor. Any other failure of the file later on is
+    logged and costs history only, never a member's connection.
+
     @param clock: schedules the writes; the global reactor unless given.
+    @param max_pending: messages kept while the file is locked (see L{MAX_PENDING}).
     @raise HistoryFileError: when the file cannot be created, opened or written, or is
         not an SQLite database: a start-up error, not a failure later.
     """
@@ -96,13 +108,19 @@ class SQLiteHistory:
     log = Logger()
 
     def __init__(
-        self, path: str | Path, limit: int, clock: IReactorTime | None = None
+        self,
+        path: str | Path,
+        limit: int,
+        clock: IReactorTime | None = None,
+        max_pending: int = MAX_PENDING,
     ) -> None:
         self.path = Path(path)
         self.limit = limit
         self.clock = clock
+        self.max_pending = max_pending
         self._pending: list[tuple[str, str]] = []
         self._write: IDelayedCall | None = None
+        self._locked = False
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None)
         except sqlite3.Error as error:
@@ -116,6 +134,8 @@ class SQLiteHistory:
             # Fail now, not at the first message, if the file cannot be written.
             self._db.execute("BEGIN IMMEDIATE")
             self._db.execute("COMMIT")
+            # From now on a lock held elsewhere fails a write at once (see above).
+            self._db.execute("PRAGMA busy_timeout = 0")
         except sqlite3.Error as error:
             self._db.close()
             raise HistoryFileError(
@@ -123,15 +143,28 @@ class SQLiteHistory:
             ) from None
 
     def load(self, room: str, limit: int) -> list[str]:
-        self._write_pending()
-        rows = self._db.execute(
-            "SELECT line FROM history WHERE room = ? ORDER BY id DESC LIMIT ?",
-            (room, limit),
-        ).fetchall()
-        return [line for (line,) in reversed(rows)]
+        try:
+            rows = self._db.execute(
+                "SELECT line FROM history WHERE room = ? ORDER BY id DESC LIMIT ?",
+                (room, limit),
+            ).fetchall()
+        except sqlite3.Error as error:
+            self.log.error(
+                "history: cannot read {room} from {path}: {error}",
+                room=room,
+                path=str(self.path),
+                error=str(error),
+            )
+            rows = []
+        lines = [line for (line,) in reversed(rows)]
+        lines += [line for key, line in self._pending if key == room]
+        return lines[-limit:] if limit else []
 
     def append(self, room: str, line: str) -> None:
         self._pending.append((room, line))
+        self._schedule_write()
+
+    def _schedule_write(self) -> None:
         if self._write is None:
             if self.clock is None:
                 from twisted.internet import reactor
@@ -141,7 +174,10 @@ class SQLiteHistory:
             self._write = self.clock.callLater(WRITE_PERIOD, self._write_pending)
 
     def _write_pending(self) -> None:
-        """Write the collected messages in one transaction and trim each room."""
+        """
+        Write the collected messages in one transaction and trim each room; if the
+        file is locked, keep them for the next period.
+        """
         if self._write is not None and self._write.active():
             self._write.cancel()
         self._write = None
@@ -163,13 +199,54 @@ class SQLiteHistory:
                         (room, room, self.limit),
                     )
         except sqlite3.Error as error:
-            self.log.error(
-                "history: {count} messages not saved to {path}: {error}",
-                count=len(pending),
+            if _is_busy(error):
+                self._wait_for_lock(pending)
+            else:
+                self._not_saved(len(pending), error)
+            return
+        if self._locked:
+            self._locked = False
+            self.log.info("history: {path} written again", path=str(self.path))
+
+    def _wait_for_lock(self, pending: list[tuple[str, str]]) -> None:
+        """Keep messages the locked file did not take for the next write."""
+        if not self._locked:
+            self._locked = True
+            self.log.warn(
+                "history: {path} is locked by another program; messages wait",
                 path=str(self.path),
-                error=str(error),
             )
+        excess = len(pending) - self.max_pending
+        if excess > 0:
+            self._not_saved(excess, "the file stayed locked")
+            pending = pending[excess:]
+        self._pending = pending
+        self._schedule_write()
+
+    def _not_saved(self, count: int, error: object) -> None:
+        self.log.error(
+            "history: {count} messages not saved to {path}: {error}",
+            count=count,
+            path=str(self.path),
+            error=str(error),
+        )
 
     def close(self) -> None:
+        self._db.execute(f"PRAGMA busy_timeout = {CLOSE_BUSY_TIMEOUT}")
         self._write_pending()
+        if self._write is not None:
+            self._write.cancel()
+            self._write = None
+        if self._pending:
+            self._not_saved(len(self._pending), "the file is locked")
+            self._pending = []
         self._db.close()
+
+
+def _is_busy(error: sqlite3.Error) -> bool:
+    """Whether SQLite failed because another connection holds a lock."""
+    code = getattr(error, "sqlite_errorcode", None)
+    return code is not None and (code & 0xFF) in (
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+    )
