@@ -5,6 +5,7 @@ overflow, announcements and summaries, without sockets or protocols.
 
 from __future__ import annotations
 
+import tracemalloc
 from collections import deque
 
 import pytest
@@ -239,3 +240,36 @@ def test_join_storm_bytes_grow_linearly() -> None:
 
     small, large = storm_bytes(2000), storm_bytes(4000)
     assert large < 2.2 * small
+
+
+class CountingMember(FakeMember):
+    """A member that keeps only how many bytes it was sent."""
+
+    received = 0
+
+    def deliver(self, data: bytes) -> bool:
+        self.received += len(data)
+        return True
+
+
+def test_many_exclusions_in_one_turn_copy_nothing_at_once() -> None:
+    """
+    When many members join in one turn, each one's copy of the batch without its own
+    join notice is made as it is delivered: never all of them at once (1,000 copies
+    of a 20 kB batch would be 20 MB).
+    """
+    harness = RoomHarness(announce_limit=0)
+    members = [CountingMember(f"m{n:03}") for n in range(1000)]
+    for member in members:
+        harness.room.add(member)
+    for member in members:
+        harness.room.announce_arrival(member)
+    tracemalloc.start()
+    try:
+        harness.turn()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    line = len(b"* m000 joined #Test\r\n")
+    assert [member.received for member in members] == [999 * line] * 1000
+    assert peak < 1_000_000

@@ -175,16 +175,23 @@ class Room:
         """
         Write C{pending} to every member, each line joined into one write, leaving out
         each line's excluded member. Returns the members whose queue overflowed.
+
+        An excluded member's bytes are cut out of the joined batch as it is served:
+        a join storm excludes a member per line, and a copy of the batch for each
+        of them at once would cost their number times its size.
         """
         everything = b"".join(line for line, _ in pending)
-        excluded = {member for _, member in pending if member is not None}
-        special = {
-            member: b"".join(line for line, other in pending if other is not member)
-            for member in excluded
-        }
+        batch = memoryview(everything)
+        spans: dict[Member, list[tuple[int, int]]] = {}
+        end = 0
+        for line, excluded in pending:
+            start, end = end, end + len(line)
+            if excluded is not None:
+                spans.setdefault(excluded, []).append((start, end))
         overflowing = []
         for member in self.members:
-            data = special.get(member, everything) if special else everything
+            cut = spans.get(member)
+            data = everything if cut is None else _without(batch, cut)
             if data and not member.deliver(data):
                 overflowing.append(member)
         return overflowing
@@ -243,6 +250,17 @@ class Room:
         if self._summary is not None and self._summary.active():
             self._summary.cancel()
         self._summary = None
+
+
+def _without(batch: memoryview, cut: list[tuple[int, int]]) -> bytes:
+    """C{batch} with the (ascending, disjoint) C{[start, end)} spans C{cut} left out."""
+    kept = []
+    position = 0
+    for start, end in cut:
+        kept.append(batch[position:start])
+        position = end
+    kept.append(batch[position:])
+    return b"".join(kept)
 
 
 def sorted_members(members: Iterable[Member]) -> list[Member]:
