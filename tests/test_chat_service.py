@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from twisted_tcp.chat.service import ARRIVAL_GRACE
+from twisted_tcp.chat.service import ARRIVAL_GRACE, MAX_LISTED
 
 from .chat_support import ChatHarness, lines, say, take
 
@@ -332,3 +332,71 @@ def test_member_dropped_by_a_room_history_is_not_announced_there() -> None:
     assert alice.transport.disconnected  # type: ignore[attr-defined]
     assert lines(bob_out) == ["* guest-1 dropped (send queue exceeded)"]
     assert list(chat.chat.rooms["#busy"].members) == [bob]
+
+
+def test_rooms_answer_fits_an_asker_that_is_not_reading() -> None:
+    """
+    /rooms lists at most MAX_LISTED rooms, the most crowded, with topics cut short,
+    then says how many more there are: however many rooms and long topics there
+    are, the answer fits in the send queue of an asker that is not reading right
+    now, who is not dropped for asking.
+    """
+    chat = ChatHarness(max_send_queue=150_000)
+    asker, asker_out = chat.join()
+    crowd, crowd_out = chat.join()
+    say(crowd, "/join #crowded")
+    for n in range(MAX_LISTED + 100):
+        other, _ = chat.join()
+        say(other, f"/join #r{n:04}", "/topic " + "t" * 500)
+    say(asker, "/join #crowded")
+    take(asker_out)
+    asker.pauseProducing()
+    say(asker, "/rooms")
+    assert not asker.transport.disconnected  # type: ignore[attr-defined]
+    asker.resumeProducing()
+    listing = lines(asker_out)
+    assert len(listing) == MAX_LISTED + 2
+    assert listing[:3] == [
+        f"* {MAX_LISTED + 102} rooms:",
+        "*   #crowded (2)",
+        "*   #r0000 (1): " + "t" * 77 + "...",
+    ]
+    assert listing[-2].startswith(f"*   #r{MAX_LISTED - 2:04} (1): ")
+    assert listing[-1] == "*   ... and 102 more rooms"
+    del crowd_out
+
+
+def test_who_lists_at_most_max_listed_members() -> None:
+    """/who in a room of more than MAX_LISTED members lists the first of them by
+    nick, then says how many more there are."""
+    chat = ChatHarness()
+    members = [chat.join() for _ in range(MAX_LISTED + 5)]
+    asker, asker_out = members[0]
+    take(asker_out)
+    say(asker, "/who")
+    listing = lines(asker_out)
+    assert len(listing) == MAX_LISTED + 2
+    assert listing[0] == f"* {MAX_LISTED + 5} in #lobby:"
+    assert listing[1] == f"*   guest-1 (since {chat.stamp()})"
+    assert listing[-1] == "*   ... and 5 more"
+
+
+def test_who_never_lists_a_member_dropped_by_its_own_flush() -> None:
+    """A member thrown out by the delivery that /who makes first is not listed."""
+    chat = ChatHarness(max_send_queue=100)
+    (alice, alice_out), (bob, bob_out), (carol, carol_out) = (
+        chat.join(),
+        chat.join(),
+        chat.join(),
+    )
+    take(alice_out), take(bob_out), take(carol_out)
+    alice.pauseProducing()
+    say(bob, "x" * 100)  # Not delivered yet: over alice's bound once it is.
+    say(carol, "/who")
+    assert lines(carol_out) == [
+        f"[{chat.stamp()}] <guest-2> {'x' * 100}",
+        "* guest-1 dropped (send queue exceeded)",
+        "* 2 in #lobby:",
+        f"*   guest-2 (since {chat.stamp()})",
+        f"*   guest-3 (since {chat.stamp()})",
+    ]

@@ -13,6 +13,7 @@ pending, the member's further input waits, so its lines keep their order.
 
 from __future__ import annotations
 
+import heapq
 import re
 import time
 from collections import deque
@@ -39,6 +40,12 @@ DEFAULT_TIMESTAMP_FORMAT: Final = "%Y/%m/%d %H:%M:%S"
 #: Seconds a newcomer's join waits to be announced, so that a client that names
 #: itself with C{/nick} as its first line is announced under that nick.
 ARRIVAL_GRACE: Final = 1.0
+#: Most entries C{/who} and C{/rooms} list; then they say how many more there are.
+#: Their answers thus stay small whatever the size of the chat: an asker is never
+#: dropped for its send queue by the answer to its own question.
+MAX_LISTED: Final = 1000
+#: Characters of a room's topic that C{/rooms} shows.
+LISTED_TOPIC: Final = 80
 
 Completion = Deferred[None] | None
 
@@ -362,22 +369,28 @@ class LocalChat:
         room = member.room
         if room is None:
             return None
-        listing = [
-            f"*   {other.nick} (since {self.timestamp(other.connected_since)})"
-            for other in sorted_members(room.members)
-        ]
-        member.send_text(f"* {len(listing)} in {room.name}:")
-        for line in listing:
-            member.send_text(line)
+        room.flush()  # Whoever that delivery throws out is not listed.
+        members = sorted_members(room.members)
+        member.send_text(f"* {len(members)} in {room.name}:")
+        for other in members[:MAX_LISTED]:
+            since = self.timestamp(other.connected_since)
+            member.send_text(f"*   {other.nick} (since {since})")
+        if len(members) > MAX_LISTED:
+            member.send_text(f"*   ... and {len(members) - MAX_LISTED} more")
         return None
 
     def list_rooms(self, member: ChatMember) -> Completion:
         self._arrive(member)
-        rooms = sorted(self.rooms.values(), key=lambda room: room.key)
+        rooms = self.rooms.values()
+        crowded = heapq.nsmallest(
+            MAX_LISTED, rooms, key=lambda room: (-len(room), room.key)
+        )
         member.send_text(f"* {len(rooms)} rooms:")
-        for room in rooms:
-            topic = f": {room.topic}" if room.topic else ""
+        for room in sorted(crowded, key=lambda room: room.key):
+            topic = f": {_excerpt(room.topic)}" if room.topic else ""
             member.send_text(f"*   {room.name} ({len(room)}){topic}")
+        if len(rooms) > MAX_LISTED:
+            member.send_text(f"*   ... and {len(rooms) - MAX_LISTED} more rooms")
         return None
 
     def topic(self, member: ChatMember, text: str | None) -> Completion:
@@ -413,6 +426,13 @@ def nick_problem(nick: str) -> str | None:
     if nick.casefold() in RESERVED_NICKS:
         return f"the nick {nick} is reserved"
     return None
+
+
+def _excerpt(topic: str) -> str:
+    """A topic as C{/rooms} shows it: at most L{LISTED_TOPIC} characters."""
+    if len(topic) <= LISTED_TOPIC:
+        return topic
+    return topic[: LISTED_TOPIC - 3] + "..."
 
 
 def room_name_problem(name: str) -> str | None:
