@@ -6,11 +6,15 @@ in-memory transports.
 
 from __future__ import annotations
 
-import pytest
+import time
 
-from twisted_tcp.chat.service import ARRIVAL_GRACE, MAX_LISTED
+import pytest
+from hypothesis import given, settings
+
+from twisted_tcp.chat.service import ARRIVAL_GRACE, MAX_LISTED, ROOM_RULE
 
 from .chat_support import ChatHarness, lines, say, take
+from .support import splits
 
 
 @pytest.fixture
@@ -400,3 +404,85 @@ def test_who_never_lists_a_member_dropped_by_its_own_flush() -> None:
         f"*   guest-2 (since {chat.stamp()})",
         f"*   guest-3 (since {chat.stamp()})",
     ]
+
+
+#: A hostile session: odd spacing and case in commands, control, bidi and invalid
+#: bytes in names and topics, an over-long line, CRLF and LF, // and quit variants.
+HOSTILE_SESSION = b"".join(
+    [
+        b"/nick  Alice \r\n",
+        b"/JOIN   #Rust\n",
+        b"/join #rust extra words\n",
+        b"/join #rust\xe2\x80\xae\n",
+        b"/topic \xe2\x80\xaebidi \x1b[31mtopic\x07\r\n",
+        b"/topic     \n",
+        b"/join #\xff\xfe\n",
+        b"//\n",
+        b"//slash\n",
+        b"/me \x00waves\there\n",
+        b"y" * 1100 + b"\n",
+        b"/msg BOB  hi\xc2\x85 there \n",
+        b"/Part extra\n",
+        b"/part\n",
+        b"/\n",
+        b"quit now\n",
+        b"  QUIT  \r\n",
+        b"never seen\n",
+    ]
+)
+
+
+def hostile_transcripts(chunks: list[bytes]) -> tuple[list[str], list[str]]:
+    """What the hostile member and a bystander see when the session arrives in
+    C{chunks}."""
+    chat = ChatHarness()
+    (bob, bob_out), (alice, alice_out) = chat.join(), chat.join()
+    say(bob, "/nick bob")
+    take(alice_out), take(bob_out)
+    for chunk in chunks:
+        alice.dataReceived(chunk)
+    return lines(alice_out), lines(bob_out)
+
+
+def test_hostile_session_transcript() -> None:
+    """Odd spacing and case are forgiven, extra words and bad names are refused
+    with one error line each, and nothing unsafe reaches anyone."""
+    alice, bob = hostile_transcripts([HOSTILE_SESSION])
+    stamp = time.strftime("%Y/%m/%d %H:%M:%S", time.localtime(0))
+    assert alice == [
+        "* guest-2 is now known as Alice",
+        "* you are now in #Rust; 1 here",
+        f"error: {ROOM_RULE}",
+        "error: you are already in #Rust",
+        "* Alice set the topic of #Rust: bidi [31mtopic",
+        "* topic of #Rust: bidi [31mtopic",
+        f"error: {ROOM_RULE}",
+        f"[{stamp}] <Alice> /",
+        f"[{stamp}] <Alice> /slash",
+        f"[{stamp}] * Alice waves here",
+        "error: line too long (max 1024 bytes: about 341 CJK characters)",
+        f"[{stamp}] -> *bob* hi there",
+        "* you are now in #lobby; 2 here",
+        "error: you are in the default room #lobby",
+        "error: unknown command / (try /help)",
+        f"[{stamp}] <Alice> quit now",
+        "* Bye",
+    ]
+    assert bob == [
+        "* guest-2 is now known as Alice",
+        "* Alice left #lobby (joined #Rust)",
+        f"[{stamp}] *Alice* hi there",
+        "* Alice joined #lobby",
+        f"[{stamp}] <Alice> quit now",
+        "* Alice left #lobby (quit)",
+    ]
+
+
+@given(splits(HOSTILE_SESSION))
+@settings(max_examples=30)
+def test_hostile_session_whatever_the_split(chunks: list[bytes]) -> None:
+    """The session gives the same transcripts whole, byte by byte and cut anywhere."""
+    whole = hostile_transcripts([HOSTILE_SESSION])
+    assert hostile_transcripts(chunks) == whole
+    bytewise = [HOSTILE_SESSION[n : n + 1] for n in range(len(HOSTILE_SESSION))]
+    assert hostile_transcripts(bytewise) == whole
