@@ -16,13 +16,14 @@ import pytest_twisted
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred, DeferredList
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
-from twisted.internet.error import ConnectionLost
+from twisted.internet.error import ConnectionDone, ConnectionLost
 from twisted.internet.interfaces import IListeningPort
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.internet.task import deferLater
-from twisted.internet.testing import StringTransportWithDisconnection
+from twisted.internet.testing import StringTransport, StringTransportWithDisconnection
 from twisted.internet.threads import deferToThread
 from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
 from twisted.python.failure import Failure
@@ -262,6 +263,41 @@ def test_quit(room: ChatHarness, line: str, reason: str) -> None:
     assert not alice_out.connected
     assert lines(bob_out) == [f"* guest-1 left #lobby ({reason})"]
     assert list(room.chat.members) == ["guest-2"]
+
+
+def test_closing_member_leaves_at_once_and_gets_nothing_more(
+    room: ChatHarness,
+) -> None:
+    """
+    A member that says goodbye leaves its room then, not once its connection has
+    finished closing: nothing is written to it after the goodbye (a client that
+    does not read could otherwise take the room's traffic, unbounded, for as long
+    as its close takes), and the others hear at once that it left.
+    """
+    _, bob_out = room.join()
+    alice = room.factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 1))
+    assert isinstance(alice, ChatProtocol)
+    alice_out = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 1))
+    alice_out.protocol = alice  # type: ignore[attr-defined]
+    alice.makeConnection(alice_out)
+    take(bob_out)
+    say(alice, "/quit gone")
+    assert alice_out.disconnecting  # Still flushing its goodbye.
+    assert alice_out.value().endswith(b"* Bye\r\n")
+    alice_out.clear()
+    bob = bob_out.protocol
+    assert isinstance(bob, ChatProtocol)
+    say(bob, "still here", "/who")
+    assert lines(bob_out) == [
+        "* guest-2 left #lobby (gone)",
+        f"[{room.stamp()}] <guest-1> still here",
+        "* 1 in #lobby:",
+        f"*   guest-1 (since {room.stamp()})",
+    ]
+    assert alice_out.value() == b""
+    alice.connectionLost(Failure(ConnectionDone()))
+    assert lines(bob_out) == []
+    assert list(room.chat.members) == ["guest-1"]
 
 
 def test_quit_reason_is_bounded(room: ChatHarness) -> None:

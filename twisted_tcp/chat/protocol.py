@@ -266,13 +266,28 @@ class ChatProtocol(FramedServerProtocol):
         self._leave_reason = "idle timeout"
         super().timeoutConnection()
 
+    def close_gracefully(self, shutdown: bool = False) -> Deferred[None]:
+        """
+        Leave the chat as soon as the goodbye is handed to the transport: nothing is
+        sent after it, and the room hears of the departure now, not once the client
+        has read everything (while a closing connection drains, no one tells us it
+        stopped reading, so room traffic would pile up unbounded).
+        """
+        closing = super().close_gracefully(shutdown)
+        self._leave("connection closed")
+        return closing
+
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         if self._unpause is not None and self._unpause.active():
             self._unpause.cancel()
+        self._leave(_describe(reason))
+        super().connectionLost(reason)
+
+    def _leave(self, reason: str) -> None:
+        """Leave the chat, once: for the reason given earlier, or C{reason}."""
         if not self._departed:
             self._departed = True
-            self.chat.disconnect(self, self._leave_reason or _describe(reason))
-        super().connectionLost(reason)
+            self.chat.disconnect(self, self._leave_reason or reason)
 
 
 def _describe(reason: Failure) -> str:
