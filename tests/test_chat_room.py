@@ -273,3 +273,31 @@ def test_many_exclusions_in_one_turn_copy_nothing_at_once() -> None:
     line = len(b"* m000 joined #Test\r\n")
     assert [member.received for member in members] == [999 * line] * 1000
     assert peak < 1_000_000
+
+
+class FailingMember(FakeMember):
+    """A member whose first delivery raises, as a broken transport might."""
+
+    failed = False
+
+    def deliver(self, data: bytes) -> bool:
+        if not self.failed:
+            self.failed = True
+            raise RuntimeError("broken transport")
+        return super().deliver(data)
+
+
+def test_a_failing_delivery_does_not_stop_the_room(harness: RoomHarness) -> None:
+    """An exception from one member's delivery (logged by the reactor) loses that
+    turn's lines at most: later turns are delivered as usual."""
+    (broken,) = [FailingMember("broken")]
+    harness.room.add(broken)
+    (alice,) = harness.add(1)
+    harness.room.post("lost")
+    with pytest.raises(RuntimeError):
+        harness.turn()
+    harness.room.post("delivered")
+    harness.turn()
+    assert alice.lines()[-1] == "delivered"
+    assert broken.lines() == ["delivered"]
+    assert harness.clock.getDelayedCalls() == []

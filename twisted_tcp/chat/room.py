@@ -165,11 +165,13 @@ class Room:
                 for member in self._deliver(pending):
                     self._overflowed(member)
         finally:
+            # Even if a member's delivery raised: a delivery still marked as
+            # scheduled would never be scheduled again, and the room fall silent.
             self._flushing = False
-        if self._delivery is not None:
-            if self._delivery.active():
-                self._delivery.cancel()
-            self._delivery = None
+            if self._delivery is not None:
+                if self._delivery.active():
+                    self._delivery.cancel()
+                self._delivery = None
 
     def _deliver(self, pending: list[tuple[bytes, Member | None]]) -> list[Member]:
         """
