@@ -341,7 +341,8 @@ def test_member_dropped_by_a_room_history_is_not_announced_there() -> None:
 def test_rooms_answer_fits_an_asker_that_is_not_reading() -> None:
     """
     /rooms lists at most MAX_LISTED rooms, the most crowded, with topics cut short,
-    then says how many more there are: however many rooms and long topics there
+    then says how many more there are (the first line counts the lines that
+    follow): however many rooms and long topics there
     are, the answer fits in the send queue of an asker that is not reading right
     now, who is not dropped for asking.
     """
@@ -361,18 +362,19 @@ def test_rooms_answer_fits_an_asker_that_is_not_reading() -> None:
     listing = lines(asker_out)
     assert len(listing) == MAX_LISTED + 2
     assert listing[:3] == [
-        f"* {MAX_LISTED + 102} rooms:",
+        f"* {MAX_LISTED} rooms:",
         "*   #crowded (2)",
         "*   #r0000 (1): " + "t" * 77 + "...",
     ]
     assert listing[-2].startswith(f"*   #r{MAX_LISTED - 2:04} (1): ")
-    assert listing[-1] == "*   ... and 102 more rooms"
+    assert listing[-1] == "* ... and 102 more rooms, not listed"
     del crowd_out
 
 
 def test_who_lists_at_most_max_listed_members() -> None:
     """/who in a room of more than MAX_LISTED members lists the first of them by
-    nick, then says how many more there are."""
+    nick, the first line counting the lines that follow, then says how many more
+    there are."""
     chat = ChatHarness()
     members = [chat.join() for _ in range(MAX_LISTED + 5)]
     asker, asker_out = members[0]
@@ -380,9 +382,9 @@ def test_who_lists_at_most_max_listed_members() -> None:
     say(asker, "/who")
     listing = lines(asker_out)
     assert len(listing) == MAX_LISTED + 2
-    assert listing[0] == f"* {MAX_LISTED + 5} in #lobby:"
+    assert listing[0] == f"* {MAX_LISTED} in #lobby:"
     assert listing[1] == f"*   guest-1 (since {chat.stamp()})"
-    assert listing[-1] == "*   ... and 5 more"
+    assert listing[-1] == "* ... and 5 more, not listed"
 
 
 def test_who_never_lists_a_member_dropped_by_its_own_flush() -> None:

@@ -40,9 +40,10 @@ DEFAULT_TIMESTAMP_FORMAT: Final = "%Y/%m/%d %H:%M:%S"
 #: Seconds a newcomer's join waits to be announced, so that a client that names
 #: itself with C{/nick} as its first line is announced under that nick.
 ARRIVAL_GRACE: Final = 1.0
-#: Most entries C{/who} and C{/rooms} list; then they say how many more there are.
-#: Their answers thus stay small whatever the size of the chat: an asker is never
-#: dropped for its send queue by the answer to its own question.
+#: Most entries C{/who} and C{/rooms} list; a notice after the listing says how many
+#: more there are. Their answers thus stay small whatever the size of the chat: an
+#: asker is never dropped for its send queue by the answer to its own question.
+#: The number in a listing's first line is how many lines follow, always.
 MAX_LISTED: Final = 1000
 #: Characters of a room's topic that C{/rooms} shows.
 LISTED_TOPIC: Final = 80
@@ -371,12 +372,12 @@ class LocalChat:
             return None
         room.flush()  # Whoever that delivery throws out is not listed.
         members = sorted_members(room.members)
-        member.send_text(f"* {len(members)} in {room.name}:")
-        for other in members[:MAX_LISTED]:
+        listed = members[:MAX_LISTED]
+        member.send_text(f"* {len(listed)} in {room.name}:")
+        for other in listed:
             since = self.timestamp(other.connected_since)
             member.send_text(f"*   {other.nick} (since {since})")
-        if len(members) > MAX_LISTED:
-            member.send_text(f"*   ... and {len(members) - MAX_LISTED} more")
+        _tell_unlisted(member, len(members) - len(listed), "")
         return None
 
     def list_rooms(self, member: ChatMember) -> Completion:
@@ -385,12 +386,11 @@ class LocalChat:
         crowded = heapq.nsmallest(
             MAX_LISTED, rooms, key=lambda room: (-len(room), room.key)
         )
-        member.send_text(f"* {len(rooms)} rooms:")
+        member.send_text(f"* {len(crowded)} rooms:")
         for room in sorted(crowded, key=lambda room: room.key):
             topic = f": {_excerpt(room.topic)}" if room.topic else ""
             member.send_text(f"*   {room.name} ({len(room)}){topic}")
-        if len(rooms) > MAX_LISTED:
-            member.send_text(f"*   ... and {len(rooms) - MAX_LISTED} more rooms")
+        _tell_unlisted(member, len(rooms) - len(crowded), " rooms")
         return None
 
     def topic(self, member: ChatMember, text: str | None) -> Completion:
@@ -426,6 +426,12 @@ def nick_problem(nick: str) -> str | None:
     if nick.casefold() in RESERVED_NICKS:
         return f"the nick {nick} is reserved"
     return None
+
+
+def _tell_unlisted(member: ChatMember, count: int, what: str) -> None:
+    """After a listing cut at L{MAX_LISTED}: how many entries it left out."""
+    if count > 0:
+        member.send_text(f"* ... and {count} more{what}, not listed")
 
 
 def _excerpt(topic: str) -> str:
