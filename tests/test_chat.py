@@ -623,7 +623,8 @@ class ChatRoomMachine(RuleBasedStateMachine):
     order while the clock moves. After every step: the nick registry is exactly the
     live clients, every live client has received every message sent in its room while
     it was there exactly once and in order and nothing from other rooms, only stalled
-    clients are ever dropped, and no queue passes the bound.
+    clients are ever dropped, no queue passes the bound, and the rooms hold exactly
+    the live clients (no room keeps one that left, none but the default is empty).
     """
 
     BOUND = 160  # About four message lines, so drops happen within a run.
@@ -746,6 +747,10 @@ class ChatRoomMachine(RuleBasedStateMachine):
             id(protocol) for protocol, _ in self.live.values()
         )
         assert all(key == p.nick.casefold() for key, p in members.items())
+        rooms = self.room.chat.rooms
+        in_rooms = [id(member) for room in rooms.values() for member in room.members]
+        assert sorted(in_rooms) == sorted(map(id, members.values()))
+        assert all(room.members for key, room in rooms.items() if key != "#lobby")
         for client, (protocol, _) in self.live.items():
             # Messages of its room while it was there, once, in order; the rest of
             # them may still wait for the end of the turn.
