@@ -324,6 +324,33 @@ def test_member_dropped_by_its_move_notice_is_in_no_room() -> None:
     ]
 
 
+def test_joining_a_room_whose_last_member_is_dropped_then() -> None:
+    """If the lines a room still owes its members drop the last of them as someone
+    joins, the room ends and the newcomer starts it anew: it is never left alone in
+    a room that no longer exists, where no one else could reach it."""
+    chat = ChatHarness(max_send_queue=100)
+    (alice, alice_out), (bob, bob_out), (carol, carol_out) = (
+        chat.join(),
+        chat.join(),
+        chat.join(),
+    )
+    say(alice, "/join #b", "/topic old")
+    take(alice_out), take(bob_out), take(carol_out)
+    alice.pauseProducing()
+    # 75 bytes queued for alice; the notice of bob's leaving (35 more) is still
+    # owed to her when carol joins.
+    say(bob, "/join #b", "x" * 20, "/join #lobby")
+    say(carol, "/join #b")
+    assert alice.transport.disconnected  # type: ignore[attr-defined]
+    assert lines(carol_out)[-1] == "* you are now in #b; 1 here"
+    assert chat.chat.rooms["#b"] is carol.room
+    say(bob, "/join #B", "hello")
+    assert lines(carol_out) == [
+        "* guest-2 joined #b",
+        f"[{chat.stamp()}] <guest-2> hello",
+    ]
+
+
 def test_member_dropped_by_a_room_history_is_not_announced_there() -> None:
     """A member dropped while a room's history is replayed to it never joined it:
     the room is told of the drop, not of a join after it."""

@@ -327,6 +327,9 @@ class LocalChat:
         left = self._leave_room(member)
         if self.members.get(member.nick.casefold()) is not member:
             return  # Dropped by the last delivery of the room it left.
+        # What the room still owes its members may drop the last of them, and so
+        # end it: then the newcomer starts it anew.
+        self._room(name).flush()
         room = self._room(name)
         if left is not None:
             left.announce_departure(member.nick, f"joined {room.name}")
