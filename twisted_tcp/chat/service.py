@@ -402,10 +402,7 @@ class LocalChat:
         if room is None:
             return None
         if text is None:
-            if room.topic:
-                member.send_text(f"* topic of {room.name}: {room.topic}")
-            else:
-                member.send_text(f"* {room.name} has no topic")
+            show_topic(member, room)
             return None
         room.topic = text
         room.post(f"* {member.nick} set the topic of {room.name}: {text}")
@@ -442,6 +439,14 @@ def _excerpt(topic: str) -> str:
     if len(topic) <= LISTED_TOPIC:
         return topic
     return topic[: LISTED_TOPIC - 3] + "..."
+
+
+def show_topic(member: ChatMember, room: Room) -> None:
+    """Answer a bare C{/topic}: the topic of C{room}, or that it has none."""
+    if room.topic:
+        member.send_text(f"* topic of {room.name}: {room.topic}")
+    else:
+        member.send_text(f"* {room.name} has no topic")
 
 
 def room_name_problem(name: str) -> str | None:

@@ -42,6 +42,7 @@ from twisted_tcp.chat.service import (
     check_room_name,
     nick_problem,
     room_name_problem,
+    show_topic,
 )
 
 DEFAULT_CLUSTER: Final = "twisted-tcp"
@@ -841,10 +842,7 @@ class RedisChat(Service):
             member.send_error(NO_SERVICE)
             return None
         if text is None:
-            if room.topic:
-                member.send_text(f"* topic of {room.name}: {room.topic}")
-            else:
-                member.send_text(f"* {room.name} has no topic")
+            show_topic(member, room)
             return None
         notice = f"* {member.nick} set the topic of {room.name}: {text}"
         setting = self._run(
