@@ -1,10 +1,13 @@
 """
 Helpers for the cluster's end-to-end tests: chat nodes as real C{twist tcp-chat
---redis} processes, and chat clients on the test's reactor that keep every line.
+--redis} processes, chat clients on the test's reactor that keep every line, and a
+forwarder between one node and Redis that a test can cut, so that only that node
+loses Redis.
 """
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
@@ -12,13 +15,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from twisted.internet.defer import maybeDeferred
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.protocol import Protocol, connectionDone
+from twisted.protocols.portforward import ProxyFactory, ProxyServer
 from twisted.python.failure import Failure
 
 from tests.redis_support import free_port, until
 
 TWIST = Path(sys.executable).with_name("twist")
+#: Heartbeat of the test nodes, so that lost nodes are found in about a second.
+FAST = ("--heartbeat", "0.2")
 
 
 class Node:
@@ -51,6 +58,12 @@ class Node:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def node_id(self) -> str:
+        """The node's id in Redis (its name and start token), from its log."""
+        match = re.search(r" node (\S+) on ", self.log())
+        assert match is not None, "the node has not started"
+        return match[1]
+
     def ready(self) -> bool:
         """Whether the node listens and reached Redis on both its connections."""
         log = self.log()
@@ -59,6 +72,11 @@ class Node:
             and "commands: connected" in log
             and "reader: connected" in log
         )
+
+    def wait(self) -> int:
+        """Wait until the node exits by itself; return its exit status."""
+        assert self.process is not None
+        return self.process.wait(30)
 
     def stop(self) -> int:
         """SIGTERM, as an operator stops it; return the exit status."""
@@ -137,3 +155,62 @@ async def join(reactor: Any, node: Node, nick: str | None = None) -> Client:
         client.send(f"/nick {nick}")
         await until(reactor, lambda: client.has(f"is now known as {nick}"))
     return client
+
+
+class _Forwarded(ProxyServer):
+    """One connection through a L{Cut}: kept so that the cut can close it."""
+
+    factory: _Forwarding
+
+    def connectionMade(self) -> None:
+        self.factory.open.add(self)
+        super().connectionMade()
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self.factory.open.discard(self)
+        super().connectionLost(reason)
+
+
+class _Forwarding(ProxyFactory):
+    protocol = _Forwarded
+    noisy = False
+
+    def __init__(self, host: str, port: int) -> None:
+        super().__init__(host, port)
+        self.open: set[_Forwarded] = set()
+
+
+class Cut:
+    """
+    A TCP forwarder to Redis for one node: while it is L{cut}, that node's
+    connections are closed and new ones refused, and every other node still
+    reaches Redis, as when a network link breaks.
+    """
+
+    def __init__(self, reactor: Any, redis_port: int) -> None:
+        self._reactor = reactor
+        self._factory = _Forwarding("127.0.0.1", redis_port)
+        self._listening: Any = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        """The C{redis://} URL a node behind this forwarder is given."""
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def open(self) -> None:
+        """Forward connections (again, on the same port)."""
+        listening = self._reactor.listenTCP(
+            self.port, self._factory, interface="127.0.0.1"
+        )
+        self._listening = listening
+        self.port = listening.getHost().port
+
+    async def cut(self) -> None:
+        """Close every forwarded connection and refuse new ones."""
+        if self._listening is not None:
+            listening, self._listening = self._listening, None
+            await maybeDeferred(listening.stopListening)
+        for connection in list(self._factory.open):
+            transport: Any = connection.transport
+            transport.abortConnection()

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tests.cluster_support import Client, Node
 from tests.redis_support import RedisServer
 from tests.twist_support import Twist
 
@@ -110,3 +111,30 @@ def twist_runs() -> Iterator[list[Twist]]:
     yield started
     for twist in started:
         twist.kill()
+
+
+@pytest.fixture
+def make_node(tmp_path: Path, redis_server: RedisServer) -> Iterator[Any]:
+    """
+    Make chat nodes on the test's Redis (or on another URL: C{redis_url=}); every
+    one still running is killed after the test.
+    """
+    made: list[Node] = []
+
+    def make(name: str, *extra: str, redis_url: str | None = None) -> Node:
+        node = Node(tmp_path, name, redis_url or redis_server.url, *extra)
+        made.append(node)
+        return node
+
+    yield make
+    for node in made:
+        node.kill()
+
+
+@pytest.fixture
+def clients() -> Iterator[list[Client]]:
+    """Chat clients a test opens; closed after it."""
+    opened: list[Client] = []
+    yield opened
+    for client in opened:
+        client.close()

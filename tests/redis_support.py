@@ -128,6 +128,23 @@ class RedisServer:
         except OSError:
             return None
 
+    def cli(self, *words: str) -> list[str]:
+        """Run one command with redis-cli; return the reply's lines (C{--raw})."""
+        cli = shutil.which("redis-cli")
+        assert cli is not None, "redis-cli comes with redis-server"
+        reply = subprocess.run(
+            [cli, "-p", str(self.port), "--raw", *words],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=START_TIMEOUT,
+        )
+        return reply.stdout.splitlines()
+
+    def keys(self, pattern: str) -> list[str]:
+        """The keys matching C{pattern}, sorted."""
+        return sorted(key for key in self.cli("KEYS", pattern) if key)
+
     def stop(self) -> None:
         """Stop the server as an operator would (SIGTERM: it saves and exits)."""
         self._end(signal.SIGTERM)

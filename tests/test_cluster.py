@@ -7,44 +7,14 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 import pytest_twisted
 from twisted.internet.task import deferLater
 
-from tests.cluster_support import Client, Node, join, start_nodes
+from tests.cluster_support import FAST, Client, join, start_nodes
 from tests.redis_support import RedisServer, until
 from twisted_tcp.chat.cluster.service import NOT_DELIVERED, RESTORED, UNAVAILABLE
-
-#: Heartbeat of the test nodes, so that lost nodes are found in about a second.
-FAST = ("--heartbeat", "0.2")
-
-
-@pytest.fixture
-def make_node(tmp_path: Path, redis_server: RedisServer) -> Iterator[Any]:
-    """Make nodes on the test's Redis; every one still running is killed after."""
-    made: list[Node] = []
-
-    def make(name: str, *extra: str) -> Node:
-        node = Node(tmp_path, name, redis_server.url, *extra)
-        made.append(node)
-        return node
-
-    yield make
-    for node in made:
-        node.kill()
-
-
-@pytest.fixture
-def clients() -> Iterator[list[Client]]:
-    """Clients a test opens; closed after it."""
-    opened: list[Client] = []
-    yield opened
-    for client in opened:
-        client.close()
 
 
 @pytest_twisted.ensureDeferred

@@ -53,8 +53,9 @@ class RedisLink:
     @param on_ready: called each time a connection is ready for commands (logged in,
         database selected).
     @param on_lost: called each time a ready connection is lost.
-    @param on_refused: called with the reason when Redis refuses the login or the
-        database; the link then stops trying.
+    @param on_refused: called once with the reason when Redis refuses the login (a
+        wrong password, or none where one is needed) or the database; the link
+        then stops.
     """
 
     log = Logger()
@@ -91,7 +92,8 @@ class RedisLink:
             str(self.address),
             self.address.db or None,
             1,
-            isLazy=True,
+            # Not lazy: so txredisapi does not log refusals itself (on_refused does).
+            isLazy=False,
             charset="utf-8",
             password=self.address.password,
             convertNumbers=False,
@@ -168,7 +170,23 @@ class RedisLink:
             return outcome
 
         result.addBoth(settled)
-        return result.addErrback(_translate)
+        return result.addErrback(self._translate)
+
+    def _translate(self, failure: Failure) -> Failure:
+        """Turn the client library's errors into this module's two kinds."""
+        import txredisapi
+
+        if failure.check(txredisapi.ConnectionError):
+            raise RedisUnavailableError(failure.getErrorMessage())
+        if failure.check(txredisapi.ResponseError):
+            message = failure.getErrorMessage()
+            if message.startswith("NOAUTH"):
+                # Redis wants a password the URL does not give: as hopeless as a
+                # wrong one, and no command will ever get through.
+                self._refused(f"Redis error: {message}")
+                raise RedisUnavailableError(message)
+            raise RedisReplyError(message)
+        return failure
 
     # Called by the factory.
 
@@ -190,19 +208,11 @@ class RedisLink:
             self.on_lost()
 
     def _refused(self, reason: str) -> None:
-        self.log.error("{link}: {reason}", link=self.name, reason=reason)
+        """Redis refused this link: stop trying, and tell the owner (who logs it)."""
+        if self._factory is None:
+            return
+        self.stop().addErrback(lambda _: None)
         self.on_refused(reason)
-
-
-def _translate(failure: Failure) -> Failure:
-    """Turn the client library's errors into this module's two kinds."""
-    import txredisapi
-
-    if failure.check(txredisapi.ConnectionError):
-        raise RedisUnavailableError(failure.getErrorMessage())
-    if failure.check(txredisapi.ResponseError):
-        raise RedisReplyError(failure.getErrorMessage())
-    return failure
 
 
 @cache

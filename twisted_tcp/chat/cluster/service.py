@@ -10,9 +10,11 @@ delivers a room's events in the log's order. See C{docs/cluster.md}.
 
 from __future__ import annotations
 
+import atexit
 import os
 import secrets
 import socket
+import sys
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -63,6 +65,8 @@ UNAVAILABLE: Final = "* room service unavailable; messages are not delivered"
 RESTORED: Final = "* room service restored"
 NOT_DELIVERED: Final = "not delivered (room service unavailable)"
 NO_SERVICE: Final = "room service unavailable"
+#: The exit status of a node that Redis refused (see L{RedisChat._refused}).
+EXIT_REFUSED: Final = 1
 
 
 def default_node_name() -> str:
@@ -165,6 +169,8 @@ class RedisChat(Service):
         self._reasserting = False
         self._was_available = False
         self._retiring: Deferred[None] | None = None
+        #: Why Redis refused this node, once it did (it is then stopping).
+        self.refused: str | None = None
         self._in_flight: dict[ChatMember, int] = {}
         self._outbox: list[tuple[str, str, Deferred[None]]] = []
         self._outbox_call: IDelayedCall | None = None
@@ -233,6 +239,13 @@ class RedisChat(Service):
         return ensureDeferred(self._stop())
 
     def _refused(self, reason: str) -> None:
+        """
+        Redis refused a link (wrong or missing password, no such database): no
+        retry can help, so the node says so once and stops with L{EXIT_REFUSED}.
+        """
+        if self.refused is not None:
+            return
+        self.refused = reason
         self.log.critical(
             "Redis at {address} refused this node ({reason}): check --redis",
             address=self.address,
@@ -240,7 +253,11 @@ class RedisChat(Service):
         )
         from twisted.internet import reactor
 
-        reactor.stop()
+        # twist has no way for a service to set its exit status: end the process
+        # with it once twist is done.
+        atexit.register(_exit, EXIT_REFUSED)
+        if reactor.running:
+            reactor.stop()
 
     def _run(self, script: str, *args: Argument) -> Deferred[Any]:
         """
@@ -871,6 +888,13 @@ class RedisChat(Service):
             self._retiring = retiring.addCallbacks(
                 lambda _: None, lambda _: self.log.warn("Redis did not record the stop")
             )
+
+
+def _exit(status: int) -> None:
+    """End the process with C{status}, once what was logged is written out."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
 
 
 def _settle(_: object, waiters: list[Deferred[None]]) -> None:
