@@ -8,17 +8,21 @@ one alike, over real sockets on 127.0.0.1.
 
 from __future__ import annotations
 
+import socket
+import struct
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from typing import Any
 
 import pytest
+from twisted.internet import tcp
 from twisted.internet.defer import Deferred
 from twisted.internet.epollreactor import EPollReactor
+from twisted.internet.error import ConnectionDone, ConnectionLost
 from twisted.internet.protocol import ClientFactory, Factory, Protocol, connectionDone
 from twisted.logger import LogEvent, Logger, LogLevel, capturedLogs
 from twisted.python.failure import Failure
 
-from twisted_tcp.leanreactor import LeanEPollReactor
+from twisted_tcp.leanreactor import LeanEPollReactor, LeanServer
 
 
 @pytest.fixture(params=[EPollReactor, LeanEPollReactor], ids=["epoll", "lean"])
@@ -180,3 +184,59 @@ def test_log_events_keep_their_namespace(
     assert said["log_namespace"] == f"{__name__}.Talker"
     assert said["log_level"] == LogLevel.info
     assert not errors(events)
+
+
+class Recorder(Protocol):
+    """Records what it reads, its transport and why its connection ended."""
+
+    accepted: list[Recorder] = []
+
+    def __init__(self) -> None:
+        self.received = b""
+        self.reason: Failure | None = None
+        self.lost: Deferred[None] = Deferred()
+        Recorder.accepted.append(self)
+
+    def dataReceived(self, data: bytes) -> None:
+        self.received += data
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self.reason = reason
+        self.lost.callback(None)
+
+
+async def accepted_then_closed(reactor: Any, reset: bool) -> Recorder:
+    """A blocking client sends a line and closes (or resets); the server's side."""
+    Recorder.accepted.clear()
+    port = listen(reactor, Recorder)
+    client = socket.create_connection(("127.0.0.1", port), timeout=10)
+    client.sendall(b"line\n")
+    if reset:
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    client.close()
+    while not Recorder.accepted:
+        waited: Deferred[None] = Deferred()
+        reactor.callLater(0.01, waited.callback, None)
+        await waited
+    [server] = Recorder.accepted
+    await server.lost
+    return server
+
+
+@pytest.mark.parametrize("reset", [False, True], ids=["close", "reset"])
+def test_transports_read_and_report_the_end_as_twisteds(
+    own_reactor: Any, reset: bool
+) -> None:
+    """Connections are read to the end; a clean close ends them with ConnectionDone,
+    a reset with ConnectionLost; the lean reactor's are L{LeanServer}s, so the tests
+    above cover its doRead."""
+    server = run(own_reactor, lambda: accepted_then_closed(own_reactor, reset))
+    expected = LeanServer if isinstance(own_reactor, LeanEPollReactor) else tcp.Server
+    assert type(server.transport) is expected
+    reason = server.reason
+    assert reason is not None
+    if reset:
+        assert reason.check(ConnectionLost) and not reason.check(ConnectionDone)
+    else:
+        assert server.received == b"line\n"
+        assert reason.check(ConnectionDone)

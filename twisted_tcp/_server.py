@@ -229,6 +229,9 @@ class FramedServerProtocol(Protocol, TimeoutMixin):
     _held: list[Frame] | None = None
     _producer: IPushProducer | None = None
     _abort: IDelayedCall | None = None
+    #: Whether L{admit} is the default, which admits every message (set for each
+    #: subclass), so that the raw framing's common case need not call it.
+    _admits_all: ClassVar[bool] = True
 
     def connectionMade(self) -> None:
         address = self.transport.getPeer()
@@ -252,12 +255,28 @@ class FramedServerProtocol(Protocol, TimeoutMixin):
         """L{TimeoutMixin}'s seam: use the factory's clock, not the global reactor."""
         return self.factory.clock.callLater(period, func)
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._admits_all = cls.admit is FramedServerProtocol.admit
+
     def dataReceived(self, data: bytes) -> None:
-        if self._raw is not None:
-            # Raw framing: the chunk is the message, with no list of one to build.
-            self._offer(self._raw.frame(data))
-        else:
+        raw = self._raw
+        if raw is None:
             self._deliver(self._framer.feed(data))
+        elif (
+            self._held is None
+            and not self._closing
+            and len(data) <= raw.max_line
+            and self._admits_all
+        ):
+            # Raw framing's common case, what _offer does for it: the chunk is the
+            # message, in no list of one and through no further call. Read every
+            # time a socket is, so the test is inline.
+            if self.timeOut is not None:
+                self.resetTimeout()
+            self.messageReceived(data)
+        else:
+            self._offer(raw.frame(data))
 
     def _deliver(self, frames: list[Frame]) -> None:
         """Offer frames in order (see L{_offer})."""

@@ -11,9 +11,11 @@ costs more than the protocol's own code.
 
 L{LeanEPollReactor} is Twisted's L{EPollReactor} with C{doPoll} calling
 C{_doReadOrWrite} directly, and C{_doReadOrWrite} asking for the socket's log prefix
-only when something went wrong. Everything else is Twisted's. An exception raised by a
-protocol is still caught, logged with its traceback and the connection's log prefix,
-and the connection dropped; the reactor carries on.
+only when something went wrong. The connections its TCP ports accept are
+L{LeanServer}s, Twisted's server transport whose C{doRead} hands the bytes to the
+protocol itself rather than through one more method. Everything else is Twisted's. An
+exception raised by a protocol is still caught, logged with its traceback and the
+connection's log prefix, and the connection dropped; the reactor carries on.
 
 Use it with C{twist --reactor lean-epoll ...}; the twisted-tcp plugins pick it by
 themselves when no C{--reactor} is given.
@@ -25,23 +27,72 @@ import errno
 import sys
 from typing import Any
 
+from twisted.internet import tcp
 from twisted.internet.epollreactor import EPollReactor
+from twisted.internet.error import ConnectionDone, ConnectionLost
+from twisted.internet.interfaces import IProtocolFactory
 from twisted.internet.main import CONNECTION_DONE, CONNECTION_LOST, installReactor
 from twisted.internet.posixbase import _NO_FILEDESC
 from twisted.python import log
 
-__all__ = ["LeanEPollReactor", "install"]
+__all__ = ["LeanEPollReactor", "LeanServer", "install"]
 
 _DISCONNECTED = EPollReactor._POLL_DISCONNECTED
 _IN = EPollReactor._POLL_IN
 _OUT = EPollReactor._POLL_OUT
 
 
+class LeanServer(tcp.Server):
+    """
+    Twisted's TCP server transport, reading as Twisted's does but handing the bytes
+    to the protocol in C{doRead} itself: Twisted's C{doRead} passes them through
+    C{_dataReceived}, one more Python call per read that only tests for the end of
+    input. The outcomes are Twisted's: no bytes yet, nothing; the peer's clean close,
+    C{CONNECTION_DONE}; a failed C{recv}, C{CONNECTION_LOST}; an exception from the
+    protocol propagates to the reactor, which logs it and drops the connection. A
+    connection switched to TLS (C{startTLS}) has a TLS protocol in front of the
+    application's, which receives the bytes here as it would there.
+    """
+
+    # Typed as Twisted's Connection.doRead; mypy compares with a mixin's lambda.
+    def doRead(self) -> ConnectionLost | ConnectionDone | None:  # type: ignore[override]
+        """Read what the socket has (up to C{bufferSize}); give it to the protocol."""
+        try:
+            data = self.socket.recv(self.bufferSize)
+        except OSError as error:
+            if error.args[0] == errno.EWOULDBLOCK:
+                return None
+            return CONNECTION_LOST
+        if not data:
+            return CONNECTION_DONE
+        self.protocol.dataReceived(data)
+        return None
+
+
+class LeanPort(tcp.Port):
+    """Twisted's TCP listening port, making a L{LeanServer} of each connection."""
+
+    transport = LeanServer
+
+
 class LeanEPollReactor(EPollReactor):
     """
     Twisted's epoll reactor, dispatching each ready socket straight to its C{doRead}
-    or C{doWrite}, without pushing a legacy log context around the call.
+    or C{doWrite}, without pushing a legacy log context around the call; its TCP
+    ports accept L{LeanServer} connections.
     """
+
+    def listenTCP(
+        self,
+        port: int,
+        factory: IProtocolFactory,
+        backlog: int = 50,
+        interface: str = "",
+    ) -> LeanPort:
+        """As Twisted's C{listenTCP} (also under C{listenSSL}), with L{LeanPort}."""
+        listening = LeanPort(port, factory, backlog, interface, self)
+        listening.startListening()
+        return listening
 
     def doPoll(self, timeout: float | None) -> None:
         """Wait for events (at most C{timeout} seconds) and dispatch them."""
