@@ -7,6 +7,7 @@ real redis-server, real TCP clients. See C{docs/cluster.md}, "What each failure 
 
 from __future__ import annotations
 
+import re
 import signal
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,9 @@ from typing import Any
 import pytest_twisted
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 
-from tests.cluster_support import FAST, Client, join, start_nodes
+from tests.cluster_support import FAST, Client, Cut, join, start_nodes
 from tests.redis_support import RedisServer, until
-from twisted_tcp.chat.cluster.service import NO_SERVICE
+from twisted_tcp.chat.cluster.service import NO_SERVICE, RESTORED, UNAVAILABLE
 
 PREFIX = "twisted-tcp"
 
@@ -135,3 +136,232 @@ async def test_redis_missing_at_start_is_waited_for(
         waiting.close()
         late.stop()
     assert _problems(node.log()) == []
+
+
+def _notices(client: Client, *nicks: str) -> list[str]:
+    """
+    The notices a client got about C{nicks} coming, going or being renamed, after
+    its own welcome and first rename.
+    """
+    about = re.compile(rf"\* (the nick )?({'|'.join(nicks)})\b")
+    return [line for line in client.lines[2:] if about.match(line)]
+
+
+async def _who(reactor: Any, client: Client) -> list[str]:
+    """Ask for /who and return the nicks it lists, in its order."""
+    before = len(client.lines)
+    client.send("/who")
+    heading = re.compile(r"\* (\d+) in #\S+:\Z")
+
+    def listed() -> list[str] | None:
+        lines = client.lines[before:]
+        for index, line in enumerate(lines):
+            match = heading.match(line)
+            if match:
+                names = lines[index + 1 : index + 1 + int(match[1])]
+                if len(names) == int(match[1]):
+                    return [name.split()[1] for name in names]
+        return None
+
+    await until(reactor, lambda: listed() is not None)
+    names = listed()
+    assert names is not None
+    return names
+
+
+@pytest_twisted.ensureDeferred
+async def test_node_cut_off_and_back(
+    reactor: Any, make_node: Any, clients: list[Client], redis_server: RedisServer
+) -> None:
+    """
+    A node cut off from Redis for longer than 5 heartbeats is declared lost by the
+    others (its members announced as gone, their nicks freed, the node marked lost).
+    When it reaches Redis again, its members, still connected, are back for
+    everyone, once each; a nick taken meanwhile stays with its new holder and the
+    old one is renamed and told: no nick is held twice.
+    """
+    cut = Cut(reactor, redis_server.port)
+    cut.open()
+    far = make_node("far", *FAST, redis_url=cut.url)
+    near = make_node("near", *FAST)
+    await start_nodes(reactor, [far, near])
+    far_id = far.node_id()
+    alice = await join(reactor, far, "alice")
+    carol = await join(reactor, far, "carol")
+    bob = await join(reactor, near, "bob")
+    clients += [alice, carol, bob]
+    await until(reactor, lambda: alice.has("* bob joined #lobby"))
+
+    await cut.cut()
+    await until(reactor, lambda: alice.has(UNAVAILABLE) and carol.has(UNAVAILABLE))
+    lost = [f"* {nick} left #lobby (server lost)" for nick in ("alice", "carol")]
+    await until(reactor, lambda: all(bob.has(line) for line in lost))
+    assert redis_server.keys(f"{PREFIX}:node:{far_id}*") == [
+        f"{PREFIX}:node:{far_id}:lost"
+    ]
+    thief = await join(reactor, near, "carol")
+    clients.append(thief)
+    cut.open()
+
+    await until(reactor, lambda: alice.has(RESTORED) and carol.has(RESTORED))
+    guest = await _renamed_on_return(reactor, carol, "carol")
+    await until(reactor, lambda: bob.has("* alice joined #lobby"))
+    assert not alice.closed and not carol.closed
+    assert redis_server.keys(f"{PREFIX}:node:{far_id}:lost") == []
+    expected = sorted(["alice", "bob", "carol", guest], key=str.casefold)
+    assert await _who(reactor, bob) == expected
+    assert await _who(reactor, alice) == expected
+    assert await _who(reactor, carol) == expected
+    assert _holders(redis_server) == {
+        "alice": far_id,
+        "bob": near.node_id(),
+        "carol": near.node_id(),
+        guest: far_id,
+    }
+    alice.send("back again")
+    await until(reactor, lambda: bob.has("<alice> back again"))
+    assert bob.lines.count("* alice joined #lobby") == 1
+    carol.send("renamed")
+    await until(reactor, lambda: thief.has(f"<{guest}> renamed"))
+    # The near node's members saw both leave, then both come back, carol's
+    # holder under the new nick; the far node's members saw none of that, only
+    # the rename and the newcomer.
+    back = ["* alice joined #lobby", f"* {guest} joined #lobby"]
+    assert _notices(bob, "alice", "carol", guest) == [
+        *lost,
+        "* carol joined #lobby",
+        *back,
+    ]
+    assert _notices(thief, "alice", "carol", guest) == back
+    taken = "(the nick carol was taken while the room service was unavailable)"
+    assert _notices(alice, "alice", "carol", guest) == [
+        "* carol joined #lobby",  # carol, before the cut
+        "* carol joined #lobby",  # the other carol, while it lasted
+        f"* carol is now known as {guest} {taken}",
+    ]
+    # Told at once, as the node learns it; the events of the outage come after.
+    assert sorted(_notices(carol, "alice", "carol", guest)) == [
+        "* carol joined #lobby",
+        f"* the nick carol was taken while the room service was unavailable;"
+        f" you are now {guest}",
+    ]
+
+
+async def _renamed_on_return(reactor: Any, client: Client, nick: str) -> str:
+    """Wait until C{client} is told its C{nick} was taken; return its new nick."""
+    told = re.compile(
+        rf"\* the nick {nick} was taken while the room service was unavailable;"
+        r" you are now (guest-\d+)\Z"
+    )
+    await until(reactor, lambda: any(told.match(line) for line in client.lines))
+    return next(match[1] for line in client.lines if (match := told.match(line)))
+
+
+def _holders(redis_server: RedisServer) -> dict[str, str]:
+    """Every nick held in Redis, and the node holding it."""
+    return {
+        key.rsplit(":", 1)[1]: redis_server.cli("GET", key)[0].split("\t")[0]
+        for key in redis_server.keys(f"{PREFIX}:nick:*")
+    }
+
+
+@pytest_twisted.ensureDeferred
+async def test_nick_retaken_while_redis_was_empty(
+    reactor: Any, make_node: Any, clients: list[Client], redis_server: RedisServer
+) -> None:
+    """
+    Redis restarted without its data while a node was away from it: a member of
+    another node takes alice's nick before alice's node re-asserts it. Exactly one
+    holder is left: the one Redis knew, and alice is renamed to a new guest-N and
+    told why; everyone is told of the rename, and /who agrees on both nodes.
+    """
+    cut = Cut(reactor, redis_server.port)
+    cut.open()
+    # A slow heartbeat: the far node is not declared lost, only forgotten by Redis.
+    far = make_node("far", "--heartbeat", "30", redis_url=cut.url)
+    near = make_node("near", *FAST)
+    await start_nodes(reactor, [far, near])
+    alice = await join(reactor, far, "alice")
+    bob = await join(reactor, near, "bob")
+    clients += [alice, bob]
+    await until(reactor, lambda: alice.has("* bob joined #lobby"))
+
+    await cut.cut()
+    redis_server.restart(keep_data=False)
+    await until(reactor, lambda: bob.has(RESTORED))
+    thief = await join(reactor, near, "alice")
+    clients.append(thief)
+    cut.open()
+
+    guest = await _renamed_on_return(reactor, alice, "alice")
+    await until(reactor, lambda: alice.has(RESTORED))
+    renamed = (
+        f"* alice is now known as {guest} (the nick alice was taken while the room"
+        " service was unavailable)"
+    )
+    await until(reactor, lambda: bob.has(renamed) and thief.has(renamed))
+    assert not alice.has(renamed)
+    expected = sorted(["alice", "bob", guest])
+    for client in (alice, bob, thief):
+        assert await _who(reactor, client) == expected
+    assert _holders(redis_server) == {
+        "alice": near.node_id(),
+        "bob": near.node_id(),
+        guest: far.node_id(),
+    }
+    alice.send("who am I")
+    await until(reactor, lambda: thief.has(f"<{guest}> who am I"))
+
+
+def _welcomed_as(client: Client) -> str:
+    """The guest nick a client was given on arrival."""
+    welcome = re.compile(r"\* Welcome, (guest-\d+)!")
+    return next(match[1] for line in client.lines if (match := welcome.match(line)))
+
+
+@pytest_twisted.ensureDeferred
+async def test_guest_numbers_after_redis_lost_its_data(
+    reactor: Any, make_node: Any, clients: list[Client], redis_server: RedisServer
+) -> None:
+    """
+    Redis restarted without its data counts guests from 1 again, while a node that
+    is away still has guest-1 and guest-2: newcomers elsewhere get those numbers,
+    and when that node is back its two guests get new numbers. No two members
+    hold one guest nick; every node and Redis agree on who is who.
+    """
+    cut = Cut(reactor, redis_server.port)
+    cut.open()
+    far = make_node("far", "--heartbeat", "30", redis_url=cut.url)
+    near = make_node("near", *FAST)
+    await start_nodes(reactor, [far, near])
+    away = [await join(reactor, far), await join(reactor, far)]
+    stayed = await join(reactor, near)
+    clients += [*away, stayed]
+    assert [_welcomed_as(c) for c in [*away, stayed]] == [
+        "guest-1",
+        "guest-2",
+        "guest-3",
+    ]
+
+    await cut.cut()
+    redis_server.restart(keep_data=False)
+    await until(reactor, lambda: stayed.has(RESTORED))
+    newcomers = [await join(reactor, near) for _ in range(3)]
+    clients += newcomers
+    assert [_welcomed_as(c) for c in newcomers] == ["guest-1", "guest-2", "guest-4"]
+    cut.open()
+
+    renamed = [await _renamed_on_return(reactor, c, _welcomed_as(c)) for c in away]
+    assert sorted(renamed) == ["guest-5", "guest-6"]
+    later = await join(reactor, far)
+    clients.append(later)
+    assert _welcomed_as(later) == "guest-7"
+    everyone = sorted(
+        ["guest-3", "guest-1", "guest-2", "guest-4", *renamed, "guest-7"],
+        key=lambda nick: int(nick.split("-")[1]),
+    )
+    holders = _holders(redis_server)
+    assert sorted(holders, key=lambda nick: int(nick.split("-")[1])) == everyone
+    assert {holders[nick] for nick in [*renamed, "guest-7"]} == {far.node_id()}
+    for client in (away[0], stayed):
+        assert sorted(await _who(reactor, client)) == sorted(everyone)

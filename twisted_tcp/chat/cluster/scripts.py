@@ -81,11 +81,14 @@ local function event(room, keep, ...)
   return redis.call('XADD', k('room', room, 'log'), 'MAXLEN', '~', keep, '*', ...)
 end
 -- A member leaves ROOM: an event of kind KIND ('' for none) and, if the room is now
--- empty and not the default room, the room disappears.
-local function leave_room(room, nick_key, nick, kind, text, default, keep)
+-- empty and not the default room, the room disappears. ORIGIN, if given, is the
+-- node the member was on, when that node is being retired (lost or stopping).
+local function leave_room(room, nick_key, nick, kind, text, default, keep, origin)
   redis.call('HDEL', k('room', room, 'members'), nick_key)
   local population = redis.call('HLEN', k('room', room, 'members'))
-  if kind ~= '' then
+  if kind ~= '' and origin then
+    event(room, keep, 'k', kind, 'u', nick, 't', text, 'p', population, 'o', origin)
+  elseif kind ~= '' then
     event(room, keep, 'k', kind, 'u', nick, 't', text, 'p', population)
   end
   if population == 0 and room ~= default then
@@ -100,12 +103,23 @@ local function retire(node, reason, default, keep)
     local nick_key, room = members[i], members[i + 1]
     local record = redis.call('HGET', k('room', room, 'members'), nick_key)
     if record and field(record, 2) == node then
-      leave_room(room, nick_key, field(record, 1), 'd', reason, default, keep)
+      leave_room(room, nick_key, field(record, 1), 'd', reason, default, keep, node)
     end
     if owned(nick_key, node) then redis.call('DEL', k('nick', nick_key)) end
   end
   redis.call('DEL', k('node', node, 'members'), k('node', node, 'inbox'))
   redis.call('SREM', k('nodes'), node)
+end
+-- A guest-N nick that nobody holds, now held by a member of NODE (nil if none is
+-- found: not in practice).
+local function new_guest(node)
+  for _ = 1, 100000 do
+    local nick = 'guest-' .. redis.call('INCR', k('guests'))
+    if redis.call('SET', k('nick', nick), node .. '\t' .. nick, 'NX') then
+      return nick
+    end
+  end
+  return nil
 end
 """
 
@@ -154,16 +168,12 @@ CONNECT: Final = (
     + _ENTER
     + r"""
 local node = ARGV[2]
-for _ = 1, 100000 do
-  local nick = 'guest-' .. redis.call('INCR', k('guests'))
-  if redis.call('SET', k('nick', nick), node .. '\t' .. nick, 'NX') then
-    local reply = enter(node, nick, ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7],
-      ARGV[8], ARGV[9], '', 's')
-    table.insert(reply, 1, nick)
-    return reply
-  end
-end
-return redis.error_reply('no free guest nick')
+local nick = new_guest(node)
+if not nick then return redis.error_reply('no free guest nick') end
+local reply = enter(node, nick, ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8],
+  ARGV[9], '', 's')
+table.insert(reply, 1, nick)
+return reply
 """
 )
 
@@ -339,10 +349,13 @@ return 1
 #: A node (re)joins the cluster, after starting or after Redis was away: its
 #: heartbeat, and every one of its members as it knows them (the truth: Redis may have
 #: lost its data, or declared the node lost, or missed a leave during the outage).
+#: A member whose nick another node's member took meanwhile gets a new C{guest-N}.
+#: A member the others saw leave (the node was declared lost) or renamed so comes
+#: back with a 'b' event: its nick, its former nick, whether the node was lost.
 #: ARGV: prefix, node, heartbeat lifetime (ms), default room, default room's name,
 #: log keep, then per member: nick, room, room name, since; then '', then per room:
 #: room, topic.
-#: Returns the nicks that another node holds now (their holders here must be renamed).
+#: Returns the renamed members: former nick, new nick, and so on.
 REASSERT: Final = (
     _COMMON
     + r"""
@@ -351,30 +364,34 @@ redis.call('SET', k('node', node), '1', 'PX', ttl)
 redis.call('SADD', k('nodes'), node)
 redis.call('HSETNX', k('rooms'), default, ARGV[5])
 local was_lost = redis.call('DEL', k('node', node, 'lost')) == 1
-local here, conflicts = {}, {}
+local here, renamed = {}, {}
 local i = 7
 while ARGV[i] ~= '' do
-  local nick, room, name, since = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  local nick_key = string.lower(nick)
+  local was, room, name, since = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   i = i + 4
-  local owner = redis.call('GET', k('nick', nick_key))
+  local nick = was
+  local owner = redis.call('GET', k('nick', string.lower(was)))
   if owner and field(owner, 1) ~= node then
-    table.insert(conflicts, nick)
+    nick = new_guest(node)
+    if not nick then return redis.error_reply('no free guest nick') end
+    table.insert(renamed, was)
+    table.insert(renamed, nick)
   else
-    here[nick_key] = true
-    redis.call('SET', k('nick', nick_key), node .. '\t' .. nick)
-    local recorded = redis.call('HGET', k('node', node, 'members'), nick_key)
-    if recorded and recorded ~= room then
-      leave_room(recorded, nick_key, nick, '', '', default, keep)
-    end
-    redis.call('HSET', k('node', node, 'members'), nick_key, room)
-    redis.call('HSETNX', k('rooms'), room, name)
-    local new = redis.call('HSET', k('room', room, 'members'), nick_key,
-      nick .. '\t' .. node .. '\t' .. since)
-    if new == 1 and was_lost then
-      event(room, keep, 'k', 'a', 'u', nick,
-        'p', redis.call('HLEN', k('room', room, 'members')))
-    end
+    redis.call('SET', k('nick', string.lower(was)), node .. '\t' .. was)
+  end
+  local nick_key = string.lower(nick)
+  here[nick_key] = true
+  local recorded = redis.call('HGET', k('node', node, 'members'), nick_key)
+  if recorded and recorded ~= room then
+    leave_room(recorded, nick_key, nick, '', '', default, keep)
+  end
+  redis.call('HSET', k('node', node, 'members'), nick_key, room)
+  redis.call('HSETNX', k('rooms'), room, name)
+  local new = redis.call('HSET', k('room', room, 'members'), nick_key,
+    nick .. '\t' .. node .. '\t' .. since)
+  if (new == 1 and was_lost) or nick ~= was then
+    event(room, keep, 'k', 'b', 'u', nick, 'w', was, 'l', was_lost and '1' or '',
+      'o', node, 'p', redis.call('HLEN', k('room', room, 'members')))
   end
 end
 i = i + 1
@@ -396,6 +413,6 @@ for j = 1, #listed, 2 do
     if owned(nick_key, node) then redis.call('DEL', k('nick', nick_key)) end
   end
 end
-return conflicts
+return renamed
 """
 )

@@ -169,6 +169,9 @@ class RedisChat(Service):
         self._reasserting = False
         self._was_available = False
         self._retiring: Deferred[None] | None = None
+        #: The former nicks of members renamed at the last re-assertion (their nick
+        #: was taken while this node was away).
+        self._former: set[str] = set()
         #: Why Redis refused this node, once it did (it is then stopping).
         self.refused: str | None = None
         self._in_flight: dict[ChatMember, int] = {}
@@ -338,6 +341,7 @@ class RedisChat(Service):
     async def _reassert_members(self) -> None:
         """Tell Redis this node's truth: its heartbeat, members and room topics."""
         listed: list[Argument] = []
+        asserted: dict[str, tuple[ChatMember, str]] = {}
         for member in list(self.members.values()):
             key = self._where.get(member)
             if key is None:
@@ -345,11 +349,12 @@ class RedisChat(Service):
             room = self.rooms.get(key)
             listed += [member.nick, key, room.name if room else key]
             listed.append(repr(member.connected_since))
+            asserted[member.nick.lower()] = (member, key)
         topics: list[Argument] = []
         for room in self.rooms.values():
             if room.topic:
                 topics += [room.key, room.topic]
-        conflicts = await self._run(
+        renamed = await self._run(
             scripts.REASSERT,
             self.node,
             self._lifetime_ms(),
@@ -360,10 +365,22 @@ class RedisChat(Service):
             "",
             *topics,
         )
-        for nick in conflicts:
-            holder = self.members.get(nick.lower())
-            if holder is not None:
-                await self._rename_to_guest(holder)
+        self._former = {old.lower() for old in renamed[::2]}
+        for old, nick in _groups(renamed, 2):
+            member, key = asserted[old.lower()]
+            if self.members.get(old.lower()) is member:
+                del self.members[old.lower()]
+            member.nick = nick
+            self.log.info("{old} is now {new}: nick taken", old=old, new=nick)
+            if member in self._gone:
+                # Its connection ended meanwhile: let the new nick go too.
+                self._leave_redis(member, key, "", "")
+                continue
+            self.members[nick.lower()] = member
+            member.send_text(
+                f"* the nick {old} was taken while the room service was"
+                f" unavailable; you are now {nick}"
+            )
 
     def _now_available(self) -> None:
         if not (self.command.ready and self._reader_link.ready):
@@ -480,8 +497,35 @@ class RedisChat(Service):
                 self.members.get(nick.lower()) if fields.get("o") == self.node else None
             )
             room.announce_join(nick, exclude=here)
+        elif kind == "b":
+            self._back(room, fields)
         elif kind == "d":
-            room.announce_departure(fields.get("u", ""), text)
+            nick = fields.get("u", "")
+            # This node retired (declared lost, or stopping): its members who are
+            # still here did not go anywhere, as far as the others here know.
+            mine = nick.lower() in self.members or nick.lower() in self._former
+            if fields.get("o") != self.node or not mine:
+                room.announce_departure(nick, text)
+
+    def _back(self, room: Room, fields: dict[str, str]) -> None:
+        """
+        A node's member re-asserted after the node was away (see L{scripts.REASSERT}):
+        the others saw it leave (the node was lost), or its nick was taken and it
+        has a new one. Its own node's members saw neither: only the rename.
+        """
+        nick, was = fields.get("u", ""), fields.get("w", "")
+        renamed = (
+            f"* {was} is now known as {nick} (the nick {was} was taken while the"
+            " room service was unavailable)"
+        )
+        if fields.get("o") == self.node:
+            if nick != was:
+                member = self.members.get(nick.lower()) or self.members.get(was.lower())
+                room.post(renamed, exclude=member)
+        elif fields.get("l"):
+            room.announce_join(nick)
+        elif nick != was:
+            room.post(renamed)
 
     def _admit(self, ticket: _Ticket) -> None:
         """Start delivering a room to a member: its join event was reached."""
@@ -712,18 +756,6 @@ class RedisChat(Service):
             member.send_text(f"* {old} is now known as {nick}")
             self._arrive(member)
         return True
-
-    async def _rename_to_guest(self, member: ChatMember) -> None:
-        """Another node took this member's nick while Redis was away: a new one."""
-        old = member.nick
-        while True:
-            number = await self._execute("INCR", f"{self.keys.prefix}:guests")
-            if await self._rename(member, f"guest-{number}"):
-                member.send_text(
-                    f"* the nick {old} was taken while the room service was"
-                    f" unavailable; you are now {member.nick}"
-                )
-                return
 
     def join(self, member: ChatMember, name: str) -> Completion:
         self._arrive(member)
