@@ -365,3 +365,34 @@ async def test_guest_numbers_after_redis_lost_its_data(
     assert {holders[nick] for nick in [*renamed, "guest-7"]} == {far.node_id()}
     for client in (away[0], stayed):
         assert sorted(await _who(reactor, client)) == sorted(everyone)
+
+
+@pytest_twisted.ensureDeferred
+async def test_large_room_summed_up_across_nodes(
+    reactor: Any, make_node: Any, clients: list[Client]
+) -> None:
+    """
+    A room over --announce-limit members, split over two nodes: joins and leaves on
+    either node are announced one by one to nobody; each node sends each of its
+    members one summary for the period, which counts the comings and goings on
+    both nodes and the members of both.
+    """
+    a = make_node("a", *FAST, "--announce-limit", "5")
+    b = make_node("b", *FAST, "--announce-limit", "5")
+    await start_nodes(reactor, [a, b])
+    # Five members: up to the limit, each arrival is announced.
+    first = [await join(reactor, node, f"m{i}") for i, node in enumerate([a, b] * 2)]
+    last = await join(reactor, a, "m4")
+    clients += [*first, last]
+    await until(reactor, lambda: first[0].has("* m4 joined #lobby"))
+    # Four more, two on each node, and one of the first five leaves: 8 stay.
+    crowd = [await join(reactor, node, f"n{i}") for i, node in enumerate([a, b] * 2)]
+    clients += crowd
+    first[1].close()
+    everyone = [first[0], *first[2:], last, *crowd]
+    summary = "* 4 joined, 1 left #lobby in the last 10 s; 8 here"
+    await until(reactor, lambda: all(c.has(summary) for c in everyone), 30)
+    for client in everyone:
+        assert client.lines.count(summary) == 1
+        assert client.matching(lambda line: line.startswith("* n")) == []
+        assert not client.has("* m1 left")
