@@ -10,6 +10,11 @@ Each mode prints one JSON object.
 
 With --other-port (two nodes of one chat cluster), the burst's clients are split
 between the two ports, and the steady load's sender is on PORT, its receivers on P2.
+
+Every wait is bounded by --timeout (seconds, after the load's own duration): a server
+that cannot keep up is reported, not waited for. Such a run's object has an
+"incomplete" entry saying what did not happen in time (for instance "did not deliver
+all lines in 60 s: 998,120 of 1,000,000"); its figures count what did.
 """
 
 from __future__ import annotations
@@ -21,14 +26,31 @@ import os
 import re
 import statistics
 import time
-from collections.abc import Callable
-from typing import cast
+from collections.abc import Callable, Coroutine
+from typing import Any, cast
 
 import uvloop
 
 MARK = b"bench-msg"
 #: A marked line's send time (perf_counter_ns), as the steady mode stamps it.
 STAMP = re.compile(re.escape(MARK) + rb" (\d+)")
+
+
+class IncompleteError(Exception):
+    """A wait ran out of time: the server did not keep up."""
+
+
+async def _all_done(futures: list[asyncio.Future[None]], timeout: float) -> int:
+    """
+    Wait at most TIMEOUT s for FUTURES; raise the first failure among them, and
+    return how many are still pending.
+    """
+    done, pending = await asyncio.wait(
+        futures, timeout=timeout, return_when=asyncio.FIRST_EXCEPTION
+    )
+    for future in done:
+        future.result()
+    return len(pending)
 
 
 def _outcome() -> asyncio.Future[None]:
@@ -88,8 +110,8 @@ class EchoClient(asyncio.Protocol):
 
 
 async def echo(
-    port: int, connections: int, size: int, seconds: float
-) -> dict[str, float]:
+    port: int, connections: int, size: int, seconds: float, timeout: float
+) -> dict[str, float | str]:
     """Closed-loop round trips: each connection sends SIZE bytes and waits for them."""
     loop = asyncio.get_running_loop()
     payload = os.urandom(size)
@@ -101,13 +123,20 @@ async def echo(
             lambda: EchoClient(payload, deadline), "127.0.0.1", port
         )
         clients.append(client)
-    await asyncio.gather(*(client.done for client in clients))
+    stalled = await _all_done(
+        [client.done for client in clients], deadline + timeout - time.perf_counter()
+    )
     elapsed = time.perf_counter() - started
     trips = sum(client.trips for client in clients)
-    return {
+    result: dict[str, float | str] = {
         "round_trips_per_s": trips / elapsed,
         "mb_per_s": trips * size / elapsed / 1e6,
     }
+    if stalled:
+        result["incomplete"] = (
+            f"{stalled} of {connections} connections got no answer in {timeout:g} s"
+        )
+    return result
 
 
 class ChatClient(asyncio.Protocol):
@@ -147,12 +176,13 @@ class ChatClient(asyncio.Protocol):
 
 
 async def _members(
-    ports: list[int], count: int, quiet: float = 0.5
+    ports: list[int], count: int, timeout: float, quiet: float = 0.5
 ) -> list[ChatClient]:
     """
     COUNT connected chat clients, the Nth on PORTS[N % len(PORTS)]. A server that
     announces each join sends about COUNT**2 / 2 notices: return only once every
-    client has been quiet for QUIET s.
+    client has been quiet for QUIET s, or raise L{IncompleteError} if that takes more
+    than TIMEOUT s.
     """
     loop = asyncio.get_running_loop()
     members = []
@@ -160,35 +190,56 @@ async def _members(
         port = ports[number % len(ports)]
         _, member = await loop.create_connection(ChatClient, "127.0.0.1", port)
         members.append(member)
+    give_up = time.monotonic() + timeout
     while (silent := time.monotonic() - max(m.last_data for m in members)) < quiet:
+        if time.monotonic() > give_up:
+            raise IncompleteError(
+                f"clients were still receiving joins after {timeout:g} s"
+            )
         await asyncio.sleep(quiet - silent)
     return members
 
 
-async def burst(ports: list[int], clients: int, lines: int) -> dict[str, float]:
+async def burst(
+    ports: list[int], clients: int, lines: int, timeout: float
+) -> dict[str, float | str]:
     """One sender sends LINES at once; time until every client has every line."""
-    members = await _members(ports, clients)
+    members = await _members(ports, clients, timeout)
     for member in members:
         member.expect(lines, lambda data: data.count(MARK))
     started = time.perf_counter()
     members[0].transport.write(b"".join(b"%s %d\n" % (MARK, n) for n in range(lines)))
-    await asyncio.gather(*(member.done for member in members))
+    late = await _all_done([member.done for member in members], timeout)
     elapsed = time.perf_counter() - started
     for member in members:
         member.transport.close()
-    return {"deliveries_per_s": clients * lines / elapsed, "seconds": elapsed}
+    delivered = sum(min(member.seen, lines) for member in members)
+    result: dict[str, float | str] = {
+        "deliveries_per_s": delivered / elapsed,
+        "seconds": elapsed,
+    }
+    if late:
+        result["incomplete"] = _undelivered(timeout, delivered, clients * lines)
+    return result
+
+
+def _undelivered(timeout: float, delivered: int, expected: int) -> str:
+    return f"did not deliver all lines in {timeout:g} s: {delivered:,} of {expected:,}"
 
 
 async def steady(
-    ports: list[int], clients: int, rate: float, seconds: float
-) -> dict[str, float]:
+    ports: list[int], clients: int, rate: float, seconds: float, timeout: float
+) -> dict[str, float | str]:
     """
     One sender sends RATE lines/s, each stamped with its send time; the latency of
     every delivery. Also reports the rate the sender really kept (it falls behind if
     the machine is saturated) and how long after the last send the last delivery came.
     """
     # The sender on the first port, every receiver on the last.
-    members = [*await _members(ports[:1], 1), *await _members(ports[-1:], clients - 1)]
+    members = [
+        *await _members(ports[:1], 1, timeout),
+        *await _members(ports[-1:], clients - 1, timeout),
+    ]
     total = max(2, int(rate * seconds))
     latencies: list[float] = []
 
@@ -206,18 +257,21 @@ async def steady(
         await asyncio.sleep(max(0.0, start + n / rate - time.perf_counter()))
         sender.write(b"%s %d\n" % (MARK, time.perf_counter_ns()))
     last_sent = time.perf_counter()
-    await asyncio.gather(*(member.done for member in members))
+    late = await _all_done([member.done for member in members], timeout)
     drained = time.perf_counter() - last_sent
     for member in members:
         member.transport.close()
-    cuts = statistics.quantiles(latencies, n=100)
-    return {
-        "p50_ms": cuts[49],
-        "p99_ms": cuts[98],
+    result: dict[str, float | str] = {
         "deliveries": len(latencies),
         "sent_lines_per_s": (total - 1) / (last_sent - start),
         "drain_ms": drained * 1e3,
     }
+    if len(latencies) > 1:
+        cuts = statistics.quantiles(latencies, n=100)
+        result["p50_ms"], result["p99_ms"] = cuts[49], cuts[98]
+    if late:
+        result["incomplete"] = _undelivered(timeout, len(latencies), clients * total)
+    return result
 
 
 def _rss_kib(pid: int) -> int:
@@ -225,12 +279,21 @@ def _rss_kib(pid: int) -> int:
         return int(next(line for line in status if line.startswith("VmRSS")).split()[1])
 
 
-async def idle(port: int, connections: int, pid: int) -> dict[str, float]:
+async def idle(
+    port: int, connections: int, pid: int, timeout: float
+) -> dict[str, float | str]:
     """Server RSS added per idle connection, at CONNECTIONS connections."""
     before = _rss_kib(pid)
-    pairs = []
+    pairs: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+    give_up = time.monotonic() + timeout
     for _ in range(connections):
-        pairs.append(await asyncio.open_connection("127.0.0.1", port))
+        if time.monotonic() > give_up:
+            raise IncompleteError(
+                f"only {len(pairs)} connections made in {timeout:g} s"
+            )
+        pairs.append(
+            await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), timeout)
+        )
     await asyncio.sleep(2)
     after = _rss_kib(pid)
     for _, writer in pairs:
@@ -244,10 +307,16 @@ def _cpu_ticks(pid: int) -> int:
     return int(fields[11]) + int(fields[12])  # utime + stime
 
 
-async def _until_idle(pid: int, quiet: float = 0.3) -> float:
-    """Wait until the process used no CPU for QUIET s; return when that began."""
+async def _until_idle(pid: int, timeout: float, quiet: float = 0.3) -> float:
+    """
+    Wait until the process used no CPU for QUIET s; return when that began. Raise
+    L{IncompleteError} if it is still busy after TIMEOUT s.
+    """
     ticks, since = _cpu_ticks(pid), time.perf_counter()
+    give_up = since + timeout
     while time.perf_counter() - since < quiet:
+        if time.perf_counter() > give_up:
+            raise IncompleteError(f"the server was still busy after {timeout:g} s")
         await asyncio.sleep(0.02)
         now = _cpu_ticks(pid)
         if now != ticks:
@@ -273,7 +342,9 @@ class StormClient(asyncio.Protocol):
             self.welcomed.set_exception(AssertionError("server closed a newcomer"))
 
 
-async def storm(port: int, clients: int, pid: int) -> dict[str, float]:
+async def storm(
+    port: int, clients: int, pid: int, timeout: float
+) -> dict[str, float | str]:
     """
     CLIENTS connect at once and wait for their welcome: the time until every one is
     welcomed, the server's RSS per member, then the time from closing them all
@@ -286,14 +357,17 @@ async def storm(port: int, clients: int, pid: int) -> dict[str, float]:
         loop.create_connection(StormClient, "127.0.0.1", port) for _ in range(clients)
     ]
     members = [member for _, member in await asyncio.gather(*connecting)]
-    await asyncio.gather(*(member.welcomed for member in members))
+    if unwelcomed := await _all_done([m.welcomed for m in members], timeout):
+        raise IncompleteError(
+            f"{unwelcomed} of {clients} clients not welcomed in {timeout:g} s"
+        )
     welcomed = time.perf_counter() - started
-    await _until_idle(pid)
+    await _until_idle(pid, timeout)
     rss = _rss_kib(pid)
     leaving = time.perf_counter()
     for member in members:
         member.transport.close()
-    left = await _until_idle(pid) - leaving
+    left = await _until_idle(pid, timeout) - leaving
     return {
         "join_s": welcomed,
         "leave_s": max(0.0, left),
@@ -313,22 +387,40 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=20)
     parser.add_argument("--pid", type=int, default=0)
     parser.add_argument("--other-port", type=int, default=0)
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=60,
+        help="the longest wait for the server, past the load's own duration (s)",
+    )
     arguments = parser.parse_args()
     uvloop.install()
     ports = [arguments.port, *([arguments.other_port] if arguments.other_port else [])]
+    timeout = arguments.timeout
+    job: Coroutine[Any, Any, dict[str, float | str]]
     if arguments.mode == "echo":
         job = echo(
-            arguments.port, arguments.connections, arguments.size, arguments.seconds
+            arguments.port,
+            arguments.connections,
+            arguments.size,
+            arguments.seconds,
+            timeout,
         )
     elif arguments.mode == "burst":
-        job = burst(ports, arguments.clients, arguments.lines)
+        job = burst(ports, arguments.clients, arguments.lines, timeout)
     elif arguments.mode == "steady":
-        job = steady(ports, arguments.clients, arguments.rate, arguments.seconds)
+        job = steady(
+            ports, arguments.clients, arguments.rate, arguments.seconds, timeout
+        )
     elif arguments.mode == "storm":
-        job = storm(arguments.port, arguments.clients, arguments.pid)
+        job = storm(arguments.port, arguments.clients, arguments.pid, timeout)
     else:
-        job = idle(arguments.port, arguments.connections, arguments.pid)
-    print(json.dumps(asyncio.run(job)))
+        job = idle(arguments.port, arguments.connections, arguments.pid, timeout)
+    try:
+        result = asyncio.run(job)
+    except IncompleteError as incomplete:
+        result = {"incomplete": str(incomplete)}
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

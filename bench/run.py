@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import platform
 import shutil
@@ -71,16 +72,49 @@ def server(argv: list[str], port: int) -> Iterator[subprocess.Popen[bytes]]:
             process.wait()
 
 
-def loadgen(*args: object) -> dict[str, float]:
-    output = subprocess.run(
-        [PYTHON, str(HERE / "loadgen.py"), *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=True,
-    ).stdout
-    result: dict[str, float] = json.loads(output)
+#: The longest the load generator waits for a server, past the load's own duration
+#: (its --timeout): a server that has not delivered by then is reported as such.
+LOADGEN_TIMEOUT: Final = 60.0
+#: The longest a load generator process may run at all, whatever it is doing.
+LOADGEN_LIMIT: Final = 600.0
+
+#: A load generator's result: its figures, and when the run did not complete, an
+#: "incomplete" entry saying what did not happen in time.
+Result = dict[str, Any]
+
+
+def loadgen(*args: object) -> Result:
+    """
+    Run the load generator; its result. A run that fails or overruns is reported in
+    the result ("incomplete"), never raised, so one reference that cannot keep up
+    does not stop the table.
+    """
+    argv = [PYTHON, str(HERE / "loadgen.py"), *map(str, args)]
+    argv += ["--timeout", str(LOADGEN_TIMEOUT)]
+    try:
+        done = subprocess.run(
+            argv, capture_output=True, text=True, timeout=LOADGEN_LIMIT
+        )
+    except subprocess.TimeoutExpired:
+        return {"incomplete": f"the load generator ran over {LOADGEN_LIMIT:g} s"}
+    if done.returncode:
+        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        return {"incomplete": f"the load generator failed: {last}"}
+    result: Result = json.loads(done.stdout)
+    if "incomplete" in result:
+        print(f"  incomplete: {result['incomplete']}", flush=True)
     return result
+
+
+def figure(result: Result, key: str) -> float:
+    """A figure of a result, NaN if the run did not get as far as measuring it."""
+    value = result.get(key)
+    return float(value) if isinstance(value, int | float) else math.nan
+
+
+def noted(cell: str, note: str | None) -> str:
+    """A table cell, with what did not complete in brackets."""
+    return f"{cell} ({note})" if note else cell
 
 
 def twist(*argv: str) -> list[str]:
@@ -127,20 +161,28 @@ ECHO_SIZES: Final = (
 )
 
 
-def bench_echo(seconds: float, rounds: int) -> dict[str, dict[str, float]]:
-    """Each server in turn, ROUNDS times over (the machine is noisy): medians."""
+def bench_echo(seconds: float, rounds: int) -> dict[str, dict[str, Any]]:
+    """
+    Each server in turn, ROUNDS times over (the machine is noisy): medians, and for
+    a size where some round did not complete, the last such note ("note_" + key).
+    """
     samples: dict[str, dict[str, list[float]]] = {
         name: {key: [] for key, _, _ in ECHO_SIZES} for name in ECHO_SERVERS
     }
+    notes: dict[str, dict[str, str]] = {name: {} for name in ECHO_SERVERS}
     for _ in range(rounds):
         for name, command in ECHO_SERVERS.items():
             port = free_port()
             with server(command(port), port):
-                small = loadgen("echo", port, "--size", 64, "--seconds", seconds)
-                samples[name]["rt_64"].append(small["round_trips_per_s"])
-                for size in (16384, 65536):
-                    large = loadgen("echo", port, "--size", size, "--seconds", seconds)
-                    samples[name][f"mbs_{size // 1024}k"].append(large["mb_per_s"])
+                for key, size, metric in (
+                    ("rt_64", 64, "round_trips_per_s"),
+                    ("mbs_16k", 16384, "mb_per_s"),
+                    ("mbs_64k", 65536, "mb_per_s"),
+                ):
+                    result = loadgen("echo", port, "--size", size, "--seconds", seconds)
+                    samples[name][key].append(figure(result, metric))
+                    if "incomplete" in result:
+                        notes[name][key] = result["incomplete"]
             print(
                 f"echo {name}: "
                 + ", ".join(
@@ -149,7 +191,10 @@ def bench_echo(seconds: float, rounds: int) -> dict[str, dict[str, float]]:
                 flush=True,
             )
     return {
-        name: {key: statistics.median(values) for key, values in runs.items()}
+        name: {
+            **{key: statistics.median(values) for key, values in runs.items()},
+            **{f"note_{key}": note for key, note in notes[name].items()},
+        }
         for name, runs in samples.items()
     }
 
@@ -163,15 +208,16 @@ BACKLOG_P99_MS: Final = 100.0
 
 def steady_run(
     command: Callable[[int], list[str]], clients: int, rate: float, seconds: float
-) -> dict[str, float]:
+) -> Result:
     port = free_port()
     with server(command(port), port):
         result = loadgen(
             "steady", port, "--clients", clients, "--rate", rate, "--seconds", seconds
         )
     result["sustained"] = float(
-        result["sent_lines_per_s"] >= KEPT_SCHEDULE * rate
-        and result["p99_ms"] <= BACKLOG_P99_MS
+        "incomplete" not in result
+        and figure(result, "sent_lines_per_s") >= KEPT_SCHEDULE * rate
+        and figure(result, "p99_ms") <= BACKLOG_P99_MS
     )
     return result
 
@@ -181,7 +227,7 @@ def sustained_rate(
 ) -> float:
     """
     The highest steady rate (lines/s to CLIENTS) a chat server sustains: double from
-    START until it does not, then halve the gap twice.
+    START until it does not, then halve the gap twice (START if it sustains none).
     """
     good, bad = 0.0, start
     while True:
@@ -199,13 +245,15 @@ def sustained_rate(
         else:
             bad = middle
     if not good:
-        raise RuntimeError(f"the reference does not sustain even {start:g} lines/s")
+        # The table still gets its rows, at START, each cell saying what failed.
+        print(f"  the reference does not sustain even {start:g} lines/s", flush=True)
+        return start
     return good
 
 
 def bench_chat(
     clients: int, lines: int, seconds: float, start_rate: float
-) -> tuple[dict[str, dict[str, float]], list[float]]:
+) -> tuple[dict[str, dict[str, Any]], list[float]]:
     """
     The burst for each server, then steady load at the rate the threaded reference
     just sustains and at twice it. Returns the results and those two rates.
@@ -213,19 +261,20 @@ def bench_chat(
     rate = sustained_rate(CHAT_SERVERS["threaded"], clients, seconds, start_rate)
     rates = [rate, 2 * rate]
     print(f"chat: the threaded reference sustains {rate:g} lines/s", flush=True)
-    results: dict[str, dict[str, float]] = {}
+    results: dict[str, dict[str, Any]] = {}
     for name, command in CHAT_SERVERS.items():
-        entry: dict[str, float] = {}
+        entry: dict[str, Any] = {}
         port = free_port()
         with server(command(port), port):
-            entry["burst"] = loadgen(
-                "burst", port, "--clients", clients, "--lines", lines
-            )["deliveries_per_s"]
+            burst = loadgen("burst", port, "--clients", clients, "--lines", lines)
+        entry["burst"] = figure(burst, "deliveries_per_s")
+        entry["note_burst"] = burst.get("incomplete")
         for rate in rates:
             steady = steady_run(command, clients, rate, seconds)
-            entry[f"p50_{rate:g}"] = steady["p50_ms"]
-            entry[f"p99_{rate:g}"] = steady["p99_ms"]
-            entry[f"sent_{rate:g}"] = steady["sent_lines_per_s"]
+            entry[f"p50_{rate:g}"] = figure(steady, "p50_ms")
+            entry[f"p99_{rate:g}"] = figure(steady, "p99_ms")
+            entry[f"sent_{rate:g}"] = figure(steady, "sent_lines_per_s")
+            entry[f"note_{rate:g}"] = steady.get("incomplete")
         results[name] = entry
         print(f"chat {name}: {entry}", flush=True)
     return results, rates
@@ -263,21 +312,23 @@ def cluster_node(url: str, name: str) -> Callable[[int], list[str]]:
     ]
 
 
-def bench_cluster(clients: int, lines: int, seconds: float) -> dict[str, float]:
+def bench_cluster(clients: int, lines: int, seconds: float) -> dict[str, Any]:
     """
     One tcp-chat against two nodes and Redis on the same machine: the burst with the
     clients split over the nodes (and Redis's share of the CPU the three used), and
     the steady load with the sender on one node and every receiver on the other.
     """
-    results: dict[str, float] = {}
+    results: dict[str, Any] = {}
+    notes: list[str] = []
     single = CHAT_SERVERS["twisted-tcp"]
     port = free_port()
     with server(single(port), port):
-        results["one_burst"] = loadgen(
-            "burst", port, "--clients", clients, "--lines", lines
-        )["deliveries_per_s"]
+        burst = loadgen("burst", port, "--clients", clients, "--lines", lines)
+    results["one_burst"] = figure(burst, "deliveries_per_s")
     steady = steady_run(single, clients, CLUSTER_RATE, seconds)
-    results["one_p50"], results["one_p99"] = steady["p50_ms"], steady["p99_ms"]
+    results["one_p50"] = figure(steady, "p50_ms")
+    results["one_p99"] = figure(steady, "p99_ms")
+    notes += [run["incomplete"] for run in (burst, steady) if "incomplete" in run]
     with redis_server() as (url, redis):
         a_port, b_port = free_port(), free_port()
         with (
@@ -293,19 +344,22 @@ def bench_cluster(clients: int, lines: int, seconds: float) -> dict[str, float]:
             used = {
                 name: _cpu_seconds(pid) - before[name] for name, pid in pids.items()
             }
-            results["two_burst"] = burst["deliveries_per_s"]
-            results["redis_cpu_share"] = used["redis"] / sum(used.values())
+            results["two_burst"] = figure(burst, "deliveries_per_s")
+            results["redis_cpu_share"] = used["redis"] / (sum(used.values()) or 1)
             results["redis_cpu_s"] = used["redis"]
             steady = loadgen(
                 "steady", a_port, "--clients", clients, "--rate", CLUSTER_RATE,
                 "--seconds", seconds, "--other-port", b_port,
             )  # fmt: skip
-            results["two_p50"], results["two_p99"] = steady["p50_ms"], steady["p99_ms"]
+            results["two_p50"] = figure(steady, "p50_ms")
+            results["two_p99"] = figure(steady, "p99_ms")
+    notes += [run["incomplete"] for run in (burst, steady) if "incomplete" in run]
+    results["note"] = "; ".join(notes) or None
     print(f"cluster: {results}", flush=True)
     return results
 
 
-def bench_idle(connections: int) -> dict[str, float]:
+def bench_idle(connections: int) -> dict[str, Result]:
     results = {}
     for name, command in (
         ("twisted-tcp echo", ECHO_SERVERS["twisted-tcp"]),
@@ -316,12 +370,12 @@ def bench_idle(connections: int) -> dict[str, float]:
             measured = loadgen(
                 "idle", port, "--connections", connections, "--pid", process.pid
             )
-        results[name] = measured["kib_per_connection"]
+        results[name] = measured
         print(f"idle {name}: {measured}", flush=True)
     return results
 
 
-def bench_storm(counts: list[int]) -> dict[int, dict[str, float]]:
+def bench_storm(counts: list[int]) -> dict[int, Result]:
     """Join and leave storms of each size against one tcp-chat, a fresh one each."""
     results = {}
     for count in counts:
@@ -512,40 +566,44 @@ def bench_startup(runs: int) -> dict[str, float]:
 
 
 def ratio(a: float, b: float) -> str:
-    return f"{a / b:.2f}x" if b else "-"
+    return f"{a / b:.2f}x" if b and not math.isnan(a / b) else "-"
 
 
-def steady_cell(entry: dict[str, float], rate: float) -> str:
+def steady_cell(entry: dict[str, Any], rate: float) -> str:
     """p50 / p99, and the rate really offered if the sender could not keep up."""
-    cell = f"{entry[f'p50_{rate:g}']:.1f} / {entry[f'p99_{rate:g}']:.1f}"
+    p50, p99 = entry[f"p50_{rate:g}"], entry[f"p99_{rate:g}"]
+    cell = "- / -" if math.isnan(p99) else f"{p50:.1f} / {p99:.1f}"
     sent = entry[f"sent_{rate:g}"]
     if sent < KEPT_SCHEDULE * rate:
         cell += f" (sender kept only {sent:.0f} lines/s)"
-    return cell
+    return noted(cell, entry.get(f"note_{rate:g}"))
 
 
-def echo_rows(echo: dict[str, dict[str, float]]) -> list[str]:
+def echo_rows(echo: dict[str, dict[str, Any]]) -> list[str]:
     rows = []
     ours = echo["twisted-tcp"]
     for key, label, unit in ECHO_SIZES:
         for ref, target in (("asyncio", ">= 1.0x"), ("uvloop", "-"), ("threaded", "-")):
+            theirs = echo[ref]
             rows.append(
-                f"| echo {label} x 100 conns, {unit} | {ours[key]:,.0f} | "
-                f"{ref} {echo[ref][key]:,.0f} | {ratio(ours[key], echo[ref][key])} | {target} |"
+                f"| echo {label} x 100 conns, {unit} | {noted(f'{ours[key]:,.0f}', ours.get(f'note_{key}'))} | "
+                f"{ref} {noted(f'{theirs[key]:,.0f}', theirs.get(f'note_{key}'))} | {ratio(ours[key], theirs[key])} | {target} |"
             )
     return rows
 
 
 def chat_rows(
-    chat: dict[str, dict[str, float]], rates: list[float], clients: int
+    chat: dict[str, dict[str, Any]], rates: list[float], clients: int
 ) -> list[str]:
     rows = []
     ours = chat["twisted-tcp"]
     for ref, target in (("twisted docs chat", ">= 1.0x"), ("threaded", ">= 3x")):
+        theirs = chat[ref]
         rows.append(
             f"| chat burst {clients} lines to {clients} clients, deliveries/s | "
-            f"{ours['burst']:,.0f} | {ref} {chat[ref]['burst']:,.0f} | "
-            f"{ratio(ours['burst'], chat[ref]['burst'])} | {target} |"
+            f"{noted(format(ours['burst'], ',.0f'), ours['note_burst'])} | "
+            f"{ref} {noted(format(theirs['burst'], ',.0f'), theirs['note_burst'])} | "
+            f"{ratio(ours['burst'], theirs['burst'])} | {target} |"
         )
     for rate, target in zip(rates, ("p99 <= 20 ms", "p99 <= 50 ms"), strict=True):
         for ref in ("twisted docs chat", "threaded"):
@@ -604,28 +662,35 @@ REFERENCE_NAMES: Final = {
 }
 
 
-def idle_rows(idle: dict[str, float], connections: int) -> list[str]:
+def idle_rows(idle: dict[str, Result], connections: int) -> list[str]:
+    ours, theirs = idle["twisted-tcp echo"], idle["asyncio echo"]
+    kib, their_kib = (figure(x, "kib_per_connection") for x in (ours, theirs))
     return [
-        f"| idle connections at {connections}, KiB per connection | {idle['twisted-tcp echo']:.1f} | "
-        f"asyncio {idle['asyncio echo']:.1f} | {ratio(idle['twisted-tcp echo'], idle['asyncio echo'])} | <= 4 KiB |"
+        f"| idle connections at {connections}, KiB per connection | {noted(f'{kib:.1f}', ours.get('incomplete'))} | "
+        f"asyncio {noted(f'{their_kib:.1f}', theirs.get('incomplete'))} | {ratio(kib, their_kib)} | <= 4 KiB |"
     ]
 
 
-def storm_rows(storm: dict[int, dict[str, float]]) -> list[str]:
+def storm_rows(storm: dict[int, Result]) -> list[str]:
     rows = []
     for count, entry in storm.items():
         target = "<= 10 s" if count >= 10000 else "-"
+        join, leave, kib = (
+            figure(entry, key) for key in ("join_s", "leave_s", "kib_per_member")
+        )
         rows += [
-            f"| chat join storm, {count:,} clients into one room, s until all welcomed | {entry['join_s']:.2f} | - | - | {target} |",
-            f"| chat leave storm, {count:,} clients, s until the server is idle | {entry['leave_s']:.2f} | - | - | - |",
-            f"| chat memory per member at {count:,}, KiB | {entry['kib_per_member']:.1f} | - | - | - |",
+            f"| chat join storm, {count:,} clients into one room, s until all welcomed | {noted(f'{join:.2f}', entry.get('incomplete'))} | - | - | {target} |",
+            f"| chat leave storm, {count:,} clients, s until the server is idle | {leave:.2f} | - | - | - |",
+            f"| chat memory per member at {count:,}, KiB | {kib:.1f} | - | - | - |",
         ]
     return rows
 
 
-def cluster_rows(cluster: dict[str, float], clients: int) -> list[str]:
+def cluster_rows(cluster: dict[str, Any], clients: int) -> list[str]:
     one_p99, two_p99 = cluster["one_p99"], cluster["two_p99"]
+    note = [f"| cluster runs that did not complete | {cluster['note']} | - | - | - |"]
     return [
+        *(note if cluster["note"] else []),
         f"| cluster burst {clients} lines to {clients} clients split over 2 nodes + Redis, deliveries/s | "
         f"{cluster['two_burst']:,.0f} | 1 node {cluster['one_burst']:,.0f} | "
         f"{ratio(cluster['two_burst'], cluster['one_burst'])} | >= 0.5x |",
