@@ -78,6 +78,33 @@ async def test_commands(reactor: Any, redis_server: RedisServer, started: Any) -
 
 
 @pytest_twisted.ensureDeferred
+async def test_reply_parsed_as_it_arrives(
+    reactor: Any, redis_server: RedisServer, started: Any, monkeypatch: Any
+) -> None:
+    """
+    A reply of thousands of strings is parsed in the reads that bring it. (txredisapi's
+    pure-Python parser stops reading the connection after each string and starts again
+    on the next reactor turn: two epoll calls and a turn for every field of every
+    entry of a room's log.)
+    """
+    link = started(Events().link(reactor, parse_redis_url(redis_server.url)))
+    await until(reactor, lambda: link.ready)
+    values = [f"entry {number}" for number in range(5000)]
+    await link.execute("RPUSH", "many", *values)
+    pauses = 0
+    remove_reader = reactor.removeReader
+
+    def counted(reader: Any) -> None:
+        nonlocal pauses
+        pauses += 1
+        remove_reader(reader)
+
+    monkeypatch.setattr(reactor, "removeReader", counted)
+    assert await link.execute("LRANGE", "many", 0, -1) == values
+    assert pauses < 10
+
+
+@pytest_twisted.ensureDeferred
 async def test_outage(reactor: Any, redis_server: RedisServer, started: Any) -> None:
     """
     While Redis is stopped, commands fail at once with RedisUnavailableError; the link

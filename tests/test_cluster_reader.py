@@ -169,3 +169,34 @@ async def test_resume_after_restart(
         *(f"after{n}" for n in range(3)),
         "last",
     ]
+
+
+@pytest_twisted.ensureDeferred
+async def test_every_entry_of_many_runs(reactor: Any, setup: Setup) -> None:
+    """
+    Entries appended while reads block, in runs of every size from 1 to 300 and some
+    far larger than one socket read, over two streams: each is handed on once, in
+    its stream's order (the replies are parsed whole however they are cut).
+    """
+    setup.reader.track("a", "0-0")
+    setup.reader.track("b", "0-0")
+    wanted: dict[str, list[str]] = {"a": [], "b": []}
+    runs = [1, 2, 3, 7, 50, 300, 1, 120]
+    for index, size in enumerate(runs):
+        key = "ab"[index % 2]
+        texts = [
+            f"{key}{len(wanted[key]) + n} " + "x" * (n * 37 % 900) for n in range(size)
+        ]
+        if index == 4:
+            texts[-1] += "y" * 300_000
+        script = (
+            "for i = 1, #ARGV do redis.call('XADD', KEYS[1], '*', 't', ARGV[i]) end"
+        )
+        await setup.command.eval(script, [key], texts)
+        wanted[key] += texts
+    await until(
+        reactor,
+        lambda: all(len(setup.texts(key)) >= len(wanted[key]) for key in wanted),
+    )
+    assert setup.texts("a") == wanted["a"]
+    assert setup.texts("b") == wanted["b"]

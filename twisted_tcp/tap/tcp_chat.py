@@ -132,9 +132,10 @@ class Options(ServerOptions):
             raise ValueError(
                 "--history-db does not go with --redis: Redis keeps history"
             )
-        if find_spec("txredisapi") is None:
+        if find_spec("txredisapi") is None or find_spec("hiredis") is None:
             raise ValueError(
-                "--redis needs the txredisapi package: pip install 'twisted-tcp[redis]'"
+                "--redis needs the txredisapi and hiredis packages:"
+                " pip install 'twisted-tcp[redis]'"
             )
         from twisted_tcp._text import sanitize
         from twisted_tcp.chat.cluster.address import parse_redis_url
