@@ -55,7 +55,12 @@ async def test_stopped_node_leaves_cleanly(
     # node is a cluster's or not: the stop itself went well.
     assert status == -signal.SIGTERM
     await until(reactor, lambda: alice.closed and carol.closed)
-    assert alice.has("* server shutting down") and carol.has("* server shutting down")
+    for client in (alice, carol):
+        # Told of the stop, and of nothing else: Redis stayed there for the node
+        # until its members were gone, and recorded their departure.
+        assert client.lines[-1] == "* server shutting down"
+        assert not client.has(UNAVAILABLE)
+    assert "#warn]" not in stopping.log().split("Received SIGTERM", 1)[1]
     await until(reactor, lambda: bob.has("* alice left #lobby (server shutting down)"))
     await until(reactor, lambda: dave.has("* carol left #Rust (server shutting down)"))
     stopped = "(server shutting down)"

@@ -8,7 +8,8 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
-from twisted.application.service import IService, MultiService
+from twisted.application.service import IService, MultiService, Service
+from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.python import usage
 
 from twisted_tcp._checks import (
@@ -191,7 +192,24 @@ def makeService(options: Options) -> IService:
     cluster: Any = options["cluster-service"]
     if cluster is None:
         return server
-    both = MultiService()
+    both = _StopsInTurn()
     cluster.setServiceParent(both)
     server.setServiceParent(both)
     return both
+
+
+class _StopsInTurn(MultiService):
+    """
+    A L{MultiService} that stops its services one after the other, the last started
+    first, each once the one before has stopped (a plain L{MultiService} stops them
+    all at once): the cluster's links to Redis must outlast the server, which tells
+    Redis its members are leaving as it closes their connections.
+    """
+
+    def stopService(self) -> Deferred[None]:
+        Service.stopService(self)
+        return Deferred.fromCoroutine(self._stop_in_turn())
+
+    async def _stop_in_turn(self) -> None:
+        for service in reversed(list(self)):
+            await maybeDeferred(service.stopService)

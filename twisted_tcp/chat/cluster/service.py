@@ -314,8 +314,9 @@ class RedisChat(Service):
                 self._reassert()
         elif self.available:
             self.available = False
-            self.log.warn("Redis unavailable: members are told")
-            self._tell_everyone(UNAVAILABLE)
+            if not self.shutting_down:  # Else the node is closing the links itself.
+                self.log.warn("Redis unavailable: members are told")
+                self._tell_everyone(UNAVAILABLE)
 
     def _tell_everyone(self, text: str) -> None:
         for room in self.rooms.values():
