@@ -17,6 +17,7 @@ import heapq
 import re
 import time
 from collections import deque
+from collections.abc import Iterable
 from typing import Final, Protocol
 
 from twisted.internet.defer import Deferred
@@ -192,22 +193,6 @@ class LocalChat:
             del self.rooms[room.key]
         return room
 
-    def _enter_room(self, member: ChatMember, room: Room, *greeting: str) -> bool:
-        """
-        Put C{member} in C{room}, then show it C{greeting} and the room's topic and
-        history. A member that does not read may be dropped by those lines: it is
-        in the room first, so that the drop takes it out again.
-
-        @return: whether C{member} is still in C{room}.
-        """
-        room.add(member)
-        topic = [f"* topic of {room.name}: {room.topic}"] if room.topic else []
-        for line in (*greeting, *topic, *room.history):
-            if member.room is not room:
-                return False
-            member.send_text(line)
-        return member.room is room
-
     # Membership.
 
     def connect(self, member: ChatMember) -> Completion:
@@ -219,7 +204,10 @@ class LocalChat:
             f"* Welcome, {member.nick}! Change your nick with /nick NAME;"
             " /help lists the commands."
         )
-        if not self._enter_room(member, self.default_room, welcome, *self.motd):
+        greeting = (welcome, *self.motd)
+        if not enter_room(
+            member, self.default_room, greeting, self.default_room.history
+        ):
             return None
         if self.arrival_grace:
             self._arrivals[member] = self.clock.callLater(
@@ -334,7 +322,7 @@ class LocalChat:
         if left is not None:
             left.announce_departure(member.nick, f"joined {room.name}")
         here = f"* you are now in {room.name}; {len(room) + 1} here"
-        if self._enter_room(member, room, here):
+        if enter_room(member, room, [here], room.history):
             room.announce_arrival(member)
 
     # Messages.
@@ -426,6 +414,25 @@ def nick_problem(nick: str) -> str | None:
     if nick.casefold() in RESERVED_NICKS:
         return f"the nick {nick} is reserved"
     return None
+
+
+def enter_room(
+    member: ChatMember, room: Room, greeting: Iterable[str], history: Iterable[str]
+) -> bool:
+    """
+    Put C{member} in C{room}, then show it C{greeting}, the room's topic and
+    C{history}. A member that does not read may be dropped by those lines: it is in
+    the room first, so that the drop takes it out again through the usual path.
+
+    @return: whether C{member} is still in C{room}.
+    """
+    room.add(member)
+    topic = [f"* topic of {room.name}: {room.topic}"] if room.topic else []
+    for line in (*greeting, *topic, *history):
+        if member.room is not room:
+            return False
+        member.send_text(line)
+    return member.room is room
 
 
 def _tell_unlisted(member: ChatMember, count: int, what: str) -> None:

@@ -42,6 +42,7 @@ from twisted_tcp.chat.service import (
     ChatMember,
     Completion,
     check_room_name,
+    enter_room,
     nick_problem,
     room_name_problem,
     show_topic,
@@ -456,12 +457,21 @@ class RedisChat(Service):
         if room is None:
             return
         room.remove(member)
-        if not room.members and not any(
-            ticket.room == room.key for ticket in self._tickets.values()
-        ):
-            room.close()
-            del self.rooms[room.key]
-            self.reader.untrack(self.keys.room_log(room.key))
+        self._retire_room(room.key)
+
+    def _retire_room(self, key: str) -> None:
+        """
+        Stop delivering room C{key} here if no member here is in it or on its way
+        into it: its L{Room} goes, and its log is no longer read.
+        """
+        room = self.rooms.get(key)
+        if room is None or room.members:
+            return
+        if any(ticket.room == key for ticket in self._tickets.values()):
+            return
+        room.close()
+        del self.rooms[key]
+        self.reader.untrack(self.keys.room_log(key))
 
     def _entry(self, stream: str, entry_id: str, fields: dict[str, str]) -> None:
         """One event read from Redis: a room's, or a private message."""
@@ -484,6 +494,10 @@ class RedisChat(Service):
                 self.reader.hold(stream, (entry_id, fields))
                 return
             self._admit(ticket)
+            # A newcomer dropped on its way in may have been the room's last member.
+            room = self.rooms.get(key or "")
+            if room is None:
+                return
         if "p" in fields:
             room.population = int(fields["p"])
         kind, text = fields.get("k"), fields.get("t", "")
@@ -529,30 +543,35 @@ class RedisChat(Service):
             room.post(renamed)
 
     def _admit(self, ticket: _Ticket) -> None:
-        """Start delivering a room to a member: its join event was reached."""
-        self._tickets.pop(ticket.token, None)
+        """
+        Start delivering a room to a member: its join event was reached. As on one
+        node, the member is in the room before it is shown anything, so that if
+        those lines drop it (it does not read), it leaves the room the usual way.
+        """
         assert ticket.reply is not None
         _, name, population, topic, *history = ticket.reply
         member = ticket.member
-        if member in self._gone:
-            return
-        room = self._local_room(ticket.room, name)
-        if ticket.connecting:
-            member.send_text(
-                f"* Welcome, {member.nick}! Change your nick with /nick NAME;"
-                " /help lists the commands."
-            )
-            for line in self.motd:
-                member.send_text(line)
-        else:
-            member.send_text(f"* you are now in {name}; {population} here")
-        if topic:
-            member.send_text(f"* topic of {name}: {topic}")
-        for line in history:
-            member.send_text(line)
-        room.population = int(population)
-        room.add(member)
-        if ticket.connecting and self.arrival_grace:
+        entered = False
+        if member not in self._gone:
+            room = self._local_room(ticket.room, name)
+            # What the room still owes its members goes first; if that drops the
+            # last of them, the ticket (still listed) keeps the room for the newcomer.
+            room.flush()
+            room.population = int(population)
+            room.topic = topic
+            if ticket.connecting:
+                greeting = [
+                    f"* Welcome, {member.nick}! Change your nick with /nick NAME;"
+                    " /help lists the commands.",
+                    *self.motd,
+                ]
+            else:
+                greeting = [f"* you are now in {name}; {population} here"]
+            entered = enter_room(member, room, greeting, history)
+        self._tickets.pop(ticket.token, None)
+        if not entered:
+            self._retire_room(ticket.room)
+        elif ticket.connecting and self.arrival_grace:
             self._arrivals[member] = self.clock.callLater(
                 self.arrival_grace, self._arrive, member
             )
@@ -591,8 +610,8 @@ class RedisChat(Service):
             self._tickets.pop(token, None)
             if ticket.held:
                 self.reader.release(self.keys.room_log(key))
+            self._retire_room(key)
             raise
-        self._where[member] = key
         log = self.keys.room_log(key)
         if member in self._gone:
             # Its connection ended meanwhile: undo the join, and let the room's
@@ -603,7 +622,9 @@ class RedisChat(Service):
             self._leave_redis(member, key, "", "")
             if ticket.held:
                 self.reader.release(log)
+            self._retire_room(key)
             return True
+        self._where[member] = key
         if not connecting:
             self._leave_local(member)
         ticket.reply = reply

@@ -1,0 +1,270 @@
+"""
+Tests for L{twisted_tcp.chat.cluster.service}: a node's service in the test's process
+on a real redis-server, its members chat protocols over in-memory transports, so that
+a test can hold back the answers of Redis or the node's reader and play out exactly
+the order of events it is about (see C{docs/cluster.md}).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from itertools import count
+from typing import Any
+
+import pytest_twisted
+from twisted.internet.testing import StringTransportWithDisconnection
+
+from tests.redis_support import RedisServer, until
+from tests.support import connect
+from twisted_tcp.chat import ChatFactory, ChatProtocol
+from twisted_tcp.chat.cluster.address import parse_redis_url
+from twisted_tcp.chat.cluster.service import RedisChat
+
+_ports = count(40000)
+
+
+class Member:
+    """A member's protocol and the lines written to it so far."""
+
+    def __init__(self, factory: ChatFactory) -> None:
+        self.protocol: ChatProtocol
+        self.transport: StringTransportWithDisconnection
+        self.protocol, self.transport = connect(factory, port=next(_ports))
+
+    @property
+    def lines(self) -> list[str]:
+        return self.transport.value().decode().split("\r\n")[:-1]
+
+    def has(self, text: str) -> bool:
+        return any(text in line for line in self.lines)
+
+    def say(self, *texts: str) -> None:
+        """Lines from the member, as one read."""
+        self.protocol.dataReceived("".join(f"{text}\n" for text in texts).encode())
+
+    @property
+    def nick(self) -> str:
+        return self.protocol.nick
+
+    @property
+    def gone(self) -> bool:
+        return bool(self.transport.disconnected or not self.transport.connected)
+
+
+class Node:
+    """A node's service and chat factory in this process, on the test's Redis."""
+
+    def __init__(
+        self,
+        reactor: Any,
+        redis: RedisServer,
+        max_send_queue: int = 1 << 20,
+        **options: Any,
+    ) -> None:
+        options.setdefault("arrival_grace", 0)
+        self.reactor = reactor
+        self.chat = RedisChat(
+            parse_redis_url(redis.url), reactor=reactor, heartbeat=0.2, **options
+        )
+        self.factory = ChatFactory(
+            service=self.chat,
+            clock=reactor,
+            flood_rate=0,
+            max_send_queue=max_send_queue,
+        )
+        self.members: list[Member] = []
+
+    def connect(self) -> Member:
+        """A new member, connected: the node is yet to put it in a room."""
+        member = Member(self.factory)
+        self.members.append(member)
+        return member
+
+    async def join(self) -> Member:
+        """A new member, once it is in the default room."""
+        member = self.connect()
+        await until(self.reactor, lambda: member.protocol.room is not None)
+        return member
+
+    async def redis(self, *command: str | int) -> Any:
+        """
+        A command to Redis on the node's own connection: it is answered after
+        everything the node sent before it.
+        """
+        return await self.chat._execute(*command)
+
+    def link(self, which: str) -> Any:
+        """The transport of the node's command or reader connection to Redis."""
+        link = self.chat.command if which == "command" else self.chat._reader_link
+        return link._connection.transport
+
+
+@pytest_twisted.async_yield_fixture
+async def nodes(
+    reactor: Any, redis_server: RedisServer
+) -> AsyncIterator[Callable[..., Any]]:
+    """Make started nodes; every one is stopped after the test."""
+    made: list[Node] = []
+
+    async def make(**options: Any) -> Node:
+        node = Node(reactor, redis_server, **options)
+        made.append(node)
+        node.chat.startService()
+        await until(reactor, lambda: node.chat.available)
+        return node
+
+    yield make
+    for node in made:
+        for member in node.members:
+            member.transport.loseConnection()
+        node.chat.shutdown()
+        await node.chat.stopService()
+
+
+async def in_room(reactor: Any, member: Member, key: str) -> None:
+    """Wait until C{member} is in room C{key} on its node."""
+    await until(reactor, lambda: getattr(member.protocol.room, "key", None) == key)
+
+
+@pytest_twisted.ensureDeferred
+async def test_member_dropped_by_its_move_notice_is_in_no_room(
+    reactor: Any, nodes: Any
+) -> None:
+    """
+    A member whose queue overflows with the "you are now in" line is dropped and
+    left behind nowhere: not in the node's room, not in Redis's lists of the room's
+    or the node's members; the room, empty, is no longer read.
+    """
+    node = await nodes(max_send_queue=200)
+    alice, bob = await node.join(), await node.join()
+    await until(reactor, lambda: alice.has(f"* {bob.nick} joined #lobby"))
+    alice.protocol.pauseProducing()
+    bob.say("x" * 140)  # Queues 174 bytes for alice: the notice takes her past 200.
+    await until(reactor, lambda: bob.has("x" * 140))
+    alice.say("/join #new")
+    await until(reactor, lambda: alice.gone)
+    keys = node.chat.keys
+    # Asked after the node told Redis of the drop, on the same connection.
+    assert await node.redis("HLEN", keys.room_members("#new")) == 0
+    assert (
+        await node.redis("HEXISTS", keys.node(node.chat.node) + ":members", alice.nick)
+        == 0
+    )
+    assert await node.redis("HEXISTS", keys.rooms, "#new") == 0
+    assert set(node.chat.rooms) == {"#lobby"}
+    assert not node.chat.reader.tracking(keys.room_log("#new"))
+    assert alice.protocol.room is None
+    bob.say("/join #new", "/who")
+    await until(reactor, lambda: bob.has("* 1 in #new:"))
+    assert bob.lines[-1].startswith(f"*   {bob.nick} (since ")
+
+
+@pytest_twisted.ensureDeferred
+async def test_joining_a_room_whose_last_member_is_dropped_then(
+    reactor: Any, nodes: Any
+) -> None:
+    """
+    If the lines a room still owes its members here drop the last of them as a
+    newcomer is let in, the newcomer is not stranded in a room this node no longer
+    delivers: it hears whoever comes and speaks there next.
+    """
+    node = await nodes(max_send_queue=100)
+    alice, bob, carol = await node.join(), await node.join(), await node.join()
+    alice.say("/join #b")
+    await in_room(reactor, alice, "#b")
+    bob.say("/join #b")
+    await until(reactor, lambda: alice.has(f"* {bob.nick} joined #b"))
+    alice.protocol.pauseProducing()
+    # The reader's pending read is answered with bob's line alone, which queues 74
+    # bytes for alice; the next read brings his leaving (35 bytes more, past her
+    # bound) and carol's arrival together, so both meet in one delivery.
+    node.link("reader").pauseProducing()
+    bob.say("x" * 40, "/join #lobby")
+    carol.say("/join #b")
+    # Redis has answered both moves: each left its room here, waiting to enter.
+    await until(reactor, lambda: bob.protocol.room is carol.protocol.room is None)
+    node.link("reader").resumeProducing()
+    await in_room(reactor, carol, "#b")
+    await until(reactor, lambda: alice.gone)
+    await in_room(reactor, bob, "#lobby")
+    bob.say("/join #B")
+    await in_room(reactor, bob, "#b")
+    bob.say("hello")
+    await until(reactor, lambda: carol.has(f"<{bob.nick}> hello"))
+    assert node.chat.rooms["#b"] is carol.protocol.room
+
+
+async def reader_holds(reactor: Any, node: Node, key: str) -> None:
+    """
+    Wait until the node's reader keeps back the events of room C{key}: it reached
+    the join event of a member of this node before Redis's answer to that join.
+    """
+    log = node.chat.keys.room_log(key)
+    await until(reactor, lambda: log in node.chat.reader._held)
+
+
+@pytest_twisted.ensureDeferred
+async def test_member_gone_while_its_join_is_in_flight(
+    reactor: Any, nodes: Any
+) -> None:
+    """
+    A member whose connection ends while Redis's answer to its /join is on its way,
+    after the node's reader already reached its join event, does not silence the
+    room on that node: the others there keep hearing it; Redis forgets the member.
+    """
+    here, there = await nodes(), await nodes()
+    alice, bob, carol = await here.join(), await here.join(), await there.join()
+    for member in (alice, carol):
+        member.say("/join #r")
+        await in_room(reactor, member, "#r")
+    here.link("command").pauseProducing()
+    bob.say("/join #r")
+    await reader_holds(reactor, here, "#r")
+    bob.transport.loseConnection()
+    here.link("command").resumeProducing()
+    carol.say("still here")
+    await until(reactor, lambda: alice.has(f"<{carol.nick}> still here"))
+    members = await here.redis("HKEYS", here.chat.keys.room_members("#r"))
+    assert sorted(members) == sorted([alice.nick, carol.nick])
+    assert set(here.chat.rooms) == {"#r"}
+
+
+@pytest_twisted.ensureDeferred
+async def test_reader_reconnects_while_a_join_waits(reactor: Any, nodes: Any) -> None:
+    """
+    The node's reader losing its connection while it holds a room's events for a
+    join still unanswered: once both are back, the newcomer is in, and the room's
+    members, old and new, hear it again.
+    """
+    here, there = await nodes(), await nodes()
+    alice, bob, carol = await here.join(), await here.join(), await there.join()
+    for member in (alice, carol):
+        member.say("/join #r")
+        await in_room(reactor, member, "#r")
+    here.link("command").pauseProducing()
+    bob.say("/join #r")
+    await reader_holds(reactor, here, "#r")
+    here.chat._reader_link.abort()
+    await until(reactor, lambda: alice.has("* room service unavailable"))
+    here.link("command").resumeProducing()
+    await until(reactor, lambda: alice.has("* room service restored"))
+    await in_room(reactor, bob, "#r")
+    carol.say("still here")
+    await until(reactor, lambda: alice.has(f"<{carol.nick}> still here"))
+    await until(reactor, lambda: bob.has(f"<{carol.nick}> still here"))
+
+
+@pytest_twisted.ensureDeferred
+async def test_topic_set_elsewhere_is_known_to_a_newcomer(
+    reactor: Any, nodes: Any
+) -> None:
+    """
+    A member entering a room whose topic was set on another node, before any member
+    of its own node was in it, gets that topic from a bare /topic too.
+    """
+    here, there = await nodes(), await nodes()
+    carol, alice = await there.join(), await here.join()
+    carol.say("/join #Rust", "/topic crabs")
+    await until(reactor, lambda: carol.has("set the topic of #Rust: crabs"))
+    alice.say("/join #rust", "/topic")
+    await until(reactor, lambda: alice.lines.count("* topic of #Rust: crabs") == 2)
