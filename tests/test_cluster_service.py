@@ -194,6 +194,51 @@ async def test_joining_a_room_whose_last_member_is_dropped_then(
     assert node.chat.rooms["#b"] is carol.protocol.room
 
 
+def arrivals_of(reactor: Any, member: Member) -> list[Any]:
+    """The reactor's timers that would announce C{member}'s arrival."""
+    return [
+        call
+        for call in reactor.getDelayedCalls()
+        if call.active() and member.protocol in call.args
+    ]
+
+
+@pytest_twisted.ensureDeferred
+async def test_no_arrival_timer_outlives_its_member(reactor: Any, nodes: Any) -> None:
+    """
+    A newcomer that leaves, or is dropped, before its arrival was announced leaves
+    no timer behind that would announce it later.
+    """
+    node = await nodes(max_send_queue=100, arrival_grace=60)
+    leaving, stalled, talker = await node.join(), await node.join(), await node.join()
+    assert len(arrivals_of(reactor, leaving)) == 1
+    leaving.transport.loseConnection()
+    assert arrivals_of(reactor, leaving) == []
+    stalled.protocol.pauseProducing()
+    talker.say("x" * 100)
+    await until(reactor, lambda: stalled.gone)
+    assert arrivals_of(reactor, stalled) == []
+    assert arrivals_of(reactor, talker) == []  # Announced by its first line.
+
+
+@pytest_twisted.ensureDeferred
+async def test_taken_first_nick_still_announces_the_newcomer(
+    reactor: Any, nodes: Any
+) -> None:
+    """
+    A newcomer whose first /nick is refused (taken) is still announced once its
+    arrival grace is over, under the nick it has, as on one node.
+    """
+    node = await nodes(arrival_grace=0.5)
+    bob = await node.join()
+    bob.say("/nick bob")
+    await until(reactor, lambda: bob.nick == "bob")
+    newcomer = await node.join()
+    newcomer.say("/nick bob")
+    await until(reactor, lambda: newcomer.has("error: the nick bob is taken by bob"))
+    await until(reactor, lambda: bob.has(f"* {newcomer.nick} joined #lobby"))
+
+
 async def reader_holds(reactor: Any, node: Node, key: str) -> None:
     """
     Wait until the node's reader keeps back the events of room C{key}: it reached
@@ -252,6 +297,26 @@ async def test_reader_reconnects_while_a_join_waits(reactor: Any, nodes: Any) ->
     carol.say("still here")
     await until(reactor, lambda: alice.has(f"<{carol.nick}> still here"))
     await until(reactor, lambda: bob.has(f"<{carol.nick}> still here"))
+
+
+@pytest_twisted.ensureDeferred
+async def test_newcomer_gone_before_it_is_let_in_is_never_announced(
+    reactor: Any, nodes: Any
+) -> None:
+    """
+    A newcomer named by Redis whose connection ends before its node lets it in the
+    room was never announced as joining: nobody is told that it left.
+    """
+    here, there = await nodes(), await nodes()
+    watcher = await there.join()
+    here.link("reader").pauseProducing()
+    newcomer = here.connect()
+    await until(reactor, lambda: newcomer.nick != "")
+    newcomer.transport.loseConnection()
+    here.link("reader").resumeProducing()
+    watcher.say("after")
+    await until(reactor, lambda: watcher.has(f"<{watcher.nick}> after"))
+    assert not watcher.has(newcomer.nick)
 
 
 @pytest_twisted.ensureDeferred

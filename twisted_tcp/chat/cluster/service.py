@@ -681,13 +681,26 @@ class RedisChat(Service):
         )
         arrival.addErrback(self._ignore_outage)
 
+    def _cancel_arrival(self, member: ChatMember) -> bool:
+        """Forget a pending arrival; return whether the join had been announced."""
+        pending = self._arrivals.pop(member, None)
+        if pending is None:
+            return True
+        if pending.active():
+            pending.cancel()
+        return False
+
     def _ignore_outage(self, failure: Failure) -> None:
         if not failure.check(RedisUnavailableError):
             self.log.failure("a room event was not recorded", failure)
 
     def disconnect(self, member: ChatMember, reason: str) -> None:
         self._gone.add(member)
-        announced = self._arrivals.pop(member, None) is None
+        # A newcomer not yet in its room has not been announced either.
+        announced = self._cancel_arrival(member) and not any(
+            ticket.member is member and ticket.connecting
+            for ticket in self._tickets.values()
+        )
         key = self._where.pop(member, None)
         if self.members.get(member.nick.lower()) is member:
             del self.members[member.nick.lower()]
@@ -720,7 +733,7 @@ class RedisChat(Service):
             return
         self._gone.add(member)
         del self.members[member.nick.lower()]
-        self._arrivals.pop(member, None)
+        self._cancel_arrival(member)
         key = self._where.pop(member, None)
         room = member.room
         self._leave_local(member)
@@ -747,9 +760,15 @@ class RedisChat(Service):
 
     async def _rename(self, member: ChatMember, nick: str) -> bool:
         old = member.nick
-        pending = self._arrivals.pop(member, None)
-        if pending is not None and pending.active():
-            pending.cancel()
+        # Not announced yet: the others meet the member under the nick it gets. The
+        # arrival's timer waits for Redis's answer (but the member still counts as
+        # unannounced meanwhile), and then runs on if the nick was taken.
+        pending = self._arrivals.get(member)
+        due = 0.0
+        if pending is not None:
+            due = pending.getTime()
+            if pending.active():
+                pending.cancel()
         notice = "" if pending else f"* {old} is now known as {nick}"
         key = self._where.get(member, self.default_key)
         try:
@@ -764,8 +783,10 @@ class RedisChat(Service):
                 scripts.LOG_KEEP,
             )
         finally:
-            if pending is not None:
-                self._arrivals[member] = pending
+            if pending is not None and self._arrivals.get(member) is pending:
+                self._arrivals[member] = self.clock.callLater(
+                    max(0.0, due - self.clock.seconds()), self._arrive, member
+                )
         if not taken:
             member.send_error(f"the nick {nick} is taken by {holder[0]}")
             return False
