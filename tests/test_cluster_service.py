@@ -19,6 +19,7 @@ from tests.support import connect
 from twisted_tcp.chat import ChatFactory, ChatProtocol
 from twisted_tcp.chat.cluster.address import parse_redis_url
 from twisted_tcp.chat.cluster.service import RedisChat
+from twisted_tcp.chat.service import MAX_LISTED
 
 _ports = count(40000)
 
@@ -333,3 +334,53 @@ async def test_topic_set_elsewhere_is_known_to_a_newcomer(
     await until(reactor, lambda: carol.has("set the topic of #Rust: crabs"))
     alice.say("/join #rust", "/topic")
     await until(reactor, lambda: alice.lines.count("* topic of #Rust: crabs") == 2)
+
+
+@pytest_twisted.ensureDeferred
+async def test_who_and_rooms_list_at_most_max_listed(reactor: Any, nodes: Any) -> None:
+    """
+    /who and /rooms over more than MAX_LISTED members and rooms on two nodes list
+    as many as on one node: the first members by nick, the most crowded rooms by
+    name with topics cut short, the first line counting the lines that follow and
+    the last saying how many more there are.
+    """
+    here, there = await nodes(arrival_grace=60), await nodes(arrival_grace=60)
+    crowd = [
+        node.connect() for _ in range(MAX_LISTED // 2 + 3) for node in (here, there)
+    ]
+    await until(reactor, lambda: all(member.protocol.room for member in crowd))
+    asker, friend, *others = crowd
+    asker.say("/who")
+    await until(reactor, lambda: asker.has("not listed"))
+    nicks = sorted((member.nick for member in crowd), key=str.casefold)
+    listing = asker.lines[asker.lines.index(f"* {MAX_LISTED} in #lobby:") :]
+    assert [line.split(" (since ")[0] for line in listing[1:-1]] == [
+        f"*   {nick}" for nick in nicks[:MAX_LISTED]
+    ]
+    assert listing[-1] == f"* ... and {len(crowd) - MAX_LISTED} more, not listed"
+    for number, member in enumerate(others):
+        member.say(f"/join #r{number:04}")
+    asker.say("/join #crowded", "/topic " + "t" * 500)
+    friend.say("/join #crowded")
+    rooms = [f"#r{number:04}" for number in range(len(others))]
+    await until(
+        reactor,
+        lambda: (
+            [getattr(m.protocol.room, "key", "") for m in crowd]
+            == ["#crowded", "#crowded", *rooms]
+        ),
+    )
+    asker.say("/rooms")
+    await until(reactor, lambda: asker.has("rooms, not listed"))
+    listing = asker.lines[asker.lines.index(f"* {MAX_LISTED} rooms:") :]
+    assert len(listing) == MAX_LISTED + 2
+    assert listing[1:3] == [
+        "*   #crowded (2): " + "t" * 77 + "...",
+        "*   #r0000 (1)",
+    ]
+    assert listing[-2] == f"*   #r{MAX_LISTED - 2:04} (1)"
+    # Every #r room, #crowded and the default room, which stays when empty.
+    assert (
+        listing[-1]
+        == f"* ... and {len(others) + 2 - MAX_LISTED} more rooms, not listed"
+    )

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Final, Protocol
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -263,8 +263,3 @@ def _without(batch: memoryview, cut: list[tuple[int, int]]) -> bytes:
         position = end
     kept.append(batch[position:])
     return b"".join(kept)
-
-
-def sorted_members(members: Iterable[Member]) -> list[Member]:
-    """Members in the order C{/who} lists them: by nick, ignoring case."""
-    return sorted(members, key=lambda member: member.nick.casefold())

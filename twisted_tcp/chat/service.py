@@ -17,15 +17,15 @@ import heapq
 import re
 import time
 from collections import deque
-from collections.abc import Iterable
-from typing import Final, Protocol
+from collections.abc import Callable, Iterable
+from typing import Final, NamedTuple, Protocol
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
 from twisted_tcp.chat.history import HistoryStore, MemoryHistory
-from twisted_tcp.chat.room import ROOM_PATTERN, Member, Room, room_key, sorted_members
+from twisted_tcp.chat.room import ROOM_PATTERN, Member, Room, room_key
 
 #: Nicks: an ASCII letter, then up to 29 ASCII letters, digits, C{_} or C{-}. ASCII
 #: only, so that no two nicks look alike on screen.
@@ -362,26 +362,18 @@ class LocalChat:
         if room is None:
             return None
         room.flush()  # Whoever that delivery throws out is not listed.
-        members = sorted_members(room.members)
-        listed = members[:MAX_LISTED]
-        member.send_text(f"* {len(listed)} in {room.name}:")
-        for other in listed:
-            since = self.timestamp(other.connected_since)
-            member.send_text(f"*   {other.nick} (since {since})")
-        _tell_unlisted(member, len(members) - len(listed), "")
+        everyone = ((other.nick, other.connected_since) for other in room.members)
+        listed = first_by_nick(everyone)
+        tell_who(member, room.name, listed, len(room), self.timestamp)
         return None
 
     def list_rooms(self, member: ChatMember) -> Completion:
         self._arrive(member)
-        rooms = self.rooms.values()
-        crowded = heapq.nsmallest(
-            MAX_LISTED, rooms, key=lambda room: (-len(room), room.key)
+        entries = (
+            RoomEntry(room.key, room.name, len(room), room.topic)
+            for room in self.rooms.values()
         )
-        member.send_text(f"* {len(crowded)} rooms:")
-        for room in sorted(crowded, key=lambda room: room.key):
-            topic = f": {_excerpt(room.topic)}" if room.topic else ""
-            member.send_text(f"*   {room.name} ({len(room)}){topic}")
-        _tell_unlisted(member, len(rooms) - len(crowded), " rooms")
+        tell_rooms(member, most_crowded(entries), len(self.rooms))
         return None
 
     def topic(self, member: ChatMember, text: str | None) -> Completion:
@@ -433,6 +425,59 @@ def enter_room(
             return False
         member.send_text(line)
     return member.room is room
+
+
+def first_by_nick(members: Iterable[tuple[str, float]]) -> list[tuple[str, float]]:
+    """
+    The L{MAX_LISTED} first of C{members} (nick, connected since) in the order
+    C{/who} lists them: by nick, ignoring case.
+    """
+    return heapq.nsmallest(MAX_LISTED, members, key=lambda entry: entry[0].casefold())
+
+
+def tell_who(
+    member: ChatMember,
+    room: str,
+    listed: list[tuple[str, float]],
+    total: int,
+    timestamp: Callable[[float], str],
+) -> None:
+    """
+    Answer C{/who}: a count of the lines that follow, the C{listed} members (see
+    L{first_by_nick}) of C{room}, and how many of its C{total} are not listed.
+    """
+    member.send_text(f"* {len(listed)} in {room}:")
+    for nick, since in listed:
+        member.send_text(f"*   {nick} (since {timestamp(since)})")
+    _tell_unlisted(member, total - len(listed), "")
+
+
+class RoomEntry(NamedTuple):
+    """A room as C{/rooms} sees it."""
+
+    key: str
+    name: str
+    population: int
+    topic: str
+
+
+def most_crowded(rooms: Iterable[RoomEntry]) -> list[RoomEntry]:
+    """The L{MAX_LISTED} most crowded of C{rooms} (of equal ones, the first by key)."""
+    return heapq.nsmallest(
+        MAX_LISTED, rooms, key=lambda room: (-room.population, room.key)
+    )
+
+
+def tell_rooms(member: ChatMember, listed: list[RoomEntry], total: int) -> None:
+    """
+    Answer C{/rooms}: a count of the lines that follow, the C{listed} rooms (see
+    L{most_crowded}) by name, and how many of C{total} rooms are not listed.
+    """
+    member.send_text(f"* {len(listed)} rooms:")
+    for room in sorted(listed, key=lambda room: room.key):
+        topic = f": {_excerpt(room.topic)}" if room.topic else ""
+        member.send_text(f"*   {room.name} ({room.population}){topic}")
+    _tell_unlisted(member, total - len(listed), " rooms")
 
 
 def _tell_unlisted(member: ChatMember, count: int, what: str) -> None:

@@ -294,18 +294,21 @@ return field(owner, 2)
 """
 )
 
-#: C{/rooms}: every room's key, name, population and topic. ARGV: prefix.
+#: C{/rooms}, a page at a time: C{HSCAN} of the rooms from a cursor.
+#: ARGV: prefix, cursor (0 to start), rooms asked for (a hint, as for C{HSCAN}).
+#: Returns the next cursor (0: done), how many rooms there are, then each room's
+#: key, name and population.
 ROOMS: Final = (
     _COMMON
     + r"""
-local rooms = redis.call('HGETALL', k('rooms'))
-local reply = {}
+local page = redis.call('HSCAN', k('rooms'), ARGV[2], 'COUNT', ARGV[3])
+local rooms = page[2]
+local reply = {page[1], redis.call('HLEN', k('rooms'))}
 for i = 1, #rooms, 2 do
   local room = rooms[i]
   table.insert(reply, room)
   table.insert(reply, rooms[i + 1])
   table.insert(reply, redis.call('HLEN', k('room', room, 'members')))
-  table.insert(reply, redis.call('GET', k('room', room, 'topic')) or '')
 end
 return reply
 """

@@ -17,9 +17,9 @@ import socket
 import sys
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 from weakref import WeakSet
 
 from twisted.application.service import Service
@@ -41,11 +41,16 @@ from twisted_tcp.chat.service import (
     DEFAULT_TIMESTAMP_FORMAT,
     ChatMember,
     Completion,
+    RoomEntry,
     check_room_name,
     enter_room,
+    first_by_nick,
+    most_crowded,
     nick_problem,
     room_name_problem,
     show_topic,
+    tell_rooms,
+    tell_who,
 )
 
 DEFAULT_CLUSTER: Final = "twisted-tcp"
@@ -61,6 +66,9 @@ RETIRE_TIMEOUT: Final = 3.0
 MAX_IN_FLIGHT: Final = 64
 #: Lines sent to Redis in one script at most (see L{RedisChat._send_outbox}).
 MAX_POST_BATCH: Final = 500
+#: Entries asked of Redis at a time when C{/who} and C{/rooms} go through a room's
+#: members or the rooms: however many there are, no answer from Redis is larger.
+SCAN_COUNT: Final = 1000
 
 UNAVAILABLE: Final = "* room service unavailable; messages are not delivered"
 RESTORED: Final = "* room service restored"
@@ -68,6 +76,8 @@ NOT_DELIVERED: Final = "not delivered (room service unavailable)"
 NO_SERVICE: Final = "room service unavailable"
 #: The exit status of a node that Redis refused (see L{RedisChat._refused}).
 EXIT_REFUSED: Final = 1
+
+_Entry = TypeVar("_Entry")
 
 
 def default_node_name() -> str:
@@ -898,14 +908,21 @@ class RedisChat(Service):
             member.send_error(NO_SERVICE)
             return None
 
+        members = self.keys.room_members(key)
+
+        async def page(cursor: str) -> tuple[str, list[tuple[str, float]]]:
+            cursor, flat = await self._execute(
+                "HSCAN", members, cursor, "COUNT", SCAN_COUNT
+            )
+            records = (record.split("\t") for record in flat[1::2])
+            return cursor, [(nick, float(since)) for nick, _, since in records]
+
         async def who() -> None:
-            flat = await self._execute("HGETALL", self.keys.room_members(key))
-            records = [record.split("\t") for record in flat[1::2]]
-            records.sort(key=lambda record: record[0].casefold())
+            total = await self._execute("HLEN", members)
+            listed = await _scan(page, first_by_nick, lambda entry: entry[0].lower())
             room = member.room
-            member.send_text(f"* {len(records)} in {room.name if room else key}:")
-            for nick, _, since in records:
-                member.send_text(f"*   {nick} (since {self.timestamp(float(since))})")
+            name = room.name if room else key
+            tell_who(member, name, listed, max(int(total), len(listed)), self.timestamp)
 
         return self._failing(member, NO_SERVICE, who())
 
@@ -915,12 +932,27 @@ class RedisChat(Service):
             member.send_error(NO_SERVICE)
             return None
 
+        total = 0
+
+        async def page(cursor: str) -> tuple[str, list[RoomEntry]]:
+            nonlocal total
+            cursor, total, *flat = await self._run(scripts.ROOMS, cursor, SCAN_COUNT)
+            return cursor, [
+                RoomEntry(room, name, int(count), "")
+                for room, name, count in _groups(flat, 3)
+            ]
+
         async def rooms() -> None:
-            flat = await self._run(scripts.ROOMS)
-            listed = sorted(_groups(flat, 4))
-            member.send_text(f"* {len(listed)} rooms:")
-            for _, name, count, topic in listed:
-                member.send_text(f"*   {name} ({count}){f': {topic}' if topic else ''}")
+            listed = await _scan(page, most_crowded, lambda room: room.key)
+            if listed:
+                topics = await self._execute(
+                    "MGET", *(self.keys.room_topic(room.key) for room in listed)
+                )
+                listed = [
+                    room._replace(topic=topic or "")
+                    for room, topic in zip(listed, topics, strict=True)
+                ]
+            tell_rooms(member, listed, max(int(total), len(listed)))
 
         return self._failing(member, NO_SERVICE, rooms())
 
@@ -980,6 +1012,27 @@ def _settle(_: object, waiters: list[Deferred[None]]) -> None:
 def _fail(failure: Failure, waiters: list[Deferred[None]]) -> None:
     for waiter in waiters:
         waiter.errback(failure)
+
+
+async def _scan(
+    page: Callable[[str], Awaitable[tuple[str, list[_Entry]]]],
+    best: Callable[[Iterable[_Entry]], list[_Entry]],
+    identity: Callable[[_Entry], str],
+) -> list[_Entry]:
+    """
+    The C{best} entries of a Redis scan, read a page at a time from cursor 0 until
+    Redis says it is done: only those are kept between pages, however many there
+    are. A scan may return an entry twice; it is kept once (see C{identity}).
+    """
+    kept: list[_Entry] = []
+    cursor = "0"
+    while True:
+        cursor, entries = await page(cursor)
+        found = {identity(entry): entry for entry in kept}
+        found.update((identity(entry), entry) for entry in entries)
+        kept = best(found.values())
+        if cursor == "0":
+            return kept
 
 
 def _groups(flat: Sequence[Any], size: int) -> list[tuple[Any, ...]]:
