@@ -401,3 +401,64 @@ async def test_large_room_summed_up_across_nodes(
         assert client.lines.count(summary) == 1
         assert client.matching(lambda line: line.startswith("* n")) == []
         assert not client.has("* m1 left")
+
+
+@pytest_twisted.ensureDeferred
+async def test_frozen_node_declared_lost_comes_back(
+    reactor: Any, make_node: Any, clients: list[Client], redis_server: RedisServer
+) -> None:
+    """
+    A node that stops running for longer than 5 heartbeats (SIGSTOP: its
+    connections stay open) is declared lost; once it runs again its next heartbeat
+    finds that out and it re-asserts its members, who are back for the others. Its
+    own members are told the room service was away, then that it is back.
+    """
+    frozen = make_node("frozen", *FAST)
+    near = make_node("near", *FAST)
+    await start_nodes(reactor, [frozen, near])
+    alice = await join(reactor, frozen, "alice")
+    bob = await join(reactor, near, "bob")
+    clients += [alice, bob]
+    await until(reactor, lambda: alice.has("* bob joined #lobby"))
+    assert frozen.process is not None
+    frozen.process.send_signal(signal.SIGSTOP)
+    try:
+        await until(reactor, lambda: bob.has("* alice left #lobby (server lost)"))
+    finally:
+        frozen.process.send_signal(signal.SIGCONT)
+    await until(reactor, lambda: bob.has("* alice joined #lobby"))
+    await until(reactor, lambda: alice.has(RESTORED))
+    alice.send("still here")
+    await until(reactor, lambda: bob.has("<alice> still here"))
+    # Between the two notices, her lines were not delivered; nobody came or went.
+    assert alice.lines[3:5] == [UNAVAILABLE, RESTORED]
+    assert _notices(alice, "alice") == []
+    assert bob.lines.count("* alice joined #lobby") == 1
+
+
+@pytest_twisted.ensureDeferred
+async def test_node_stopped_while_cut_off(
+    reactor: Any, make_node: Any, clients: list[Client], redis_server: RedisServer
+) -> None:
+    """
+    SIGTERM to a node that cannot reach Redis: it stops at once all the same (it
+    does not wait for Redis), and the others let its members go as lost.
+    """
+    cut = Cut(reactor, redis_server.port)
+    cut.open()
+    far = make_node("far", *FAST, redis_url=cut.url)
+    near = make_node("near", *FAST)
+    await start_nodes(reactor, [far, near])
+    alice = await join(reactor, far, "alice")
+    bob = await join(reactor, near, "bob")
+    clients += [alice, bob]
+    await until(reactor, lambda: alice.has("* bob joined #lobby"))
+    await cut.cut()
+    await until(reactor, lambda: alice.has(UNAVAILABLE))
+
+    assert far.stop() == -signal.SIGTERM
+
+    await until(reactor, lambda: alice.closed)
+    assert alice.lines[-1] == "* server shutting down"
+    await until(reactor, lambda: bob.has("* alice left #lobby (server lost)"))
+    assert redis_server.keys(f"{PREFIX}:nick:*") == [f"{PREFIX}:nick:bob"]

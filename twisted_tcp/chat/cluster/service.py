@@ -441,6 +441,8 @@ class RedisChat(Service):
         if not alive and self.available:
             self.log.warn("Redis forgot this node: re-asserting its members")
             self.available = False
+            # Until that is done, lines are not delivered: members are told so.
+            self._tell_everyone(UNAVAILABLE)
             self._reassert()
 
     def _beat_failed(self, failure: Failure) -> None:
