@@ -15,11 +15,36 @@ from typing import Any
 import pytest_twisted
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 
-from tests.cluster_support import FAST, Client, Cut, join, start_nodes
+from tests.cluster_support import FAST, Client, Cut, Node, join, start_nodes
 from tests.redis_support import RedisServer, until
 from twisted_tcp.chat.cluster.service import NO_SERVICE, RESTORED, UNAVAILABLE
 
 PREFIX = "twisted-tcp"
+
+
+async def _far_and_near(
+    reactor: Any, make_node: Any, redis_server: RedisServer, *far_options: str
+) -> tuple[Cut, Node, Node]:
+    """
+    Two nodes, serving: "far" reaches Redis through a L{Cut}, "near" directly.
+    """
+    cut = Cut(reactor, redis_server.port)
+    cut.open()
+    far = make_node("far", *far_options, redis_url=cut.url)
+    near = make_node("near", *FAST)
+    await start_nodes(reactor, [far, near])
+    return cut, far, near
+
+
+async def _alice_and_bob(
+    reactor: Any, there: Node, here: Node, clients: list[Client]
+) -> tuple[Client, Client]:
+    """alice on one node and bob on another, each having seen the other arrive."""
+    alice = await join(reactor, there, "alice")
+    bob = await join(reactor, here, "bob")
+    clients += [alice, bob]
+    await until(reactor, lambda: alice.has("* bob joined #lobby"))
+    return alice, bob
 
 
 @pytest_twisted.ensureDeferred
@@ -185,11 +210,7 @@ async def test_node_cut_off_and_back(
     everyone, once each; a nick taken meanwhile stays with its new holder and the
     old one is renamed and told: no nick is held twice.
     """
-    cut = Cut(reactor, redis_server.port)
-    cut.open()
-    far = make_node("far", *FAST, redis_url=cut.url)
-    near = make_node("near", *FAST)
-    await start_nodes(reactor, [far, near])
+    cut, far, near = await _far_and_near(reactor, make_node, redis_server, *FAST)
     far_id = far.node_id()
     alice = await join(reactor, far, "alice")
     carol = await join(reactor, far, "carol")
@@ -280,16 +301,11 @@ async def test_nick_retaken_while_redis_was_empty(
     holder is left: the one Redis knew, and alice is renamed to a new guest-N and
     told why; everyone is told of the rename, and /who agrees on both nodes.
     """
-    cut = Cut(reactor, redis_server.port)
-    cut.open()
     # A slow heartbeat: the far node is not declared lost, only forgotten by Redis.
-    far = make_node("far", "--heartbeat", "30", redis_url=cut.url)
-    near = make_node("near", *FAST)
-    await start_nodes(reactor, [far, near])
-    alice = await join(reactor, far, "alice")
-    bob = await join(reactor, near, "bob")
-    clients += [alice, bob]
-    await until(reactor, lambda: alice.has("* bob joined #lobby"))
+    cut, far, near = await _far_and_near(
+        reactor, make_node, redis_server, "--heartbeat", "30"
+    )
+    alice, bob = await _alice_and_bob(reactor, far, near, clients)
 
     await cut.cut()
     redis_server.restart(keep_data=False)
@@ -334,11 +350,9 @@ async def test_guest_numbers_after_redis_lost_its_data(
     and when that node is back its two guests get new numbers. No two members
     hold one guest nick; every node and Redis agree on who is who.
     """
-    cut = Cut(reactor, redis_server.port)
-    cut.open()
-    far = make_node("far", "--heartbeat", "30", redis_url=cut.url)
-    near = make_node("near", *FAST)
-    await start_nodes(reactor, [far, near])
+    cut, far, near = await _far_and_near(
+        reactor, make_node, redis_server, "--heartbeat", "30"
+    )
     away = [await join(reactor, far), await join(reactor, far)]
     stayed = await join(reactor, near)
     clients += [*away, stayed]
@@ -416,10 +430,7 @@ async def test_frozen_node_declared_lost_comes_back(
     frozen = make_node("frozen", *FAST)
     near = make_node("near", *FAST)
     await start_nodes(reactor, [frozen, near])
-    alice = await join(reactor, frozen, "alice")
-    bob = await join(reactor, near, "bob")
-    clients += [alice, bob]
-    await until(reactor, lambda: alice.has("* bob joined #lobby"))
+    alice, bob = await _alice_and_bob(reactor, frozen, near, clients)
     assert frozen.process is not None
     frozen.process.send_signal(signal.SIGSTOP)
     try:
@@ -444,15 +455,8 @@ async def test_node_stopped_while_cut_off(
     SIGTERM to a node that cannot reach Redis: it stops at once all the same (it
     does not wait for Redis), and the others let its members go as lost.
     """
-    cut = Cut(reactor, redis_server.port)
-    cut.open()
-    far = make_node("far", *FAST, redis_url=cut.url)
-    near = make_node("near", *FAST)
-    await start_nodes(reactor, [far, near])
-    alice = await join(reactor, far, "alice")
-    bob = await join(reactor, near, "bob")
-    clients += [alice, bob]
-    await until(reactor, lambda: alice.has("* bob joined #lobby"))
+    cut, far, near = await _far_and_near(reactor, make_node, redis_server, *FAST)
+    alice, bob = await _alice_and_bob(reactor, far, near, clients)
     await cut.cut()
     await until(reactor, lambda: alice.has(UNAVAILABLE))
 
