@@ -143,6 +143,36 @@ async def test_hold_again_while_releasing(reactor: Any, setup: Setup) -> None:
 
 
 @pytest_twisted.ensureDeferred
+async def test_entry_whose_delivery_raises_stops_nothing(
+    reactor: Any, setup: Setup
+) -> None:
+    """
+    An entry whose delivery raises is passed over: the entries after it, in the
+    same read and in later ones, of its stream and of others, are handed on.
+    """
+    handed_on = setup.deliver
+
+    def deliver(key: str, entry_id: str, fields: dict[str, str]) -> None:
+        if fields["t"] == "bad":
+            raise RuntimeError("cannot take this one")
+        handed_on(key, entry_id, fields)
+
+    setup.reader.deliver = deliver
+    setup.reader.track("a", "0-0")
+    setup.reader.track("b", "0-0")
+    setup.reader.hold("a")
+    for text in ("a1", "bad", "a2"):
+        await setup.add("a", text)
+    await until(reactor, lambda: len(setup.reader._held["a"]) == 3)
+    setup.reader.release("a")
+    await setup.add("a", "bad")
+    await setup.add("b", "b1")
+    await setup.add("a", "a3")
+    await until(reactor, lambda: setup.texts("a") == ["a1", "a2", "a3"])
+    assert setup.texts("b") == ["b1"]
+
+
+@pytest_twisted.ensureDeferred
 async def test_resume_after_restart(
     reactor: Any, setup: Setup, redis_server: RedisServer
 ) -> None:

@@ -140,7 +140,7 @@ class StreamReader:
         """Hand on the entries kept back by L{hold}, and later ones as they come."""
         waiting = self._held.pop(key, [])
         for index, (entry_id, fields) in enumerate(waiting):
-            self.deliver(key, entry_id, fields)
+            self._hand_on(key, entry_id, fields)
             if key in self._held:
                 self._held[key].extend(waiting[index + 1 :])
                 return
@@ -183,7 +183,20 @@ class StreamReader:
         if held is not None:
             held.append((entry_id, fields))
         else:
+            self._hand_on(key, entry_id, fields)
+
+    def _hand_on(self, key: str, entry_id: str, fields: dict[str, str]) -> None:
+        """
+        Hand on one entry. If that raises, the entry is logged and passed over: one
+        entry must not stop the reading of every stream (the rest of the read, and
+        every read after it, would never be handed on).
+        """
+        try:
             self.deliver(key, entry_id, fields)
+        except Exception:
+            self.log.failure(
+                "handing on entry {id} of {key} failed", id=entry_id, key=key
+            )
 
     def _failed(self, failure: Failure) -> None:
         self._reading = False
