@@ -32,6 +32,10 @@ from typing import Any, cast
 import uvloop
 
 MARK = b"bench-msg"
+#: The roll call's lines (see L{_roll_call}): unmarked, so no load counts them.
+ROLL = b"bench-roll"
+#: Seconds between two lines of the roll call.
+ROLL_PERIOD = 0.1
 #: A marked line's send time (perf_counter_ns), as the steady mode stamps it.
 STAMP = re.compile(re.escape(MARK) + rb" (\d+)")
 
@@ -147,6 +151,7 @@ class ChatClient(asyncio.Protocol):
 
     def __init__(self) -> None:
         self.last_data = time.monotonic()
+        self.called = False
         self.partial = b""
         self.wanted = self.seen = 0
         self.on_lines: Callable[[bytes], int] = lambda lines: 0
@@ -163,6 +168,8 @@ class ChatClient(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self.last_data = time.monotonic()
         data = self.partial + data
+        if not self.called:
+            self.called = ROLL in data
         end = data.rfind(b"\n") + 1
         self.partial = data[end:]
         if self.wanted:
@@ -200,11 +207,33 @@ async def _members(
     return members
 
 
+async def _roll_call(members: list[ChatClient], timeout: float) -> None:
+    """
+    Return once every member got a line the first one sent after they all
+    connected: each is then in the room, and gets every line sent from now on. A
+    quiet server does not say as much: a chat cluster's node lets a newcomer in
+    only once Redis has answered for it, and a node slowed down by a busy machine
+    can still be letting members in after everyone fell quiet (they then missed the
+    first lines of the load, and the run never ended). A line goes out every
+    ROLL_PERIOD s until all have one, since a member let in after a line was sent
+    does not get that line. Raise L{IncompleteError} after TIMEOUT s.
+    """
+    give_up = time.monotonic() + timeout
+    while absent := sum(not member.called for member in members):
+        if time.monotonic() > give_up:
+            raise IncompleteError(
+                f"{absent} clients were not in the room after {timeout:g} s"
+            )
+        members[0].transport.write(ROLL + b"\n")
+        await asyncio.sleep(ROLL_PERIOD)
+
+
 async def burst(
     ports: list[int], clients: int, lines: int, timeout: float
 ) -> dict[str, float | str]:
     """One sender sends LINES at once; time until every client has every line."""
     members = await _members(ports, clients, timeout)
+    await _roll_call(members, timeout)
     for member in members:
         member.expect(lines, lambda data: data.count(MARK))
     started = time.perf_counter()
@@ -240,6 +269,7 @@ async def steady(
         *await _members(ports[:1], 1, timeout),
         *await _members(ports[-1:], clients - 1, timeout),
     ]
+    await _roll_call(members, timeout)
     total = max(2, int(rate * seconds))
     latencies: list[float] = []
 
