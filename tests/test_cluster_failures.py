@@ -17,7 +17,12 @@ from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 
 from tests.cluster_support import FAST, Client, Cut, Node, join, start_nodes
 from tests.redis_support import RedisServer, until
-from twisted_tcp.chat.cluster.service import NO_SERVICE, RESTORED, UNAVAILABLE
+from twisted_tcp.chat.cluster.service import (
+    NO_SERVICE,
+    NOT_DELIVERED,
+    RESTORED,
+    UNAVAILABLE,
+)
 
 PREFIX = "twisted-tcp"
 
@@ -177,26 +182,31 @@ def _notices(client: Client, *nicks: str) -> list[str]:
     return [line for line in client.lines[2:] if about.match(line)]
 
 
-async def _who(reactor: Any, client: Client) -> list[str]:
-    """Ask for /who and return the nicks it lists, in its order."""
+async def _listing(reactor: Any, client: Client, command: str) -> list[str]:
+    """Send C{/who} or C{/rooms}; return the lines listed after its first line."""
     before = len(client.lines)
-    client.send("/who")
-    heading = re.compile(r"\* (\d+) in #\S+:\Z")
+    client.send(command)
+    heading = re.compile(r"\* (\d+) (in #\S+|rooms):\Z")
 
     def listed() -> list[str] | None:
         lines = client.lines[before:]
         for index, line in enumerate(lines):
             match = heading.match(line)
             if match:
-                names = lines[index + 1 : index + 1 + int(match[1])]
-                if len(names) == int(match[1]):
-                    return [name.split()[1] for name in names]
+                entries = lines[index + 1 : index + 1 + int(match[1])]
+                if len(entries) == int(match[1]):
+                    return entries
         return None
 
     await until(reactor, lambda: listed() is not None)
-    names = listed()
-    assert names is not None
-    return names
+    entries = listed()
+    assert entries is not None
+    return entries
+
+
+async def _who(reactor: Any, client: Client) -> list[str]:
+    """Ask for /who and return the nicks it lists, in its order."""
+    return [entry.split()[1] for entry in await _listing(reactor, client, "/who")]
 
 
 @pytest_twisted.ensureDeferred
@@ -214,17 +224,27 @@ async def test_node_cut_off_and_back(
     far_id = far.node_id()
     alice = await join(reactor, far, "alice")
     carol = await join(reactor, far, "carol")
+    eve = await join(reactor, far, "eve")
     bob = await join(reactor, near, "bob")
-    clients += [alice, carol, bob]
+    clients += [alice, carol, eve, bob]
+    eve.send("/join #side", "/topic quiet")
+    await until(reactor, lambda: eve.has("set the topic of #side: quiet"))
     await until(reactor, lambda: alice.has("* bob joined #lobby"))
+    rooms = ["*   #lobby (3)", "*   #side (1): quiet"]
+    assert await _listing(reactor, bob, "/rooms") == rooms
 
     await cut.cut()
     await until(reactor, lambda: alice.has(UNAVAILABLE) and carol.has(UNAVAILABLE))
+    alice.send("/who", "/nick alicia", "/join #elsewhere", "/msg bob psst", "hello?")
     lost = [f"* {nick} left #lobby (server lost)" for nick in ("alice", "carol")]
     await until(reactor, lambda: all(bob.has(line) for line in lost))
     assert redis_server.keys(f"{PREFIX}:node:{far_id}*") == [
         f"{PREFIX}:node:{far_id}:lost"
     ]
+    # eve's room went with her, and its topic.
+    assert await _listing(reactor, bob, "/rooms") == ["*   #lobby (1)"]
+    assert alice.lines.count(f"error: {NO_SERVICE}") == 3
+    assert alice.lines.count(f"error: {NOT_DELIVERED}") == 2
     thief = await join(reactor, near, "carol")
     clients.append(thief)
     cut.open()
@@ -242,6 +262,7 @@ async def test_node_cut_off_and_back(
         "alice": far_id,
         "bob": near.node_id(),
         "carol": near.node_id(),
+        "eve": far_id,
         guest: far_id,
     }
     alice.send("back again")
@@ -249,6 +270,14 @@ async def test_node_cut_off_and_back(
     assert bob.lines.count("* alice joined #lobby") == 1
     carol.send("renamed")
     await until(reactor, lambda: thief.has(f"<{guest}> renamed"))
+    bob.send("/msg alice welcome back", f"/msg {guest} and you")
+    await until(reactor, lambda: carol.has("*bob* and you"))
+    assert alice.has("*bob* welcome back") and not thief.has("and you")
+    assert await _listing(reactor, bob, "/rooms") == [
+        "*   #lobby (4)",
+        "*   #side (1): quiet",
+    ]
+    assert not bob.has("psst") and not bob.has("hello?")
     # The near node's members saw both leave, then both come back, carol's
     # holder under the new nick; the far node's members saw none of that, only
     # the rename and the newcomer.
