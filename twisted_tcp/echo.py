@@ -15,6 +15,7 @@ from twisted_tcp._server import (
     LimitedServerFactory,
 )
 from twisted_tcp._text import decode, encode
+from twisted_tcp._writethrough import write_through
 
 EchoMode = Literal["echo", "upper", "prefix", "reply"]
 ECHO_MODES: Final[tuple[EchoMode, ...]] = ("echo", "upper", "prefix", "reply")
@@ -35,11 +36,23 @@ class EchoProtocol(FramedServerProtocol):
         self.send_message(self.factory.respond(message))
 
 
+class MirrorProtocol(EchoProtocol):
+    """
+    The C{echo} mode's protocol: the answer is the message itself, so it is sent
+    as it came, with no response function to call.
+    """
+
+    def messageReceived(self, message: bytes) -> None:
+        # send_message's one line, without its call: this runs for every message.
+        write_through(self.transport, message + self._terminator)
+
+
 class EchoFactory(LimitedServerFactory):
     """
     Builds L{EchoProtocol}s that answer per C{mode}:
 
-      - C{echo}: the message unchanged;
+      - C{echo}: the message unchanged (by a L{MirrorProtocol}, which skips the
+        response function: echo is the mode run hardest);
       - C{upper}: upper-cased — ASCII letters byte by byte under raw framing, the
         decoded line's C{str.upper()} under line framing;
       - C{prefix}: the message preceded by C{prefix};
@@ -66,6 +79,8 @@ class EchoFactory(LimitedServerFactory):
         )
         self.mode = mode
         self.respond = self._responder(mode, prefix, reply)
+        if mode == "echo":
+            self.protocol = MirrorProtocol
 
     def _responder(
         self, mode: EchoMode, prefix: str, reply: str
