@@ -133,6 +133,7 @@ async def echo(
     elapsed = time.perf_counter() - started
     trips = sum(client.trips for client in clients)
     result: dict[str, float | str] = {
+        "round_trips": trips,
         "round_trips_per_s": trips / elapsed,
         "mb_per_s": trips * size / elapsed / 1e6,
     }

@@ -165,22 +165,32 @@ def bench_echo(seconds: float, rounds: int) -> dict[str, dict[str, Any]]:
     """
     Each server in turn, ROUNDS times over (the machine is noisy): medians, and for
     a size where some round did not complete, the last such note ("note_" + key).
+    Also the server's own CPU time (user and system, all its threads) per round
+    trip, the least of the rounds ("cpu_" + key, in µs): on a shared machine it
+    moves far less than throughput does.
     """
     samples: dict[str, dict[str, list[float]]] = {
+        name: {key: [] for key, _, _ in ECHO_SIZES} for name in ECHO_SERVERS
+    }
+    cpu: dict[str, dict[str, list[float]]] = {
         name: {key: [] for key, _, _ in ECHO_SIZES} for name in ECHO_SERVERS
     }
     notes: dict[str, dict[str, str]] = {name: {} for name in ECHO_SERVERS}
     for _ in range(rounds):
         for name, command in ECHO_SERVERS.items():
             port = free_port()
-            with server(command(port), port):
+            with server(command(port), port) as process:
                 for key, size, metric in (
                     ("rt_64", 64, "round_trips_per_s"),
                     ("mbs_16k", 16384, "mb_per_s"),
                     ("mbs_64k", 65536, "mb_per_s"),
                 ):
+                    used = _cpu_seconds(process.pid)
                     result = loadgen("echo", port, "--size", size, "--seconds", seconds)
+                    used = _cpu_seconds(process.pid) - used
                     samples[name][key].append(figure(result, metric))
+                    trips = figure(result, "round_trips")
+                    cpu[name][key].append(used / trips * 1e6 if trips else math.nan)
                     if "incomplete" in result:
                         notes[name][key] = result["incomplete"]
             print(
@@ -193,6 +203,7 @@ def bench_echo(seconds: float, rounds: int) -> dict[str, dict[str, Any]]:
     return {
         name: {
             **{key: statistics.median(values) for key, values in runs.items()},
+            **{f"cpu_{key}": min(values) for key, values in cpu[name].items()},
             **{f"note_{key}": note for key, note in notes[name].items()},
         }
         for name, runs in samples.items()
@@ -582,6 +593,13 @@ def steady_cell(entry: dict[str, Any], rate: float) -> str:
 def echo_rows(echo: dict[str, dict[str, Any]]) -> list[str]:
     rows = []
     ours = echo["twisted-tcp"]
+    for key, label, _ in ECHO_SIZES:
+        for ref in ("asyncio", "uvloop"):
+            mine, theirs = ours[f"cpu_{key}"], echo[ref][f"cpu_{key}"]
+            rows.append(
+                f"| echo {label}, server CPU µs per round trip (least of the rounds; lower is better) | {mine:.2f} | "
+                f"{ref} {theirs:.2f} | {ratio(mine, theirs)} | - |"
+            )
     for key, label, unit in ECHO_SIZES:
         for ref, target in (("asyncio", ">= 1.0x"), ("uvloop", "-"), ("threaded", "-")):
             theirs = echo[ref]
