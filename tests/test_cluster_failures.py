@@ -1,8 +1,10 @@
 """
-End-to-end tests of how the chat cluster fails and recovers: a node stopping, a node
-cut off from Redis and coming back, Redis losing its data, Redis refusing or missing
-at start, and large rooms split over nodes. Real C{twist tcp-chat --redis} nodes, a
-real redis-server, real TCP clients. See C{docs/cluster.md}, "What each failure does".
+End-to-end tests of how the chat cluster fails and recovers: a node stopping (also
+while cut off from Redis), a node cut off or frozen long enough to be declared lost
+and coming back, Redis losing its data while a node is away, Redis refusing a node or
+missing at its start, and large rooms split over nodes. Real C{twist tcp-chat
+--redis} nodes, a real redis-server, real TCP clients; a forwarder in the test
+process cuts one node off. See C{docs/cluster.md}, "What each failure does".
 """
 
 from __future__ import annotations
