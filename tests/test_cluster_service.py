@@ -384,3 +384,24 @@ async def test_who_and_rooms_list_at_most_max_listed(reactor: Any, nodes: Any) -
         listing[-1]
         == f"* ... and {len(others) + 2 - MAX_LISTED} more rooms, not listed"
     )
+
+
+@pytest_twisted.ensureDeferred
+async def test_member_gone_while_its_rename_is_in_flight(
+    reactor: Any, nodes: Any
+) -> None:
+    """
+    A member whose connection ends right after it asked for a nick leaves under
+    the nick it got: the others are told, and the nick is free again.
+    """
+    node = await nodes()
+    watcher, quitter = await node.join(), await node.join()
+    quitter.say("/nick alice")
+    quitter.transport.loseConnection()
+    await until(reactor, lambda: watcher.has("* alice left #lobby (connection closed)"))
+    keys = node.chat.keys
+    assert await node.redis("EXISTS", keys.nick("alice")) == 0
+    assert await node.redis("HKEYS", keys.room_members("#lobby")) == [watcher.nick]
+    newcomer = await node.join()
+    newcomer.say("/nick alice")
+    await until(reactor, lambda: newcomer.nick == "alice")

@@ -186,6 +186,9 @@ class RedisChat(Service):
         #: Why Redis refused this node, once it did (it is then stopping).
         self.refused: str | None = None
         self._in_flight: dict[ChatMember, int] = {}
+        #: Members whose rename Redis has yet to answer, and the departure from
+        #: Redis (room, kind, reason) that waits for that answer, if they left.
+        self._renaming: dict[ChatMember, tuple[str, str, str] | None] = {}
         self._outbox: list[tuple[str, str, Deferred[None]]] = []
         self._outbox_call: IDelayedCall | None = None
 
@@ -721,7 +724,19 @@ class RedisChat(Service):
         if key is not None and not self.shutting_down:
             self._leave_redis(member, key, "d" if announced else "", reason)
 
-    def _leave_redis(self, member: ChatMember, key: str, kind: str, text: str) -> None:
+    def _leave_redis(
+        self, member: ChatMember, key: str, kind: str, reason: str
+    ) -> None:
+        """
+        Tell Redis that C{member} left room C{key}: with a departure event (kind
+        C{d}), a drop notice (C{n}), or silently (C{""}). While Redis is still
+        answering a rename of the member's, that waits for the answer: the member
+        then leaves under the nick it ends up with.
+        """
+        if member in self._renaming:
+            self._renaming[member] = (key, kind, reason)
+            return
+        text = f"* {member.nick} dropped ({reason})" if kind == "n" else reason
         leaving = self._run(
             scripts.LEAVE,
             self.node,
@@ -751,11 +766,10 @@ class RedisChat(Service):
         self._leave_local(member)
         member.evict()
         self.log.warn("{nick} dropped: send queue exceeded", nick=member.nick)
-        notice = f"* {member.nick} dropped (send queue exceeded)"
         if key is not None and self.available:
-            self._leave_redis(member, key, "n", notice)
+            self._leave_redis(member, key, "n", "send queue exceeded")
         elif room is not None and room.members:
-            room.post(notice)
+            room.post(f"* {member.nick} dropped (send queue exceeded)")
 
     def rename(self, member: ChatMember, nick: str) -> Completion:
         problem = nick_problem(nick)
@@ -783,6 +797,7 @@ class RedisChat(Service):
                 pending.cancel()
         notice = "" if pending else f"* {old} is now known as {nick}"
         key = self._where.get(member, self.default_key)
+        self._renaming[member] = None
         try:
             taken, *holder = await self._run(
                 scripts.RENAME,
@@ -794,23 +809,38 @@ class RedisChat(Service):
                 notice,
                 scripts.LOG_KEEP,
             )
+        except Exception:
+            # If Redis did rename it, the node's re-assertion once Redis is back
+            # lets the new nick go.
+            self._leave_after_rename(member)
+            raise
         finally:
             if pending is not None and self._arrivals.get(member) is pending:
                 self._arrivals[member] = self.clock.callLater(
                     max(0.0, due - self.clock.seconds()), self._arrive, member
                 )
+        if taken:
+            member.nick = nick
+        self._leave_after_rename(member)
         if not taken:
             member.send_error(f"the nick {nick} is taken by {holder[0]}")
             return False
+        if member in self._gone:
+            return True
         if self.members.get(old.lower()) is member:
             del self.members[old.lower()]
         self.members[nick.lower()] = member
-        member.nick = nick
         self.log.info("{old} is now {new}", old=old, new=nick)
         if pending is not None:
             member.send_text(f"* {old} is now known as {nick}")
             self._arrive(member)
         return True
+
+    def _leave_after_rename(self, member: ChatMember) -> None:
+        """A rename is answered: a departure that waited for it goes to Redis."""
+        departure = self._renaming.pop(member, None)
+        if departure is not None:
+            self._leave_redis(member, *departure)
 
     def join(self, member: ChatMember, name: str) -> Completion:
         self._arrive(member)
