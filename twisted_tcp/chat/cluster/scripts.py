@@ -241,19 +241,28 @@ return {1}
 """
 )
 
-#: Messages and C{/me} actions of one room: into its log and its history, with the
-#: same ids. ARGV: prefix, room, history kept, log keep, then the lines.
-#: Returns their ids.
+#: What this node's members posted to one room: messages and C{/me} actions (into
+#: its log and its history, with the same ids) and arrivals (into its log, with the
+#: room's population). ARGV: prefix, room, history kept, log keep, node, then per
+#: event its kind ('m' a line, 'a' an arrival) and its text (the line, or the
+#: newcomer's nick). Returns their ids.
 POST: Final = (
     _COMMON
     + r"""
-local room, history, keep = ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local room, history, keep, node = ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
 local ids = {}
-for i = 5, #ARGV do
-  local id = event(room, keep, 'k', 'm', 't', ARGV[i])
-  if history > 0 then
-    pcall(redis.call, 'XADD', k('room', room, 'history'), 'MAXLEN', '~', history,
-      id, 't', ARGV[i])
+for i = 6, #ARGV, 2 do
+  local kind, text = ARGV[i], ARGV[i + 1]
+  local id
+  if kind == 'a' then
+    id = event(room, keep, 'k', 'a', 'u', text, 'o', node,
+      'p', redis.call('HLEN', k('room', room, 'members')))
+  else
+    id = event(room, keep, 'k', 'm', 't', text)
+    if history > 0 then
+      pcall(redis.call, 'XADD', k('room', room, 'history'), 'MAXLEN', '~', history,
+        id, 't', text)
+    end
   end
   table.insert(ids, id)
 end
@@ -261,7 +270,7 @@ return ids
 """
 )
 
-#: An event for a room's members: an arrival, a notice, a topic change.
+#: An event for a room's members, such as a topic change.
 #: ARGV: prefix, room, log keep, then field, value pairs. Sets the topic when one of
 #: the fields is 'v'.
 EVENT: Final = (

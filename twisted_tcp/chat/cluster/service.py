@@ -60,11 +60,15 @@ DEFAULT_HEARTBEAT: Final = 1.0
 HEARTBEATS_TO_LOSS: Final = 5
 #: Seconds a stopping node waits for Redis to record its members' departure.
 RETIRE_TIMEOUT: Final = 3.0
-#: Lines of one member sent to Redis and not yet answered before its further input
-#: waits. Redis runs one connection's commands in the order they were sent, so lines
-#: need not wait for each other to keep their order; this only bounds the backlog.
-MAX_IN_FLIGHT: Final = 64
-#: Lines sent to Redis in one script at most (see L{RedisChat._send_outbox}).
+#: Characters of one member's lines sent to Redis and not yet answered before its
+#: further input waits: about what one node broadcasts of a read at once (64 KiB).
+#: Redis runs one connection's commands in the order they were sent, so lines need
+#: not wait for each other to keep their order; this only bounds the backlog. (A
+#: bound in lines would cut a sender's burst of short lines into many round trips,
+#: each read and written to every member separately.)
+MAX_IN_FLIGHT: Final = 64 * 1024
+#: Lines and arrivals sent to Redis in one script at most (see
+#: L{RedisChat._send_outbox}).
 MAX_POST_BATCH: Final = 500
 #: Entries asked of Redis at a time when C{/who} and C{/rooms} go through a room's
 #: members or the rooms: however many there are, no answer from Redis is larger.
@@ -189,7 +193,10 @@ class RedisChat(Service):
         #: Members whose rename Redis has yet to answer, and the departure from
         #: Redis (room, kind, reason) that waits for that answer, if they left.
         self._renaming: dict[ChatMember, tuple[str, str, str] | None] = {}
-        self._outbox: list[tuple[str, str, Deferred[None]]] = []
+        #: What waits for the end of the reactor turn to go to Redis: per room, a
+        #: message ('m', its line) or an arrival ('a', the newcomer's nick), and
+        #: what to tell once Redis has it (nobody, for an arrival).
+        self._outbox: list[tuple[str, str, str, Deferred[None] | None]] = []
         self._outbox_call: IDelayedCall | None = None
 
     # Starting and stopping.
@@ -289,11 +296,22 @@ class RedisChat(Service):
         self._send_outbox()
         return self.command.execute(*command)
 
+    def _queue(
+        self, key: str, kind: str, text: str, waiter: Deferred[None] | None
+    ) -> None:
+        """Put a message or an arrival in the outbox (see L{_send_outbox})."""
+        self._outbox.append((key, kind, text, waiter))
+        if len(self._outbox) >= MAX_POST_BATCH:
+            self._send_outbox()
+        elif self._outbox_call is None:
+            self._outbox_call = self.clock.callLater(0, self._send_outbox)
+
     def _send_outbox(self) -> None:
         """
-        Send the lines posted so far, one script per run of lines to the same room:
-        the lines of one read of a sender's reach Redis together, and so reach every
-        node's reader together, which then writes them to each member at once.
+        Send the messages and arrivals queued so far, one script per run of them to
+        the same room: the lines of one read of a sender's reach Redis together, and
+        so reach every node's reader together, which then writes them to each member
+        at once; the arrivals of a join storm cost one script per turn, not each one.
         """
         if self._outbox_call is not None:
             if self._outbox_call.active():
@@ -307,14 +325,20 @@ class RedisChat(Service):
                 run += 1
             batch, outbox = outbox[:run], outbox[run:]
             arguments: list[Argument] = [
-                self.keys.prefix, room, self.history, scripts.LOG_KEEP,
-                *(line for _, line, _ in batch),
+                self.keys.prefix, room, self.history, scripts.LOG_KEEP, self.node,
             ]  # fmt: skip
+            waiters = []
+            for _, kind, text, waiter in batch:
+                arguments += (kind, text)
+                if waiter is not None:
+                    waiters.append(waiter)
             posting = self.command.eval(scripts.POST, [], arguments)
-            waiters = [waiter for _, _, waiter in batch]
-            posting.addCallbacks(
-                _settle, _fail, callbackArgs=(waiters,), errbackArgs=(waiters,)
-            )
+            if waiters:
+                posting.addCallbacks(
+                    _settle, _fail, callbackArgs=(waiters,), errbackArgs=(waiters,)
+                )
+            else:
+                posting.addErrback(self._ignore_outage)
 
     # Availability.
 
@@ -683,18 +707,7 @@ class RedisChat(Service):
         key = self._where.get(member)
         if key is None or not self.available:
             return
-        arrival = self._run(
-            scripts.EVENT,
-            key,
-            scripts.LOG_KEEP,
-            "k",
-            "a",
-            "u",
-            member.nick,
-            "o",
-            self.node,
-        )
-        arrival.addErrback(self._ignore_outage)
+        self._queue(key, "a", member.nick, None)
 
     def _cancel_arrival(self, member: ChatMember) -> bool:
         """Forget a pending arrival; return whether the join had been announced."""
@@ -898,15 +911,12 @@ class RedisChat(Service):
             return None
         self._arrive(member)
         posting: Deferred[None] = Deferred()
-        self._outbox.append((key, line, posting))
-        if len(self._outbox) >= MAX_POST_BATCH:
-            self._send_outbox()
-        elif self._outbox_call is None:
-            self._outbox_call = self.clock.callLater(0, self._send_outbox)
-        in_flight = self._in_flight[member] = self._in_flight.get(member, 0) + 1
+        self._queue(key, "m", line, posting)
+        size = len(line)
+        in_flight = self._in_flight[member] = self._in_flight.get(member, 0) + size
 
         def answered(result: object) -> object:
-            left = self._in_flight.pop(member) - 1
+            left = self._in_flight.pop(member) - size
             if left:
                 self._in_flight[member] = left
             return result
