@@ -451,8 +451,12 @@ http {{ access_log off; sendfile on; tcp_nopush on;
             "web", "--listen", f"tcp:{port}:interface=127.0.0.1", "--path", str(root)
         )
         name = "twist web"
-    with server(argv, port):
-        yield name, port
+    try:
+        with server(argv, port):
+            yield name, port
+    finally:
+        if nginx:
+            shutil.rmtree(prefix, ignore_errors=True)
 
 
 def bench_get(size_mib: int, rounds: int) -> dict[str, object]:
