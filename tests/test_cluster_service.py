@@ -405,3 +405,25 @@ async def test_member_gone_while_its_rename_is_in_flight(
     newcomer = await node.join()
     newcomer.say("/nick alice")
     await until(reactor, lambda: newcomer.nick == "alice")
+
+
+@pytest_twisted.ensureDeferred
+async def test_member_gone_while_its_move_is_in_flight(
+    reactor: Any, nodes: Any
+) -> None:
+    """
+    A member whose connection ends right after it asked to join a room is seen
+    joining it, then leaving it, as on one node: its leaving is not lost.
+    """
+    node = await nodes()
+    watcher, mover = await node.join(), await node.join()
+    watcher.say("/join #new")
+    await in_room(reactor, watcher, "#new")
+    mover.say("/join #new")
+    mover.transport.loseConnection()
+    await until(reactor, lambda: watcher.has(f"* {mover.nick} joined #new"))
+    await until(
+        reactor, lambda: watcher.has(f"* {mover.nick} left #new (connection closed)")
+    )
+    members = await node.redis("HKEYS", node.chat.keys.room_members("#new"))
+    assert members == [watcher.nick]

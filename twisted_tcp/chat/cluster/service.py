@@ -190,9 +190,9 @@ class RedisChat(Service):
         #: Why Redis refused this node, once it did (it is then stopping).
         self.refused: str | None = None
         self._in_flight: dict[ChatMember, int] = {}
-        #: Members whose rename Redis has yet to answer, and the departure from
-        #: Redis (room, kind, reason) that waits for that answer, if they left.
-        self._renaming: dict[ChatMember, tuple[str, str, str] | None] = {}
+        #: Members whose rename or move Redis has yet to answer, and the departure
+        #: (room, kind, reason) that waits for that answer, if they left meanwhile.
+        self._changing: dict[ChatMember, tuple[str, str, str] | None] = {}
         #: What waits for the end of the reactor turn to go to Redis: per room, a
         #: message ('m', its line) or an arrival ('a', the newcomer's nick), and
         #: what to tell once Redis has it (nobody, for an arrival).
@@ -637,6 +637,7 @@ class RedisChat(Service):
             self.default_key,
             scripts.LOG_KEEP,
         ]
+        self._changing[member] = None
         try:
             if connecting:
                 nick, *reply = await self._run(scripts.CONNECT, *common)
@@ -646,6 +647,7 @@ class RedisChat(Service):
                 current = self._where.get(member, "")
                 reply = await self._run(scripts.ENTER, *common, member.nick, current)
         except Exception:
+            self._leave_after_change(member)
             self._tickets.pop(token, None)
             if ticket.held:
                 self.reader.release(self.keys.room_log(key))
@@ -653,16 +655,20 @@ class RedisChat(Service):
             raise
         log = self.keys.room_log(key)
         if member in self._gone:
-            # Its connection ended meanwhile: undo the join, and let the room's
-            # events (held if its join event came first) flow on.
+            # Its connection ended meanwhile: it leaves the room it was entering
+            # (as it left, announced or not), and the room's events (held if its
+            # join event came first) flow on.
             self._tickets.pop(token, None)
             if self.members.get(member.nick.lower()) is member:
                 del self.members[member.nick.lower()]
-            self._leave_redis(member, key, "", "")
+            if self._changing.get(member) is None:
+                self._changing[member] = (key, "", "")
+            self._leave_after_change(member, key)
             if ticket.held:
                 self.reader.release(log)
             self._retire_room(key)
             return True
+        self._changing.pop(member, None)
         self._where[member] = key
         if not connecting:
             self._leave_local(member)
@@ -743,11 +749,11 @@ class RedisChat(Service):
         """
         Tell Redis that C{member} left room C{key}: with a departure event (kind
         C{d}), a drop notice (C{n}), or silently (C{""}). While Redis is still
-        answering a rename of the member's, that waits for the answer: the member
-        then leaves under the nick it ends up with.
+        answering a rename or a move of the member's, that waits for the answer:
+        the member then leaves under the nick, and from the room, it ends up with.
         """
-        if member in self._renaming:
-            self._renaming[member] = (key, kind, reason)
+        if member in self._changing:
+            self._changing[member] = (key, kind, reason)
             return
         text = f"* {member.nick} dropped ({reason})" if kind == "n" else reason
         leaving = self._run(
@@ -810,7 +816,7 @@ class RedisChat(Service):
                 pending.cancel()
         notice = "" if pending else f"* {old} is now known as {nick}"
         key = self._where.get(member, self.default_key)
-        self._renaming[member] = None
+        self._changing[member] = None
         try:
             taken, *holder = await self._run(
                 scripts.RENAME,
@@ -825,7 +831,7 @@ class RedisChat(Service):
         except Exception:
             # If Redis did rename it, the node's re-assertion once Redis is back
             # lets the new nick go.
-            self._leave_after_rename(member)
+            self._leave_after_change(member)
             raise
         finally:
             if pending is not None and self._arrivals.get(member) is pending:
@@ -834,7 +840,7 @@ class RedisChat(Service):
                 )
         if taken:
             member.nick = nick
-        self._leave_after_rename(member)
+        self._leave_after_change(member)
         if not taken:
             member.send_error(f"the nick {nick} is taken by {holder[0]}")
             return False
@@ -849,11 +855,15 @@ class RedisChat(Service):
             self._arrive(member)
         return True
 
-    def _leave_after_rename(self, member: ChatMember) -> None:
-        """A rename is answered: a departure that waited for it goes to Redis."""
-        departure = self._renaming.pop(member, None)
+    def _leave_after_change(self, member: ChatMember, key: str | None = None) -> None:
+        """
+        A rename or a move is answered: a departure that waited for it goes to
+        Redis, from room C{key} if the member is there now.
+        """
+        departure = self._changing.pop(member, None)
         if departure is not None:
-            self._leave_redis(member, *departure)
+            left, kind, reason = departure
+            self._leave_redis(member, key or left, kind, reason)
 
     def join(self, member: ChatMember, name: str) -> Completion:
         self._arrive(member)
