@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from itertools import count
 from typing import Any
 
+import pytest
 import pytest_twisted
 from twisted.internet.testing import StringTransportWithDisconnection
 
@@ -427,3 +428,28 @@ async def test_member_gone_while_its_move_is_in_flight(
     )
     members = await node.redis("HKEYS", node.chat.keys.room_members("#new"))
     assert members == [watcher.nick]
+
+
+@pytest_twisted.ensureDeferred
+@pytest.mark.parametrize("leaving_first", [True, False])
+async def test_last_member_leaves_as_another_joins(
+    reactor: Any, nodes: Any, leaving_first: bool
+) -> None:
+    """
+    The last member of a room on a node leaving it in the same turn as another
+    member of that node joins it, in either order: the newcomer hears the room.
+    """
+    here, there = await nodes(), await nodes()
+    alice, bob, carol = await here.join(), await here.join(), await there.join()
+    for member in (alice, carol):
+        member.say("/join #r")
+        await in_room(reactor, member, "#r")
+    if leaving_first:
+        alice.transport.loseConnection()
+        bob.say("/join #r")
+    else:
+        bob.say("/join #r")
+        alice.transport.loseConnection()
+    await in_room(reactor, bob, "#r")
+    carol.say("still here")
+    await until(reactor, lambda: bob.has(f"<{carol.nick}> still here"))
