@@ -241,13 +241,23 @@ async def test_taken_first_nick_still_announces_the_newcomer(
     await until(reactor, lambda: bob.has(f"* {newcomer.nick} joined #lobby"))
 
 
-async def reader_holds(reactor: Any, node: Node, key: str) -> None:
+async def join_held(reactor: Any, nodes: Any) -> tuple[Node, list[Member]]:
     """
-    Wait until the node's reader keeps back the events of room C{key}: it reached
-    the join event of a member of this node before Redis's answer to that join.
+    Alice, on one node, and carol, on another, in room #r; bob, on alice's node,
+    asking to join it: Redis's answer to his join is held back, and the node's
+    reader, having reached his join event first, keeps back the room's events
+    until that answer comes (the node's command connection stays paused).
     """
-    log = node.chat.keys.room_log(key)
-    await until(reactor, lambda: log in node.chat.reader._held)
+    here, there = await nodes(), await nodes()
+    alice, bob, carol = await here.join(), await here.join(), await there.join()
+    for member in (alice, carol):
+        member.say("/join #r")
+        await in_room(reactor, member, "#r")
+    here.link("command").pauseProducing()
+    bob.say("/join #r")
+    log = here.chat.keys.room_log("#r")
+    await until(reactor, lambda: log in here.chat.reader._held)
+    return here, [alice, bob, carol]
 
 
 @pytest_twisted.ensureDeferred
@@ -259,14 +269,7 @@ async def test_member_gone_while_its_join_is_in_flight(
     after the node's reader already reached its join event, does not silence the
     room on that node: the others there keep hearing it; Redis forgets the member.
     """
-    here, there = await nodes(), await nodes()
-    alice, bob, carol = await here.join(), await here.join(), await there.join()
-    for member in (alice, carol):
-        member.say("/join #r")
-        await in_room(reactor, member, "#r")
-    here.link("command").pauseProducing()
-    bob.say("/join #r")
-    await reader_holds(reactor, here, "#r")
+    here, (alice, bob, carol) = await join_held(reactor, nodes)
     bob.transport.loseConnection()
     here.link("command").resumeProducing()
     carol.say("still here")
@@ -283,14 +286,7 @@ async def test_reader_reconnects_while_a_join_waits(reactor: Any, nodes: Any) ->
     join still unanswered: once both are back, the newcomer is in, and the room's
     members, old and new, hear it again.
     """
-    here, there = await nodes(), await nodes()
-    alice, bob, carol = await here.join(), await here.join(), await there.join()
-    for member in (alice, carol):
-        member.say("/join #r")
-        await in_room(reactor, member, "#r")
-    here.link("command").pauseProducing()
-    bob.say("/join #r")
-    await reader_holds(reactor, here, "#r")
+    here, (alice, bob, carol) = await join_held(reactor, nodes)
     here.chat._reader_link.abort()
     await until(reactor, lambda: alice.has("* room service unavailable"))
     here.link("command").resumeProducing()

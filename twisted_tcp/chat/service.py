@@ -219,7 +219,7 @@ class LocalChat:
 
     def _arrive(self, member: ChatMember) -> None:
         """Announce a newcomer's join, once: at its first line, or after the grace."""
-        if not self._cancel_arrival(member) and member.room is not None:
+        if not cancel_arrival(self._arrivals, member) and member.room is not None:
             member.room.announce_arrival(member)
 
     def _guest_nick(self) -> str:
@@ -233,7 +233,7 @@ class LocalChat:
         if self.members.get(member.nick.casefold()) is not member:
             return
         del self.members[member.nick.casefold()]
-        announced = self._cancel_arrival(member)
+        announced = cancel_arrival(self._arrivals, member)
         room = self._leave_room(member)
         self.log.info("{nick} left ({reason})", nick=member.nick, reason=reason)
         if room is not None and announced and not self.shutting_down:
@@ -247,21 +247,12 @@ class LocalChat:
         if self.members.get(member.nick.casefold()) is not member:
             return
         del self.members[member.nick.casefold()]
-        self._cancel_arrival(member)
+        cancel_arrival(self._arrivals, member)
         room = self._leave_room(member)
         member.evict()
         self.log.warn("{nick} dropped: send queue exceeded", nick=member.nick)
         if room is not None:
             room.post(f"* {member.nick} dropped (send queue exceeded)")
-
-    def _cancel_arrival(self, member: ChatMember) -> bool:
-        """Forget a pending arrival; return whether the join had been announced."""
-        pending = self._arrivals.pop(member, None)
-        if pending is None:
-            return True
-        if pending.active():
-            pending.cancel()
-        return False
 
     def rename(self, member: ChatMember, nick: str) -> Completion:
         problem = nick_problem(nick)
@@ -478,6 +469,21 @@ def tell_rooms(member: ChatMember, listed: list[RoomEntry], total: int) -> None:
         topic = f": {_excerpt(room.topic)}" if room.topic else ""
         member.send_text(f"*   {room.name} ({room.population}){topic}")
     _tell_unlisted(member, total - len(listed), " rooms")
+
+
+def cancel_arrival(
+    arrivals: dict[ChatMember, IDelayedCall], member: ChatMember
+) -> bool:
+    """
+    Forget C{member}'s pending arrival in C{arrivals} (its timer is cancelled);
+    return whether its join had been announced.
+    """
+    pending = arrivals.pop(member, None)
+    if pending is None:
+        return True
+    if pending.active():
+        pending.cancel()
+    return False
 
 
 def _tell_unlisted(member: ChatMember, count: int, what: str) -> None:

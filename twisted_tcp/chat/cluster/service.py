@@ -42,6 +42,7 @@ from twisted_tcp.chat.service import (
     ChatMember,
     Completion,
     RoomEntry,
+    cancel_arrival,
     check_room_name,
     enter_room,
     first_by_nick,
@@ -715,15 +716,6 @@ class RedisChat(Service):
             return
         self._queue(key, "a", member.nick, None)
 
-    def _cancel_arrival(self, member: ChatMember) -> bool:
-        """Forget a pending arrival; return whether the join had been announced."""
-        pending = self._arrivals.pop(member, None)
-        if pending is None:
-            return True
-        if pending.active():
-            pending.cancel()
-        return False
-
     def _ignore_outage(self, failure: Failure) -> None:
         if not failure.check(RedisUnavailableError):
             self.log.failure("a room event was not recorded", failure)
@@ -731,7 +723,7 @@ class RedisChat(Service):
     def disconnect(self, member: ChatMember, reason: str) -> None:
         self._gone.add(member)
         # A newcomer not yet in its room has not been announced either.
-        announced = self._cancel_arrival(member) and not any(
+        announced = cancel_arrival(self._arrivals, member) and not any(
             ticket.member is member and ticket.connecting
             for ticket in self._tickets.values()
         )
@@ -779,7 +771,7 @@ class RedisChat(Service):
             return
         self._gone.add(member)
         del self.members[member.nick.lower()]
-        self._cancel_arrival(member)
+        cancel_arrival(self._arrivals, member)
         key = self._where.pop(member, None)
         room = member.room
         self._leave_local(member)
