@@ -10,6 +10,8 @@ Each mode prints one JSON object.
 
 With --other-port (two nodes of one chat cluster), the burst's clients are split
 between the two ports, and the steady load's sender is on PORT, its receivers on P2.
+With --cpu-of PID (repeatable), the burst and the steady load also report the CPU
+time each of those processes used during the load alone (cpu_s_0, cpu_s_1, ...).
 
 Every wait is bounded by --timeout (seconds, after the load's own duration): a server
 that cannot keep up is reported, not waited for. Such a run's object has an
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -230,13 +233,17 @@ async def _roll_call(members: list[ChatClient], timeout: float) -> None:
 
 
 async def burst(
-    ports: list[int], clients: int, lines: int, timeout: float
+    ports: list[int], clients: int, lines: int, timeout: float, watched: list[int]
 ) -> dict[str, float | str]:
-    """One sender sends LINES at once; time until every client has every line."""
+    """
+    One sender sends LINES at once; time until every client has every line, and
+    the CPU time the WATCHED processes used meanwhile.
+    """
     members = await _members(ports, clients, timeout)
     await _roll_call(members, timeout)
     for member in members:
         member.expect(lines, lambda data: data.count(MARK))
+    cpu = _cpu_seconds(watched)
     started = time.perf_counter()
     members[0].transport.write(b"".join(b"%s %d\n" % (MARK, n) for n in range(lines)))
     late = await _all_done([member.done for member in members], timeout)
@@ -247,6 +254,7 @@ async def burst(
     result: dict[str, float | str] = {
         "deliveries_per_s": delivered / elapsed,
         "seconds": elapsed,
+        **_cpu_used(watched, cpu),
     }
     if late:
         result["incomplete"] = _undelivered(timeout, delivered, clients * lines)
@@ -258,12 +266,18 @@ def _undelivered(timeout: float, delivered: int, expected: int) -> str:
 
 
 async def steady(
-    ports: list[int], clients: int, rate: float, seconds: float, timeout: float
+    ports: list[int],
+    clients: int,
+    rate: float,
+    seconds: float,
+    timeout: float,
+    watched: list[int],
 ) -> dict[str, float | str]:
     """
     One sender sends RATE lines/s, each stamped with its send time; the latency of
     every delivery. Also reports the rate the sender really kept (it falls behind if
-    the machine is saturated) and how long after the last send the last delivery came.
+    the machine is saturated), how long after the last send the last delivery came,
+    and the CPU time the WATCHED processes used from the first send to then.
     """
     # The sender on the first port, every receiver on the last.
     members = [
@@ -283,6 +297,7 @@ async def steady(
     for member in members:
         member.expect(total, record)
     sender = members[0].transport
+    cpu = _cpu_seconds(watched)
     start = time.perf_counter()
     for n in range(total):
         await asyncio.sleep(max(0.0, start + n / rate - time.perf_counter()))
@@ -296,6 +311,7 @@ async def steady(
         "deliveries": len(latencies),
         "sent_lines_per_s": (total - 1) / (last_sent - start),
         "drain_ms": drained * 1e3,
+        **_cpu_used(watched, cpu),
     }
     if len(latencies) > 1:
         cuts = statistics.quantiles(latencies, n=100)
@@ -336,6 +352,33 @@ def _cpu_ticks(pid: int) -> int:
     with open(f"/proc/{pid}/stat") as stat:
         fields = stat.read().rsplit(")", 1)[1].split()
     return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def _cpu_seconds(pids: list[int]) -> list[float]:
+    """
+    The CPU time each process (all its threads) has used so far, as the scheduler
+    counts it: in nanoseconds, where /proc/PID/stat counts 10 ms ticks, too coarse
+    for a burst that takes a tenth of a second.
+    """
+    used = []
+    for pid in pids:
+        tasks = os.listdir(f"/proc/{pid}/task")
+        nanoseconds = 0
+        for task in tasks:
+            # A thread may end meanwhile: what it used is then no longer counted.
+            with (
+                contextlib.suppress(FileNotFoundError),
+                open(f"/proc/{pid}/task/{task}/schedstat") as stat,
+            ):
+                nanoseconds += int(stat.read().split()[0])
+        used.append(nanoseconds / 1e9)
+    return used
+
+
+def _cpu_used(pids: list[int], before: list[float]) -> dict[str, float]:
+    """C{cpu_s_N}: the CPU time the Nth process has used since C{before}."""
+    now = _cpu_seconds(pids)
+    return {f"cpu_s_{n}": now[n] - before[n] for n in range(len(pids))}
 
 
 async def _until_idle(pid: int, timeout: float, quiet: float = 0.3) -> float:
@@ -419,6 +462,13 @@ def main() -> None:
     parser.add_argument("--pid", type=int, default=0)
     parser.add_argument("--other-port", type=int, default=0)
     parser.add_argument(
+        "--cpu-of",
+        type=int,
+        action="append",
+        default=[],
+        help="a process whose CPU time the burst or steady load reports (cpu_s_N)",
+    )
+    parser.add_argument(
         "--timeout",
         type=float,
         default=60,
@@ -438,10 +488,17 @@ def main() -> None:
             timeout,
         )
     elif arguments.mode == "burst":
-        job = burst(ports, arguments.clients, arguments.lines, timeout)
+        job = burst(
+            ports, arguments.clients, arguments.lines, timeout, arguments.cpu_of
+        )
     elif arguments.mode == "steady":
         job = steady(
-            ports, arguments.clients, arguments.rate, arguments.seconds, timeout
+            ports,
+            arguments.clients,
+            arguments.rate,
+            arguments.seconds,
+            timeout,
+            arguments.cpu_of,
         )
     elif arguments.mode == "storm":
         job = storm(arguments.port, arguments.clients, arguments.pid, timeout)

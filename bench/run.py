@@ -333,12 +333,21 @@ def bench_cluster(clients: int, lines: int, seconds: float) -> dict[str, Any]:
     notes: list[str] = []
     single = CHAT_SERVERS["twisted-tcp"]
     port = free_port()
-    with server(single(port), port):
-        burst = loadgen("burst", port, "--clients", clients, "--lines", lines)
+    with server(single(port), port) as one:
+        burst = loadgen(
+            "burst", port, "--clients", clients, "--lines", lines, "--cpu-of", one.pid
+        )
     results["one_burst"] = figure(burst, "deliveries_per_s")
-    steady = steady_run(single, clients, CLUSTER_RATE, seconds)
+    results["one_burst_us"] = _cpu_per_delivery(burst, 1)
+    port = free_port()
+    with server(single(port), port) as one:
+        steady = loadgen(
+            "steady", port, "--clients", clients, "--rate", CLUSTER_RATE,
+            "--seconds", seconds, "--cpu-of", one.pid,
+        )  # fmt: skip
     results["one_p50"] = figure(steady, "p50_ms")
     results["one_p99"] = figure(steady, "p99_ms")
+    results["one_steady_us"] = _cpu_per_delivery(steady, 1)
     notes += [run["incomplete"] for run in (burst, steady) if "incomplete" in run]
     with redis_server() as (url, redis):
         a_port, b_port = free_port(), free_port()
@@ -347,10 +356,11 @@ def bench_cluster(clients: int, lines: int, seconds: float) -> dict[str, Any]:
             server(cluster_node(url, "b")(b_port), b_port) as b,
         ):
             pids = {"redis": redis.pid, "a": a.pid, "b": b.pid}
+            watched = ("--cpu-of", a.pid, "--cpu-of", b.pid, "--cpu-of", redis.pid)
             before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
             burst = loadgen(
                 "burst", a_port, "--clients", clients, "--lines", lines,
-                "--other-port", b_port,
+                "--other-port", b_port, *watched,
             )  # fmt: skip
             used = {
                 name: _cpu_seconds(pid) - before[name] for name, pid in pids.items()
@@ -358,16 +368,31 @@ def bench_cluster(clients: int, lines: int, seconds: float) -> dict[str, Any]:
             results["two_burst"] = figure(burst, "deliveries_per_s")
             results["redis_cpu_share"] = used["redis"] / (sum(used.values()) or 1)
             results["redis_cpu_s"] = used["redis"]
+            results["two_burst_us"] = _cpu_per_delivery(burst, 3)
             steady = loadgen(
                 "steady", a_port, "--clients", clients, "--rate", CLUSTER_RATE,
-                "--seconds", seconds, "--other-port", b_port,
+                "--seconds", seconds, "--other-port", b_port, *watched,
             )  # fmt: skip
             results["two_p50"] = figure(steady, "p50_ms")
             results["two_p99"] = figure(steady, "p99_ms")
+            results["two_steady_us"] = _cpu_per_delivery(steady, 3)
     notes += [run["incomplete"] for run in (burst, steady) if "incomplete" in run]
     results["note"] = "; ".join(notes) or None
     print(f"cluster: {results}", flush=True)
     return results
+
+
+def _cpu_per_delivery(result: Result, processes: int) -> list[float]:
+    """
+    The CPU time each watched process (C{--cpu-of}) used during a burst or steady
+    load per line delivered, in microseconds: a figure the noise of a shared
+    machine disturbs less than the wall time.
+    """
+    if "deliveries" in result:
+        delivered = figure(result, "deliveries")
+    else:
+        delivered = figure(result, "deliveries_per_s") * figure(result, "seconds")
+    return [figure(result, f"cpu_s_{n}") / delivered * 1e6 for n in range(processes)]
 
 
 def bench_idle(connections: int) -> dict[str, Result]:
@@ -722,6 +747,12 @@ def cluster_rows(cluster: dict[str, Any], clients: int) -> list[str]:
         f"p99 {two_p99 - one_p99:+.1f} ms | p99 <= 2x + 5 ms ({2 * one_p99 + 5:.1f}) |",
         f"| cluster burst: Redis's share of the CPU used by Redis and both nodes | "
         f"{cluster['redis_cpu_share']:.0%} ({cluster['redis_cpu_s']:.2f} s) | - | - | - |",
+        *(
+            f"| cluster {load}: CPU µs per delivered line, node A / node B / Redis | "
+            f"{' / '.join(f'{us:.2f}' for us in cluster[f'two_{load}_us'])} | "
+            f"1 node {cluster[f'one_{load}_us'][0]:.2f} | - | - |"
+            for load in ("burst", "steady")
+        ),
     ]
 
 
