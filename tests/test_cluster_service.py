@@ -449,3 +449,17 @@ async def test_last_member_leaves_as_another_joins(
     await in_room(reactor, bob, "#r")
     carol.say("still here")
     await until(reactor, lambda: bob.has(f"<{carol.nick}> still here"))
+
+
+@pytest_twisted.ensureDeferred
+async def test_topic_shown_right_after_it_is_set(reactor: Any, nodes: Any) -> None:
+    """A bare /topic right after /topic TEXT shows TEXT, as on one node."""
+    node = await nodes()
+    member = await node.join()
+    for number in range(20):
+        member.say(f"/topic t{number}", "/topic")
+    await until(reactor, lambda: member.has("* topic of #lobby: t19"))
+    answers = [
+        line for line in member.lines if line.startswith(("* topic of", "* #lobby has"))
+    ]
+    assert answers == [f"* topic of #lobby: t{number}" for number in range(20)]

@@ -373,7 +373,7 @@ class LocalChat:
         if room is None:
             return None
         if text is None:
-            show_topic(member, room)
+            show_topic(member, room.name, room.topic)
             return None
         room.topic = text
         room.post(f"* {member.nick} set the topic of {room.name}: {text}")
@@ -499,12 +499,12 @@ def _excerpt(topic: str) -> str:
     return topic[: LISTED_TOPIC - 3] + "..."
 
 
-def show_topic(member: ChatMember, room: Room) -> None:
-    """Answer a bare C{/topic}: the topic of C{room}, or that it has none."""
-    if room.topic:
-        member.send_text(f"* topic of {room.name}: {room.topic}")
+def show_topic(member: ChatMember, room: str, topic: str) -> None:
+    """Answer a bare C{/topic}: the C{topic} of C{room}, or that it has none."""
+    if topic:
+        member.send_text(f"* topic of {room}: {topic}")
     else:
-        member.send_text(f"* {room.name} has no topic")
+        member.send_text(f"* {room} has no topic")
 
 
 def room_name_problem(name: str) -> str | None:

@@ -1010,8 +1010,15 @@ class RedisChat(Service):
             member.send_error(NO_SERVICE)
             return None
         if text is None:
-            show_topic(member, room)
-            return None
+            # Asked of Redis, after this member's earlier commands: the node's room
+            # learns of a topic only when its reader gets there, maybe later.
+            name = room.name
+
+            async def show() -> None:
+                topic = await self._execute("GET", self.keys.room_topic(key))
+                show_topic(member, name, topic or "")
+
+            return self._failing(member, NO_SERVICE, show())
         notice = f"* {member.nick} set the topic of {room.name}: {text}"
         setting = self._run(
             scripts.EVENT, key, scripts.LOG_KEEP, "k", "t", "t", notice, "v", text
