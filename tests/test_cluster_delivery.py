@@ -61,8 +61,8 @@ async def test_a_burst_of_short_lines_goes_to_redis_at_once(
     """
     A thousand short lines of one member, in one read, go to Redis in a script or
     two rather than in dozens of round trips (a member's input waits for Redis only
-    once 64 KiB of its lines are unanswered), and reach a member of another node
-    whole and in order.
+    once 64 Ki characters of its lines are unanswered), and reach a member of
+    another node whole and in order.
     """
     a, b = make_node("a", *FAST), make_node("b", *FAST)
     await start_nodes(reactor, [a, b])

@@ -63,6 +63,7 @@ HEARTBEATS_TO_LOSS: Final = 5
 RETIRE_TIMEOUT: Final = 3.0
 #: Characters of one member's lines sent to Redis and not yet answered before its
 #: further input waits: about what one node broadcasts of a read at once (64 KiB).
+#: Counted in characters (the lines are text until txredisapi encodes them).
 #: Redis runs one connection's commands in the order they were sent, so lines need
 #: not wait for each other to keep their order; this only bounds the backlog. (A
 #: bound in lines would cut a sender's burst of short lines into many round trips,
