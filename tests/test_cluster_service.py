@@ -463,3 +463,25 @@ async def test_topic_shown_right_after_it_is_set(reactor: Any, nodes: Any) -> No
         line for line in member.lines if line.startswith(("* topic of", "* #lobby has"))
     ]
     assert answers == [f"* topic of #lobby: t{number}" for number in range(20)]
+
+
+@pytest_twisted.ensureDeferred
+async def test_arrival_due_during_an_outage_is_announced_after_it(
+    reactor: Any, nodes: Any, redis_server: RedisServer
+) -> None:
+    """
+    A newcomer whose arrival grace ends while Redis is away is announced once it
+    is back, as it would have been on one node, rather than never.
+    """
+    node = await nodes(arrival_grace=2)
+    watcher = await node.join()
+    watcher.say("/who")  # Announced at once: it is not the one watched.
+    newcomer = await node.join()
+    [grace] = arrivals_of(reactor, newcomer)
+    redis_server.stop()
+    await until(reactor, lambda: watcher.has("* room service unavailable"))
+    # The grace ends while Redis is away.
+    await until(reactor, lambda: not grace.active())
+    redis_server.start()
+    await until(reactor, lambda: watcher.has("* room service restored"))
+    await until(reactor, lambda: watcher.has(f"* {newcomer.nick} joined #lobby"))

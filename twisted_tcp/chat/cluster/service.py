@@ -713,7 +713,13 @@ class RedisChat(Service):
         if pending is not None and pending.active():
             pending.cancel()
         key = self._where.get(member)
-        if key is None or not self.available:
+        if key is None:
+            return
+        if not self.available:
+            # Not lost: tried again at each heartbeat until Redis is back.
+            self._arrivals[member] = self.clock.callLater(
+                self.heartbeat, self._arrive, member
+            )
             return
         self._queue(key, "a", member.nick, None)
 
