@@ -19,7 +19,7 @@ from tests.redis_support import RedisServer, until
 from tests.support import connect
 from twisted_tcp.chat import ChatFactory, ChatProtocol
 from twisted_tcp.chat.cluster.address import parse_redis_url
-from twisted_tcp.chat.cluster.service import RedisChat
+from twisted_tcp.chat.cluster.service import RESTORED, RedisChat
 from twisted_tcp.chat.service import MAX_LISTED
 
 _ports = count(40000)
@@ -485,3 +485,48 @@ async def test_arrival_due_during_an_outage_is_announced_after_it(
     redis_server.start()
     await until(reactor, lambda: watcher.has("* room service restored"))
     await until(reactor, lambda: watcher.has(f"* {newcomer.nick} joined #lobby"))
+
+
+@pytest_twisted.ensureDeferred
+async def test_newcomer_let_in_across_a_blip_sees_nothing_twice(
+    reactor: Any, nodes: Any
+) -> None:
+    """
+    A newcomer whose join Redis has answered, but whose join event the node's
+    reader has not reached when the reader's connection drops, is let in at that
+    event once the reader is back: it sees the room's last message in its history,
+    not once more after it.
+    """
+    node = await nodes(history=5)
+    watcher = await node.join()
+    node.link("reader").pauseProducing()
+    watcher.say("before")
+    newcomer = node.connect()
+    await until(reactor, lambda: newcomer.nick != "")
+    node.chat._reader_link.abort()
+    await until(reactor, lambda: watcher.has(RESTORED))
+    watcher.say("after")
+    await until(reactor, lambda: newcomer.has(f"<{watcher.nick}> after"))
+    assert sum(f"<{watcher.nick}> before" in line for line in newcomer.lines) == 1
+
+
+@pytest_twisted.ensureDeferred
+async def test_newcomer_whose_join_event_redis_lost_is_let_in(
+    reactor: Any, nodes: Any, redis_server: RedisServer
+) -> None:
+    """
+    A newcomer whose join Redis answered, then lost with all its data before the
+    node's reader reached the join event, is let in once Redis is back.
+    """
+    node = await nodes()
+    watcher = await node.join()
+    node.link("reader").pauseProducing()
+    newcomer = node.connect()
+    await until(reactor, lambda: newcomer.nick != "")
+    redis_server.restart(keep_data=False)
+    # Its reader, not reading, would notice only when its read times out.
+    node.chat._reader_link.abort()
+    await until(reactor, lambda: watcher.has(RESTORED))
+    await until(reactor, lambda: newcomer.has("* Welcome, "))
+    watcher.say("after")
+    await until(reactor, lambda: newcomer.has(f"<{watcher.nick}> after"))

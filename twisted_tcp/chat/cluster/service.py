@@ -431,14 +431,35 @@ class RedisChat(Service):
             self.log.info("Redis available again")
             self._tell_everyone(RESTORED)
         self._was_available = True
-        # Members whose join event Redis lost (restarted without its data) would wait
-        # for it for ever: admit them now.
         for ticket in list(self._tickets.values()):
             if ticket.reply is not None:
-                self._admit(ticket)
+                self._admit_if_lost(ticket)
         waiting, self._waiting = self._waiting, []
         for waiter in waiting:
             waiter.callback(None)
+
+    def _admit_if_lost(self, ticket: _Ticket) -> None:
+        """
+        Redis is back while a member waits for the reader to reach its join event.
+        If Redis lost that event (restarted without its data), the member would wait
+        for ever: it is admitted now. Otherwise the reader gets there: admitted
+        earlier, the member would be sent the events before its join, which its
+        history already showed it.
+        """
+        assert ticket.reply is not None
+        join = ticket.reply[0]
+        looking = self._execute("XRANGE", self.keys.room_log(ticket.room), join, join)
+
+        def found(entries: list[Any]) -> None:
+            if not entries and self._tickets.get(ticket.token) is ticket:
+                self._admit(ticket)
+
+        def failed(failure: Failure) -> None:
+            # If Redis is away again, it is asked again once it is back.
+            if not failure.check(RedisUnavailableError):
+                self.log.failure("looking for a join event failed", failure)
+
+        looking.addCallbacks(found, failed)
 
     def _until_available(self) -> Deferred[None]:
         if self.available:
