@@ -7,6 +7,8 @@ the order of events it is about (see C{docs/cluster.md}).
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable
 from itertools import count
 from typing import Any
@@ -530,3 +532,47 @@ async def test_newcomer_whose_join_event_redis_lost_is_let_in(
     await until(reactor, lambda: newcomer.has("* Welcome, "))
     watcher.say("after")
     await until(reactor, lambda: newcomer.has(f"<{watcher.nick}> after"))
+
+
+#: An application of its own using RedisChat: it stops its reactor itself once
+#: Redis refused the node, then carries on.
+_APPLICATION = """
+import atexit, sys
+from twisted.internet import reactor, task
+from twisted_tcp.chat.cluster.address import parse_redis_url
+from twisted_tcp.chat.cluster.service import RedisChat
+
+atexit.register(lambda: print("its own exit hook ran", flush=True))
+chat = RedisChat(parse_redis_url(sys.argv[1]))
+chat.startService()
+
+def check():
+    if chat.refused is not None:
+        reactor.stop()
+
+task.LoopingCall(check).start(0.01)
+reactor.run()
+print("carried on after", chat.refused.split(":")[0], flush=True)
+sys.exit(3)
+"""
+
+
+def test_refusal_leaves_an_application_its_process(redis_server: RedisServer) -> None:
+    """
+    A node Redis refuses, in an application's own process, leaves the application's
+    reactor and exit status to it: it neither stops the one nor sets the other.
+    """
+    redis_server.command("CONFIG", "SET", "requirepass", "s3cret")
+    url = f"redis://:nope@127.0.0.1:{redis_server.port}/0"
+    result = subprocess.run(
+        [sys.executable, "-c", _APPLICATION, url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 3, result.stderr
+    assert result.stdout.splitlines() == [
+        "carried on after Redis error",
+        "its own exit hook ran",
+    ]

@@ -4,6 +4,9 @@ C{twist tcp-chat}: the chat server (docs/chat-protocol.md).
 
 from __future__ import annotations
 
+import atexit
+import os
+import sys
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
@@ -38,6 +41,8 @@ from twisted_tcp.tap._common import (
 
 #: A message of the day larger than this is surely a mistake.
 MAX_MOTD_BYTES = 64 * 1024
+#: The exit status of a node that Redis refused (see L{_stop_refused}).
+EXIT_REFUSED = 1
 
 
 class Options(ServerOptions):
@@ -154,6 +159,7 @@ class Options(ServerOptions):
             announce_limit=self["announce-limit"],
             motd=[f"* {sanitize(line)}" for line in (motd or "").splitlines()],
             timestamp_format=self["timestamp-format"],
+            on_refused=_stop_refused,
         )
         self["cluster-service"] = service
         return ChatFactory(
@@ -196,6 +202,26 @@ def makeService(options: Options) -> IService:
     cluster.setServiceParent(both)
     server.setServiceParent(both)
     return both
+
+
+def _stop_refused(reason: str) -> None:
+    """
+    Redis refused the node (the service logged why): no retry can help, so the
+    process stops, and ends with L{EXIT_REFUSED} once twist is done (twist has no
+    way for a service to set its exit status).
+    """
+    from twisted.internet import reactor
+
+    atexit.register(_exit, EXIT_REFUSED)
+    if reactor.running:
+        reactor.stop()
+
+
+def _exit(status: int) -> None:
+    """End the process with C{status}, once what was logged is written out."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
 
 
 class _StopsInTurn(MultiService):

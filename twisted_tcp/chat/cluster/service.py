@@ -10,11 +10,9 @@ delivers a room's events in the log's order. See C{docs/cluster.md}.
 
 from __future__ import annotations
 
-import atexit
 import os
 import secrets
 import socket
-import sys
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -80,9 +78,6 @@ UNAVAILABLE: Final = "* room service unavailable; messages are not delivered"
 RESTORED: Final = "* room service restored"
 NOT_DELIVERED: Final = "not delivered (room service unavailable)"
 NO_SERVICE: Final = "room service unavailable"
-#: The exit status of a node that Redis refused (see L{RedisChat._refused}).
-EXIT_REFUSED: Final = 1
-
 _Entry = TypeVar("_Entry")
 
 
@@ -130,6 +125,10 @@ class RedisChat(Service):
         L{HEARTBEATS_TO_LOSS} heartbeats is declared lost by the others.
     @param reactor: connects, times and schedules (default: the global reactor,
         imported when the service starts).
+    @param on_refused: called once with the reason if Redis refuses the node (a
+        wrong or missing password, no such database), after it is logged. No retry
+        can help, so the refused link stops retrying; what happens next is the
+        application's choice (C{twist tcp-chat} ends with exit status 1).
     The other parameters are L{LocalChat}'s.
     """
 
@@ -150,6 +149,7 @@ class RedisChat(Service):
         timestamp_format: str = DEFAULT_TIMESTAMP_FORMAT,
         arrival_grace: float = ARRIVAL_GRACE,
         reactor: Any = None,
+        on_refused: Callable[[str], object] = lambda reason: None,
     ) -> None:
         check_room_name(default_room)
         if history < 0 or announce_limit < 0 or not heartbeat > 0:
@@ -172,6 +172,7 @@ class RedisChat(Service):
         self.timestamp_format = timestamp_format
         self.arrival_grace = arrival_grace
         self._reactor = reactor
+        self.on_refused = on_refused
         self.members: dict[str, ChatMember] = {}
         self.rooms: dict[str, Room] = {}
         self.available = False
@@ -267,7 +268,7 @@ class RedisChat(Service):
     def _refused(self, reason: str) -> None:
         """
         Redis refused a link (wrong or missing password, no such database): no
-        retry can help, so the node says so once and stops with L{EXIT_REFUSED}.
+        retry can help, so the node says so once and tells L{on_refused}.
         """
         if self.refused is not None:
             return
@@ -277,13 +278,7 @@ class RedisChat(Service):
             address=self.address,
             reason=reason,
         )
-        from twisted.internet import reactor
-
-        # twist has no way for a service to set its exit status: end the process
-        # with it once twist is done.
-        atexit.register(_exit, EXIT_REFUSED)
-        if reactor.running:
-            reactor.stop()
+        self.on_refused(reason)
 
     def _run(self, script: str, *args: Argument) -> Deferred[Any]:
         """
@@ -1074,13 +1069,6 @@ class RedisChat(Service):
             self._retiring = retiring.addCallbacks(
                 lambda _: None, lambda _: self.log.warn("Redis did not record the stop")
             )
-
-
-def _exit(status: int) -> None:
-    """End the process with C{status}, once what was logged is written out."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(status)
 
 
 def _settle(_: object, waiters: list[Deferred[None]]) -> None:
