@@ -226,6 +226,33 @@ async def test_no_arrival_timer_outlives_its_member(reactor: Any, nodes: Any) ->
 
 
 @pytest_twisted.ensureDeferred
+async def test_newcomer_due_while_its_node_is_lost_is_announced_once(
+    reactor: Any, nodes: Any
+) -> None:
+    """
+    A newcomer whose arrival grace ends while its node is away long enough to be
+    declared lost is announced once: by its coming back with the node, not again.
+    """
+    here, there = await nodes(arrival_grace=60), await nodes()
+    watcher, newcomer = await there.join(), await here.join()
+    await here.chat._reader_link.stop()
+    await here.chat.command.stop()
+    await until(reactor, lambda: not here.chat.available)
+    (arrival,) = arrivals_of(reactor, newcomer)
+    arrival.reset(0)
+    lost = f"* {newcomer.nick} left #lobby (server lost)"
+    await until(reactor, lambda: watcher.has(lost))
+    here.chat.command.start()
+    here.chat._reader_link.start()
+    await until(reactor, lambda: here.chat.available)
+    newcomer.transport.loseConnection()
+    left = f"* {newcomer.nick} left #lobby (connection closed)"
+    await until(reactor, lambda: watcher.has(left))
+    seen = [line for line in watcher.lines if newcomer.nick in line]
+    assert seen == [lost, f"* {newcomer.nick} joined #lobby", left]
+
+
+@pytest_twisted.ensureDeferred
 async def test_taken_first_nick_still_announces_the_newcomer(
     reactor: Any, nodes: Any
 ) -> None:
@@ -473,7 +500,8 @@ async def test_arrival_due_during_an_outage_is_announced_after_it(
 ) -> None:
     """
     A newcomer whose arrival grace ends while Redis is away is announced once it
-    is back, as it would have been on one node, rather than never.
+    is back, as it would have been on one node, rather than never: the others see
+    it join, then leave, once each.
     """
     node = await nodes(arrival_grace=2)
     watcher = await node.join()
@@ -487,6 +515,11 @@ async def test_arrival_due_during_an_outage_is_announced_after_it(
     redis_server.start()
     await until(reactor, lambda: watcher.has("* room service restored"))
     await until(reactor, lambda: watcher.has(f"* {newcomer.nick} joined #lobby"))
+    newcomer.transport.loseConnection()
+    left = f"* {newcomer.nick} left #lobby (connection closed)"
+    await until(reactor, lambda: watcher.has(left))
+    seen = [line for line in watcher.lines if line.startswith(f"* {newcomer.nick} ")]
+    assert seen == [f"* {newcomer.nick} joined #lobby", left]
 
 
 @pytest_twisted.ensureDeferred

@@ -367,7 +367,8 @@ return 1
 #: ARGV: prefix, node, heartbeat lifetime (ms), default room, default room's name,
 #: log keep, then per member: nick, room, room name, since; then '', then per room:
 #: room, topic.
-#: Returns the renamed members: former nick, new nick, and so on.
+#: Returns whether the node had been declared lost (1 or 0), then the renamed
+#: members: former nick, new nick, and so on.
 REASSERT: Final = (
     _COMMON
     + r"""
@@ -425,6 +426,7 @@ for j = 1, #listed, 2 do
     if owned(nick_key, node) then redis.call('DEL', k('nick', nick_key)) end
   end
 end
+table.insert(renamed, 1, was_lost and 1 or 0)
 return renamed
 """
 )

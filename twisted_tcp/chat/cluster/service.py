@@ -390,7 +390,7 @@ class RedisChat(Service):
         for room in self.rooms.values():
             if room.topic:
                 topics += [room.key, room.topic]
-        renamed = await self._run(
+        lost, *renamed = await self._run(
             scripts.REASSERT,
             self.node,
             self._lifetime_ms(),
@@ -417,6 +417,11 @@ class RedisChat(Service):
                 f"* the nick {old} was taken while the room service was"
                 f" unavailable; you are now {nick}"
             )
+        if lost:
+            # The others saw every member here leave (the node was declared lost)
+            # and now see each come back: none is still to be announced.
+            for member, _ in asserted.values():
+                cancel_arrival(self._arrivals, member)
 
     def _now_available(self) -> None:
         if not (self.command.ready and self._reader_link.ready):
