@@ -49,7 +49,10 @@ class LeanServer(tcp.Server):
     C{_dataReceived}, one more Python call per read that only tests for the end of
     input. The outcomes are Twisted's: no bytes yet, nothing; the peer's clean close,
     C{CONNECTION_DONE}; a failed C{recv}, C{CONNECTION_LOST}; an exception from the
-    protocol propagates to the reactor, which logs it and drops the connection. A
+    protocol propagates to the reactor, which logs it and drops the connection.
+    What C{dataReceived} returns is ignored, as by Twisted 26.10 (Twisted 25.5 and
+    older took a non-C{None} return, deprecated since 11.0, as a reason to
+    disconnect). A
     connection switched to TLS (C{startTLS}) has a TLS protocol in front of the
     application's, which receives the bytes here as it would there.
     """
