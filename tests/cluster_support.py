@@ -65,13 +65,12 @@ class Node:
         return match[1]
 
     def ready(self) -> bool:
-        """Whether the node listens and reached Redis on both its connections."""
+        """
+        Whether the node listens and serves: Redis has its heartbeat and members, so
+        a newcomer is let in at once (before that, it is told to wait).
+        """
         log = self.log()
-        return (
-            "ChatFactory starting on" in log
-            and "commands: connected" in log
-            and "reader: connected" in log
-        )
+        return "ChatFactory starting on" in log and "Redis available" in log
 
     def wait(self) -> int:
         """Wait until the node exits by itself; return its exit status."""

@@ -430,6 +430,8 @@ class RedisChat(Service):
         if self._was_available:
             self.log.info("Redis available again")
             self._tell_everyone(RESTORED)
+        else:
+            self.log.info("Redis available: newcomers are let in")
         self._was_available = True
         for ticket in list(self._tickets.values()):
             if ticket.reply is not None:
