@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from twisted.internet.defer import maybeDeferred
+from twisted.internet.defer import Deferred, maybeDeferred, succeed
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.protocols.portforward import ProxyFactory, ProxyServer
@@ -205,11 +205,16 @@ class Cut:
         self._listening = listening
         self.port = listening.getHost().port
 
-    async def cut(self) -> None:
-        """Close every forwarded connection and refuse new ones."""
+    def cut(self) -> Deferred[None]:
+        """
+        Close every forwarded connection and refuse new ones (until L{open}); fires
+        once the port is closed.
+        """
+        stopped: Deferred[None] = succeed(None)
         if self._listening is not None:
             listening, self._listening = self._listening, None
-            await maybeDeferred(listening.stopListening)
+            stopped = maybeDeferred(listening.stopListening)
         for connection in list(self._factory.open):
             transport: Any = connection.transport
             transport.abortConnection()
+        return stopped

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import re
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 import pytest_twisted
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 
@@ -29,13 +31,27 @@ from twisted_tcp.chat.cluster.service import (
 PREFIX = "twisted-tcp"
 
 
+@pytest.fixture
+def cuts() -> Iterator[list[Cut]]:
+    """The forwarders a test opens; closed after it, with what they forward."""
+    opened: list[Cut] = []
+    yield opened
+    for cut in opened:
+        cut.cut()
+
+
 async def _far_and_near(
-    reactor: Any, make_node: Any, redis_server: RedisServer, *far_options: str
+    reactor: Any,
+    make_node: Any,
+    redis_server: RedisServer,
+    cuts: list[Cut],
+    *far_options: str,
 ) -> tuple[Cut, Node, Node]:
     """
     Two nodes, serving: "far" reaches Redis through a L{Cut}, "near" directly.
     """
     cut = Cut(reactor, redis_server.port)
+    cuts.append(cut)
     cut.open()
     far = make_node("far", *far_options, redis_url=cut.url)
     near = make_node("near", *FAST)
@@ -213,7 +229,11 @@ async def _who(reactor: Any, client: Client) -> list[str]:
 
 @pytest_twisted.ensureDeferred
 async def test_node_cut_off_and_back(
-    reactor: Any, make_node: Any, clients: list[Client], redis_server: RedisServer
+    reactor: Any,
+    make_node: Any,
+    clients: list[Client],
+    redis_server: RedisServer,
+    cuts: list[Cut],
 ) -> None:
     """
     A node cut off from Redis for longer than 5 heartbeats is declared lost by the
@@ -222,7 +242,7 @@ async def test_node_cut_off_and_back(
     everyone, once each; a nick taken meanwhile stays with its new holder and the
     old one is renamed and told: no nick is held twice.
     """
-    cut, far, near = await _far_and_near(reactor, make_node, redis_server, *FAST)
+    cut, far, near = await _far_and_near(reactor, make_node, redis_server, cuts, *FAST)
     far_id = far.node_id()
     alice = await join(reactor, far, "alice")
     carol = await join(reactor, far, "carol")
@@ -324,7 +344,11 @@ def _holders(redis_server: RedisServer) -> dict[str, str]:
 
 @pytest_twisted.ensureDeferred
 async def test_nick_retaken_while_redis_was_empty(
-    reactor: Any, make_node: Any, clients: list[Client], redis_server: RedisServer
+    reactor: Any,
+    make_node: Any,
+    clients: list[Client],
+    redis_server: RedisServer,
+    cuts: list[Cut],
 ) -> None:
     """
     Redis restarted without its data while a node was away from it: a member of
@@ -334,7 +358,7 @@ async def test_nick_retaken_while_redis_was_empty(
     """
     # A slow heartbeat: the far node is not declared lost, only forgotten by Redis.
     cut, far, near = await _far_and_near(
-        reactor, make_node, redis_server, "--heartbeat", "30"
+        reactor, make_node, redis_server, cuts, "--heartbeat", "30"
     )
     alice, bob = await _alice_and_bob(reactor, far, near, clients)
 
@@ -373,7 +397,11 @@ def _welcomed_as(client: Client) -> str:
 
 @pytest_twisted.ensureDeferred
 async def test_guest_numbers_after_redis_lost_its_data(
-    reactor: Any, make_node: Any, clients: list[Client], redis_server: RedisServer
+    reactor: Any,
+    make_node: Any,
+    clients: list[Client],
+    redis_server: RedisServer,
+    cuts: list[Cut],
 ) -> None:
     """
     Redis restarted without its data counts guests from 1 again, while a node that
@@ -382,7 +410,7 @@ async def test_guest_numbers_after_redis_lost_its_data(
     hold one guest nick; every node and Redis agree on who is who.
     """
     cut, far, near = await _far_and_near(
-        reactor, make_node, redis_server, "--heartbeat", "30"
+        reactor, make_node, redis_server, cuts, "--heartbeat", "30"
     )
     away = [await join(reactor, far), await join(reactor, far)]
     stayed = await join(reactor, near)
@@ -480,13 +508,17 @@ async def test_frozen_node_declared_lost_comes_back(
 
 @pytest_twisted.ensureDeferred
 async def test_node_stopped_while_cut_off(
-    reactor: Any, make_node: Any, clients: list[Client], redis_server: RedisServer
+    reactor: Any,
+    make_node: Any,
+    clients: list[Client],
+    redis_server: RedisServer,
+    cuts: list[Cut],
 ) -> None:
     """
     SIGTERM to a node that cannot reach Redis: it stops at once all the same (it
     does not wait for Redis), and the others let its members go as lost.
     """
-    cut, far, near = await _far_and_near(reactor, make_node, redis_server, *FAST)
+    cut, far, near = await _far_and_near(reactor, make_node, redis_server, cuts, *FAST)
     alice, bob = await _alice_and_bob(reactor, far, near, clients)
     await cut.cut()
     await until(reactor, lambda: alice.has(UNAVAILABLE))

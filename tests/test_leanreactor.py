@@ -214,7 +214,9 @@ async def accepted_then_closed(reactor: Any, reset: bool) -> Recorder:
     if reset:
         client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     client.close()
-    while not Recorder.accepted:
+    for _ in range(1000):  # 10 s at most: a server that never accepts fails below
+        if Recorder.accepted:
+            break
         waited: Deferred[None] = Deferred()
         reactor.callLater(0.01, waited.callback, None)
         await waited
