@@ -61,10 +61,13 @@ async def test_a_burst_of_short_lines_goes_to_redis_at_once(
     """
     A thousand short lines of one member, in one read, go to Redis in a script or
     two rather than in dozens of round trips (a member's input waits for Redis only
-    once 64 Ki characters of its lines are unanswered), and reach a member of
-    another node whole and in order.
+    once 64 Ki characters of its lines are unanswered), each script's lines are one
+    entry of the room's log (so each node reads and dispatches a few entries, not a
+    thousand) and one entry each of its history, and they reach a member of another
+    node whole and in order.
     """
-    a, b = make_node("a", *FAST), make_node("b", *FAST)
+    history = ("--history", "5000")
+    a, b = make_node("a", *FAST, *history), make_node("b", *FAST, *history)
     await start_nodes(reactor, [a, b])
     sender, receiver = await join(reactor, a, "sender"), await join(reactor, b, "rcv")
     clients += [sender, receiver]
@@ -77,7 +80,32 @@ async def test_a_burst_of_short_lines_goes_to_redis_at_once(
 
     await until(reactor, lambda: len(received()) >= len(sent))
     assert received() == [f"<sender> {line}" for line in sent]
-    assert 1 <= len(watching.commands("burst-line")) <= 4
+    scripts = len(watching.commands("burst-line"))
+    assert 1 <= scripts <= 4
+    assert _entries(redis_server, "#lobby:log", "burst-line") == scripts
+    assert _entries(redis_server, "#lobby:history", "burst-line") == len(sent)
+
+
+#: How many entries of a stream (KEYS[1]) have a text ('t') that holds ARGV[1].
+_COUNT_ENTRIES = """
+local n = 0
+for _, entry in ipairs(redis.call('XRANGE', KEYS[1], '-', '+')) do
+  local fields = entry[2]
+  for i = 1, #fields, 2 do
+    if fields[i] == 't' and string.find(fields[i + 1], ARGV[1], 1, true) then
+      n = n + 1
+    end
+  end
+end
+return n
+"""
+
+
+def _entries(server: RedisServer, room_stream: str, text: str) -> int:
+    """How many entries of a room's stream (C{ROOM:log}, ...) have C{text}."""
+    key = f"twisted-tcp:room:{room_stream}"
+    (count,) = server.cli("EVAL", _COUNT_ENTRIES, "1", key, text)
+    return int(count)
 
 
 @pytest_twisted.ensureDeferred

@@ -241,32 +241,39 @@ return {1}
 """
 )
 
-#: What this node's members posted to one room: messages and C{/me} actions (into
-#: its log and its history, with the same ids) and arrivals (into its log, with the
-#: room's population). ARGV: prefix, room, history kept, log keep, node, then per
-#: event its kind ('m' a line, 'a' an arrival) and its text (the line, or the
-#: newcomer's nick). Returns their ids.
+#: What this node's members posted to one room: messages and C{/me} actions, and
+#: arrivals (with the room's population). Consecutive messages are one event of the
+#: log, their lines joined by newlines (a line never holds one): the readers of
+#: every node parse and dispatch one entry for them, not one per line. Each message
+#: is also an entry of the room's history. ARGV: prefix, room, history kept, log
+#: keep, node, then per event its kind ('m' a line, 'a' an arrival) and its text (the
+#: line, or the newcomer's nick).
 POST: Final = (
     _COMMON
     + r"""
 local room, history, keep, node = ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
-local ids = {}
+local lines = {}
+local function post_lines()
+  if #lines > 0 then
+    event(room, keep, 'k', 'm', 't', table.concat(lines, '\n'))
+    lines = {}
+  end
+end
 for i = 6, #ARGV, 2 do
   local kind, text = ARGV[i], ARGV[i + 1]
-  local id
   if kind == 'a' then
-    id = event(room, keep, 'k', 'a', 'u', text, 'o', node,
+    post_lines()
+    event(room, keep, 'k', 'a', 'u', text, 'o', node,
       'p', redis.call('HLEN', k('room', room, 'members')))
   else
-    id = event(room, keep, 'k', 'm', 't', text)
+    table.insert(lines, text)
     if history > 0 then
       pcall(redis.call, 'XADD', k('room', room, 'history'), 'MAXLEN', '~', history,
-        id, 't', text)
+        '*', 't', text)
     end
   end
-  table.insert(ids, id)
 end
-return ids
+post_lines()
 """
 )
 

@@ -565,7 +565,11 @@ class RedisChat(Service):
         if "p" in fields:
             room.population = int(fields["p"])
         kind, text = fields.get("k"), fields.get("t", "")
-        if kind in ("m", "n"):
+        if kind == "m":
+            # The messages posted together: one line each (see scripts.POST).
+            for line in text.split("\n"):
+                room.post(line)
+        elif kind == "n":
             room.post(text)
         elif kind == "t":
             room.topic = fields.get("v", "")
