@@ -9,6 +9,7 @@ generator (uvloop) runs in a process of its own.
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import json
 import math
@@ -760,11 +761,14 @@ SECTIONS: Final = ("echo", "chat", "cluster", "storm", "idle", "get", "startup")
 
 
 def main() -> None:
-    # This machine's environment may forbid writing bytecode, which would make every
-    # run of our (editable) package compile it anew: let Python cache it, outside the
-    # checkout, as an installed package would have it.
+    # The environment may forbid writing bytecode, which would make every run of our
+    # (editable) package compile it anew: let Python cache it, outside the checkout,
+    # as an installed package would have it, in a directory removed at the end.
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-    os.environ.setdefault("PYTHONPYCACHEPREFIX", tempfile.mkdtemp(prefix="bench-pyc-"))
+    if "PYTHONPYCACHEPREFIX" not in os.environ:
+        cache = tempfile.mkdtemp(prefix="bench-pyc-")
+        atexit.register(shutil.rmtree, cache, ignore_errors=True)
+        os.environ["PYTHONPYCACHEPREFIX"] = cache
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="short runs, small sizes")
     parser.add_argument("--markdown", help="also write the table to this file")
