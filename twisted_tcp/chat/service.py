@@ -48,6 +48,8 @@ ARRIVAL_GRACE: Final = 1.0
 MAX_LISTED: Final = 1000
 #: Characters of a room's topic that C{/rooms} shows.
 LISTED_TOPIC: Final = 80
+#: Why a member whose send queue overflowed is dropped (in the log and the notice).
+QUEUE_EXCEEDED: Final = "send queue exceeded"
 
 Completion = Deferred[None] | None
 
@@ -250,9 +252,9 @@ class LocalChat:
         cancel_arrival(self._arrivals, member)
         room = self._leave_room(member)
         member.evict()
-        self.log.warn("{nick} dropped: send queue exceeded", nick=member.nick)
+        self.log.warn("{nick} dropped: {why}", nick=member.nick, why=QUEUE_EXCEEDED)
         if room is not None:
-            room.post(f"* {member.nick} dropped (send queue exceeded)")
+            room.post(drop_notice(member.nick, QUEUE_EXCEEDED))
 
     def rename(self, member: ChatMember, nick: str) -> Completion:
         problem = nick_problem(nick)
@@ -497,6 +499,11 @@ def _excerpt(topic: str) -> str:
     if len(topic) <= LISTED_TOPIC:
         return topic
     return topic[: LISTED_TOPIC - 3] + "..."
+
+
+def drop_notice(nick: str, reason: str) -> str:
+    """The line a room is shown when one of its members is dropped, and why."""
+    return f"* {nick} dropped ({reason})"
 
 
 def show_topic(member: ChatMember, room: str, topic: str) -> None:

@@ -37,11 +37,13 @@ from twisted_tcp.chat.service import (
     DEFAULT_ANNOUNCE_LIMIT,
     DEFAULT_ROOM,
     DEFAULT_TIMESTAMP_FORMAT,
+    QUEUE_EXCEEDED,
     ChatMember,
     Completion,
     RoomEntry,
     cancel_arrival,
     check_room_name,
+    drop_notice,
     enter_room,
     first_by_nick,
     most_crowded,
@@ -781,7 +783,7 @@ class RedisChat(Service):
         if member in self._changing:
             self._changing[member] = (key, kind, reason)
             return
-        text = f"* {member.nick} dropped ({reason})" if kind == "n" else reason
+        text = drop_notice(member.nick, reason) if kind == "n" else reason
         leaving = self._run(
             scripts.LEAVE,
             self.node,
@@ -810,11 +812,11 @@ class RedisChat(Service):
         room = member.room
         self._leave_local(member)
         member.evict()
-        self.log.warn("{nick} dropped: send queue exceeded", nick=member.nick)
+        self.log.warn("{nick} dropped: {why}", nick=member.nick, why=QUEUE_EXCEEDED)
         if key is not None and self.available:
-            self._leave_redis(member, key, "n", "send queue exceeded")
+            self._leave_redis(member, key, "n", QUEUE_EXCEEDED)
         elif room is not None and room.members:
-            room.post(f"* {member.nick} dropped (send queue exceeded)")
+            room.post(drop_notice(member.nick, QUEUE_EXCEEDED))
 
     def rename(self, member: ChatMember, nick: str) -> Completion:
         problem = nick_problem(nick)
