@@ -12,7 +12,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,8 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from .cluster_support import Node
 from .redis_support import RedisServer, free_port
+from .support import PATIENCE as WAIT
+from .support import until
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 TWIST = Path(sys.executable).with_name("twist")
@@ -48,8 +49,6 @@ CHROMIUM_FLAGS = (
 )
 #: Where the phone-sized screenshot is kept (the README's is a copy of it).
 ARTIFACTS = CHECKOUT / "build" / "test-artifacts"
-#: The longest wait for anything in a test, in seconds: a bound, not a measure.
-WAIT = 30
 
 
 class ChatServer:
@@ -85,15 +84,6 @@ class ChatServer:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             self.process.wait(WAIT)
-
-
-def until(condition: Callable[[], object], what: str) -> None:
-    """Wait for a condition outside the browser, polling; fail after L{WAIT} s."""
-    deadline = time.monotonic() + WAIT
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        time.sleep(0.05)
 
 
 class Nc:
