@@ -416,7 +416,7 @@ def test_chat_serves_its_page_on_each_web_endpoint() -> None:
     assert isinstance(service, ServerService)
     factories = [child.factory for child in service]
     assert factories[0] is options["factory"]
-    assert [type(factory) for factory in factories[1:]] == [Site, Site]
+    assert [type(factory.wrappedFactory) for factory in factories[1:]] == [Site, Site]
 
 
 def test_chat_without_web_serves_no_page() -> None:
