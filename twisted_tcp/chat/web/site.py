@@ -179,6 +179,10 @@ class _CountedSite(WrappingFactory):
         super().__init__(site)
         self.chat = chat
 
+    def logPrefix(self) -> str:
+        """The logs name the site as they would without the counting."""
+        return "Site"
+
     def buildProtocol(  # type: ignore[override]
         self, addr: IAddress | None
     ) -> Protocol | None:
