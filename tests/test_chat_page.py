@@ -255,6 +255,47 @@ def test_nick_and_who_from_the_page(
     page.wait_line(r"^\*   watcher \(since ")
 
 
+def test_reload_arrives_under_the_remembered_nick(
+    tab: WebDriver, server: ChatServer, nc: Callable[[], Nc]
+) -> None:
+    """After a reload the page asks for its remembered nick before anything else,
+    so the room sees it arrive under that nick, not as guest-N renamed."""
+    page = Page(tab, server.url)
+    nick = tab.find_element(By.ID, "nick")
+    nick.clear()
+    nick.send_keys("returner" + Keys.ENTER)
+    page.wait_for(lambda: page.status() == "returner in #lobby", "the new nick")
+    tcp = nc()
+    tcp.until(r"^\* Welcome, ")
+    seen = len(tcp.lines)
+    tab.refresh()
+    page.wait_for(lambda: page.status() == "returner in #lobby", "the nick again")
+    tcp.until(r"^\* returner joined #lobby$")
+    arrivals = [
+        line for line in tcp.lines[seen:] if "joined" in line or "known" in line
+    ]
+    assert arrivals == ["* returner joined #lobby"]
+
+
+def test_topic_shown_when_the_page_loads(
+    tab: WebDriver, server: ChatServer, nc: Callable[[], Nc]
+) -> None:
+    """The topic of the room a page arrives in, sent before the page knows which
+    room that is, is in its header from the start."""
+    tcp = nc()
+    tcp.send("/topic be nice to each other")
+    tcp.until(r"set the topic of #lobby: be nice to each other$")
+    page = Page(tab, server.url)
+    page.wait_for(lambda: page.status().endswith(" in #lobby"), "the room")
+    page.wait_for(
+        lambda: (
+            page.script("return document.getElementById('topic').textContent")
+            == "be nice to each other"
+        ),
+        "the topic in the header",
+    )
+
+
 def test_markup_from_nc_is_shown_as_text(
     tab: WebDriver, server: ChatServer, nc: Callable[[], Nc]
 ) -> None:
