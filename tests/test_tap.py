@@ -384,6 +384,35 @@ async def test_port_alone_listens_on_ipv6_and_ipv4(reactor: Any) -> None:
         await service.stopService()
 
 
+def http_status(family: int, host: str, port: int) -> bytes:
+    """The status line of C{GET /} (a blocking client)."""
+    with socket.socket(family, socket.SOCK_STREAM) as client:
+        client.settimeout(10)
+        client.connect((host, port))
+        client.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        return read_until_closed(client).split(b"\r\n", 1)[0]
+
+
+@pytest_twisted.ensureDeferred
+async def test_web_tcp_port_listens_on_ipv6_and_ipv4(reactor: Any) -> None:
+    """--web tcp:PORT, naming no interface, serves the page over IPv4 and IPv6
+    alike, as --port does."""
+    options = parsed(
+        tcp_chat.Options, "--listen", "tcp:0:interface=127.0.0.1", "--web", "tcp:0"
+    )
+    service = tcp_chat.makeService(options)
+    assert isinstance(service, ServerService)
+    service.startService()
+    try:
+        web = list(service)[1]
+        port = web._waitingForPort.result.getHost().port
+        for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+            status = await deferToThread(http_status, family, host, port)
+            assert status == b"HTTP/1.0 200 OK"
+    finally:
+        await service.stopService()
+
+
 @pytest_twisted.ensureDeferred
 async def test_udp_without_interface_answers_ipv6_and_ipv4() -> None:
     """udp-echo without --interface answers datagrams over IPv4 and IPv6 alike."""

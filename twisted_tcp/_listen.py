@@ -165,6 +165,22 @@ def all_interfaces(port: int, ipv6: bool | None = None) -> str:
     return f"tcp:{port}"
 
 
+def on_every_address(description: str, ipv6: bool | None = None) -> str:
+    """
+    A C{tcp:} endpoint string that names no interface as one that listens as
+    C{--port} does, on every address, IPv6 and IPv4 (L{all_interfaces}); any other
+    string as it is.
+
+    @param ipv6: whether the system has IPv6; found out if not given.
+    """
+    args, kwargs = parse_description(description)
+    if args[0].lower() != "tcp" or "interface" in kwargs or len(args) != 2:
+        return description
+    if ipv6 is None:
+        ipv6 = has_ipv6()
+    return f"tcp6:{description.split(':', 1)[1]}" if ipv6 else description
+
+
 @cache
 def has_ipv6() -> bool:
     """Whether this system can make an IPv6 socket that takes IPv4 too."""
