@@ -26,7 +26,6 @@ from twisted.internet.protocol import Protocol, connectionDone
 from twisted.internet.tcp import Connection
 from twisted.python.failure import Failure
 
-from twisted_tcp._connect import connection_error_reason
 from twisted_tcp._defaults import DEFAULT_MAX_REDIRECTS, DEFAULT_USER_AGENT
 from twisted_tcp._http_body import (
     ACCEPT_ENCODING,
@@ -63,6 +62,7 @@ from twisted_tcp._http_tls import (
     tls_message,
 )
 from twisted_tcp._splice import BodySplicer, can_splice
+from twisted_tcp.cli.connect import connection_error_reason
 
 REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
 #: Bytes read from the server at a time (Twisted reads 64 KiB): a quarter of the

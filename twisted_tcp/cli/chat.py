@@ -10,6 +10,7 @@ is ever posted under a name (such as C{guest-N}) the user did not choose.
 
 from __future__ import annotations
 
+import argparse
 import re
 from typing import Any, Final
 
@@ -17,10 +18,12 @@ from twisted.internet.interfaces import IDelayedCall
 from twisted.internet.protocol import connectionDone
 from twisted.python.failure import Failure
 
-from twisted_tcp._errors import ClientError
-from twisted_tcp._exitcodes import EXIT_FAILURE
 from twisted_tcp._text import encode
-from twisted_tcp.lineclient import LineClient
+from twisted_tcp.cli.console import ConsoleOpener, open_console
+from twisted_tcp.cli.errors import ClientError
+from twisted_tcp.cli.exitcodes import EXIT_FAILURE
+from twisted_tcp.cli.lineclient import LineClient
+from twisted_tcp.cli.send import line_session
 
 #: Seconds the server has to confirm or refuse the nick before we give up.
 NICK_TIMEOUT: Final = 10.0
@@ -122,3 +125,12 @@ class ChatClient(LineClient):
         if self._nick_timer is not None and self._nick_timer.active():
             self._nick_timer.cancel()
         self._nick_timer = None
+
+
+async def run(reactor: Any, arguments: argparse.Namespace) -> int:
+    """C{twisted-tcp chat}: the interactive chat client."""
+    options = {"nick": arguments.nick, "wait": arguments.wait}
+    opener: ConsoleOpener = open_console
+    if arguments.line_editor:
+        from twisted_tcp.cli.terminal import open_terminal as opener
+    return await line_session(reactor, arguments, options, [], ChatClient, opener)

@@ -5,6 +5,7 @@ or UDP, verifying that every payload comes back exactly.
 
 from __future__ import annotations
 
+import argparse
 import os
 import struct
 import time
@@ -18,8 +19,16 @@ from twisted.internet.protocol import Protocol, connectionDone
 from twisted.internet.task import deferLater
 from twisted.python.failure import Failure
 
-from twisted_tcp._connect import connect_tcp
-from twisted_tcp._datagram import ConnectedDatagramProtocol, answer_within, give_answer
+from twisted_tcp.cli import say
+from twisted_tcp.cli.connect import connect_tcp
+from twisted_tcp.cli.datagram import (
+    ConnectedDatagramProtocol,
+    answer_within,
+    give_answer,
+)
+from twisted_tcp.cli.errors import ClientError
+from twisted_tcp.cli.exitcodes import EXIT_CONNECT, EXIT_FAILURE, EXIT_OK
+from twisted_tcp.udp_echo import MAX_DATAGRAM
 
 #: Each UDP probe starts with its sequence number, so late answers are recognised.
 _SEQUENCE = struct.Struct("!Q")
@@ -154,7 +163,7 @@ async def ping(
     """
     Probe an echo server C{count} times and report; C{write} gets each output line.
 
-    @raise twisted_tcp._errors.ClientError: when it cannot resolve or connect.
+    @raise twisted_tcp.cli.errors.ClientError: when it cannot resolve or connect.
     """
     target = f"{host} port {port}"
     report = PingReport()
@@ -208,3 +217,17 @@ async def ping(
     for line in report.summary(target):
         write(line)
     return report
+
+
+async def run(reactor: Any, arguments: argparse.Namespace) -> int:
+    """C{twisted-tcp ping}: round trips to an echo server, payloads verified."""
+    if arguments.udp and not MIN_UDP_SIZE <= arguments.size <= MAX_DATAGRAM:
+        raise ClientError(2, f"--size must be {MIN_UDP_SIZE}-{MAX_DATAGRAM} with --udp")
+    report = await ping(
+        reactor, arguments.host, arguments.port, udp=arguments.udp,
+        count=arguments.count, size=arguments.size, interval=arguments.interval,
+        timeout=arguments.timeout, write=say,
+    )  # fmt: skip
+    if report.refused:
+        return EXIT_CONNECT
+    return EXIT_OK if report.ok else EXIT_FAILURE

@@ -1,5 +1,5 @@
 """
-Tests for L{twisted_tcp._connect}: addresses kept as they are, and the
+Tests for L{twisted_tcp.cli.connect}: addresses kept as they are, and the
 one-line reasons of connection failures.
 """
 
@@ -10,7 +10,7 @@ from typing import Any
 import pytest_twisted
 from twisted.internet.error import ConnectionRefusedError
 
-from twisted_tcp._connect import connection_error_reason, resolve
+from twisted_tcp.cli.connect import connection_error_reason, resolve
 
 
 def test_connection_error_reason() -> None:

@@ -15,10 +15,10 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime, ITCPTranspor
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.python.failure import Failure
 
-from twisted_tcp._errors import ClientError
-from twisted_tcp._exitcodes import EXIT_CONNECTION_LOST, EXIT_OK
-from twisted_tcp._printer import Printer
 from twisted_tcp._text import encode
+from twisted_tcp.cli.errors import ClientError
+from twisted_tcp.cli.exitcodes import EXIT_CONNECTION_LOST, EXIT_OK
+from twisted_tcp.cli.printer import Printer
 
 #: In raw mode, how long the server must stay quiet after it answered (or after we
 #: connected) before the next message goes out.

@@ -1,5 +1,5 @@
 """
-Tests for L{twisted_tcp.chatclient}: the nick is asked for first, every other line
+Tests for L{twisted_tcp.cli.chat}: the nick is asked for first, every other line
 waits for the server's answer, and a refused nick ends the session without a word
 sent under another name; on an in-memory transport and a test clock.
 """
@@ -12,9 +12,9 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 
-from twisted_tcp._errors import ClientError
-from twisted_tcp._printer import Printer
-from twisted_tcp.chatclient import NICK_TIMEOUT, ChatClient
+from twisted_tcp.cli.chat import NICK_TIMEOUT, ChatClient
+from twisted_tcp.cli.errors import ClientError
+from twisted_tcp.cli.printer import Printer
 
 from .support import byte_by_byte, splits
 

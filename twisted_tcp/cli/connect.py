@@ -12,8 +12,8 @@ from twisted.internet.endpoints import HostnameEndpoint, connectProtocol
 from twisted.internet.error import ConnectError, DNSLookupError
 from twisted.internet.protocol import Protocol
 
-from twisted_tcp._errors import ClientError
-from twisted_tcp._exitcodes import EXIT_CONNECT, EXIT_RESOLVE
+from twisted_tcp.cli.errors import ClientError
+from twisted_tcp.cli.exitcodes import EXIT_CONNECT, EXIT_RESOLVE
 
 #: Seconds allowed to establish a TCP connection.
 CONNECT_TIMEOUT: Final = 10.0

@@ -1,5 +1,5 @@
 """
-Tests for L{twisted_tcp._terminal}: C{twisted-tcp chat} run in a real pseudo-terminal
+Tests for L{twisted_tcp.cli.terminal}: C{twisted-tcp chat} run in a real pseudo-terminal
 against a real chat server, its screen read through a VT100 emulator (pyte) that
 answers the terminal queries a terminal answers. A relay between the client and the
 server records every byte the client sends.
