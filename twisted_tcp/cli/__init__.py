@@ -1,5 +1,5 @@
 """
-The C{twisted-tcp} command (README, "Clients"; C{get}: docs/http-client.md): one
+The C{twisted-tcp} command (docs/clients.md; C{get}: docs/http-client.md): one
 subcommand per client, each in its own module of this package and run under
 L{twisted.internet.task.react}, exiting with curl's codes for network failures.
 

@@ -1,5 +1,5 @@
 """
-The line clients of C{twisted-tcp send} and C{twisted-tcp chat} (docs/servers.md):
+The line clients of C{twisted-tcp send} and C{twisted-tcp chat} (docs/clients.md):
 send lines, print everything the server sends, end when the server closes or when
 the input is done and the server has gone quiet.
 """

@@ -1,5 +1,5 @@
 """
-C{twisted-tcp ping} (docs/servers.md): measure an echo server's round trips over TCP
+C{twisted-tcp ping} (docs/clients.md): measure an echo server's round trips over TCP
 or UDP, verifying that every payload comes back exactly.
 """
 

@@ -1,5 +1,5 @@
 """
-C{twisted-tcp send} (README, "Clients"): a netcat-like line client, and the session
+C{twisted-tcp send} (docs/clients.md): a netcat-like line client, and the session
 between a server and the console that C{chat} runs too.
 """
 

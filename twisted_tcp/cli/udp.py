@@ -1,5 +1,5 @@
 """
-C{twisted-tcp udp} (docs/servers.md): send each message as a datagram and print the
+C{twisted-tcp udp} (docs/clients.md): send each message as a datagram and print the
 answer.
 """
 
