@@ -190,6 +190,45 @@ def test_send_unresolvable() -> None:
     assert result.stderr == b"twisted-tcp: cannot resolve no-such-host.invalid\n"
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["send", "bad host", "9", "hi"],
+        ["chat", ""],
+        ["ping", "[::1", "9"],
+        ["ping", "--udp", "", "9"],
+        ["udp", "bad host", "9", "x"],
+    ],
+)
+def test_bad_host(argv: list[str]) -> None:
+    """What can be no host's name: exit 6 and one line, as an unresolvable name."""
+    result = run(*argv)
+    assert result.returncode == 6
+    assert result.stderr.startswith(b"twisted-tcp: '")
+    assert result.stderr.endswith(b"' is not a host name\n")
+    assert result.stderr.count(b"\n") == 1
+
+
+@pytest_twisted.ensureDeferred
+async def test_bracketed_ipv6_address(reactor: Any) -> None:
+    """An IPv6 address in brackets, as in URLs, reaches the server: send, chat, ping."""
+    port = reactor.listenTCP(0, EchoFactory(), interface="::1")
+    chat_port = reactor.listenTCP(0, ChatFactory(), interface="::1")
+    number, chat_number = str(port_of(port)), str(port_of(chat_port))
+    try:
+        sent = await run_against("send", "[::1]", number, "hello")
+        chatted = await run_against("chat", "[::1]", chat_number, stdin=b"/quit\n")
+        pinged = await run_against("ping", "[::1]", number, "-c", "1")
+    finally:
+        await stop(port)
+        await stop(chat_port)
+    assert (sent.returncode, sent.stdout, sent.stderr) == (0, b"hello\n", b"")
+    assert chatted.returncode == 0
+    assert chatted.stdout.decode().splitlines()[-1] == "* Bye"
+    assert pinged.returncode == 0
+    assert "1 sent, 1 received" in pinged.stdout.decode()
+
+
 @pytest_twisted.ensureDeferred
 async def test_send_connection_reset(reactor: Any) -> None:
     """A connection reset by the server: exit 56, after printing what came before."""
@@ -421,6 +460,19 @@ async def test_ping_udp_over_ipv6(reactor: Any) -> None:
         assert (result.returncode, result.stderr) == (0, b"")
     finally:
         await stop(port)
+
+
+@pytest_twisted.ensureDeferred
+async def test_udp_bracketed_ipv6_address(reactor: Any) -> None:
+    """udp and ping --udp take an IPv6 address in brackets too."""
+    port, number = udp_port(reactor, UDPEchoProtocol(), "::1")
+    try:
+        result = await run_against("udp", "[::1]", number, "hi")
+        pinged = await run_against("ping", "--udp", "[::1]", number, "-c", "1")
+    finally:
+        await stop(port)
+    assert (result.returncode, result.stdout, result.stderr) == (0, b"hi\n", b"")
+    assert (pinged.returncode, pinged.stderr) == (0, b"")
 
 
 def test_udp_refused_over_ipv6() -> None:
