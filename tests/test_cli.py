@@ -32,6 +32,7 @@ from twisted_tcp._version import __version__
 from twisted_tcp.chat import LocalChat
 
 from .support import Collector, port_of, stop
+from .twist_support import Twist
 
 COMMAND = [str(Path(sys.executable).with_name("twisted-tcp"))]
 
@@ -371,6 +372,27 @@ async def test_chat_client_server_shutdown(reactor: Any) -> None:
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_chat_client_server_killed(tmp_path: Path, twist_runs: list[Twist]) -> None:
+    """The chat server's process killed (kill -9): connection lost, exit 56."""
+    server = Twist("tcp-chat", "--listen", "tcp:0:interface=127.0.0.1", cwd=tmp_path)
+    twist_runs.append(server)
+    port = server.wait_for_log(r"starting on (\d+)")[1]
+    client = subprocess.Popen(
+        [*COMMAND, "chat", "127.0.0.1", port],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert client.stdout is not None
+        assert client.stdout.readline().startswith(b"* Welcome, guest-1!")
+        server.kill()
+        _, err = client.communicate(timeout=30)
+    finally:
+        if client.poll() is None:
+            client.kill()
+    assert client.returncode == 56
+    assert err == b"twisted-tcp: connection lost: the server closed it mid-session\n"
 
 
 def test_chat_client_cannot_connect() -> None:

@@ -295,12 +295,16 @@ async def test_server_ends_the_session_while_typing(reactor: Any) -> None:
 
 
 class Hostile(Protocol):
-    """A server that tries to clear its client's screen, with ESC and with CSI."""
+    """
+    A server that tries to clear its client's screen, with ESC and with CSI, then
+    says goodbye.
+    """
 
     def connectionMade(self) -> None:
         assert self.transport is not None
         self.transport.write(
-            "* Welcome, guest-1!\r\nkeep me\r\n\x1b[2J\x9b2J\x07\bbye\r\n".encode()
+            "* Welcome, guest-1!\r\nkeep me\r\n\x1b[2J\x9b2J\x07\bbye\r\n"
+            "* Bye\r\n".encode()
         )
         self.transport.loseConnection()
 
@@ -310,7 +314,9 @@ def watch_a_hostile_server(port: int) -> None:
     try:
         code, errors = terminal.wait_for_exit()
         assert (code, errors) == (0, b"")
-        assert terminal.rows() == ["* Welcome, guest-1!", "keep me", "[2J2Jbye"]
+        assert terminal.rows() == [
+            "* Welcome, guest-1!", "keep me", "[2J2Jbye", "* Bye"
+        ]  # fmt: skip
     finally:
         terminal.close()
 

@@ -118,13 +118,25 @@ class LineClient(Protocol):
         self.printer.close()
         if self.finished.called:
             return
+        complaint = None
+        if not self._closing:
+            if reason.check(ConnectionDone):
+                complaint = self.complaint_about_close()
+            else:
+                complaint = f"connection lost: {reason.getErrorMessage()}"
         if self._error is not None:
             self.finished.errback(self._error)
-        elif self._closing or reason.check(ConnectionDone):
+        elif complaint is None:
             self.finished.callback(EXIT_OK)
         else:
-            message = f"connection lost: {reason.getErrorMessage()}"
-            self.finished.errback(ClientError(EXIT_CONNECTION_LOST, message))
+            self.finished.errback(ClientError(EXIT_CONNECTION_LOST, complaint))
+
+    def complaint_about_close(self) -> str | None:
+        """
+        Why the server closing the connection now is a lost connection, or C{None}
+        if it is the session's normal end (for a plain line client, always).
+        """
+        return None
 
     # Pacing.
 
