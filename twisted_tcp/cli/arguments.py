@@ -119,8 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
         "ping",
         help="measure an echo server's round trips",
         description="Send COUNT payloads of SIZE random bytes to an echo server, one "
-        "every INTERVAL seconds, check each comes back exactly, and print round "
-        "trips and a summary. Exits 1 on any loss or mismatch.",
+        "every INTERVAL seconds whatever the answers do, check each comes back "
+        "exactly, and print round trips and a summary (late and lost answers "
+        "counted). Exits 1 unless every payload comes back exactly within --timeout.",
     )
     _add_target(pinger)
     pinger.add_argument("--udp", action="store_true", help="probe over UDP")
