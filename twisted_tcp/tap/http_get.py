@@ -18,9 +18,9 @@ from twisted.python import usage
 
 from twisted_tcp._checks import non_negative_int, positive_seconds
 from twisted_tcp._defaults import DEFAULT_MAX_REDIRECTS, DEFAULT_USER_AGENT
-from twisted_tcp._http_parser import HTTPError
 from twisted_tcp._logging import readable_logs
-from twisted_tcp.httpget import fetch, guess_scheme
+from twisted_tcp.http import FetchOptions, HTTPError, fetch
+from twisted_tcp.http.url import guess_scheme
 from twisted_tcp.tap._common import (
     prefer_lean_reactor,
 )
@@ -104,8 +104,7 @@ class FetchOnce(Service):
     async def _fetch(self) -> None:
         options = self.options
         try:
-            result = await fetch(
-                self.reactor, options["url"], options["output"],
+            chosen = FetchOptions(
                 follow_redirects=bool(options["location"]),
                 max_redirects=options["max-redirs"],
                 connect_timeout=options["connect-timeout"],
@@ -114,6 +113,9 @@ class FetchOnce(Service):
                 user_agent=options["user-agent"], cacert=options["cacert"],
                 insecure=bool(options["insecure"]), fail=bool(options["fail"]),
             )  # fmt: skip
+            result = await fetch(
+                self.reactor, options["url"], options["output"], chosen
+            )
         except HTTPError as error:
             self.log.error(
                 "http-get {url} failed (exit code {code}): {error}",

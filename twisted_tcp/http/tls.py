@@ -21,19 +21,7 @@ from twisted.internet.interfaces import IOpenSSLClientConnectionCreator
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from twisted_tcp._http_parser import HTTPError
-
-
-class CertificateError(HTTPError):
-    """The server's TLS certificate could not be verified."""
-
-    exit_code = 60
-
-
-class CACertError(HTTPError):
-    """The C{cacert} file cannot be read or holds no PEM certificate."""
-
-    exit_code = 77
+from twisted_tcp.http.errors import CACertError, CertificateError
 
 
 def load_ca(path: str) -> Any:

@@ -22,22 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Final, Protocol
 
-from twisted_tcp._http_parser import BadTransferEncodingError, HTTPError
+from twisted_tcp.http.errors import (
+    BadTransferEncodingError,
+    FileTooLargeError,
+    WriteError,
+)
 
 #: Bytes decompressed at a time, so a gzip bomb never inflates in one go.
 _INFLATE_STEP: Final = 64 * 1024
-
-
-class WriteError(HTTPError):
-    """The body could not be written to its destination."""
-
-    exit_code = 23
-
-
-class FileTooLargeError(HTTPError):
-    """The body is over C{--max-filesize}."""
-
-    exit_code = 63
 
 
 class Destination(Protocol):
