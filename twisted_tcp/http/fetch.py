@@ -45,7 +45,7 @@ from twisted_tcp.http.parser import ResponseHead
 from twisted_tcp.http.protocol import GetProtocol, ResponseHandler
 from twisted_tcp.http.request import build_request
 from twisted_tcp.http.tls import client_tls, load_ca
-from twisted_tcp.http.url import UNSAFE_IN_URL, Target, parse_url
+from twisted_tcp.http.url import UNSAFE_IN_URL, Target, location_text, parse_url
 
 REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
 
@@ -200,7 +200,7 @@ class _Fetch:
                 raise TooManyRedirectsError(
                     f"more than {limit} redirects (last to {hop.location})"
                 )
-            target = parse_url(urljoin(target.url, hop.location))
+            target = parse_url(urljoin(target.url, location_text(hop.location)))
         response, pipeline = hop.response, hop.pipeline
         assert response is not None and pipeline is not None
         return FetchResult(
