@@ -1,9 +1,12 @@
 """
 Every failure of the HTTP client, one class per curl exit code (the table is in
-docs/http-client.md, "Exit codes").
+docs/http-client.md, "Exit codes"). A message built from what the server sent shows
+it through L{shown}, so the server's controls never reach a terminal or a log raw.
 """
 
 from __future__ import annotations
+
+import re
 
 
 class HTTPError(Exception):
@@ -115,3 +118,27 @@ class CACertError(HTTPError):
     """The C{cacert} file cannot be read or holds no PEM certificate."""
 
     exit_code = 77
+
+
+#: C0 controls, DEL and C1 controls (CSI U+009B among them), and the surrogate
+#: escapes standing for bytes that were not text.
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\udc80-\udcff]")
+
+
+def server_text(value: str) -> str:
+    """
+    A reason phrase or field value (which the parser decodes as Latin-1, byte for
+    byte) as the text the server most likely meant: its bytes read as UTF-8, any
+    that are not kept as surrogate escapes. A C{Location} read so is percent-encoded
+    byte for byte by L{twisted_tcp.http.url.parse_url}, whatever its charset.
+    """
+    return value.encode("latin-1").decode("utf-8", "surrogateescape")
+
+
+def shown(text: str) -> str:
+    """
+    Server text fit for a message: every C0 and C1 control, DEL and stray byte
+    written as C{\\xNN}, so a reason phrase or a Location can neither drive the
+    terminal nor split a log line.
+    """
+    return _CONTROLS.sub(lambda match: f"\\x{ord(match[0]) & 0xFF:02x}", text)

@@ -40,12 +40,14 @@ from twisted_tcp.http.errors import (
     HTTPStatusError,
     OperationTimeoutError,
     TooManyRedirectsError,
+    server_text,
+    shown,
 )
 from twisted_tcp.http.parser import ResponseHead
 from twisted_tcp.http.protocol import GetProtocol, ResponseHandler
 from twisted_tcp.http.request import build_request
 from twisted_tcp.http.tls import client_tls, load_ca
-from twisted_tcp.http.url import UNSAFE_IN_URL, Target, location_text, parse_url
+from twisted_tcp.http.url import UNSAFE_IN_URL, Target, parse_url
 
 REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
 
@@ -108,7 +110,9 @@ class _Hop(ResponseHandler):
             self.location = location
             return False
         if options.fail and head.status >= 400:
-            raise HTTPStatusError(f"the server answered {head.status} {head.reason}")
+            raise HTTPStatusError(
+                f"the server answered {head.status} {shown(server_text(head.reason))}"
+            )
         self.fetch.on_head(head)
         codings = content_codings(head.get_all("Content-Encoding"))
         decoding = options.compressed and bool(codings)
@@ -198,9 +202,10 @@ class _Fetch:
             limit = self.options.max_redirects
             if self.redirects > limit:
                 raise TooManyRedirectsError(
-                    f"more than {limit} redirects (last to {hop.location})"
+                    f"more than {limit} redirects "
+                    f"(last to {shown(server_text(hop.location))})"
                 )
-            target = parse_url(urljoin(target.url, location_text(hop.location)))
+            target = parse_url(urljoin(target.url, server_text(hop.location)))
         response, pipeline = hop.response, hop.pipeline
         assert response is not None and pipeline is not None
         return FetchResult(

@@ -21,7 +21,7 @@ from twisted.internet.interfaces import IOpenSSLClientConnectionCreator
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from twisted_tcp.http.errors import CACertError, CertificateError
+from twisted_tcp.http.errors import CACertError, CertificateError, shown
 
 
 def load_ca(path: str) -> Any:
@@ -131,7 +131,9 @@ def certificate_problem(certificate: Any, host: str) -> str | None:
         )
     except VerificationError:
         names = ", ".join(_pattern_name(pattern) for pattern in patterns)
-        return f"the certificate is not for {host} (it is for {names or 'nothing'})"
+        return (
+            f"the certificate is not for {host} (it is for {shown(names) or 'nothing'})"
+        )
     return None
 
 

@@ -105,12 +105,3 @@ def _percent_encoded(text: str) -> str:
         lambda match: quote(match[0].encode("utf-8", "surrogateescape"), safe=""),
         text,
     )
-
-
-def location_text(value: str) -> str:
-    """
-    A C{Location} field value (decoded as Latin-1 by the parser) as URL text: its
-    bytes read as UTF-8, any that are not kept as surrogate escapes, so that
-    L{parse_url} percent-encodes the server's own bytes, whatever their charset.
-    """
-    return value.encode("latin-1").decode("utf-8", "surrogateescape")

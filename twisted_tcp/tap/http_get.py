@@ -20,6 +20,7 @@ from twisted_tcp._checks import non_negative_int, positive_seconds
 from twisted_tcp._defaults import DEFAULT_MAX_REDIRECTS, DEFAULT_USER_AGENT
 from twisted_tcp._logging import readable_logs
 from twisted_tcp.http import FetchOptions, HTTPError, fetch
+from twisted_tcp.http.errors import server_text, shown
 from twisted_tcp.http.url import guess_scheme
 from twisted_tcp.tap._common import (
     prefer_lean_reactor,
@@ -125,8 +126,9 @@ class FetchOnce(Service):
             self.log.info(
                 "http-get {url}: {status} {reason}, {size} bytes saved to {path} "
                 "(sha256 {sha256}, {redirects} redirects, {seconds:.3f} s)",
-                url=result.url, status=result.status, reason=result.reason,
-                size=result.bytes, path=result.path, sha256=result.sha256,
+                url=result.url, status=result.status,
+                reason=shown(server_text(result.reason)), size=result.bytes,
+                path=result.path, sha256=result.sha256,
                 redirects=result.redirects, seconds=result.seconds,
             )  # fmt: skip
         finally:
