@@ -110,8 +110,13 @@ class FileTarget:
             mode = os.stat(path).st_mode
         except FileNotFoundError:
             # Nothing there, or a symbolic link to nothing: the file is created
-            # where the last link points.
-            return cls(path, Path(os.path.realpath(path)), in_place=False)
+            # where the last link points, in a directory that must exist.
+            final = Path(os.path.realpath(path))
+            if not final.parent.is_dir():
+                raise WriteError(
+                    f"cannot write {path}: no directory {final.parent}"
+                ) from None
+            return cls(path, final, in_place=False)
         except OSError as error:
             raise WriteError(f"cannot write {path}: {error.strerror}") from None
         if stat.S_ISREG(mode):

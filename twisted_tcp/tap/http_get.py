@@ -77,10 +77,12 @@ class Options(usage.Options):
                 ordered.append(option)
         super().parseOptions([*ordered, "--", *arguments])
 
-    # usage.Options passes positional arguments to parseArgs, which Twisted's own
-    # annotation declares without any.
-    def parseArgs(self, url: str) -> None:  # type: ignore[override]
-        self["url"] = guess_scheme(url)
+    def parseArgs(self, *urls: str) -> None:
+        if not urls:
+            raise usage.UsageError("the URL to fetch is missing")
+        if len(urls) > 1:
+            raise usage.UsageError(f"one URL at a time (got {len(urls)})")
+        self["url"] = guess_scheme(urls[0])
 
     def postOptions(self) -> None:
         prefer_lean_reactor()
