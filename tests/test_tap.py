@@ -349,8 +349,8 @@ def test_http_get_url_anywhere(argv: list[str]) -> None:
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["-o", "f"], "Wrong number of arguments"),
-        (["http://a/", "-o", "f", "http://b/"], "Wrong number of arguments"),
+        (["-o", "f"], "^the URL to fetch is missing$"),
+        (["http://a/", "-o", "f", "http://b/"], r"^one URL at a time \(got 2\)$"),
         (["http://a/", "--bogus", "-o", "f"], "option --bogus not recognized"),
         (["http://a/", "-o"], "option -o requires argument"),
         (["http://a/"], "--output FILE is required"),
