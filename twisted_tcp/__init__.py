@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from twisted_tcp._version import __version__
 
 if TYPE_CHECKING:
-    from twisted_tcp.chat import ChatFactory, ChatProtocol
+    from twisted_tcp.chat import ChatFactory, ChatProtocol, make_chat
     from twisted_tcp.echo import EchoFactory, EchoProtocol
     from twisted_tcp.greet import GreetingFactory, GreetingProtocol
     from twisted_tcp.httpget import FetchResult, GetProtocol, fetch
@@ -40,6 +40,7 @@ _HOMES = {
     "GreetingProtocol": "twisted_tcp.greet",
     "UDPEchoProtocol": "twisted_tcp.udp_echo",
     "fetch": "twisted_tcp.httpget",
+    "make_chat": "twisted_tcp.chat",
 }
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "UDPEchoProtocol",
     "__version__",
     "fetch",
+    "make_chat",
 ]
 
 
