@@ -462,13 +462,30 @@ def test_flood_is_delayed_not_dropped() -> None:
     assert received == [*(str(n) for n in range(11, 30)), "last"]
 
 
-def test_flood_hold_survives_disconnect() -> None:
-    """A client that leaves while held back leaves no timer behind."""
+@pytest.mark.parametrize(
+    ("ending", "reason"),
+    [(ConnectionDone, "connection closed"), (ConnectionLost, "connection lost")],
+)
+def test_lines_read_before_the_connection_ends_are_delivered(
+    ending: type[Exception], reason: str
+) -> None:
+    """
+    Lines held back by the flood rate when the connection ends (closed, or reset
+    by a client closing with unread data) still reach the room at that pace; the
+    member leaves after them, and no timer is left behind.
+    """
     room = ChatHarness(flood_rate=1, flood_burst=1)
-    alice, _ = room.join()
+    (alice, _), (_, bob_out) = room.join(), room.join()
+    take(bob_out)
     say(alice, "a", "b", "c")
-    alice.transport.loseConnection()
-    room.clock.advance(0)
+    alice.transport.connected = False  # type: ignore[attr-defined]
+    alice.connectionLost(Failure(ending()))
+    for _ in range(3):
+        room.clock.advance(1)
+    assert [line.split("] ", 1)[-1] for line in lines(bob_out)] == [
+        *(f"<guest-1> {text}" for text in "abc"),
+        f"* guest-1 left #lobby ({reason})",
+    ]
     assert room.clock.getDelayedCalls() == []
 
 

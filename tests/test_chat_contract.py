@@ -84,8 +84,9 @@ class Chat:
         A member in the default room named C{nick}; what it and the others there
         were told of its arrival is read.
         """
-        others = [m for m in self.members if m.protocol.room is not None]
-        others = [m for m in others if m.protocol.room.key == "#lobby"]  # type: ignore[union-attr]
+        others = [
+            m for m in self.members if getattr(m.protocol.room, "key", "") == "#lobby"
+        ]
         member = await self.connect()
         old = member.nick
         member.say(f"/nick {nick}")

@@ -70,6 +70,7 @@ class ChatProtocol(FramedServerProtocol):
     _bucket: TokenBucket | None = None
     _unpause: IDelayedCall | None = None
     _waiting: Deferred[None] | None = None
+    _lost = False
 
     def connectionMade(self) -> None:
         self._queue: deque[bytes] = deque()
@@ -261,10 +262,30 @@ class ChatProtocol(FramedServerProtocol):
         return closing
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
+        super().connectionLost(reason)
+        if self._held is not None and not self._departed and not self._closing:
+            # Lines read before the connection ended, held back by the flood rate
+            # or by the chat, still go to the room at that pace, however it ended
+            # (a client that closes with unread data resets the connection): the
+            # member leaves once they are out.
+            self._lost = True
+            self._leave_reason = self._leave_reason or _describe(reason)
+            return
         if self._unpause is not None and self._unpause.active():
             self._unpause.cancel()
         self._leave(_describe(reason))
-        super().connectionLost(reason)
+
+    def resume_input(self) -> None:
+        if not self._lost:
+            super().resume_input()
+            return
+        held, self._held = self._held, None
+        if held is None or self._departed:
+            return
+        for frame in held:
+            self._offer(frame)
+        if self._held is None:
+            self._leave("")
 
     def _leave(self, reason: str) -> None:
         """Leave the chat, once: for the reason given earlier, or C{reason}."""
