@@ -30,8 +30,8 @@ from twisted.internet.testing import StringTransportWithDisconnection
 from twisted.internet.threads import deferToThread
 from twisted.python.failure import Failure
 
-from twisted_tcp._datagram import stop_listening
 from twisted_tcp._server import LimitedServerFactory
+from twisted_tcp.cli.datagram import stop_listening
 
 #: The longest wait for anything in a test, in seconds: a bound, not a measure.
 PATIENCE = 30.0
