@@ -57,9 +57,8 @@ from twisted_tcp._http_tls import (
     CACertError,
     CertificateError,
     client_tls,
-    is_tls_error,
     load_ca,
-    tls_message,
+    verification_error,
 )
 from twisted_tcp._splice import BodySplicer, can_splice
 from twisted_tcp.cli.connect import connection_error_reason
@@ -370,9 +369,9 @@ def _receive_error(reason: Failure) -> HTTPError:
     """The error for a connection that broke: a TLS failure, or a lost connection."""
     if isinstance(reason.value, HTTPError):
         return reason.value  # A certificate refused by the identity check.
-    if is_tls_error(reason):
-        return CertificateError(f"TLS failure: {tls_message(reason)}")
-    return ReceiveError(f"connection lost while receiving: {reason.getErrorMessage()}")
+    return verification_error(reason) or ReceiveError(
+        f"connection lost while receiving: {reason.getErrorMessage()}"
+    )
 
 
 class _Hop(ResponseHandler):
