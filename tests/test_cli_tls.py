@@ -22,11 +22,11 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.threads import deferToThread
 
 from twisted_tcp import ChatFactory, EchoFactory
-from twisted_tcp._http_tls import CACertError
 from twisted_tcp._listen import server_endpoint
 from twisted_tcp.cli.arguments import build_parser
 from twisted_tcp.cli.errors import ClientError
 from twisted_tcp.cli.tls import tls_for
+from twisted_tcp.http.errors import CACertError
 
 from .support import port_of, self_signed, stop
 

@@ -15,11 +15,11 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime, ITCPTranspor
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.python.failure import Failure
 
-from twisted_tcp._http_tls import verification_error
 from twisted_tcp._text import encode
 from twisted_tcp.cli.errors import ClientError
 from twisted_tcp.cli.exitcodes import EXIT_CONNECTION_LOST, EXIT_OK
 from twisted_tcp.cli.printer import Printer
+from twisted_tcp.http.tls import verification_error
 
 #: In raw mode, how long the server must stay quiet after it answered (or after we
 #: connected) before the next message goes out.
@@ -40,7 +40,7 @@ class LineClient(Protocol):
     @param quit_line: sent when input ends (the chat client's C{/quit}), or C{None}.
     @ivar finished: fires with the exit code when the session is over, or fails with
         a L{ClientError} when the connection broke or the session was abandoned (a
-        L{twisted_tcp._http_tls.CertificateError} when TLS failed).
+        L{twisted_tcp.http.errors.CertificateError} when TLS failed).
         Cancelling it (Ctrl-C) aborts the connection.
     @ivar holding: while true, queued lines wait instead of going out (a subclass
         holds them until the server has answered its opening request).

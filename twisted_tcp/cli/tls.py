@@ -1,7 +1,7 @@
 """
 TLS for the line clients (C{send --tls}, C{chat --tls}; docs/clients.md, "TLS"):
 the server's certificate is verified as C{get} verifies it
-(L{twisted_tcp._http_tls}), and a client certificate is presented if asked for.
+(L{twisted_tcp.http.tls}), and a client certificate is presented if asked for.
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from twisted_tcp._http_tls import client_tls, load_ca
 from twisted_tcp.cli.connect import host_to_reach
 from twisted_tcp.cli.errors import ClientError
 from twisted_tcp.cli.exitcodes import EXIT_CLIENT_CERTIFICATE, EXIT_USAGE
+from twisted_tcp.http.tls import client_tls, load_ca
 
 
 def tls_for(arguments: argparse.Namespace) -> Any:
@@ -23,7 +23,7 @@ def tls_for(arguments: argparse.Namespace) -> Any:
 
     @raise ClientError: exit code 2 for a TLS option without C{--tls} (or C{--key}
         without C{--cert}), 58 for a client certificate that cannot be used.
-    @raise twisted_tcp._http_tls.CACertError: exit code 77 for a bad C{--cacert}.
+    @raise twisted_tcp.http.errors.CACertError: exit code 77 for a bad C{--cacert}.
     """
     if not arguments.tls:
         for option in ("cacert", "cert", "key"):

@@ -22,22 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Final, Protocol
 
-from twisted_tcp._http_parser import BadTransferEncodingError, HTTPError
+from twisted_tcp.http.errors import (
+    BadTransferEncodingError,
+    FileTooLargeError,
+    WriteError,
+)
 
 #: Bytes decompressed at a time, so a gzip bomb never inflates in one go.
 _INFLATE_STEP: Final = 64 * 1024
-
-
-class WriteError(HTTPError):
-    """The body could not be written to its destination."""
-
-    exit_code = 23
-
-
-class FileTooLargeError(HTTPError):
-    """The body is over C{--max-filesize}."""
-
-    exit_code = 63
 
 
 class Destination(Protocol):
@@ -118,8 +110,13 @@ class FileTarget:
             mode = os.stat(path).st_mode
         except FileNotFoundError:
             # Nothing there, or a symbolic link to nothing: the file is created
-            # where the last link points.
-            return cls(path, Path(os.path.realpath(path)), in_place=False)
+            # where the last link points, in a directory that must exist.
+            final = Path(os.path.realpath(path))
+            if not final.parent.is_dir():
+                raise WriteError(
+                    f"cannot write {path}: no directory {final.parent}"
+                ) from None
+            return cls(path, final, in_place=False)
         except OSError as error:
             raise WriteError(f"cannot write {path}: {error.strerror}") from None
         if stat.S_ISREG(mode):
