@@ -28,7 +28,7 @@ from twisted_tcp.cli.errors import ClientError
 from twisted_tcp.cli.tls import tls_for
 from twisted_tcp.http.errors import CACertError
 
-from .support import port_of, self_signed, stop
+from ..support import port_of, self_signed, stop
 
 COMMAND = [str(Path(sys.executable).with_name("twisted-tcp"))]
 

@@ -31,8 +31,8 @@ from twisted_tcp import (
 from twisted_tcp._version import __version__
 from twisted_tcp.chat import LocalChat
 
-from .support import Collector, port_of, stop
-from .twist_support import Twist
+from ..support import Collector, port_of, stop
+from ..twist_support import Twist
 
 COMMAND = [str(Path(sys.executable).with_name("twisted-tcp"))]
 

@@ -19,7 +19,7 @@ from twisted_tcp.cli.errors import ClientError
 from twisted_tcp.cli.exitcodes import EXIT_CONNECTION_LOST
 from twisted_tcp.cli.printer import Printer
 
-from .support import byte_by_byte, splits
+from ..support import byte_by_byte, splits
 
 WELCOME_GUEST = b"* Welcome, guest-3! Change your nick with /nick NAME.\r\n"
 TAKEN = b"error: the nick zed is taken by Zed\r\n"
