@@ -7,8 +7,6 @@ line before connecting.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,7 +17,6 @@ import pytest_twisted
 from cryptography.x509.oid import NameOID
 from twisted.internet import ssl
 from twisted.internet.protocol import Factory, Protocol
-from twisted.internet.threads import deferToThread
 
 from twisted_tcp import ChatFactory, EchoFactory
 from twisted_tcp._listen import server_endpoint
@@ -28,25 +25,7 @@ from twisted_tcp.cli.errors import ClientError
 from twisted_tcp.cli.tls import tls_for
 from twisted_tcp.http.errors import CACertError
 
-from ..support import port_of, self_signed, stop
-
-COMMAND = [str(Path(sys.executable).with_name("twisted-tcp"))]
-
-
-def run(*argv: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
-        [*COMMAND, *argv], input=stdin, capture_output=True, timeout=60
-    )
-
-
-async def run_against(
-    *argv: str, stdin: bytes = b""
-) -> subprocess.CompletedProcess[bytes]:
-    """Run the command in a thread, so the reactor keeps serving meanwhile."""
-    result: subprocess.CompletedProcess[bytes] = await deferToThread(
-        run, *argv, stdin=stdin
-    )
-    return result
+from ..support import port_of, run, run_against, self_signed, stop
 
 
 def pair(
