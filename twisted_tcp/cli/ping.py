@@ -120,11 +120,12 @@ class Pinger:
         self._timeout = timeout
         self._probes: dict[int, _Probe] = {}
         self._waiting = 0
-        self._started = clock.seconds()
+        self._started = 0.0
         self._next: IDelayedCall | None = None
 
     def start(self) -> None:
         """Send the first probe now, and the others on their schedule."""
+        self._started = self._clock.seconds()
         self._send_next()
 
     def _send_next(self) -> None:
