@@ -53,6 +53,20 @@ MAX_LISTED: Final = 1000
 LISTED_TOPIC: Final = 80
 
 Completion = Deferred[None] | None
+#: White-space characters in a row that a line keeps; a longer run is cut to this
+#: many spaces (see L{tidy}).
+MAX_SPACES: Final = 4
+_LONG_SPACE: Final = re.compile(rf"\s{{{MAX_SPACES + 1},}}")
+
+
+def tidy(text: str) -> str:
+    """
+    A member's line as the chat takes it: stripped, and no run of white space in it
+    longer than L{MAX_SPACES}. Padding would otherwise push the rest of a message to
+    the start of the next row of a terminal or the page, where it would look like a
+    line of its own (another member's).
+    """
+    return _LONG_SPACE.sub(" " * MAX_SPACES, text.strip())
 
 
 def nick_key(nick: str) -> str:
