@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import pytest_twisted
 from twisted.internet.testing import StringTransportWithDisconnection
+from twisted.logger import capturedLogs, formatEvent
 
 from tests.redis_support import RedisServer, until
 from tests.support import connect
@@ -609,3 +610,21 @@ def test_refusal_leaves_an_application_its_process(redis_server: RedisServer) ->
         "carried on after Redis error",
         "its own exit hook ran",
     ]
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_newcomer_gone_before_it_had_a_nick_is_not_logged_nameless(
+    reactor: Any, nodes: Any
+) -> None:
+    """
+    A connection that ends before Redis has given it a nick is not logged as a
+    nameless member leaving: it was never logged as connected either.
+    """
+    node = await nodes()
+    with capturedLogs() as events:
+        member = node.connect()
+        member.transport.loseConnection()
+        other = await node.join()
+    texts = [formatEvent(event) for event in events]
+    assert [text for text in texts if " left (" in text] == []
+    assert f"{other.nick} connected" in texts

@@ -716,7 +716,8 @@ class RedisChat(ChatCore):
         if self.members.get(nick_key(member.nick)) is member:
             del self.members[nick_key(member.nick)]
         self._leave_local(member)
-        self.log.info("{nick} left ({reason})", nick=member.nick, reason=reason)
+        if member.nick:  # Else Redis had yet to name it: it never connected.
+            self.log.info("{nick} left ({reason})", nick=member.nick, reason=reason)
         if key is not None and not self.shutting_down:
             self._leave_redis(member, key, "d" if announced else "", reason)
 
