@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
 from itertools import count
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -628,3 +629,40 @@ async def test_a_newcomer_gone_before_it_had_a_nick_is_not_logged_nameless(
     texts = [formatEvent(event) for event in events]
     assert [text for text in texts if " left (" in text] == []
     assert f"{other.nick} connected" in texts
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_unreachable_redis_is_said_once_not_at_each_retry(
+    reactor: Any, tmp_path: Path
+) -> None:
+    """
+    A node whose Redis does not answer (a wrong port) logs one warning naming the
+    address and the error, however many times its links try again, and says when
+    Redis is there at last; no attempt is logged on its own.
+    """
+    redis = RedisServer(tmp_path / "redis")
+    chat = make_chat(redis=redis.url, reactor=reactor, heartbeat=0.2)
+    assert isinstance(chat, RedisChat)
+    attempts: list[str] = []
+    with capturedLogs() as events:
+        chat.startService()
+        told = chat.command.on_unreachable
+        chat.command.on_unreachable = lambda error: (
+            attempts.append(error),
+            told(error),
+        )
+        try:
+            await until(reactor, lambda: len(attempts) >= 4)
+            redis.start()
+            await until(reactor, lambda: chat.available)
+        finally:
+            chat.shutdown()
+            await chat.stopService()
+            redis.stop()
+    logged = [formatEvent(event) for event in events]
+    warned = [line for line in logged if "cannot reach Redis" in line]
+    assert len(warned) == 1
+    assert f"127.0.0.1:{redis.port}" in warned[0]
+    assert "refused" in warned[0]
+    assert [line for line in logged if "retry" in line.casefold()] == []
+    assert "Redis available: newcomers are let in" in logged

@@ -157,6 +157,8 @@ class RedisChat(ChatCore):
         self._gone: WeakSet[ChatMember] = WeakSet()
         self._waiting: list[Deferred[None]] = []
         self._reasserting = False
+        #: Whether the node said Redis is away (see L{_unreachable}).
+        self._told_unreachable = False
         self._was_available = False
         self._retiring: Deferred[None] | None = None
         #: The former nicks of members renamed at the last re-assertion (their nick
@@ -185,6 +187,7 @@ class RedisChat(ChatCore):
             on_ready=self._links_changed,
             on_lost=self._links_changed,
             on_refused=self._refused,
+            on_unreachable=self._unreachable,
         )
         self._reader_link = RedisLink(
             self.address,
@@ -193,6 +196,7 @@ class RedisChat(ChatCore):
             on_ready=self._reader_ready,
             on_lost=self._links_changed,
             on_refused=self._refused,
+            on_unreachable=self._unreachable,
         )
         self.reader = StreamReader(
             self._reader_link,
@@ -314,6 +318,7 @@ class RedisChat(ChatCore):
             self.available = False
             if not self.shutting_down:  # Else the node is closing the links itself.
                 self.log.warn("Redis unavailable: members are told")
+                self._told_unreachable = True
                 self._tell_everyone(texts.UNAVAILABLE)
 
     def _tell_everyone(self, text: str) -> None:
@@ -383,10 +388,25 @@ class RedisChat(ChatCore):
             for member, _ in asserted.values():
                 self._cancel_arrival(member)
 
+    def _unreachable(self, error: str) -> None:
+        """
+        An attempt to connect to Redis failed: said once, until Redis is available
+        (the links keep trying; each attempt is not logged).
+        """
+        if not self._told_unreachable and not self.shutting_down:
+            self._told_unreachable = True
+            self.log.warn(
+                "cannot reach Redis at {address}: {error}; trying again until it"
+                " answers",
+                address=self.address,
+                error=error,
+            )
+
     def _now_available(self) -> None:
         if not (self.command.ready and self._reader_link.ready):
             return
         self.available = True
+        self._told_unreachable = False
         if self._was_available:
             self.log.info("Redis available again")
             self._tell_everyone(texts.RESTORED)
