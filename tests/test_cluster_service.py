@@ -647,10 +647,12 @@ async def test_an_unreachable_redis_is_said_once_not_at_each_retry(
     with capturedLogs() as events:
         chat.startService()
         told = chat.command.on_unreachable
-        chat.command.on_unreachable = lambda error: (
-            attempts.append(error),
-            told(error),
-        )
+
+        def counted(error: str) -> None:
+            attempts.append(error)
+            told(error)
+
+        chat.command.on_unreachable = counted
         try:
             await until(reactor, lambda: len(attempts) >= 4)
             redis.start()
