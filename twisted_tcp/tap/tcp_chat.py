@@ -20,6 +20,7 @@ from twisted_tcp._checks import (
     positive_seconds,
     rate,
 )
+from twisted_tcp._listen import on_every_address
 from twisted_tcp.chat import (
     DEFAULT_ANNOUNCE_LIMIT,
     DEFAULT_FLOOD_BURST,
@@ -113,7 +114,7 @@ class Options(ServerOptions):
         if self["web-origin"] and not self["web"]:
             raise usage.UsageError("--web-origin needs --web")
         super().postOptions()
-        self["web"] = checked_endpoints(self["web"])
+        self["web"] = checked_endpoints([on_every_address(w) for w in self["web"]])
 
     def build_factory(self) -> ChatFactory:
         if self["redis"] is not None and (

@@ -1,0 +1,459 @@
+"""
+Where a downloaded body goes, and what happens to it on the way: content decoding
+(gzip, deflate) in capped steps, the size limit, hashing, and saving to a file:
+atomically for a regular file, straight into a character device or FIFO (see
+docs/http-client.md, "Output targets").
+
+A body is streamed: each piece is decoded, counted, hashed and written as it comes, so
+memory stays flat whatever its size.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import os
+import stat
+import tempfile
+import zlib
+from collections.abc import Generator, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Final, Protocol
+
+from twisted_tcp.http.errors import (
+    BadTransferEncodingError,
+    FileTooLargeError,
+    WriteError,
+)
+
+#: Bytes decompressed at a time, so a gzip bomb never inflates in one go.
+_INFLATE_STEP: Final = 64 * 1024
+
+
+class Destination(Protocol):
+    """Receives a body's bytes; L{commit} when it is complete, L{abort} if not."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def abort(self) -> None: ...
+
+
+class Discard:
+    """A destination that keeps nothing (redirect bodies, library use)."""
+
+    def write(self, data: bytes) -> None:
+        pass
+
+    def commit(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass
+
+
+class StreamDestination:
+    """Writes to an open binary stream, such as standard output."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+
+    def write(self, data: bytes) -> None:
+        try:
+            self._stream.write(data)
+        except OSError as error:
+            raise WriteError(f"cannot write the body: {error.strerror}") from None
+
+    def commit(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError as error:
+            raise WriteError(f"cannot write the body: {error.strerror}") from None
+
+    def abort(self) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class FileTarget:
+    """
+    What C{-o PATH} names, looked at once before anything is fetched, so that a
+    download never replaces something that is not a regular file:
+
+      - a regular file, or nothing yet: saved atomically (L{AtomicFile}) under
+        C{final}, the path with every symbolic link resolved, so a link is left in
+        place and the file it points to is replaced;
+      - a character device (C{/dev/null}, a terminal) or a FIFO: written in place
+        (L{DeviceFile}), as C{curl} does;
+      - a directory, a block device, a socket, a symbolic link loop: refused with
+        a L{WriteError}.
+    """
+
+    path: str
+    final: Path
+    in_place: bool
+
+    @classmethod
+    def of(cls, path: str) -> FileTarget:
+        """
+        Look at C{path} (following symbolic links) and decide how to write to it.
+
+        @raise WriteError: if it is a directory, a block device, a socket, or
+            cannot be looked at (a symbolic link loop, a file as a directory, ...).
+        """
+        if path.endswith(os.sep):
+            raise WriteError(f"{path} names a directory, not a file")
+        try:
+            mode = os.stat(path).st_mode
+        except FileNotFoundError:
+            # Nothing there, or a symbolic link to nothing: the file is created
+            # where the last link points, in a directory that must exist.
+            final = Path(os.path.realpath(path))
+            if not final.parent.is_dir():
+                raise WriteError(
+                    f"cannot write {path}: no directory {final.parent}"
+                ) from None
+            return cls(path, final, in_place=False)
+        except OSError as error:
+            raise WriteError(f"cannot write {path}: {error.strerror}") from None
+        if stat.S_ISREG(mode):
+            return cls(path, Path(os.path.realpath(path)), in_place=False)
+        if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
+            return cls(path, Path(path), in_place=True)
+        if stat.S_ISDIR(mode):
+            raise WriteError(f"{path} is a directory")
+        if stat.S_ISBLK(mode):
+            raise WriteError(
+                f"{path} is a block device: refusing to write a download onto it "
+                "(write to stdout and pipe it to dd if that is what you want)"
+            )
+        raise WriteError(f"{path} is not a file, a character device or a FIFO")
+
+    def open(self) -> Destination:
+        """The destination the body is written to."""
+        if self.in_place:
+            return DeviceFile(self.path)
+        return AtomicFile(self.final)
+
+
+class _FileDestination:
+    """What L{DeviceFile} and L{AtomicFile} share: writing to an open file."""
+
+    path: object  # Named in error messages.
+    _file: BinaryIO
+
+    def write(self, data: bytes) -> None:
+        try:
+            self._file.write(data)
+        except OSError as error:
+            raise self.write_failed(error) from None
+
+    def write_failed(self, error: OSError) -> WriteError:
+        """Give up after C{error} while writing: abort, and the error to report."""
+        self.abort()
+        return WriteError(f"cannot write {self.path}: {error.strerror}")
+
+    def abort(self) -> None:
+        _close_quietly(self._file)
+
+
+class DeviceFile(_FileDestination):
+    """
+    Writes into a character device or a FIFO as it is: no temporary file and no
+    rename, so C{/dev/null} stays the null device and a FIFO's reader gets the body.
+    What was written cannot be taken back: L{abort} only closes.
+
+    A FIFO is opened without waiting: with no reader it fails at once (C{ENXIO})
+    instead of blocking the whole client until one comes. Once open, writes block
+    while the reader is behind, as writing to standard output does.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path: str = path
+        flags = os.O_WRONLY | os.O_NOCTTY | os.O_NONBLOCK | os.O_CLOEXEC
+        try:
+            descriptor = os.open(path, flags)
+        except OSError as error:
+            if error.errno == errno.ENXIO and stat.S_ISFIFO(_mode_of(path)):
+                raise WriteError(
+                    f"nobody is reading the FIFO {path}: start its reader first"
+                ) from None
+            raise WriteError(f"cannot open {path}: {error.strerror}") from None
+        os.set_blocking(descriptor, True)
+        self._file = os.fdopen(descriptor, "wb")
+
+    def commit(self) -> None:
+        try:
+            self._file.close()
+        except OSError as error:
+            raise WriteError(f"cannot write {self.path}: {error.strerror}") from None
+
+
+def _mode_of(path: str) -> int:
+    """C{path}'s file type and mode bits (following links), or 0."""
+    try:
+        return os.stat(path).st_mode
+    except OSError:
+        return 0
+
+
+def _close_quietly(file: BinaryIO) -> None:
+    """
+    Close C{file} on a path that is already failing: the flush inside C{close}
+    can fail again (a full disk, a FIFO whose reader left), and that second error
+    must not hide the first.
+    """
+    with contextlib.suppress(OSError):
+        file.close()
+
+
+class AtomicFile(_FileDestination):
+    """
+    Saves to C{path} atomically: the bytes go to a temporary file in the same
+    directory, which on L{commit} is flushed, fsynced and renamed over C{path}. On
+    L{abort}, or any failure, the temporary file is removed and C{path} is left as
+    it was: there is never a partial file under the final name.
+    """
+
+    path: Path
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        try:
+            descriptor, temporary = tempfile.mkstemp(
+                prefix=f".{self.path.name}.", suffix=".part", dir=self.path.parent
+            )
+        except OSError as error:
+            raise WriteError(f"cannot create a file in {self.path.parent}: "
+                             f"{error.strerror}") from None  # fmt: skip
+        self._temporary = Path(temporary)
+        self._file = os.fdopen(descriptor, "wb")
+        os.fchmod(descriptor, self._mode())
+
+    def _mode(self) -> int:
+        """The final file's mode: the old file's, or what umask allows."""
+        try:
+            return self.path.stat().st_mode & 0o7777
+        except OSError:
+            umask = os.umask(0)
+            os.umask(umask)
+            return 0o666 & ~umask
+
+    def descriptor(self) -> int:
+        """
+        The temporary file's descriptor, for writing the rest of the body into it
+        directly (L{twisted_tcp._splice}): what L{write} buffered is flushed first,
+        so the file position is where the body goes on.
+        """
+        self._file.flush()
+        return self._file.fileno()
+
+    def commit(self) -> None:
+        try:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            os.replace(self._temporary, self.path)
+        except OSError as error:
+            self.abort()
+            raise WriteError(f"cannot save {self.path}: {error.strerror}") from None
+        _fsync_directory(self.path.parent)
+
+    def abort(self) -> None:
+        _close_quietly(self._file)
+        self._temporary.unlink(missing_ok=True)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make a rename in C{directory} durable (where the platform allows it)."""
+    try:
+        descriptor = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
+
+
+#: Content codings that C{--compressed} decodes, with zlib's window bits for each:
+#: gzip (RFC 1952) and deflate, which in HTTP is the zlib format (RFC 1950).
+_WINDOW_BITS: Final = {
+    "gzip": 16 + zlib.MAX_WBITS,
+    "x-gzip": 16 + zlib.MAX_WBITS,
+    "deflate": zlib.MAX_WBITS,
+}
+#: The most codings one body may be wrapped in (curl allows 5 as well).
+MAX_CODINGS: Final = 5
+#: What C{Accept-Encoding} asks for with C{--compressed}.
+ACCEPT_ENCODING: Final = "gzip, deflate"
+
+
+def content_codings(values: list[str]) -> list[str]:
+    """
+    The content codings named by the C{Content-Encoding} field values, in the order
+    they were applied (C{identity}, which means none, is left out).
+    """
+    return [
+        coding
+        for value in values
+        for element in value.split(",")
+        if (coding := element.strip(" \t").lower()) and coding != "identity"
+    ]
+
+
+def check_codings(codings: Sequence[str]) -> None:
+    """
+    @raise BadTransferEncodingError: unless every coding can be decoded here.
+    """
+    unknown = [coding for coding in codings if coding not in _WINDOW_BITS]
+    if unknown:
+        raise BadTransferEncodingError(
+            f"unsupported content coding {', '.join(unknown)!r} "
+            f"(--compressed decodes {', '.join(_WINDOW_BITS)})"
+        )
+    if len(codings) > MAX_CODINGS:
+        raise BadTransferEncodingError(
+            f"more than {MAX_CODINGS} content codings: {', '.join(codings)!r}"
+        )
+
+
+class _Decoder:
+    """
+    Undoes one content coding as the bytes come, never more than L{_INFLATE_STEP}
+    decoded bytes at a time (so the size limit stops a gzip bomb early). Gzip
+    bodies may hold several members, decoded one after another as C{gzip -d}
+    does; anything else after the end of the stream is an error.
+    """
+
+    def __init__(self, coding: str) -> None:
+        self.coding = coding
+        self._inflater = zlib.decompressobj(_WINDOW_BITS[coding])
+        self._fed = False
+
+    def decode(self, data: bytes) -> Iterator[bytes]:
+        """The decoded pieces of the next encoded bytes."""
+        if data:
+            self._fed = True
+        while data:
+            if self._inflater.eof:
+                if self.coding == "deflate":
+                    raise BadTransferEncodingError(
+                        "data after the end of the deflate stream"
+                    )
+                self._inflater = zlib.decompressobj(_WINDOW_BITS[self.coding])
+            data = yield from self._inflate(data)
+
+    def finish(self) -> Iterator[bytes]:
+        """The last decoded pieces; the stream must have ended (if it began)."""
+        if not self._fed:
+            return  # An empty body is empty whatever its coding says.
+        yield from self._inflate(b"")
+        if not self._inflater.eof:
+            raise BadTransferEncodingError(f"the {self.coding} stream is truncated")
+
+    def _inflate(self, data: bytes) -> Generator[bytes, None, bytes]:
+        """Decode C{data}; return what follows the end of the stream, if it ends."""
+        inflater = self._inflater
+        try:
+            while True:
+                piece = inflater.decompress(data, _INFLATE_STEP)
+                if piece:
+                    yield piece
+                if inflater.eof:
+                    return inflater.unused_data
+                data = inflater.unconsumed_tail
+                if not data and len(piece) < _INFLATE_STEP:
+                    return b""
+        except zlib.error as error:
+            raise BadTransferEncodingError(f"bad {self.coding} data: {error}") from None
+
+
+class BodyPipeline:
+    """
+    Decodes (content codings, if asked), limits, counts and optionally hashes a body
+    on its way to a destination.
+
+    @param max_size: the most decoded bytes accepted, or C{None}.
+    @param codings: the body's content codings in the order they were applied
+        (L{content_codings}), all undone here, last first.
+    @param sha256: hash the decoded body. It is off unless someone reads the digest:
+        on a fast link SHA-256 is the costliest step of a download (44% of a 512 MiB
+        one's time in a profile, more than receiving and writing together).
+    @raise BadTransferEncodingError: for a coding that cannot be decoded.
+    """
+
+    def __init__(
+        self,
+        destination: Destination,
+        *,
+        max_size: int | None,
+        codings: Sequence[str] = (),
+        sha256: bool = False,
+    ) -> None:
+        check_codings(codings)
+        self.destination = destination
+        self.max_size = max_size
+        self.size = 0
+        self._hash = hashlib.sha256() if sha256 else None
+        self._decoders = [_Decoder(coding) for coding in reversed(codings)]
+
+    @property
+    def sha256(self) -> str | None:
+        """The decoded body's SHA-256 in hex, or C{None} if it was not asked for."""
+        return None if self._hash is None else self._hash.hexdigest()
+
+    def write(self, data: bytes) -> None:
+        if self._decoders:
+            self._decode(data, 0)
+        else:
+            self._deliver(data)
+
+    def _decode(self, data: bytes, stage: int) -> None:
+        """Pass C{data} through the decoders from C{stage} on, then deliver it."""
+        if stage == len(self._decoders):
+            self._deliver(data)
+            return
+        for piece in self._decoders[stage].decode(data):
+            self._decode(piece, stage + 1)
+
+    def _deliver(self, data: bytes) -> None:
+        self.count(len(data))
+        if self._hash is not None:
+            self._hash.update(data)
+        self.destination.write(data)
+
+    def count(self, size: int) -> None:
+        """
+        Count C{size} more decoded bytes.
+
+        @raise FileTooLargeError: past C{max_size}.
+        """
+        self.size += size
+        if self.max_size is not None and self.size > self.max_size:
+            raise FileTooLargeError(f"the body is over {self.max_size} bytes")
+
+    def direct_target(self) -> AtomicFile | None:
+        """
+        The file the rest of the body may be written to directly (its
+        L{AtomicFile.descriptor}), bypassing L{write}, when nothing is to be done to
+        the body on the way (no content coding, no hash) and it is saved atomically;
+        else C{None}. Whoever writes there reports each piece to L{count}.
+        """
+        if self._decoders or self._hash is not None:
+            return None
+        if not isinstance(self.destination, AtomicFile):
+            return None
+        return self.destination
+
+    def finish(self) -> None:
+        """The body is complete: check every coded stream ended, then commit."""
+        for stage, decoder in enumerate(self._decoders):
+            for piece in decoder.finish():
+                self._decode(piece, stage + 1)
+        self.destination.commit()
