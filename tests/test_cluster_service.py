@@ -7,6 +7,8 @@ the order of events it is about (see C{docs/cluster.md}).
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -16,6 +18,7 @@ from typing import Any
 
 import pytest
 import pytest_twisted
+from twisted.internet.task import deferLater
 from twisted.internet.testing import StringTransportWithDisconnection
 from twisted.logger import capturedLogs, formatEvent
 
@@ -668,3 +671,27 @@ async def test_an_unreachable_redis_is_said_once_not_at_each_retry(
     assert "refused" in warned[0]
     assert [line for line in logged if "retry" in line.casefold()] == []
     assert "Redis available: newcomers are let in" in logged
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_redis_freeze_does_not_look_like_a_lost_node(
+    reactor: Any, nodes: Any, redis_server: RedisServer
+) -> None:
+    """
+    Redis frozen for longer than a heartbeat lifetime lets every node's heartbeat
+    expire; once it runs again no node declares another lost: heartbeats missed
+    while a node could not reach Redis itself do not count against the others.
+    """
+    first, second = await nodes(), await nodes()
+    alice, bob = await first.join(), await second.join()
+    os.kill(redis_server.pid(), signal.SIGSTOP)
+    try:
+        await deferLater(reactor, 5 * 0.2 * 2, lambda: None)
+    finally:
+        os.kill(redis_server.pid(), signal.SIGCONT)
+
+    # Three heartbeat lifetimes: the nodes hear each other again, and judge again.
+    await deferLater(reactor, 3 * 5 * 0.2, lambda: None)
+    bob.say("still here")
+    await until(reactor, lambda: alice.has("<" + bob.nick + "> still here"))
+    assert not [line for line in alice.lines + bob.lines if "server lost" in line]

@@ -332,27 +332,46 @@ return reply
 """
 )
 
-#: A heartbeat, then a look for lost nodes: each node whose heartbeat expired is
-#: retired (its members announced as lost in their rooms, their nicks freed).
-#: ARGV: prefix, node, heartbeat lifetime (ms), default room, log keep, seconds a lost
-#: node is remembered as lost.
+#: A heartbeat, then a look for lost nodes: those whose heartbeat expired.
+#: ARGV: prefix, node, heartbeat lifetime (ms).
 #: Returns whether this node's own heartbeat was still there (0: it was lost or
 #: Redis lost its data, and the node must re-assert its members), then the ids of
-#: the nodes declared lost.
+#: the nodes whose heartbeat is gone (see L{LOST}).
 HEARTBEAT: Final = (
     _COMMON
     + r"""
-local node, ttl, default, keep = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local node, ttl = ARGV[2], ARGV[3]
 local alive = redis.call('SET', k('node', node), '1', 'PX', ttl, 'XX') and 1 or 0
 local reply = {alive}
 for _, other in ipairs(redis.call('SMEMBERS', k('nodes'))) do
   if other ~= node and redis.call('EXISTS', k('node', other)) == 0 then
-    retire(other, 'server lost', default, keep)
-    redis.call('SET', k('node', other, 'lost'), '1', 'EX', ARGV[6])
     table.insert(reply, other)
   end
 end
 return reply
+"""
+)
+
+#: Nodes declared lost: each one whose heartbeat is still gone is retired (its
+#: members announced as lost in their rooms, their nicks freed) and remembered as
+#: lost. ARGV: prefix, default room, log keep, seconds a lost node is remembered as
+#: lost, the reason its members leave for, then the nodes' ids.
+#: Returns the ids of the nodes retired.
+LOST: Final = (
+    _COMMON
+    + r"""
+local default, keep, memory, reason = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local retired = {}
+for i = 6, #ARGV do
+  local other = ARGV[i]
+  if redis.call('SISMEMBER', k('nodes'), other) == 1
+      and redis.call('EXISTS', k('node', other)) == 0 then
+    retire(other, reason, default, keep)
+    redis.call('SET', k('node', other, 'lost'), '1', 'EX', memory)
+    table.insert(retired, other)
+  end
+end
+return retired
 """
 )
 

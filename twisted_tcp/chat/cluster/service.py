@@ -157,6 +157,11 @@ class RedisChat(ChatCore):
         self._gone: WeakSet[ChatMember] = WeakSet()
         self._waiting: list[Deferred[None]] = []
         self._reasserting = False
+        #: When this node last heard its heartbeat answered, and from when it may
+        #: declare other nodes lost: not while its own link to Redis was down or
+        #: late, nor just after (see L{_beaten}).
+        self._last_beat: float | None = None
+        self._judging_from = 0.0
         #: Whether the node said Redis is away (see L{_unreachable}).
         self._told_unreachable = False
         self._was_available = False
@@ -406,6 +411,8 @@ class RedisChat(ChatCore):
         if not (self.command.ready and self._reader_link.ready):
             return
         self.available = True
+        self._last_beat = self.clock.seconds()
+        self._judge_after(self._last_beat)
         self._told_unreachable = False
         if self._was_available:
             self.log.info("Redis available again")
@@ -456,26 +463,49 @@ class RedisChat(ChatCore):
     def _heartbeat(self) -> None:
         if not self.command.ready or self.shutting_down:
             return
-        beat = self._run(
-            scripts.HEARTBEAT,
-            self.node,
-            self._lifetime_ms(),
-            self.default_key,
-            scripts.LOG_KEEP,
-            scripts.LOST_MEMORY,
-        )
+        beat = self._run(scripts.HEARTBEAT, self.node, self._lifetime_ms())
         beat.addCallbacks(self._beaten, self._beat_failed)
 
     def _beaten(self, reply: list[Any]) -> None:
-        alive, *lost = reply
-        for node in lost:
-            self.log.warn("node {node} lost: its members were let go", node=node)
+        alive, *silent = reply
+        now = self.clock.seconds()
+        if self._last_beat is not None and now - self._last_beat > 2 * self.heartbeat:
+            # This node's own heartbeats were late (Redis froze, or its answers
+            # were held up): the others' were too, through no fault of theirs.
+            self._judge_after(now)
+        self._last_beat = now
+        if silent and self.available and now >= self._judging_from:
+            self._declare_lost(silent)
         if not alive and self.available:
             self.log.warn("Redis forgot this node: re-asserting its members")
             self.available = False
             # Until that is done, lines are not delivered: members are told so.
             self._tell_everyone(texts.UNAVAILABLE)
             self._reassert()
+
+    def _judge_after(self, now: float) -> None:
+        """
+        Declare no node lost for a heartbeat lifetime from C{now}: the time the
+        others need to beat again once this node can hear them again.
+        """
+        self._judging_from = now + self.heartbeat * HEARTBEATS_TO_LOSS
+
+    def _declare_lost(self, nodes: list[str]) -> None:
+        """Retire C{nodes}, whose heartbeat is gone, unless they beat meanwhile."""
+        declaring = self._run(
+            scripts.LOST,
+            self.default_key,
+            scripts.LOG_KEEP,
+            scripts.LOST_MEMORY,
+            texts.SERVER_LOST,
+            *nodes,
+        )
+
+        def declared(lost: list[str]) -> None:
+            for node in lost:
+                self.log.warn("node {node} lost: its members were let go", node=node)
+
+        declaring.addCallbacks(declared, self._beat_failed)
 
     def _beat_failed(self, failure: Failure) -> None:
         if not failure.check(RedisUnavailableError):
