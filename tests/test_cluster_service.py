@@ -26,7 +26,7 @@ from tests.redis_support import RedisServer, until
 from tests.support import connect
 from twisted_tcp.chat import ChatFactory, ChatProtocol, make_chat
 from twisted_tcp.chat.cluster.service import RedisChat
-from twisted_tcp.chat.core import MAX_LISTED
+from twisted_tcp.chat.listing import MAX_LISTED
 from twisted_tcp.chat.texts import RESTORED
 
 _ports = count(40000)

@@ -19,7 +19,6 @@ from typing import Any, Final, TypeVar
 from weakref import WeakSet
 
 from twisted.internet.defer import Deferred, ensureDeferred, succeed
-from twisted.internet.interfaces import IDelayedCall
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -29,19 +28,23 @@ from twisted_tcp.chat.build import DEFAULT_CLUSTER, DEFAULT_HEARTBEAT
 from twisted_tcp.chat.cluster import scripts
 from twisted_tcp.chat.cluster.address import RedisAddress
 from twisted_tcp.chat.cluster.link import Argument, RedisLink, RedisUnavailableError
+from twisted_tcp.chat.cluster.outbox import Outbox
 from twisted_tcp.chat.cluster.reader import StreamReader, stream_id
+from twisted_tcp.chat.cluster.schema import Field, Keys, Kind
 from twisted_tcp.chat.core import (
     ChatCore,
     ChatMember,
     ChatSettings,
     Completion,
     Member,
-    RoomEntry,
     enter_room,
-    first_by_nick,
-    most_crowded,
     nick_key,
     room_key,
+)
+from twisted_tcp.chat.listing import (
+    RoomEntry,
+    first_by_nick,
+    most_crowded,
     tell_rooms,
     tell_who,
 )
@@ -59,9 +62,6 @@ RETIRE_TIMEOUT: Final = 3.0
 #: bound in lines would cut a sender's burst of short lines into many round trips,
 #: each read and written to every member separately.)
 MAX_IN_FLIGHT: Final = 64 * 1024
-#: Lines and arrivals sent to Redis in one script at most (see
-#: L{RedisChat._send_outbox}).
-MAX_POST_BATCH: Final = 500
 #: Entries asked of Redis at a time when C{/who} and C{/rooms} go through a room's
 #: members or the rooms: however many there are, no answer from Redis is larger.
 SCAN_COUNT: Final = 1000
@@ -139,7 +139,7 @@ class RedisChat(ChatCore):
         if not cluster or any(c.isspace() or c == ":" for c in cluster):
             raise ValueError(f"bad cluster name {cluster!r}: no spaces or colons")
         self.address = address
-        self.keys = scripts.Keys(cluster)
+        self.keys = Keys(cluster)
         self.node_name = node_name or default_node_name()
         #: This run of the node: its name and a random token, so that a node
         #: restarted under the same name is a new node to the others.
@@ -175,16 +175,12 @@ class RedisChat(ChatCore):
         #: Members whose rename or move Redis has yet to answer, and the departure
         #: (room, kind, reason) that waits for that answer, if they left meanwhile.
         self._changing: dict[ChatMember, tuple[str, str, str] | None] = {}
-        #: What waits for the end of the reactor turn to go to Redis: per room, a
-        #: message ('m', its line) or an arrival ('a', the newcomer's nick), and
-        #: what to tell once Redis has it (nobody, for an arrival).
-        self._outbox: list[tuple[str, str, str, Deferred[None] | None]] = []
-        self._outbox_call: IDelayedCall | None = None
 
     # Starting and stopping.
 
     def startService(self) -> None:
         super().startService()
+        self.outbox = Outbox(self.clock, self._post_batch, self._ignore_outage)
         self.command = RedisLink(
             self.address,
             reactor=self.clock,
@@ -256,58 +252,21 @@ class RedisChat(ChatCore):
         Run one of L{scripts} (its first argument, the prefix, is added here), after
         the lines waiting in the outbox, which were sent before it.
         """
-        self._send_outbox()
+        self.outbox.send()
         return self.command.eval(script, [], [self.keys.prefix, *args])
 
     def _execute(self, *command: Argument) -> Deferred[Any]:
         """Send a plain command, after the lines waiting in the outbox."""
-        self._send_outbox()
+        self.outbox.send()
         return self.command.execute(*command)
 
-    def _queue(
-        self, key: str, kind: str, text: str, waiter: Deferred[None] | None
-    ) -> None:
-        """Put a message or an arrival in the outbox (see L{_send_outbox})."""
-        self._outbox.append((key, kind, text, waiter))
-        if len(self._outbox) >= MAX_POST_BATCH:
-            self._send_outbox()
-        elif self._outbox_call is None:
-            self._outbox_call = self.clock.callLater(0, self._send_outbox)
-
-    def _send_outbox(self) -> None:
-        """
-        Send the messages and arrivals queued so far, one script per run of them to
-        the same room: the lines of one read of a sender's reach Redis together, and
-        so reach every node's reader together, which then writes them to each member
-        at once; the arrivals of a join storm cost one script per turn, not each one.
-        """
-        if self._outbox_call is not None:
-            if self._outbox_call.active():
-                self._outbox_call.cancel()
-            self._outbox_call = None
-        outbox, self._outbox = self._outbox, []
-        while outbox:
-            room = outbox[0][0]
-            run = 1
-            while run < min(len(outbox), MAX_POST_BATCH) and outbox[run][0] == room:
-                run += 1
-            batch, outbox = outbox[:run], outbox[run:]
-            arguments: list[Argument] = [
-                self.keys.prefix, room, self.settings.history, scripts.LOG_KEEP,
-                self.node,
-            ]  # fmt: skip
-            waiters = []
-            for _, kind, text, waiter in batch:
-                arguments += (kind, text)
-                if waiter is not None:
-                    waiters.append(waiter)
-            posting = self.command.eval(scripts.POST, [], arguments)
-            if waiters:
-                posting.addCallbacks(
-                    _settle, _fail, callbackArgs=(waiters,), errbackArgs=(waiters,)
-                )
-            else:
-                posting.addErrback(self._ignore_outage)
+    def _post_batch(self, room: str, postings: list[str]) -> Deferred[Any]:
+        """Post to C{room} what its outbox holds for it (see L{scripts.POST})."""
+        arguments: list[Argument] = [
+            self.keys.prefix, room, self.settings.history, scripts.LOG_KEEP,
+            self.node, *postings,
+        ]  # fmt: skip
+        return self.command.eval(scripts.POST, [], arguments)
 
     # Availability.
 
@@ -549,17 +508,19 @@ class RedisChat(ChatCore):
     def _entry(self, stream: str, entry_id: str, fields: dict[str, str]) -> None:
         """One event read from Redis: a room's, or a private message."""
         if stream == self.reader.wake_key:
-            member = self.members.get(fields.get("u", ""))
+            member = self.members.get(fields.get(Field.NICK, ""))
             if member is not None:
-                member.send_text(fields.get("t", ""))
+                member.send_text(fields.get(Field.TEXT, ""))
             return
         key = self.keys.room_of_log(stream)
         room = self.rooms.get(key or "")
         if room is None:
             return
-        token = fields.get("c")
+        token = fields.get(Field.TOKEN)
         ticket = (
-            self._tickets.get(token or "") if fields.get("o") == self.node else None
+            self._tickets.get(token or "")
+            if fields.get(Field.ORIGIN) == self.node
+            else None
         )
         if ticket is not None:
             if ticket.reply is None:
@@ -571,35 +532,35 @@ class RedisChat(ChatCore):
             room = self.rooms.get(key or "")
             if room is None:
                 return
-        if "p" in fields:
-            room.population = int(fields["p"])
-        kind, text = fields.get("k"), fields.get("t", "")
-        if kind == "m":
+        if Field.POPULATION in fields:
+            room.population = int(fields[Field.POPULATION])
+        kind, text = fields.get(Field.KIND), fields.get(Field.TEXT, "")
+        if kind == Kind.MESSAGES:
             # The messages posted together: one line each (see scripts.POST).
             for line in text.split("\n"):
                 room.post(line)
-        elif kind == "n":
+        elif kind == Kind.NOTICE:
             room.post(text)
-        elif kind == "t":
-            room.topic = fields.get("v", "")
+        elif kind == Kind.TOPIC:
+            room.topic = fields.get(Field.TOPIC, "")
             room.post(text)
-        elif kind == "a":
-            nick = fields.get("u", "")
+        elif kind == Kind.ARRIVAL:
+            nick = fields.get(Field.NICK, "")
             here = (
                 self.members.get(nick_key(nick))
-                if fields.get("o") == self.node
+                if fields.get(Field.ORIGIN) == self.node
                 else None
             )
             room.announce_join(nick, exclude=here)
-        elif kind == "b":
+        elif kind == Kind.BACK:
             self._back(room, fields)
-        elif kind == "d":
-            nick = fields.get("u", "")
+        elif kind == Kind.DEPARTURE:
+            nick = fields.get(Field.NICK, "")
             # This node retired (declared lost, or stopping): its members who are
             # still here did not go anywhere, as far as the others here know.
             here = self.members.get(nick_key(nick))
             mine = here is not None or nick_key(nick) in self._former
-            if fields.get("o") != self.node or not mine:
+            if fields.get(Field.ORIGIN) != self.node or not mine:
                 # A member of this node moving to another room is still in this
                 # one until its node admits it there: its departure is the others'.
                 room.announce_departure(nick, text, exclude=here)
@@ -610,15 +571,15 @@ class RedisChat(ChatCore):
         the others saw it leave (the node was lost), or its nick was taken and it
         has a new one. Its own node's members saw neither: only the rename.
         """
-        nick, was = fields.get("u", ""), fields.get("w", "")
+        nick, was = fields.get(Field.NICK, ""), fields.get(Field.FORMER, "")
         renamed = texts.renamed_while_away(was, nick)
-        if fields.get("o") == self.node:
+        if fields.get(Field.ORIGIN) == self.node:
             if nick != was:
                 member = self.members.get(nick_key(nick)) or self.members.get(
                     nick_key(was)
                 )
                 room.post(renamed, exclude=member)
-        elif fields.get("l"):
+        elif fields.get(Field.WAS_LOST):
             room.announce_join(nick)
         elif nick != was:
             room.post(renamed)
@@ -749,7 +710,7 @@ class RedisChat(ChatCore):
                 self.heartbeat, self._arrive, member
             )
             return
-        self._queue(key, "a", member.nick, None)
+        self.outbox.queue(key, Kind.ARRIVAL, member.nick, None)
 
     def _ignore_outage(self, failure: Failure) -> None:
         if not failure.check(RedisUnavailableError):
@@ -769,7 +730,8 @@ class RedisChat(ChatCore):
         if member.nick:  # Else Redis had yet to name it: it never connected.
             self.log.info("{nick} left ({reason})", nick=member.nick, reason=reason)
         if key is not None and not self.shutting_down:
-            self._leave_redis(member, key, "d" if announced else "", reason)
+            kind = Kind.DEPARTURE if announced else ""
+            self._leave_redis(member, key, kind, reason)
 
     def _leave_redis(
         self, member: ChatMember, key: str, kind: str, reason: str
@@ -783,7 +745,7 @@ class RedisChat(ChatCore):
         if member in self._changing:
             self._changing[member] = (key, kind, reason)
             return
-        text = texts.dropped(member.nick, reason) if kind == "n" else reason
+        text = texts.dropped(member.nick, reason) if kind == Kind.NOTICE else reason
         leaving = self._run(
             scripts.LEAVE,
             self.node,
@@ -815,7 +777,7 @@ class RedisChat(ChatCore):
         why = texts.QUEUE_EXCEEDED
         self.log.warn("{nick} dropped: {why}", nick=member.nick, why=why)
         if key is not None and self.available:
-            self._leave_redis(member, key, "n", why)
+            self._leave_redis(member, key, Kind.NOTICE, why)
         elif room is not None and room.members:
             room.post(texts.dropped(member.nick, why))
 
@@ -920,7 +882,7 @@ class RedisChat(ChatCore):
             return None
         self._arrive(member)
         posting: Deferred[None] = Deferred()
-        self._queue(key, "m", line, posting)
+        self.outbox.queue(key, Kind.MESSAGES, line, posting)
         size = len(line)
         in_flight = self._in_flight[member] = self._in_flight.get(member, 0) + size
 
@@ -1028,7 +990,15 @@ class RedisChat(ChatCore):
             return self._failing(member, texts.NO_SERVICE, show())
         notice = texts.topic_set(member.nick, room.name, text)
         setting = self._run(
-            scripts.EVENT, key, scripts.LOG_KEEP, "k", "t", "t", notice, "v", text
+            scripts.EVENT,
+            key,
+            scripts.LOG_KEEP,
+            Field.KIND,
+            Kind.TOPIC,
+            Field.TEXT,
+            notice,
+            Field.TOPIC,
+            text,
         )
         return self._failing(member, texts.NO_SERVICE, setting)
 
@@ -1050,16 +1020,6 @@ class RedisChat(ChatCore):
             self._retiring = retiring.addCallbacks(
                 lambda _: None, lambda _: self.log.warn("Redis did not record the stop")
             )
-
-
-def _settle(_: object, waiters: list[Deferred[None]]) -> None:
-    for waiter in waiters:
-        waiter.callback(None)
-
-
-def _fail(failure: Failure, waiters: list[Deferred[None]]) -> None:
-    for waiter in waiters:
-        waiter.errback(failure)
 
 
 async def _scan(
