@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
 from weakref import WeakSet
@@ -25,7 +25,7 @@ from twisted.python.failure import Failure
 
 from twisted_tcp.chat import texts
 from twisted_tcp.chat.build import DEFAULT_CLUSTER, DEFAULT_HEARTBEAT
-from twisted_tcp.chat.cluster import scripts
+from twisted_tcp.chat.cluster import queries, scripts
 from twisted_tcp.chat.cluster.address import RedisAddress
 from twisted_tcp.chat.cluster.link import Argument, RedisLink, RedisUnavailableError
 from twisted_tcp.chat.cluster.outbox import Outbox
@@ -42,9 +42,6 @@ from twisted_tcp.chat.core import (
     room_key,
 )
 from twisted_tcp.chat.listing import (
-    RoomEntry,
-    first_by_nick,
-    most_crowded,
     tell_rooms,
     tell_who,
 )
@@ -62,9 +59,6 @@ RETIRE_TIMEOUT: Final = 3.0
 #: bound in lines would cut a sender's burst of short lines into many round trips,
 #: each read and written to every member separately.)
 MAX_IN_FLIGHT: Final = 64 * 1024
-#: Entries asked of Redis at a time when C{/who} and C{/rooms} go through a room's
-#: members or the rooms: however many there are, no answer from Redis is larger.
-SCAN_COUNT: Final = 1000
 
 _Entry = TypeVar("_Entry")
 
@@ -334,7 +328,7 @@ class RedisChat(ChatCore):
             *topics,
         )
         self._former = {nick_key(old) for old in renamed[::2]}
-        for old, nick in _groups(renamed, 2):
+        for old, nick in queries.groups(renamed, 2):
             member, key = asserted[nick_key(old)]
             if self.members.get(nick_key(old)) is member:
                 del self.members[nick_key(old)]
@@ -921,21 +915,11 @@ class RedisChat(ChatCore):
             member.send_error(texts.NO_SERVICE)
             return None
 
-        members = self.keys.room_members(key)
-
-        async def page(cursor: str) -> tuple[str, list[tuple[str, float]]]:
-            cursor, flat = await self._execute(
-                "HSCAN", members, cursor, "COUNT", SCAN_COUNT
-            )
-            records = (record.split("\t") for record in flat[1::2])
-            return cursor, [(nick, float(since)) for nick, _, since in records]
-
         async def who() -> None:
-            total = await self._execute("HLEN", members)
-            listed = await _scan(page, first_by_nick, lambda entry: nick_key(entry[0]))
+            listed, total = await queries.members(self._execute, self.keys, key)
             room = member.room
             name = room.name if room else key
-            tell_who(member, name, listed, max(int(total), len(listed)), self.timestamp)
+            tell_who(member, name, listed, total, self.timestamp)
 
         return self._failing(member, texts.NO_SERVICE, who())
 
@@ -945,27 +929,9 @@ class RedisChat(ChatCore):
             member.send_error(texts.NO_SERVICE)
             return None
 
-        total = 0
-
-        async def page(cursor: str) -> tuple[str, list[RoomEntry]]:
-            nonlocal total
-            cursor, total, *flat = await self._run(scripts.ROOMS, cursor, SCAN_COUNT)
-            return cursor, [
-                RoomEntry(room, name, int(count), "")
-                for room, name, count in _groups(flat, 3)
-            ]
-
         async def rooms() -> None:
-            listed = await _scan(page, most_crowded, lambda room: room.key)
-            if listed:
-                topics = await self._execute(
-                    "MGET", *(self.keys.room_topic(room.key) for room in listed)
-                )
-                listed = [
-                    room._replace(topic=topic or "")
-                    for room, topic in zip(listed, topics, strict=True)
-                ]
-            tell_rooms(member, listed, max(int(total), len(listed)))
+            listed, total = await queries.rooms(self._run, self._execute, self.keys)
+            tell_rooms(member, listed, total)
 
         return self._failing(member, texts.NO_SERVICE, rooms())
 
@@ -1020,28 +986,3 @@ class RedisChat(ChatCore):
             self._retiring = retiring.addCallbacks(
                 lambda _: None, lambda _: self.log.warn("Redis did not record the stop")
             )
-
-
-async def _scan(
-    page: Callable[[str], Awaitable[tuple[str, list[_Entry]]]],
-    best: Callable[[Iterable[_Entry]], list[_Entry]],
-    identity: Callable[[_Entry], str],
-) -> list[_Entry]:
-    """
-    The C{best} entries of a Redis scan, read a page at a time from cursor 0 until
-    Redis says it is done: only those are kept between pages, however many there
-    are. A scan may return an entry twice; it is kept once (see C{identity}).
-    """
-    kept: list[_Entry] = []
-    cursor = "0"
-    while True:
-        cursor, entries = await page(cursor)
-        found = {identity(entry): entry for entry in kept}
-        found.update((identity(entry), entry) for entry in entries)
-        kept = best(found.values())
-        if cursor == "0":
-            return kept
-
-
-def _groups(flat: Sequence[Any], size: int) -> list[tuple[Any, ...]]:
-    return [tuple(flat[index : index + size]) for index in range(0, len(flat), size)]
