@@ -25,7 +25,7 @@ from twisted.python.failure import Failure
 
 from twisted_tcp.chat import texts
 from twisted_tcp.chat.build import DEFAULT_CLUSTER, DEFAULT_HEARTBEAT
-from twisted_tcp.chat.cluster import queries, scripts
+from twisted_tcp.chat.cluster import events, queries, scripts
 from twisted_tcp.chat.cluster.address import RedisAddress
 from twisted_tcp.chat.cluster.link import Argument, RedisLink, RedisUnavailableError
 from twisted_tcp.chat.cluster.outbox import Outbox
@@ -526,57 +526,9 @@ class RedisChat(ChatCore):
             room = self.rooms.get(key or "")
             if room is None:
                 return
-        if Field.POPULATION in fields:
-            room.population = int(fields[Field.POPULATION])
-        kind, text = fields.get(Field.KIND), fields.get(Field.TEXT, "")
-        if kind == Kind.MESSAGES:
-            # The messages posted together: one line each (see scripts.POST).
-            for line in text.split("\n"):
-                room.post(line)
-        elif kind == Kind.NOTICE:
-            room.post(text)
-        elif kind == Kind.TOPIC:
-            room.topic = fields.get(Field.TOPIC, "")
-            room.post(text)
-        elif kind == Kind.ARRIVAL:
-            nick = fields.get(Field.NICK, "")
-            here = (
-                self.members.get(nick_key(nick))
-                if fields.get(Field.ORIGIN) == self.node
-                else None
-            )
-            room.announce_join(nick, exclude=here)
-        elif kind == Kind.BACK:
-            self._back(room, fields)
-        elif kind == Kind.DEPARTURE:
-            nick = fields.get(Field.NICK, "")
-            # This node retired (declared lost, or stopping): its members who are
-            # still here did not go anywhere, as far as the others here know.
-            here = self.members.get(nick_key(nick))
-            mine = here is not None or nick_key(nick) in self._former
-            if fields.get(Field.ORIGIN) != self.node or not mine:
-                # A member of this node moving to another room is still in this
-                # one until its node admits it there: its departure is the others'.
-                room.announce_departure(nick, text, exclude=here)
-
-    def _back(self, room: Room, fields: dict[str, str]) -> None:
-        """
-        A node's member re-asserted after the node was away (see L{scripts.REASSERT}):
-        the others saw it leave (the node was lost), or its nick was taken and it
-        has a new one. Its own node's members saw neither: only the rename.
-        """
-        nick, was = fields.get(Field.NICK, ""), fields.get(Field.FORMER, "")
-        renamed = texts.renamed_while_away(was, nick)
-        if fields.get(Field.ORIGIN) == self.node:
-            if nick != was:
-                member = self.members.get(nick_key(nick)) or self.members.get(
-                    nick_key(was)
-                )
-                room.post(renamed, exclude=member)
-        elif fields.get(Field.WAS_LOST):
-            room.announce_join(nick)
-        elif nick != was:
-            room.post(renamed)
+        events.deliver(
+            room, fields, node=self.node, members=self.members, former=self._former
+        )
 
     def _admit(self, ticket: _Ticket) -> None:
         """
