@@ -19,7 +19,6 @@ from typing import Any, Final, TypeVar
 from weakref import WeakSet
 
 from twisted.internet.defer import Deferred, ensureDeferred, succeed
-from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -29,6 +28,7 @@ from twisted_tcp.chat.cluster import events, queries, scripts
 from twisted_tcp.chat.cluster.address import RedisAddress
 from twisted_tcp.chat.cluster.link import Argument, RedisLink, RedisUnavailableError
 from twisted_tcp.chat.cluster.outbox import Outbox
+from twisted_tcp.chat.cluster.presence import Presence
 from twisted_tcp.chat.cluster.reader import StreamReader, stream_id
 from twisted_tcp.chat.cluster.schema import Field, Keys, Kind
 from twisted_tcp.chat.core import (
@@ -47,8 +47,6 @@ from twisted_tcp.chat.listing import (
 )
 from twisted_tcp.chat.room import Room
 
-#: A node whose heartbeat is this many periods old is lost.
-HEARTBEATS_TO_LOSS: Final = 5
 #: Seconds a stopping node waits for Redis to record its members' departure.
 RETIRE_TIMEOUT: Final = 3.0
 #: Characters of one member's lines sent to Redis and not yet answered before its
@@ -151,11 +149,6 @@ class RedisChat(ChatCore):
         self._gone: WeakSet[ChatMember] = WeakSet()
         self._waiting: list[Deferred[None]] = []
         self._reasserting = False
-        #: When this node last heard its heartbeat answered, and from when it may
-        #: declare other nodes lost: not while its own link to Redis was down or
-        #: late, nor just after (see L{_beaten}).
-        self._last_beat: float | None = None
-        self._judging_from = 0.0
         #: Whether the node said Redis is away (see L{_unreachable}).
         self._told_unreachable = False
         self._was_available = False
@@ -200,8 +193,16 @@ class RedisChat(ChatCore):
             self._entry,
             clock=self.clock,
         )
-        self._beat = LoopingCall(self._heartbeat)
-        self._beat.clock = self.clock
+        self.presence = Presence(
+            self.node,
+            self.heartbeat,
+            clock=self.clock,
+            run=self._run,
+            ready=lambda: self.command.ready and not self.shutting_down,
+            judging=lambda: self.available,
+            forgotten=self._forgotten,
+            default_room=self.default_key,
+        )
         self.log.info(
             "cluster {cluster} node {node} on {address}",
             cluster=self.keys.prefix,
@@ -211,11 +212,10 @@ class RedisChat(ChatCore):
         self.command.start()
         self._reader_link.start()
         self.reader.start()
-        self._beat.start(self.heartbeat, now=False)
+        self.presence.start()
 
     async def _stop(self) -> None:
-        if self._beat.running:
-            self._beat.stop()
+        self.presence.stop()
         if self._retiring is not None:
             await self._retiring
         self.reader.stop()
@@ -319,7 +319,7 @@ class RedisChat(ChatCore):
         lost, *renamed = await self._run(
             scripts.REASSERT,
             self.node,
-            self._lifetime_ms(),
+            self.presence.lifetime_ms,
             self.default_key,
             self.default_room,
             scripts.LOG_KEEP,
@@ -364,8 +364,7 @@ class RedisChat(ChatCore):
         if not (self.command.ready and self._reader_link.ready):
             return
         self.available = True
-        self._last_beat = self.clock.seconds()
-        self._judge_after(self._last_beat)
+        self.presence.heard()
         self._told_unreachable = False
         if self._was_available:
             self.log.info("Redis available again")
@@ -410,59 +409,14 @@ class RedisChat(ChatCore):
         self._waiting.append(waiter)
         return waiter
 
-    def _lifetime_ms(self) -> int:
-        return int(self.heartbeat * HEARTBEATS_TO_LOSS * 1000)
-
-    def _heartbeat(self) -> None:
-        if not self.command.ready or self.shutting_down:
-            return
-        beat = self._run(scripts.HEARTBEAT, self.node, self._lifetime_ms())
-        beat.addCallbacks(self._beaten, self._beat_failed)
-
-    def _beaten(self, reply: list[Any]) -> None:
-        alive, *silent = reply
-        now = self.clock.seconds()
-        if self._last_beat is not None and now - self._last_beat > 2 * self.heartbeat:
-            # This node's own heartbeats were late (Redis froze, or its answers
-            # were held up): the others' were too, through no fault of theirs.
-            self._judge_after(now)
-        self._last_beat = now
-        if silent and self.available and now >= self._judging_from:
-            self._declare_lost(silent)
-        if not alive and self.available:
+    def _forgotten(self) -> None:
+        """Redis has no heartbeat of this node: it re-asserts its members."""
+        if self.available:
             self.log.warn("Redis forgot this node: re-asserting its members")
             self.available = False
             # Until that is done, lines are not delivered: members are told so.
             self._tell_everyone(texts.UNAVAILABLE)
             self._reassert()
-
-    def _judge_after(self, now: float) -> None:
-        """
-        Declare no node lost for a heartbeat lifetime from C{now}: the time the
-        others need to beat again once this node can hear them again.
-        """
-        self._judging_from = now + self.heartbeat * HEARTBEATS_TO_LOSS
-
-    def _declare_lost(self, nodes: list[str]) -> None:
-        """Retire C{nodes}, whose heartbeat is gone, unless they beat meanwhile."""
-        declaring = self._run(
-            scripts.LOST,
-            self.default_key,
-            scripts.LOG_KEEP,
-            scripts.LOST_MEMORY,
-            texts.SERVER_LOST,
-            *nodes,
-        )
-
-        def declared(lost: list[str]) -> None:
-            for node in lost:
-                self.log.warn("node {node} lost: its members were let go", node=node)
-
-        declaring.addCallbacks(declared, self._beat_failed)
-
-    def _beat_failed(self, failure: Failure) -> None:
-        if not failure.check(RedisUnavailableError):
-            self.log.failure("heartbeat failed", failure)
 
     # Rooms here.
 
