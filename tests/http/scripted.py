@@ -1,7 +1,8 @@
 """
 A scripted HTTP server for the client's tests: each request's head is recorded and
-answered by a function of it, then the connection ends as the answer says (closed,
-reset, or left open), so a test can stage a fault at any point of an exchange.
+answered by a function of it, then the connection is closed or left open; a test
+resets the open ones (L{ScriptedServer.reset}) when the client has read what it
+was sent, so a fault can be staged at any point of an exchange.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from ..support import port_of, stop
 
 @dataclass(frozen=True)
 class Answer:
-    """Bytes to send, then how the connection ends."""
+    """Bytes to send, then whether the connection is closed or left open."""
 
     data: bytes
-    end: Literal["close", "reset", "stall"] = "close"
+    end: Literal["close", "stall"] = "close"
 
 
 @dataclass(frozen=True)
@@ -68,8 +69,6 @@ class _Exchange(Protocol):
         self.transport.write(answer.data)
         if answer.end == "close":
             self.transport.loseConnection()
-        elif answer.end == "reset":
-            self.transport.abortConnection()  # type: ignore[attr-defined]
 
 
 class ScriptedServer:
@@ -84,9 +83,22 @@ class ScriptedServer:
         )
         self.url = f"http://127.0.0.1:{port_of(self.port)}"
 
-    async def stop(self) -> None:
-        """Stop listening; cut the connections left open."""
+    def reset(self) -> None:
+        """Reset (RST) every connection left open."""
         for exchange in list(self.open):
             assert exchange.transport is not None
             exchange.transport.abortConnection()  # type: ignore[attr-defined]
+
+    def reset_at(self, size: int) -> Callable[[int], None]:
+        """An C{on_progress} hook: L{reset} once the client has C{size} bytes."""
+
+        def progress(received: int) -> None:
+            if received == size:
+                self.reset()
+
+        return progress
+
+    async def stop(self) -> None:
+        """Stop listening; reset the connections left open."""
+        self.reset()
         await stop(self.port)
