@@ -107,10 +107,11 @@ async def test_get_imports_no_server_or_other_client(
     assert "twisted_tcp.http.fetch" in modules
     unwanted = {
         *_SERVER_MODULES,
-        "twisted_tcp._console",
-        "twisted_tcp.chatclient",
-        "twisted_tcp.lineclient",
-        "twisted_tcp.ping",
-        "twisted_tcp.udp_client",
+        "twisted_tcp.cli.console",
+        "twisted_tcp.cli.send",
+        "twisted_tcp.cli.chat",
+        "twisted_tcp.cli.lineclient",
+        "twisted_tcp.cli.ping",
+        "twisted_tcp.cli.udp",
     }
     assert unwanted & modules == set()

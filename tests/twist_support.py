@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 TWIST = Path(sys.executable).with_name("twist")
@@ -17,10 +18,17 @@ TWIST = Path(sys.executable).with_name("twist")
 class Twist:
     """A C{twist} subprocess, with its log read line by line."""
 
-    def __init__(self, *argv: str, cwd: Path, log_format: str = "text") -> None:
+    def __init__(
+        self,
+        *argv: str,
+        cwd: Path,
+        log_format: str = "text",
+        preexec_fn: Callable[[], None] | None = None,
+    ) -> None:
         self.process = subprocess.Popen(
             [str(TWIST), f"--log-format={log_format}", *argv],
             cwd=cwd,
+            preexec_fn=preexec_fn,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

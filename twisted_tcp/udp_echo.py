@@ -7,7 +7,6 @@ that could turn the echo into a reflection loop or amplifier (docs/servers.md,
 from __future__ import annotations
 
 from collections.abc import Callable
-from ipaddress import ip_address
 from typing import Final, Literal
 
 from twisted.internet.interfaces import IReactorTime, IUDPTransport
@@ -23,9 +22,14 @@ UDP_MODES: Final[tuple[UDPMode, ...]] = ("echo", "upper")
 #: The largest UDP payload over IPv4; C{listenUDP} must be told to read this much.
 MAX_DATAGRAM: Final = 65507
 #: Source ports of services that answer anything (echo, daytime, qotd, chargen, time,
-#: DNS, NTP) or are invalid: answering them could start a loop or an amplification.
-DENIED_SOURCE_PORTS: Final = frozenset({0, 7, 13, 17, 19, 37, 53, 123})
+#: DNS, TFTP, NTP) or are invalid: answering them could start a loop or an
+#: amplification.
+DENIED_SOURCE_PORTS: Final = frozenset({0, 7, 13, 17, 19, 37, 53, 69, 123})
 DEFAULT_RATE: Final = 1000
+#: Datagrams one source may send at once above the rate: enough for a client sending
+#: at the rate with some jitter, few enough that a loop between this server and
+#: another one that answers everything ends after about this many bounces.
+MAX_BURST: Final = 10
 #: Seconds between sweeps of the per-source rate limit table.
 SWEEP_INTERVAL: Final = 1.0
 
@@ -36,8 +40,8 @@ class UDPEchoProtocol(DatagramProtocol):
     """
     Echoes datagrams (C{mode} C{echo}), or upper-cases their ASCII letters (C{upper}).
 
-    @param rate: datagrams per second accepted from one source host (bursts up to one
-        second's worth); more are dropped. 0 = no limit.
+    @param rate: datagrams per second accepted from one source host (bursts up to
+        L{MAX_BURST}, or one second's worth if less); more are dropped. 0 = no limit.
     @param clock: time source for the rate limit; the global reactor if not given.
     """
 
@@ -64,19 +68,18 @@ class UDPEchoProtocol(DatagramProtocol):
         self._buckets: dict[str, TokenBucket] = {}
         self._last_sweep = 0.0
         self._own_port = -1
-        self._own_host = ""
 
     def startProtocol(self) -> None:
         if self._clock is None:
             from twisted.internet import reactor
 
             self._clock = reactor
-        own = self.transport.getHost()
-        self._own_host, self._own_port = own.host, own.port
+        self._own_port = self.transport.getHost().port
 
     def datagramReceived(self, datagram: bytes, addr: _Address) -> None:
         host, port = unmapped(addr[0]), addr[1]
-        if port in DENIED_SOURCE_PORTS or self._is_own_address(host, port):
+        # Another copy of this server, on any address, could answer and start a loop.
+        if port in DENIED_SOURCE_PORTS or port == self._own_port:
             self.log.debug("refused datagram from {host}:{port}", host=host, port=port)
             return
         if self.rate and not self._allow(host):
@@ -91,18 +94,6 @@ class UDPEchoProtocol(DatagramProtocol):
                 error=error,
             )
 
-    def _is_own_address(self, host: str, port: int) -> bool:
-        """Whether a datagram comes from this very socket's address (a loop)."""
-        if port != self._own_port:
-            return False
-        if host == self._own_host:
-            return True
-        try:
-            own = ip_address(self._own_host) if self._own_host else None
-            return (own is None or own.is_unspecified) and ip_address(host).is_loopback
-        except ValueError:
-            return False
-
     def _allow(self, host: str) -> bool:
         """Charge one datagram to its source's bucket; forget idle sources at times."""
         assert self._clock is not None
@@ -116,7 +107,9 @@ class UDPEchoProtocol(DatagramProtocol):
             }
         bucket = self._buckets.get(host)
         if bucket is None:
-            bucket = TokenBucket(self.rate, max(1.0, self.rate), self._clock)
+            bucket = TokenBucket(
+                self.rate, max(1.0, min(self.rate, MAX_BURST)), self._clock
+            )
             self._buckets[host] = bucket
         if bucket.take():
             return True

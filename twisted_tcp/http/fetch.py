@@ -23,8 +23,8 @@ from twisted.internet.error import ConnectError, ConnectionRefusedError, DNSLook
 from twisted.internet.error import TimeoutError as ConnectTimeoutError
 from twisted.internet.task import deferLater
 
-from twisted_tcp._connect import connection_error_reason
 from twisted_tcp._defaults import DEFAULT_MAX_REDIRECTS, DEFAULT_USER_AGENT
+from twisted_tcp.cli.connect import connection_error_reason
 from twisted_tcp.http.body import (
     AtomicFile,
     BodyPipeline,

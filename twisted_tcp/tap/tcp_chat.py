@@ -9,7 +9,6 @@ import os
 import sys
 from importlib.util import find_spec
 from pathlib import Path
-from typing import Any
 
 from twisted.application.service import IService, MultiService, Service
 from twisted.internet.defer import Deferred, maybeDeferred
@@ -21,6 +20,7 @@ from twisted_tcp._checks import (
     positive_seconds,
     rate,
 )
+from twisted_tcp._listen import on_every_address
 from twisted_tcp.chat import (
     DEFAULT_ANNOUNCE_LIMIT,
     DEFAULT_FLOOD_BURST,
@@ -30,6 +30,7 @@ from twisted_tcp.chat import (
     DEFAULT_ROOM,
     DEFAULT_TIMESTAMP_FORMAT,
     ChatFactory,
+    make_chat,
 )
 from twisted_tcp.chat.web import chat_site, parse_origin
 from twisted_tcp.tap._common import (
@@ -113,61 +114,37 @@ class Options(ServerOptions):
         if self["web-origin"] and not self["web"]:
             raise usage.UsageError("--web-origin needs --web")
         super().postOptions()
-        self["web"] = checked_endpoints(self["web"])
+        self["web"] = checked_endpoints([on_every_address(w) for w in self["web"]])
 
     def build_factory(self) -> ChatFactory:
-        self["cluster-service"] = None
-        if self["redis"] is not None:
-            return self._cluster_factory()
-        return ChatFactory(
-            history=self["history"],
-            history_db=self["history-db"],
-            default_room=self["default-room"],
-            announce_limit=self["announce-limit"],
-            max_send_queue=self["max-send-queue"],
-            flood_rate=self["flood-rate"],
-            flood_burst=self["flood-burst"],
-            motd=self._read_motd(),
-            timestamp_format=self["timestamp-format"],
-            **self.common_factory_arguments(),
-        )
-
-    def _cluster_factory(self) -> ChatFactory:
-        """A factory whose rooms are shared through Redis (imported only then)."""
-        if self["history-db"] is not None:
-            raise ValueError(
-                "--history-db does not go with --redis: Redis keeps history"
-            )
-        if find_spec("txredisapi") is None or find_spec("hiredis") is None:
+        if self["redis"] is not None and (
+            find_spec("txredisapi") is None or find_spec("hiredis") is None
+        ):
             raise ValueError(
                 "--redis needs the txredisapi and hiredis packages:"
                 " pip install 'twisted-tcp[redis]'"
             )
-        from twisted_tcp._text import sanitize
-        from twisted_tcp.chat.cluster.address import parse_redis_url
-        from twisted_tcp.chat.cluster.service import RedisChat
-
-        motd = self._read_motd()
-        service = RedisChat(
-            parse_redis_url(self["redis"]),
+        common = self.common_factory_arguments()
+        self["chat"] = make_chat(
+            encoding=common.pop("encoding"),
+            history=self["history"],
+            history_db=self["history-db"],
+            default_room=self["default-room"],
+            announce_limit=self["announce-limit"],
+            motd=self._read_motd(),
+            timestamp_format=self["timestamp-format"],
+            redis=self["redis"],
             cluster=self["cluster"],
             node_name=self["node-name"],
             heartbeat=self["heartbeat"],
-            encoding=self["encoding"],
-            history=self["history"],
-            default_room=self["default-room"],
-            announce_limit=self["announce-limit"],
-            motd=[f"* {sanitize(line)}" for line in (motd or "").splitlines()],
-            timestamp_format=self["timestamp-format"],
             on_refused=_stop_refused,
         )
-        self["cluster-service"] = service
         return ChatFactory(
+            self["chat"],
             max_send_queue=self["max-send-queue"],
             flood_rate=self["flood-rate"],
             flood_burst=self["flood-burst"],
-            service=service,
-            **self.common_factory_arguments(),
+            **common,
         )
 
     def _read_motd(self) -> str | None:
@@ -185,9 +162,9 @@ class Options(ServerOptions):
 
 def makeService(options: Options) -> IService:
     """
-    Serve the chat on every endpoint, and its web page on every C{--web} endpoint;
-    with C{--redis}, the cluster's service starts before the listeners and stops
-    after them (once its members' departures are recorded).
+    Serve the chat on every endpoint, and its web page on every C{--web} endpoint.
+    The chat service starts before the listeners and stops after them (with
+    C{--redis}, once its members' departures are recorded).
     """
     server = make_server_service(options)
     if options["web"]:
@@ -195,11 +172,8 @@ def makeService(options: Options) -> IService:
             options["factory"], options["web-origin"], reactor=server.reactor
         )
         server.listen(site, options["web"])
-    cluster: Any = options["cluster-service"]
-    if cluster is None:
-        return server
     both = _StopsInTurn()
-    cluster.setServiceParent(both)
+    options["chat"].setServiceParent(both)
     server.setServiceParent(both)
     return both
 
