@@ -115,3 +115,47 @@ http {{
         if not self.access_log.exists():
             return []
         return self.access_log.read_text().splitlines()
+
+
+class Tinyproxy:
+    """
+    tinyproxy on 127.0.0.1, asking for C{credentials} (C{user:password}) if given;
+    C{log()} is its log: a line for each request (C{CONNECT host:port HTTP/1.1},
+    C{GET http://... HTTP/1.1}) among others.
+    """
+
+    def __init__(self, directory: Path, credentials: str | None = None) -> None:
+        self.directory = directory
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_file = directory / "tinyproxy.log"
+        self.credentials = credentials
+
+    @contextmanager
+    def running(self) -> Iterator[Tinyproxy]:
+        """Start tinyproxy in the foreground, yield it once it listens, stop it."""
+        executable = _executable("tinyproxy", "tinyproxy")
+        lines = [
+            f"Port {self.port}", "Listen 127.0.0.1", "Timeout 60",
+            f'LogFile "{self.log_file}"', "LogLevel Info", "MaxClients 64",
+            "Allow 127.0.0.1", "DisableViaHeader Yes",
+        ]  # fmt: skip
+        if self.credentials is not None:
+            lines.append("BasicAuth " + " ".join(self.credentials.split(":", 1)))
+        conf = self.directory / "tinyproxy.conf"
+        conf.write_text("\n".join(lines) + "\n")
+        process = subprocess.Popen(
+            [executable, "-d", "-c", str(conf)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            _wait_for_port("tinyproxy", process, self.port, self.log_file)
+            yield self
+        finally:
+            _stop(process)
+
+    def log(self) -> str:
+        """Everything tinyproxy logged so far."""
+        return self.log_file.read_text(errors="replace")

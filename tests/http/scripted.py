@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
+from twisted.internet import ssl
 from twisted.internet.interfaces import IListeningPort
 from twisted.internet.protocol import Factory, Protocol
 
@@ -74,14 +76,29 @@ class _Exchange(Protocol):
 class ScriptedServer:
     """Listens on 127.0.0.1; C{answer} decides each reply; C{requests} records."""
 
-    def __init__(self, reactor: Any, answer: Callable[[Request], Answer]) -> None:
+    def __init__(
+        self,
+        reactor: Any,
+        answer: Callable[[Request], Answer],
+        tls: tuple[Path, Path] | None = None,
+    ) -> None:
+        """With C{tls} (a key and its certificate), the server speaks HTTPS."""
         self.answer = answer
         self.requests: list[Request] = []
         self.open: set[_Exchange] = set()
-        self.port: IListeningPort = reactor.listenTCP(
-            0, Factory.forProtocol(lambda: _Exchange(self)), interface="127.0.0.1"
-        )
-        self.url = f"http://127.0.0.1:{port_of(self.port)}"
+        factory = Factory.forProtocol(lambda: _Exchange(self))
+        if tls is None:
+            self.port: IListeningPort = reactor.listenTCP(
+                0, factory, interface="127.0.0.1"
+            )
+        else:
+            key, certificate = tls
+            options = ssl.PrivateCertificate.loadPEM(
+                certificate.read_bytes() + key.read_bytes()
+            ).options()
+            self.port = reactor.listenSSL(0, factory, options, interface="127.0.0.1")
+        scheme = "http" if tls is None else "https"
+        self.url = f"{scheme}://127.0.0.1:{port_of(self.port)}"
 
     def reset(self) -> None:
         """Reset (RST) every connection left open."""

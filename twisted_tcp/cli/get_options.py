@@ -183,6 +183,12 @@ OPTIONS = [
            "Content-Disposition gives (a plain name only, never replacing a "
            "file)", service=False),
     Option("create-dirs", None, "create the missing directories of the file"),
+    Option("proxy", "x", "go through this HTTP proxy (http://[USER:PASSWORD@]"
+           "HOST[:PORT]; \"\" for none): CONNECT for https://; without it, "
+           "http_proxy, https_proxy, all_proxy", "URL"),
+    Option("noproxy", None, "hosts, domains, addresses or ranges reached without "
+           "a proxy (comma-separated; * for all); without it, no_proxy", "LIST"),
+    Option("proxy-user", "U", "the proxy's credentials (Basic)", "USER:PASSWORD"),
     Option("cacert", None, "trust the CA certificate(s) in this PEM file", "FILE"),
     Option("insecure", "k", "do not verify the server's certificate"),
 ]  # fmt: skip
@@ -292,6 +298,10 @@ def fetch_options(values: Mapping[str, Any], url: str, **extra: Any) -> FetchOpt
         if_modified_since=_when(condition, newer=True),
         if_unmodified_since=_when(condition, newer=False),
         if_none_match=_etag_of(value("etag_compare")),
+        proxy=values.get("proxy"),
+        noproxy=value("noproxy"),
+        proxy_user=value("proxy_user"),
+        environment=dict(os.environ),
         **extra,
     )
 

@@ -38,6 +38,12 @@ class BadURLError(HTTPError):
     exit_code = 3
 
 
+class CouldNotResolveProxyError(HTTPError):
+    """The proxy's host name does not resolve."""
+
+    exit_code = 5
+
+
 class CouldNotResolveError(HTTPError):
     """The host name does not resolve."""
 
@@ -127,6 +133,18 @@ class ChecksumError(HTTPError):
     """
 
     exit_code = 120
+
+
+class ProxyTunnelError(HTTPError):
+    """The proxy answered C{CONNECT} with another status than 2xx (407, 403, ...)."""
+
+    exit_code = 56
+
+
+class ProxyHandshakeError(HTTPError):
+    """The proxy's answer to C{CONNECT} was not HTTP, or never came."""
+
+    exit_code = 97
 
 
 class CertificateError(HTTPError):

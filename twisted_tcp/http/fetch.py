@@ -9,7 +9,7 @@ from __future__ import annotations
 import builtins
 import os
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -40,6 +40,7 @@ from twisted_tcp.http.errors import (
     BadURLError,
     CouldNotConnectError,
     CouldNotResolveError,
+    CouldNotResolveProxyError,
     FileTooLargeError,
     HTTPError,
     HTTPStatusError,
@@ -53,6 +54,7 @@ from twisted_tcp.http.errors import (
 )
 from twisted_tcp.http.parser import ResponseHead
 from twisted_tcp.http.protocol import GetProtocol, RateLimit, ResponseHandler
+from twisted_tcp.http.proxy import Proxy, TunnelProtocol, choose_proxy, connect_request
 from twisted_tcp.http.request import (
     CREDENTIAL_FIELDS,
     Field,
@@ -84,6 +86,10 @@ class FetchOptions:
     @ivar if_modified_since: a time (seconds since the epoch): a 304 answer leaves
         the target as it is. C{if_unmodified_since} is its opposite (C{-z -DATE}).
     @ivar if_none_match: an ETag: the same, for a file whose ETag has not changed.
+    @ivar proxy: the proxy's URL (C{-x}; empty for none); C{noproxy} the hosts
+        reached without one; C{proxy_user} its credentials; C{environment} where
+        C{http_proxy} and the other variables are read (C{os.environ} for the
+        command), by L{twisted_tcp.http.proxy.choose_proxy}'s rules.
     """
 
     follow_redirects: bool = False
@@ -112,6 +118,10 @@ class FetchOptions:
     if_modified_since: float | None = None
     if_unmodified_since: float | None = None
     if_none_match: str | None = None
+    proxy: str | None = None
+    noproxy: str | None = None
+    proxy_user: str | None = None
+    environment: Mapping[str, str] | None = None
 
 
 @dataclass
@@ -467,43 +477,72 @@ class _Fetch:
 
     async def _exchange(self, hop: _Hop) -> None:
         target, options = hop.target, self.options
-        timeout = options.connect_timeout
-        endpoint: Any = HostnameEndpoint(
-            self.reactor, target.host, target.port, timeout=timeout
-        )
-        if target.tls:
-            endpoint = wrapClientTLS(client_tls(target.host, self.trust), endpoint)
+        proxy = choose_proxy(
+            target, options.proxy, options.noproxy, options.environment or {},
+            options.proxy_user,
+        )  # fmt: skip
         fields, user_fields = self._fields(target)
+        if proxy is not None and not target.tls and proxy.authorization is not None:
+            fields.append(("Proxy-Authorization", proxy.authorization))
         request = build_request(
             target, method="HEAD" if options.head else "GET",
             user_agent=options.user_agent, compressed=options.compressed,
             fields=fields, user_fields=user_fields,
+            absolute=proxy is not None and not target.tls,
         )  # fmt: skip
         limit = None
         if options.limit_rate is not None:
             limit = RateLimit(self.clock, options.limit_rate)
         protocol = GetProtocol(request, hop, bodiless=options.head, limit_rate=limit)
-        try:
-            await connectProtocol(endpoint, protocol)
-        except DNSLookupError:
-            raise CouldNotResolveError(f"cannot resolve {target.host}") from None
-        except ConnectTimeoutError:
-            raise OperationTimeoutError(
-                f"no connection to {target.host} port {target.port} within "
-                f"{timeout:g} s"
-            ) from None
-        except ConnectError as error:
-            failure = CouldNotConnectError(
-                f"cannot connect to {target.host} port {target.port}: "
-                f"{connection_error_reason(error)}"
+        connection: GetProtocol | TunnelProtocol = protocol
+        if proxy is None:
+            endpoint: Any = HostnameEndpoint(
+                self.reactor, target.host, target.port, timeout=options.connect_timeout
             )
-            failure.refused = isinstance(error, ConnectionRefusedError)
-            raise failure from None
+            if target.tls:
+                endpoint = wrapClientTLS(client_tls(target.host, self.trust), endpoint)
+        else:
+            endpoint = HostnameEndpoint(
+                self.reactor, proxy.host, proxy.port, timeout=options.connect_timeout
+            )
+            if target.tls:
+                connection = TunnelProtocol(
+                    connect_request(target, proxy),
+                    client_tls(target.host, self.trust), protocol, proxy,
+                )  # fmt: skip
+        await self._connect(endpoint, connection, target, proxy)
         try:
-            await protocol.finished
+            await connection.finished
         finally:
             if hop.pipeline is not None and hop.pipeline.size:
                 self.written = True
+
+    async def _connect(
+        self, endpoint: Any, protocol: Any, target: Target, proxy: Proxy | None
+    ) -> None:
+        """Connect C{protocol}, to the server or its proxy, or raise curl's error."""
+        if proxy is None:
+            where = f"{target.host} port {target.port}"
+        else:
+            where = f"the proxy {proxy.name}"
+        try:
+            await connectProtocol(endpoint, protocol)
+        except DNSLookupError:
+            if proxy is not None:
+                raise CouldNotResolveProxyError(
+                    f"cannot resolve the proxy {proxy.host}"
+                ) from None
+            raise CouldNotResolveError(f"cannot resolve {target.host}") from None
+        except ConnectTimeoutError:
+            raise OperationTimeoutError(
+                f"no connection to {where} within {self.options.connect_timeout:g} s"
+            ) from None
+        except ConnectError as error:
+            failure = CouldNotConnectError(
+                f"cannot connect to {where}: {connection_error_reason(error)}"
+            )
+            failure.refused = isinstance(error, ConnectionRefusedError)
+            raise failure from None
 
 
 def _set_remote_time(path: str, head: ResponseHead) -> None:

@@ -86,11 +86,13 @@ def build_request(
     compressed: bool,
     fields: Sequence[tuple[str, str]] = (),
     user_fields: Sequence[Field] = (),
+    absolute: bool = False,
 ) -> bytes:
     """
     The request for C{target}: the client's own fields, then C{fields} (validators,
     ranges, credentials), then the user's C{-H} lines, which replace or drop a field
-    of the same name.
+    of the same name. C{absolute}: the request line names the whole URL, as a
+    request to a proxy does.
     """
     chosen: list[tuple[str, str]] = [
         ("Host", target.host_header),
@@ -106,6 +108,9 @@ def build_request(
         if field.value is not None:
             chosen.append((field.name, field.value))
     chosen.append(("Connection", "close"))
-    lines = [f"{method} {target.request_target} HTTP/1.1"]
+    where = target.request_target
+    if absolute:
+        where = f"{'https' if target.tls else 'http'}://{target.host_header}{where}"
+    lines = [f"{method} {where} HTTP/1.1"]
     lines += [f"{name}: {value}" for name, value in chosen]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
