@@ -13,7 +13,7 @@ BENCH_STAMP := $(VENV)/.installed-bench
 $(RUN_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e ".[redis]"
 	touch $@
 
 # Then the test and lint tools.
@@ -74,13 +74,26 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-## make chat: .venv with what running needs (no test or lint tools), then the chat
-## server on port 6666 in the foreground. Ctrl-C stops the server; the shell's trap
-## ends the recipe normally, so make does not report an interrupt.
+## make chat: .venv with what running needs (no test or lint tools; the cluster extra
+## included, so CHAT_OPTIONS may hold --redis URL), then the chat server in the
+## foreground with CHAT_OPTIONS, e.g. make chat CHAT_OPTIONS='--port 7000 --history 20'.
+## Once the server listens, a line names the port to connect to; a server that fails
+## to start prints no such line, and make fails. Ctrl-C stops the server; the shell's
+## trap ends the recipe normally, so make does not report an interrupt.
 CHAT_OPTIONS ?= --port 6666
+chat: SHELL := /bin/bash
+chat: .SHELLFLAGS := -o pipefail -c
 chat: $(RUN_STAMP)
-	@echo "Connect with: $(BIN)/twisted-tcp chat 127.0.0.1 (or source $(BIN)/activate first). Ctrl-C stops the server."
-	@trap 'exit 0' INT; $(BIN)/twist --log-format=text tcp-chat $(CHAT_OPTIONS)
+	@trap 'exit 0' INT; $(BIN)/twist --log-format=text tcp-chat $(CHAT_OPTIONS) | { \
+		trap '' INT; hinted=; \
+		while IFS= read -r line; do \
+			printf '%s\n' "$$line"; \
+			port=$${line##*ChatFactory starting on }; \
+			if [ -z "$$hinted" ] && [ "$$port" != "$$line" ] && [[ "$$port" =~ ^[0-9]+$$ ]]; then \
+				hinted=1; \
+				echo "Connect with: $(BIN)/twisted-tcp chat 127.0.0.1 $$port (or source $(BIN)/activate first). Ctrl-C stops the server."; \
+			fi; \
+		done; }
 
 $(BENCH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
