@@ -401,10 +401,11 @@ async def test_web_tcp_port_listens_on_ipv6_and_ipv4(reactor: Any) -> None:
         tcp_chat.Options, "--listen", "tcp:0:interface=127.0.0.1", "--web", "tcp:0"
     )
     service = tcp_chat.makeService(options)
-    assert isinstance(service, ServerService)
+    _, server = list(service)  # type: ignore[call-overload]
+    assert isinstance(server, ServerService)
     service.startService()
     try:
-        web = list(service)[1]
+        web = list(server)[1]
         port = web._waitingForPort.result.getHost().port
         for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
             status = await deferToThread(http_status, family, host, port)
