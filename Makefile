@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-test
 
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: test lint browser chat bench bench-quick clean redis-server
+.PHONY: test lint browser irc-client chat bench bench-quick clean redis-server http-peers
 
 # What running needs and nothing more: the project and its dependencies.
 $(RUN_STAMP): pyproject.toml
@@ -23,7 +23,7 @@ $(STAMP): $(RUN_STAMP)
 
 ## make test: create .venv, install the project with its test extras, lint, run the suite
 ## on Twisted's epoll reactor, then the tests that run on a reactor again on the lean one.
-test: $(STAMP) redis-server browser lint
+test: $(STAMP) redis-server browser http-peers irc-client lint
 	$(BIN)/python -m pytest
 	$(BIN)/python -m pytest --twisted-reactor lean-epoll --reactor-tests-only
 
@@ -49,6 +49,34 @@ browser:
 		else \
 			echo "The browser tests need Debian's chromium and chromium-driver packages:" \
 				"sudo apt-get install chromium chromium-driver" >&2; \
+			exit 1; \
+		fi; \
+	fi
+
+## make http-peers: Debian's nginx-light and tinyproxy, the real server and forward proxy
+## the HTTP client's tests run against (ranges, validators, keep-alive; plain and CONNECT).
+http-peers:
+	@if ! { command -v nginx || test -x /usr/sbin/nginx; } >/dev/null \
+			|| ! command -v tinyproxy >/dev/null; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+				-o DPkg::Lock::Timeout=600 nginx-light tinyproxy >/dev/null; \
+		else \
+			echo "The HTTP client's tests need Debian's nginx-light and tinyproxy packages:" \
+				"sudo apt-get install nginx-light tinyproxy" >&2; \
+			exit 1; \
+		fi; \
+	fi
+
+## make irc-client: Debian's weechat-headless, the real IRC client the IRC tests drive.
+irc-client:
+	@if ! command -v weechat-headless >/dev/null; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+				-o DPkg::Lock::Timeout=600 weechat-headless >/dev/null; \
+		else \
+			echo "The IRC client tests need Debian's weechat-headless package:" \
+				"sudo apt-get install weechat-headless" >&2; \
 			exit 1; \
 		fi; \
 	fi
