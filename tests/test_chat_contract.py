@@ -16,8 +16,7 @@ import pytest_twisted
 from twisted.internet.defer import maybeDeferred
 from twisted.internet.testing import StringTransportWithDisconnection
 
-from tests.redis_support import until
-from tests.support import connect
+from tests.support import connect, until
 from twisted_tcp.chat import ChatFactory, ChatProtocol, make_chat, texts
 
 _ports = count(50000)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from .redis_support import free_port
-from .support import PATIENCE, read_until_closed, until
+from .support import PATIENCE, read_until_closed, wait_until
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 
@@ -53,7 +53,7 @@ def test_library_example_shuts_the_chat_down_gracefully(document: str) -> None:
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     try:
-        until(lambda: accepts(chat) or example.poll() is not None, "the example")
+        wait_until(lambda: accepts(chat) or example.poll() is not None, "the example")
         with socket.create_connection(("127.0.0.1", chat), timeout=PATIENCE) as member:
             assert member.recv(1024).startswith(b"* Welcome")
             os.kill(example.pid, signal.SIGINT)
