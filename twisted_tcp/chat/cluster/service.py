@@ -14,7 +14,6 @@ import os
 import secrets
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
 from weakref import WeakSet
 
@@ -26,10 +25,11 @@ from twisted_tcp.chat import texts
 from twisted_tcp.chat.build import DEFAULT_CLUSTER, DEFAULT_HEARTBEAT
 from twisted_tcp.chat.cluster import events, queries, scripts
 from twisted_tcp.chat.cluster.address import RedisAddress
+from twisted_tcp.chat.cluster.admission import Admission, Ticket
 from twisted_tcp.chat.cluster.link import Argument, RedisLink, RedisUnavailableError
 from twisted_tcp.chat.cluster.outbox import Outbox
 from twisted_tcp.chat.cluster.presence import Presence
-from twisted_tcp.chat.cluster.reader import StreamReader, stream_id
+from twisted_tcp.chat.cluster.reader import StreamReader
 from twisted_tcp.chat.cluster.schema import Field, Keys, Kind
 from twisted_tcp.chat.core import (
     ChatCore,
@@ -37,7 +37,6 @@ from twisted_tcp.chat.core import (
     ChatSettings,
     Completion,
     Member,
-    enter_room,
     nick_key,
     room_key,
 )
@@ -66,35 +65,7 @@ def default_node_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
-def predecessor(entry_id: str) -> str:
-    """The stream id just before C{entry_id}: reading after it starts at it."""
-    milliseconds, sequence = stream_id(entry_id)
-    if sequence:
-        return f"{milliseconds}-{sequence - 1}"
-    return f"{milliseconds - 1}-{2**64 - 1}"
-
-
-@dataclass(eq=False)
-class _Ticket:
-    """
-    A member of this node on its way into a room: Redis has (or is about to have)
-    listed it there, and it is admitted to the local room when this node's reader
-    reaches its join event in the room's log (see C{docs/cluster.md}, "Joining").
-    """
-
-    member: ChatMember
-    token: str
-    room: str
-    connecting: bool
-    admitted: Deferred[None] = field(default_factory=Deferred)
-    #: The script's answer, once it has come: the join event's id, the room's name,
-    #: its population, its topic and its history.
-    reply: list[Any] | None = None
-    #: Whether the reader reached the join event before the answer came.
-    held: bool = False
-
-
-class RedisChat(ChatCore):
+class RedisChat(Admission, ChatCore):
     """
     The chat service of one node of a cluster sharing rooms through Redis.
 
@@ -143,7 +114,7 @@ class RedisChat(ChatCore):
         self.rooms: dict[str, Room] = {}
         self.available = False
         self._where: dict[ChatMember, str] = {}
-        self._tickets: dict[str, _Ticket] = {}
+        self._tickets: dict[str, Ticket] = {}
         #: Members whose connection ended (possibly while Redis was still busy
         #: with their arrival).
         self._gone: WeakSet[ChatMember] = WeakSet()
@@ -379,29 +350,6 @@ class RedisChat(ChatCore):
         for waiter in waiting:
             waiter.callback(None)
 
-    def _admit_if_lost(self, ticket: _Ticket) -> None:
-        """
-        Redis is back while a member waits for the reader to reach its join event.
-        If Redis lost that event (restarted without its data), the member would wait
-        for ever: it is admitted now. Otherwise the reader gets there: admitted
-        earlier, the member would be sent the events before its join, which its
-        history already showed it.
-        """
-        assert ticket.reply is not None
-        join = ticket.reply[0]
-        looking = self._execute("XRANGE", self.keys.room_log(ticket.room), join, join)
-
-        def found(entries: list[Any]) -> None:
-            if not entries and self._tickets.get(ticket.token) is ticket:
-                self._admit(ticket)
-
-        def failed(failure: Failure) -> None:
-            # If Redis is away again, it is asked again once it is back.
-            if not failure.check(RedisUnavailableError):
-                self.log.failure("looking for a join event failed", failure)
-
-        looking.addCallbacks(found, failed)
-
     def _until_available(self) -> Deferred[None]:
         if self.available:
             return succeed(None)
@@ -483,100 +431,6 @@ class RedisChat(ChatCore):
         events.deliver(
             room, fields, node=self.node, members=self.members, former=self._former
         )
-
-    def _admit(self, ticket: _Ticket) -> None:
-        """
-        Start delivering a room to a member: its join event was reached. As on one
-        node, the member is in the room before it is shown anything, so that if
-        those lines drop it (it does not read), it leaves the room the usual way.
-        """
-        assert ticket.reply is not None
-        _, name, population, topic, *history = ticket.reply
-        member = ticket.member
-        entered = False
-        if member not in self._gone:
-            room = self._local_room(ticket.room, name)
-            # What the room still owes its members goes first; if that drops the
-            # last of them, the ticket (still listed) keeps the room for the newcomer.
-            room.flush()
-            room.population = int(population)
-            room.topic = topic
-            if ticket.connecting:
-                greeting = self.greeting(member)
-            else:
-                greeting = [texts.now_in(name, population)]
-            entered = enter_room(member, room, greeting, history)
-        self._tickets.pop(ticket.token, None)
-        if not entered:
-            self._retire_room(ticket.room)
-        elif ticket.connecting:
-            self._expect_arrival(member)
-        ticket.admitted.callback(None)
-
-    async def _enter(
-        self, member: ChatMember, key: str, name: str, connecting: bool
-    ) -> bool:
-        """
-        Put C{member} in room C{key} (connecting: give it a nick first); return once
-        it is admitted, or C{False} if Redis could not be asked.
-        """
-        token = secrets.token_hex(8)
-        ticket = self._tickets[token] = _Ticket(member, token, key, connecting)
-        common: list[Argument] = [
-            self.node,
-            repr(member.connected_since),
-            key,
-            name,
-            token,
-            self.settings.history,
-            self.default_key,
-            scripts.LOG_KEEP,
-        ]
-        self._changing[member] = None
-        try:
-            if connecting:
-                nick, *reply = await self._run(scripts.CONNECT, *common)
-                member.nick = nick
-                self.members[nick_key(nick)] = member
-            else:
-                current = self._where.get(member, "")
-                reply = await self._run(
-                    scripts.ENTER, *common, member.nick, current, texts.MOVED
-                )
-        except Exception:
-            self._leave_after_change(member)
-            self._tickets.pop(token, None)
-            if ticket.held:
-                self.reader.release(self.keys.room_log(key))
-            self._retire_room(key)
-            raise
-        log = self.keys.room_log(key)
-        if member in self._gone:
-            # Its connection ended meanwhile: it leaves the room it was entering
-            # (as it left, announced or not), and the room's events (held if its
-            # join event came first) flow on.
-            self._tickets.pop(token, None)
-            if self.members.get(nick_key(member.nick)) is member:
-                del self.members[nick_key(member.nick)]
-            if self._changing.get(member) is None:
-                self._changing[member] = (key, "", "")
-            self._leave_after_change(member, key)
-            if ticket.held:
-                self.reader.release(log)
-            self._retire_room(key)
-            return True
-        self._changing.pop(member, None)
-        self._where[member] = key
-        if not connecting:
-            self._leave_local(member)
-        ticket.reply = reply
-        self._local_room(key, reply[1])
-        if not self.reader.tracking(log):
-            self.reader.track(log, predecessor(reply[0]))
-        if ticket.held:
-            self.reader.release(log)
-        await ticket.admitted
-        return True
 
     # The ChatService interface: membership.
 
