@@ -23,7 +23,7 @@ from twisted.python.failure import Failure
 
 from twisted_tcp.chat import texts
 from twisted_tcp.chat.build import DEFAULT_CLUSTER, DEFAULT_HEARTBEAT
-from twisted_tcp.chat.cluster import events, queries, scripts
+from twisted_tcp.chat.cluster import events, node_scripts, queries, scripts
 from twisted_tcp.chat.cluster.address import RedisAddress
 from twisted_tcp.chat.cluster.admission import Admission, Ticket
 from twisted_tcp.chat.cluster.link import Argument, RedisLink, RedisUnavailableError
@@ -288,7 +288,7 @@ class RedisChat(Admission, ChatCore):
             if room.topic:
                 topics += [room.key, room.topic]
         lost, *renamed = await self._run(
-            scripts.REASSERT,
+            node_scripts.REASSERT,
             self.node,
             self.presence.lifetime_ms,
             self.default_key,
@@ -736,7 +736,7 @@ class RedisChat(Admission, ChatCore):
         self._waiting = []
         if self.command.ready:
             retiring = self._run(
-                scripts.RETIRE,
+                node_scripts.RETIRE,
                 self.node,
                 texts.SHUTTING_DOWN,
                 self.default_key,
