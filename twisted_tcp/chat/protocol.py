@@ -18,7 +18,7 @@ from zope.interface import implementer
 
 from twisted_tcp._ratelimit import TokenBucket
 from twisted_tcp._server import FramedServerProtocol, LimitedServerFactory
-from twisted_tcp._text import CRLF, sanitize
+from twisted_tcp._text import CRLF, sanitize, strip_formatting
 from twisted_tcp._writethrough import write_through
 from twisted_tcp.chat import texts
 from twisted_tcp.chat.core import ChatService, Completion, tidy
@@ -138,6 +138,10 @@ class ChatProtocol(FramedServerProtocol):
             self.room.flush()
         if not self.deliver(message + CRLF):
             self.chat.drop(self)
+
+    def send_text(self, text: str) -> None:
+        """A line for this member alone, without IRC formatting codes."""
+        super().send_text(strip_formatting(text))
 
     def evict(self) -> None:
         """Throw the client out at once, unsent output and all (it does not read)."""
