@@ -223,13 +223,7 @@ class RedisChat(Availability, Admission, Membership, ChatCore):
     def _local_room(self, key: str, name: str) -> Room:
         room = self.rooms.get(key)
         if room is None:
-            room = self.rooms[key] = Room(
-                name,
-                clock=self.clock,
-                encoding=self.settings.encoding,
-                announce_limit=self.settings.announce_limit,
-                overflowed=self._overflowed,
-            )
+            room = self.rooms[key] = self._new_room(name)
         return room
 
     def _leave_local(self, member: ChatMember) -> None:
