@@ -34,6 +34,11 @@ if TYPE_CHECKING:
     from twisted_tcp.http.request import Field
 
 
+#: What C{-O} puts among the C{-o} values of C{get}: the next URL's file is named
+#: after its path.
+REMOTE = "\0remote"
+
+
 def _header(value: str) -> Field:
     """A C{-H} line, refused here if it could forge a field or the request."""
     from twisted_tcp.http.errors import BadURLError
