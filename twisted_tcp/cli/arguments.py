@@ -36,6 +36,26 @@ def _add_target(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("port", type=remote_port, help="its port")
 
 
+def _add_tls(parser: argparse.ArgumentParser) -> None:
+    """The TLS options of the line clients."""
+    parser.add_argument(
+        "--tls", action="store_true",
+        help="connect over TLS, verifying the server's certificate and name as get "
+        "does",
+    )  # fmt: skip
+    parser.add_argument(
+        "--cacert", metavar="FILE",
+        help="with --tls: trust the CA certificate(s) in this PEM file instead of "
+        "the system's",
+    )  # fmt: skip
+    parser.add_argument(
+        "--cert", metavar="FILE",
+        help="with --tls: present this client certificate (PEM, with its key unless "
+        "--key is given)",
+    )  # fmt: skip
+    parser.add_argument("--key", metavar="FILE", help="the private key of --cert (PEM)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The C{twisted-tcp} argument parser, one sub-parser per subcommand."""
     parser = argparse.ArgumentParser(
@@ -95,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
             "--encoding", type=encoding, default="utf-8",
             help="text encoding on the wire (default: utf-8)",
         )  # fmt: skip
+        _add_tls(sub)
 
     datagram = commands.add_parser(
         "udp",

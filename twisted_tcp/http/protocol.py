@@ -16,10 +16,10 @@ from twisted.internet.tcp import Connection
 from twisted.python.failure import Failure
 
 from twisted_tcp.http.body import AtomicFile
-from twisted_tcp.http.errors import CertificateError, HTTPError, ReceiveError
+from twisted_tcp.http.errors import HTTPError, ReceiveError
 from twisted_tcp.http.parser import Body, End, Event, Head, ResponseHead, ResponseParser
 from twisted_tcp.http.splice import BodySplicer, can_splice
-from twisted_tcp.http.tls import is_tls_error, tls_message
+from twisted_tcp.http.tls import verification_error
 
 #: Bytes read from the server at a time (Twisted reads 64 KiB): a quarter of the
 #: reads, and of the Python work per read, on a large body that cannot be spliced.
@@ -281,6 +281,6 @@ def _receive_error(reason: Failure) -> HTTPError:
     """The error for a connection that broke: a TLS failure, or a lost connection."""
     if isinstance(reason.value, HTTPError):
         return reason.value  # A certificate refused by the identity check.
-    if is_tls_error(reason):
-        return CertificateError(f"TLS failure: {tls_message(reason)}")
-    return ReceiveError(f"connection lost while receiving: {reason.getErrorMessage()}")
+    return verification_error(reason) or ReceiveError(
+        f"connection lost while receiving: {reason.getErrorMessage()}"
+    )
