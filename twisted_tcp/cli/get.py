@@ -26,7 +26,7 @@ from twisted_tcp.cli.errors import ClientError
 from twisted_tcp.cli.exitcodes import EXIT_OK
 from twisted_tcp.cli.get_options import REMOTE, fetch_options, save_etag
 from twisted_tcp.cli.progress import Overall, Progress
-from twisted_tcp.http import FetchResult, HTTPError, WriteError, fetch
+from twisted_tcp.http import FetchOptions, FetchResult, HTTPError, WriteError, fetch
 from twisted_tcp.http.parser import ResponseHead, parse_content_length
 from twisted_tcp.http.pool import Pool
 from twisted_tcp.http.url import guess_scheme
@@ -34,10 +34,14 @@ from twisted_tcp.http.url import guess_scheme
 
 @dataclass(frozen=True)
 class Transfer:
-    """One URL of the run and where its body goes (C{None}: standard output)."""
+    """
+    One URL of the run, where its body goes (C{None}: standard output), and how it
+    is fetched.
+    """
 
     url: str
     path: str | None
+    options: FetchOptions
 
 
 def plan(arguments: argparse.Namespace) -> list[Transfer]:
@@ -53,13 +57,18 @@ def plan(arguments: argparse.Namespace) -> list[Transfer]:
     if len(outputs) > len(urls):
         raise ClientError(2, f"{len(outputs)} -o/-O for {len(urls)} URL(s)")
     transfers = []
+    # The same for every URL of a host (they differ in netrc credentials only).
+    by_host: dict[str, FetchOptions] = {}
     for number, url in enumerate(urls):
+        host = urlsplit(url).hostname or ""
+        if host not in by_host:
+            by_host[host] = _fetch_options(arguments, url)
         output = outputs[number] if number < len(outputs) else None
         if output == REMOTE or (output is None and arguments.remote_name_all):
             path: str | None = remote_name(url)
         else:
             path = None if output in (None, "-") else output
-        transfers.append(Transfer(url, path))
+        transfers.append(Transfer(url, path, by_host[host]))
     to_stdout = [transfer for transfer in transfers if transfer.path is None]
     if arguments.json and to_stdout:
         raise ClientError(
@@ -75,6 +84,17 @@ def plan(arguments: argparse.Namespace) -> list[Transfer]:
     ):
         raise ClientError(2, "-J names the file -O saves to: give -O too")
     return transfers
+
+
+def _fetch_options(arguments: argparse.Namespace, url: str) -> FetchOptions:
+    """What the options say for C{url}; a value found wrong only now is exit 2."""
+    try:
+        return fetch_options(
+            vars(arguments), url, sha256=arguments.json,
+            include_headers=arguments.include or arguments.head,
+        )  # fmt: skip
+    except BadValueError as error:
+        raise ClientError(2, str(error)) from None
 
 
 async def run(reactor: Any, arguments: argparse.Namespace) -> int:
@@ -174,14 +194,7 @@ async def _download(
     Fetch C{transfer} as C{get}'s options say; C{count} hears the bytes so far.
     A lone transfer has its own progress bar; several share the run's line.
     """
-    url, path = transfer.url, transfer.path
-    try:
-        options = fetch_options(
-            vars(arguments), url, sha256=arguments.json,
-            include_headers=arguments.include or arguments.head,
-        )  # fmt: skip
-    except BadValueError as error:
-        raise ClientError(2, str(error)) from None
+    url, path, options = transfer.url, transfer.path, transfer.options
     dump = arguments.dump_header
     if path is not None and dump not in (None, "-") and _same_file(path, dump):
         raise ClientError(
