@@ -16,7 +16,7 @@ import pytest
 import pytest_twisted
 
 from ..support import run_get_against
-from .peers import Nginx
+from .peers import Nginx, nginx_serving
 
 NAMES = [f"n{number}" for number in range(8)]
 
@@ -24,20 +24,10 @@ NAMES = [f"n{number}" for number in range(8)]
 @pytest.fixture
 def nginx(tmp_path: Path) -> Iterator[Nginx]:
     """nginx serving NAMES, each holding its own name."""
-    root = tmp_path / "www"
-    root.mkdir()
-    for name in NAMES:
-        (root / name).write_text(name * 100)
-    with Nginx(tmp_path, root).running() as server:
+    with nginx_serving(
+        tmp_path, {name: name.encode() * 100 for name in NAMES}
+    ) as server:
         yield server
-
-
-def requests(nginx: Nginx) -> list[tuple[str, int]]:
-    return [
-        (line.split()[0], int(line.split()[1]))
-        for line in nginx.log()
-        if '"GET /' in line
-    ]
 
 
 @pytest_twisted.ensureDeferred
@@ -57,7 +47,7 @@ async def test_in_turn_over_one_connection(
     assert (out / "n2").read_text() == "n2" * 100
     summaries = [json.loads(line) for line in result.stdout.splitlines()]
     assert [summary["url"] for summary in summaries] == urls
-    used = requests(nginx)
+    used = nginx.connections(4)
     assert len({connection for connection, _ in used}) == 1
     assert [count for _, count in used] == [1, 2, 3, 4]
 
@@ -74,7 +64,7 @@ async def test_parallel_at_most_max(reactor: Any, nginx: Nginx, tmp_path: Path) 
     assert result.returncode == 0
     for name in NAMES:
         assert (out / name).read_text() == name * 100
-    used = requests(nginx)
+    used = nginx.connections(len(NAMES))
     assert len(used) == len(NAMES)
     assert len({connection for connection, _ in used}) <= 2
 

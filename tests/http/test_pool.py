@@ -17,7 +17,7 @@ from twisted.internet.defer import Deferred, gatherResults
 from twisted_tcp.http import fetch
 from twisted_tcp.http.pool import Pool
 
-from .peers import Nginx
+from .peers import Nginx, nginx_serving
 from .scripted import Answer, Request, ScriptedServer
 
 FILES = {f"f{number}": bytes([number]) * (1000 + number) for number in range(6)}
@@ -26,21 +26,8 @@ FILES = {f"f{number}": bytes([number]) * (1000 + number) for number in range(6)}
 @pytest.fixture
 def nginx(tmp_path: Path) -> Iterator[Nginx]:
     """nginx serving FILES."""
-    root = tmp_path / "www"
-    root.mkdir()
-    for name, content in FILES.items():
-        (root / name).write_bytes(content)
-    with Nginx(tmp_path, root).running() as server:
+    with nginx_serving(tmp_path, FILES) as server:
         yield server
-
-
-def connections(nginx: Nginx) -> list[tuple[str, int]]:
-    """Each logged request's connection and its number on that connection."""
-    return [
-        (line.split()[0], int(line.split()[1]))
-        for line in nginx.log()
-        if '"GET /f' in line
-    ]
 
 
 @pytest_twisted.ensureDeferred
@@ -58,7 +45,7 @@ async def test_sequential_fetches_share_a_connection(
             assert result.status == 200
     finally:
         pool.close()
-    used = connections(nginx)
+    used = nginx.connections(6)
     assert len({connection for connection, _ in used}) == 1
     assert [count for _, count in used] == [1, 2, 3, 4, 5, 6]
     assert (pool.opened, pool.reused) == (1, 5)
@@ -79,7 +66,7 @@ async def test_parallel_fetches_open_what_they_need(reactor: Any, nginx: Nginx) 
             ])  # fmt: skip
     finally:
         pool.close()
-    used = connections(nginx)
+    used = nginx.connections(6)
     assert len({connection for connection, _ in used}) == 3
     assert sorted(count for _, count in used) == [1, 1, 1, 2, 2, 2]
 
