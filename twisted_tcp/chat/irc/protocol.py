@@ -169,7 +169,7 @@ class IRCConnection(ChatProtocol):
             self._negotiating = False
             return self._try_registering()
         elif sub != "REQ":
-            self.reply("410", sub, "Invalid CAP command")
+            self.reply(numerics.ERR_INVALIDCAPCMD, sub, numerics.INVALID_CAP)
         return None
 
     def _cap(self, sub: str, text: str) -> Message:
