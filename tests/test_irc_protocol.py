@@ -308,7 +308,7 @@ def test_registration_at_random_splits(cuts: list[int]) -> None:
 def test_flood_pacing_delays_never_drops() -> None:
     """Lines past the flood burst wait for the rate and all reach the room."""
     harness = IRCHarness(flood_rate=1, flood_burst=2)
-    nc, nc_transport = harness.line_member()
+    _nc, nc_transport = harness.line_member()
     client = harness.registered("ann")
     harness.clock.advance(10)
     lines(nc_transport)
