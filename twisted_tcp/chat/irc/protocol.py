@@ -30,7 +30,7 @@ from twisted_tcp.chat.irc.message import (
     parse,
     split_line,
 )
-from twisted_tcp.chat.irc.output import Shown
+from twisted_tcp.chat.irc.output import Batch, Shown
 from twisted_tcp.chat.protocol import ChatProtocol, ChatServerFactory
 
 #: Seconds a client has to register before it is disconnected.
@@ -53,6 +53,7 @@ class IRCServerFactory(ChatServerFactory):
     registration_timeout: float
     ping_interval: float
     away: dict[str, str]
+    batch: Batch
 
 
 class IRCConnection(ChatProtocol):
@@ -151,10 +152,7 @@ class IRCConnection(ChatProtocol):
             return
         if self.room is not None:
             self.room.flush()
-        lines = CRLF.join(
-            encode(m.serialise(), self.factory.encoding) for m in messages
-        )
-        if not ChatProtocol.deliver(self, lines + CRLF):
+        if not ChatProtocol.deliver(self, self._encode(list(messages))):
             self.chat.drop(self)
 
     def reply(self, numeric: str, *params: str) -> None:
@@ -164,17 +162,28 @@ class IRCConnection(ChatProtocol):
         """Lines from the member's room, shown as IRC messages."""
         if self._departed:
             return True
-        lines = decode(data, self.factory.encoding).split("\r\n")[:-1]
+        batch = self.factory.batch
+        batch.read(data, self.factory.encoding)
         if self._early is not None:
-            self._early.extend((line, True) for line in lines)
+            self._early.extend((line, True) for line in batch.lines)
             return True
-        shown = [
-            m for line in lines for m in self.shown.render(reading.read(line), True)
-        ]
-        if not shown:
-            return True
-        out = CRLF.join(encode(m.serialise(), self.factory.encoding) for m in shown)
-        return ChatProtocol.deliver(self, out + CRLF)
+        shown = self.shown
+        alike = batch.plain and (
+            "echo-message" in shown.caps or nick_key(self.nick) not in batch.authors
+        )
+        key = (shown.channel, "server-time" in shown.caps)
+        out = batch.shown.get(key) if alike else None
+        if out is None:
+            messages = [m for e in batch.events for m in shown.render(e, True)]
+            out = self._encode(messages)
+            if alike:
+                batch.shown[key] = out
+        return ChatProtocol.deliver(self, out) if out else True
+
+    def _encode(self, messages: list[Message]) -> bytes:
+        """Messages as they go on the wire, each ended with CRLF."""
+        encoding = self.factory.encoding
+        return b"".join(encode(m.serialise(), encoding) + CRLF for m in messages)
 
     def send_text(self, text: str) -> None:
         """A line of the chat's for this member alone (a reply, a private message)."""
