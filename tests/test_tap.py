@@ -202,6 +202,13 @@ def test_greet_defaults() -> None:
         (tcp_greet, ["--exit-word", ""], "exit word"),
         (tcp_chat, ["--flood-burst", "0"], "expected a whole number >= 1, got 0"),
         (tcp_chat, ["--history-db", "h.db"], "--history-db needs --history N"),
+        (tcp_chat, ["--irc-password", "x"], "--irc-password needs --irc"),
+        (tcp_chat, ["--irc", "bogus:1"], "bad endpoint 'bogus:1'"),
+        (
+            tcp_chat,
+            ["--irc", "tcp:0", "--timestamp-format", "%H]"],
+            r"--irc needs a --timestamp-format without \]",
+        ),
         (udp_echo, ["--mode", "lower"], "unknown mode"),
         (udp_echo, ["--interface", "bogus.test"], "an IPv4 or IPv6 address, got bog"),
         (udp_echo, ["--rate", "-5"], "expected a whole number >= 0, got -5"),
