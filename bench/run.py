@@ -425,6 +425,32 @@ def bench_storm(counts: list[int]) -> dict[int, Result]:
     return results
 
 
+def bench_irc(clients: int, lines: int, storm: int) -> dict[str, Result]:
+    """
+    On one tcp-chat with --irc: the burst to line-protocol receivers, the same burst
+    to IRC receivers, and a storm of IRC clients registering and joining one room.
+    """
+    port, irc = free_port(), free_port()
+    command = [
+        *CHAT_SERVERS["twisted-tcp"](port),
+        "--irc",
+        f"tcp:{irc}:interface=127.0.0.1",
+    ]
+    results = {}
+    for name, extra in (("line", []), ("irc", ["--irc-port", irc])):
+        with server(command, port):
+            results[name] = loadgen(
+                "burst", port, "--clients", clients, "--lines", lines, *extra
+            )
+        print(f"irc burst to {name} receivers: {results[name]}", flush=True)
+    with server(command, port) as process:
+        results["storm"] = loadgen(
+            "storm", port, "--clients", storm, "--pid", process.pid, "--irc-port", irc
+        )
+    print(f"irc storm {storm}: {results['storm']}", flush=True)
+    return results
+
+
 def _peak_rss_kib(pid: int) -> int:
     """A live process's peak RSS so far (VmHWM), or 0 if it has just gone."""
     try:
@@ -809,6 +835,22 @@ def storm_rows(storm: dict[int, Result]) -> list[str]:
     return rows
 
 
+def irc_rows(irc: dict[str, Result], clients: int, storm: int) -> list[str]:
+    line, ircs = (
+        figure(irc["line"], "deliveries_per_s"),
+        figure(irc["irc"], "deliveries_per_s"),
+    )
+    join = figure(irc["storm"], "join_s")
+    return [
+        f"| chat burst {clients} lines to {clients} IRC clients, deliveries/s | "
+        f"{noted(format(ircs, ',.0f'), irc['irc'].get('incomplete'))} | "
+        f"line-protocol receivers {noted(format(line, ',.0f'), irc['line'].get('incomplete'))} | "
+        f"{ratio(ircs, line)} | >= 0.8x |",
+        f"| IRC join storm, {storm:,} clients registering and joining one room, s until all have its NAMES | "
+        f"{noted(f'{join:.2f}', irc['storm'].get('incomplete'))} | - | - | <= 10 s |",
+    ]
+
+
 def cluster_rows(cluster: dict[str, Any], clients: int) -> list[str]:
     one_p99, two_p99 = cluster["one_p99"], cluster["two_p99"]
     note = [f"| cluster runs that did not complete | {cluster['note']} | - | - | - |"]
@@ -834,6 +876,7 @@ def cluster_rows(cluster: dict[str, Any], clients: int) -> list[str]:
 SECTIONS: Final = (
     "echo",
     "chat",
+    "irc",
     "cluster",
     "storm",
     "idle",
@@ -873,6 +916,9 @@ def main() -> None:
     if "chat" in only:
         chat, rates = bench_chat(clients, clients, seconds, start_rate=20.0)
         rows += chat_rows(chat, rates, clients)
+    if "irc" in only:
+        storm = 2000 if args.quick else 10000
+        rows += irc_rows(bench_irc(clients, clients, storm), clients, storm)
     if "cluster" in only:
         rows += cluster_rows(bench_cluster(clients, clients, seconds), clients)
     if "storm" in only:
