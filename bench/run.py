@@ -583,6 +583,64 @@ def bench_get(size_mib: int, rounds: int) -> dict[str, object]:
     return results
 
 
+def bench_many(files: int, size_kib: int, rounds: int) -> dict[str, Any]:
+    """
+    FILES files of SIZE_KIB from nginx in one run of each client, ROUNDS times in
+    rotating order: in turn over kept-alive connections, and 8 at once; files/s,
+    medians. Every file must arrive whole each time.
+    """
+    root = Path(tempfile.mkdtemp(prefix="bench-many-", dir=SHM))
+    root.chmod(0o755)
+    www = root / "www"
+    www.mkdir()
+    www.chmod(0o755)
+    names = [f"f{number:03d}" for number in range(files)]
+    for name in names:
+        (www / name).write_bytes(os.urandom(size_kib << 10))
+        (www / name).chmod(0o644)
+    out = root / "out"
+    samples: dict[str, list[float]] = {}
+    results: dict[str, Any] = {}
+    try:
+        with http_server(www) as (name, port):
+            results["server"] = name
+            urls = [f"http://127.0.0.1:{port}/{file}" for file in names]
+            (root / "urls").write_text("\n".join(urls) + "\n")
+            ours = [str(BIN / "twisted-tcp"), "get", "-f", "-s", "--remote-name-all"]
+            curl = ["curl", "-f", "-s", "--remote-name-all"]
+            clients = {
+                "get in turn": [*ours, *urls],
+                "get -Z 8": [*ours, "-Z", "--parallel-max", "8", *urls],
+                "curl in turn": [*curl, *urls],
+                "curl -Z 8": [*curl, "-Z", "--parallel-max", "8", *urls],
+                "wget -i": ["wget", "-q", "-i", str(root / "urls")],
+            }
+            order = [
+                client for client, argv in clients.items() if shutil.which(argv[0])
+            ]
+            for round_number in range(rounds + 1):  # The first warms up.
+                shift = round_number % len(order)
+                for client in order[shift:] + order[:shift]:
+                    out.mkdir()
+                    started = time.perf_counter()
+                    subprocess.run(clients[client], cwd=out, check=True)
+                    elapsed = time.perf_counter() - started
+                    saved = sorted(path.name for path in out.iterdir())
+                    if saved != names:
+                        raise RuntimeError(f"{client} saved {len(saved)} of {files}")
+                    shutil.rmtree(out)
+                    if round_number:
+                        samples.setdefault(client, []).append(files / elapsed)
+                        print(
+                            f"many {client}: {files / elapsed:,.0f} files/s", flush=True
+                        )
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    for client, runs in samples.items():
+        results[client] = statistics.median(runs)
+    return results
+
+
 #: What a 15-byte download and the help are compared with; the Twisted import is not
 #: a competitor but the floor of any command that runs Twisted's reactor.
 REACTOR_IMPORT: Final = [PYTHON, "-c", "from twisted.internet import reactor"]
@@ -715,6 +773,22 @@ def get_rows(get: dict[str, Any], size_mib: int) -> list[str]:
     return rows
 
 
+def many_rows(many: dict[str, Any], files: int, size_kib: int) -> list[str]:
+    rows = []
+    what = f"{files} x {size_kib} KiB ({many.get('server')}), files/s"
+    for ours, ref, target in (
+        ("get in turn", "curl in turn", ">= 1.0x"),
+        ("get in turn", "wget -i", "-"),
+        ("get -Z 8", "curl -Z 8", ">= 1.0x"),
+    ):
+        if ours in many and ref in many:
+            rows.append(
+                f"| {ours} {what} | {many[ours]:,.0f} | {ref} {many[ref]:,.0f} | "
+                f"{ratio(many[ours], many[ref])} | {target} |"
+            )
+    return rows
+
+
 def startup_rows(startup: dict[str, float]) -> list[str]:
     rows = []
     for ours, ref, label, target in (
@@ -799,7 +873,17 @@ def cluster_rows(cluster: dict[str, Any], clients: int) -> list[str]:
     ]
 
 
-SECTIONS: Final = ("echo", "chat", "irc", "cluster", "storm", "idle", "get", "startup")
+SECTIONS: Final = (
+    "echo",
+    "chat",
+    "irc",
+    "cluster",
+    "storm",
+    "idle",
+    "get",
+    "many",
+    "startup",
+)
 
 
 def main() -> None:
@@ -843,6 +927,8 @@ def main() -> None:
         )
     if "get" in only:
         rows += get_rows(bench_get(get_mib, rounds=2 if args.quick else 3), get_mib)
+    if "many" in only:
+        rows += many_rows(bench_many(200, 10, rounds=2 if args.quick else 5), 200, 10)
     if "startup" in only:
         rows += startup_rows(bench_startup(runs=10))
     if "idle" in only:

@@ -21,7 +21,7 @@ from twisted_tcp._server import FramedServerProtocol, LimitedServerFactory
 from twisted_tcp._text import CRLF, sanitize, strip_formatting
 from twisted_tcp._writethrough import write_through
 from twisted_tcp.chat import texts
-from twisted_tcp.chat.core import ChatService, Completion
+from twisted_tcp.chat.core import ChatService, Completion, tidy
 from twisted_tcp.chat.room import Room
 
 DEFAULT_MAX_LINE: Final = 1024
@@ -190,7 +190,7 @@ class ChatProtocol(FramedServerProtocol):
     # Input.
 
     def messageReceived(self, message: bytes) -> None:
-        line = sanitize(self.decode(message)).strip()
+        line = tidy(sanitize(self.decode(message)))
         if not line:
             return
         if line.casefold() == "quit":

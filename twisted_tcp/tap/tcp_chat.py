@@ -36,6 +36,7 @@ from twisted_tcp.chat.irc import IRCFactory
 from twisted_tcp.chat.web import chat_site, parse_origin
 from twisted_tcp.tap._common import (
     ServerOptions,
+    StartError,
     checked_endpoints,
     make_server_service,
     server_parameters,
@@ -124,6 +125,10 @@ class Options(ServerOptions):
     def postOptions(self) -> None:
         if self["web-origin"] and not self["web"]:
             raise usage.UsageError("--web-origin needs --web")
+        if self["history-db"] is not None and not self["history"]:
+            raise usage.UsageError(
+                "--history-db needs --history N, the messages it keeps of each room"
+            )
         if self["irc-password"] is not None and not self["irc"]:
             raise usage.UsageError("--irc-password needs --irc")
         super().postOptions()
@@ -134,9 +139,9 @@ class Options(ServerOptions):
         if self["redis"] is not None and (
             find_spec("txredisapi") is None or find_spec("hiredis") is None
         ):
-            raise ValueError(
-                "--redis needs the txredisapi and hiredis packages:"
-                " pip install 'twisted-tcp[redis]'"
+            raise StartError(
+                "--redis needs the txredisapi and hiredis packages: make chat"
+                " installs them, as does pip install '.[redis]' in the checkout"
             )
         common = self.common_factory_arguments()
         self["chat"] = make_chat(
@@ -171,9 +176,9 @@ class Options(ServerOptions):
             with Path(self["motd"]).open("rb") as motd:
                 data = motd.read(MAX_MOTD_BYTES + 1)
         except OSError as error:
-            raise ValueError(f"cannot read --motd: {error}") from None
+            raise StartError(f"cannot read --motd: {error}") from None
         if len(data) > MAX_MOTD_BYTES:
-            raise ValueError(f"--motd is over {MAX_MOTD_BYTES} bytes")
+            raise StartError(f"--motd is over {MAX_MOTD_BYTES} bytes")
         return data.decode("utf-8", "replace")
 
 
