@@ -12,12 +12,14 @@ C{make test}.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_twisted
 from hypothesis import HealthCheck, settings
+from twisted.internet.defer import maybeDeferred
 
 from tests.cluster_support import Client, Node
 from tests.redis_support import RedisServer
@@ -138,3 +140,29 @@ def clients() -> Iterator[list[Client]]:
     yield opened
     for client in opened:
         client.close()
+
+
+@pytest_twisted.async_yield_fixture
+async def moderated_chat(reactor: Any) -> AsyncIterator[Callable[..., Any]]:
+    """
+    Make started one-process chats with cheap password hashes, as the contract
+    suite makes them; each is stopped after the test.
+    """
+    from tests.test_chat_contract import Chat
+    from twisted_tcp.chat.passwords import Cost, PasswordHasher
+
+    made: list[Chat] = []
+
+    async def make(**options: Any) -> Chat:
+        options.setdefault("hasher", PasswordHasher(reactor, cost=Cost(n=16, r=1, p=1)))
+        made_chat = Chat(reactor, None, **options)
+        made.append(made_chat)
+        made_chat.chat.startService()
+        return made_chat
+
+    yield make
+    for each in made:
+        for member in each.members:
+            member.transport.loseConnection()
+        each.chat.shutdown()
+        await maybeDeferred(each.chat.stopService)

@@ -99,9 +99,12 @@ class Moderation:
         return ban is None
 
     def may_post(self, member: ChatMember) -> bool:
-        """Whether C{member} may post to its room (it is told if not)."""
+        """
+        Whether C{member} may post to its room (it is told if not): a mute holds
+        everyone but the room's operators.
+        """
         room = member.room
-        if room is None:
+        if room is None or self.is_operator(member, room.key):
             return True
         muted = self._matching("mute", member, room.key, self._everywhere())
         if muted is not None:

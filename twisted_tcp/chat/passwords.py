@@ -31,6 +31,8 @@ from twisted.internet.defer import Deferred, DeferredSemaphore, succeed
 from twisted.internet.threads import deferToThreadPool
 from twisted.python.failure import Failure
 
+from twisted_tcp.chat import texts
+
 #: scrypt's cost: 2**14 blocks of 128 * 8 bytes, 16 MiB per hash.
 SCRYPT_N: Final = 1 << 14
 SCRYPT_R: Final = 8
@@ -40,9 +42,7 @@ MAX_HASHING: Final = 2
 MAX_WAITING: Final = 32
 MIN_PASSWORD: Final = 8
 MAX_PASSWORD: Final = 128
-PASSWORD_RULE: Final = (
-    f"a password is one word of {MIN_PASSWORD} to {MAX_PASSWORD} characters"
-)
+PASSWORD_RULE: Final = texts.password_rule(MIN_PASSWORD, MAX_PASSWORD)
 FREE_FAILURES: Final = 5
 MAX_WAIT: Final = 300.0
 #: Addresses and accounts whose failures L{LoginLimiter} remembers (the least

@@ -232,6 +232,10 @@ HELP_OPERATORS: Final = (
 )
 
 
+def password_rule(shortest: int, longest: int) -> str:
+    return f"a password is one word of {shortest} to {longest} characters"
+
+
 def registered(nick: str) -> str:
     return f"* the nick {nick} is registered to you; next time, /identify PASSWORD"
 
