@@ -242,8 +242,26 @@ def raw_server(
     return port, f"http://127.0.0.1:{port_of(port)}/"
 
 
-#: The C{twisted-tcp get} command of the environment running the tests.
-GET_COMMAND = [str(Path(sys.executable).with_name("twisted-tcp")), "get"]
+#: The C{twisted-tcp} command of the environment running the tests.
+COMMAND = [str(Path(sys.executable).with_name("twisted-tcp"))]
+GET_COMMAND = [*COMMAND, "get"]
+
+
+def run(*argv: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
+    """Run C{twisted-tcp ARGV...} to completion on C{stdin}, capturing its output."""
+    return subprocess.run(
+        [*COMMAND, *argv], input=stdin, capture_output=True, timeout=60
+    )
+
+
+async def run_against(
+    *argv: str, stdin: bytes = b""
+) -> subprocess.CompletedProcess[bytes]:
+    """L{run} in a thread, so that a server on the test's reactor can answer."""
+    result: subprocess.CompletedProcess[bytes] = await deferToThread(
+        run, *argv, stdin=stdin
+    )
+    return result
 
 
 def run_get(*argv: str, cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:

@@ -92,6 +92,25 @@ def test_empty_lines_ignored(room: ChatHarness) -> None:
     assert lines(out) == []
 
 
+@pytest.mark.parametrize(
+    ("padding", "kept"), [(" " * 128, " " * 4), ("\t" * 9, " " * 4), ("  ", "  ")]
+)
+def test_long_white_space_runs_are_cut(
+    room: ChatHarness, padding: str, kept: str
+) -> None:
+    """
+    A run of more than 4 white-space characters in a line reaches the room as 4
+    spaces, so padding cannot push text to the start of a row; shorter runs stay.
+    """
+    alice, out = room.join()
+    take(out)
+    say(alice, f"hi{padding}<bob> fake", f"/me waves{padding}x")
+    assert lines(out) == [
+        f"[{room.stamp()}] <guest-1> hi{kept}<bob> fake",
+        f"[{room.stamp()}] * guest-1 waves{kept}x",
+    ]
+
+
 @pytest.mark.parametrize("nick", ["a", "Alice", "x" * 30, "n1_c-k"])
 def test_nick_change_announced(room: ChatHarness, nick: str) -> None:
     """A valid /nick is announced to everyone."""

@@ -9,7 +9,10 @@ import re
 import resource
 import selectors
 import socket
+import subprocess
+import sys
 import time
+import tomllib
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, TypeVar
@@ -37,9 +40,12 @@ from twisted_tcp.tap._common import ServerService
 from twisted_tcp.udp_echo import MAX_DATAGRAM, UDPEchoProtocol
 
 from .support import Collector, port_of, read_until_closed
-from .twist_support import Twist
+from .twist_support import TWIST, Twist
 
 OptionsT = TypeVar("OptionsT", bound=usage.Options)
+
+
+CHECKOUT = Path(__file__).resolve().parent.parent
 
 
 def parsed(options_class: type[OptionsT], *argv: str) -> OptionsT:
@@ -193,16 +199,17 @@ def test_greet_defaults() -> None:
         (tcp_greet, ["--greeting", "{0}"], "bad greeting"),
         (tcp_greet, ["--exit-word", ""], "exit word"),
         (tcp_chat, ["--flood-burst", "0"], "expected a whole number >= 1, got 0"),
-        (tcp_chat, ["--motd", "/nonexistent/motd"], "cannot read --motd"),
+        (tcp_chat, ["--history-db", "h.db"], "--history-db needs --history N"),
         (udp_echo, ["--mode", "lower"], "unknown mode"),
         (udp_echo, ["--interface", "bogus.test"], "an IPv4 or IPv6 address, got bog"),
         (udp_echo, ["--rate", "-5"], "expected a whole number >= 0, got -5"),
     ],
 )
 def test_usage_errors(module: Any, argv: list[str], message: str) -> None:
-    """Bad option values are usage errors that say what is wrong."""
-    with pytest.raises(usage.UsageError, match=message):
+    """Bad option values are usage errors that say what is wrong, in plain words."""
+    with pytest.raises(usage.UsageError, match=message) as raised:
         parsed(module.Options, *argv)
+    assert not str(raised.value).startswith("Parameter type enforcement failed")
 
 
 def test_chat_options_reach_factory(tmp_path: Path) -> None:
@@ -248,14 +255,30 @@ def test_bad_default_room_is_a_usage_error(room: str) -> None:
         parsed(tcp_chat.Options, "--default-room", room)
 
 
-def test_unusable_history_db_is_a_usage_error(tmp_path: Path) -> None:
-    """A history file that is not a database, or cannot be created, is refused."""
+def test_unusable_history_db_stops_the_start(tmp_path: Path) -> None:
+    """A history file that is not a database, or cannot be created, stops twist
+    with one line saying so."""
     garbage = tmp_path / "garbage.db"
     garbage.write_bytes(b"this is not an SQLite database" * 100)
-    with pytest.raises(usage.UsageError, match="not a usable history database"):
-        parsed(tcp_chat.Options, "--history-db", str(garbage))
-    with pytest.raises(usage.UsageError, match="cannot open the history database"):
-        parsed(tcp_chat.Options, "--history-db", str(tmp_path / "no" / "such.db"))
+    with pytest.raises(SystemExit, match=r"^twist: .* not a usable history database"):
+        parsed(tcp_chat.Options, "--history", "5", "--history-db", str(garbage))
+    missing = str(tmp_path / "no" / "such.db")
+    with pytest.raises(SystemExit, match=r"^twist: cannot open the history database"):
+        parsed(tcp_chat.Options, "--history", "5", "--history-db", missing)
+
+
+def test_start_errors_are_one_line_without_the_usage(tmp_path: Path) -> None:
+    """A server that cannot start for want of a usable file says why in one line
+    on stderr, without the usage, and exits 1."""
+    (tmp_path / "garbage.db").write_bytes(b"this is not an SQLite database" * 100)
+    result = subprocess.run(
+        [str(TWIST), "tcp-chat", "--history", "5", "--history-db", "garbage.db"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        "twist: garbage.db is not a usable history database (file is not a database)\n"
+    )
 
 
 def test_chat_defaults() -> None:
@@ -270,11 +293,30 @@ def test_chat_defaults() -> None:
     assert (chat.default_room, chat.settings.announce_limit) == ("#lobby", 200)
 
 
+def test_redis_without_its_packages_names_commands_that_install_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """--redis where txredisapi is missing stops twist with one line naming the
+    commands of this checkout that install the cluster extra (no package of the
+    project's name is published)."""
+    monkeypatch.setitem(sys.modules, "txredisapi", None)
+    with pytest.raises(SystemExit) as stopped:
+        parsed(tcp_chat.Options, "--redis", "redis://127.0.0.1:6379")
+    assert str(stopped.value) == (
+        "twist: --redis needs the txredisapi and hiredis packages: make chat"
+        " installs them, as does pip install '.[redis]' in the checkout"
+    )
+    extras = tomllib.loads((CHECKOUT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    assert {"txredisapi>=1.6", "hiredis>=3.0"} <= set(extras["redis"])
+
+
 def test_oversized_motd_refused(tmp_path: Path) -> None:
     """A MOTD file over 64 KiB is refused as a mistake."""
     motd = tmp_path / "motd.txt"
     motd.write_bytes(b"x" * (64 * 1024 + 1))
-    with pytest.raises(usage.UsageError, match="over 65536 bytes"):
+    with pytest.raises(SystemExit, match="over 65536 bytes"):
         parsed(tcp_chat.Options, "--motd", str(motd))
 
 
@@ -401,10 +443,11 @@ async def test_web_tcp_port_listens_on_ipv6_and_ipv4(reactor: Any) -> None:
         tcp_chat.Options, "--listen", "tcp:0:interface=127.0.0.1", "--web", "tcp:0"
     )
     service = tcp_chat.makeService(options)
-    assert isinstance(service, ServerService)
+    _, server = list(service)  # type: ignore[call-overload]
+    assert isinstance(server, ServerService)
     service.startService()
     try:
-        web = list(service)[1]
+        web = list(server)[1]
         port = web._waitingForPort.result.getHost().port
         for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
             status = await deferToThread(http_status, family, host, port)

@@ -18,7 +18,7 @@ from zope.interface import implementer
 
 from twisted_tcp._ratelimit import TokenBucket
 from twisted_tcp._server import FramedServerProtocol, LimitedServerFactory
-from twisted_tcp._text import CRLF, sanitize
+from twisted_tcp._text import CRLF, sanitize, strip_formatting
 from twisted_tcp._writethrough import write_through
 from twisted_tcp.chat import texts
 from twisted_tcp.chat.core import (
@@ -26,6 +26,7 @@ from twisted_tcp.chat.core import (
     OPERATOR_COMMANDS,
     ChatService,
     Completion,
+    tidy,
 )
 from twisted_tcp.chat.room import Room
 
@@ -157,6 +158,10 @@ class ChatProtocol(FramedServerProtocol):
         self._leave_reason = reason
         self.close_gracefully()
 
+    def send_text(self, text: str) -> None:
+        """A line for this member alone, without IRC formatting codes."""
+        super().send_text(strip_formatting(text))
+
     def evict(self) -> None:
         """Throw the client out at once, unsent output and all (it does not read)."""
         self._departed = True
@@ -204,7 +209,7 @@ class ChatProtocol(FramedServerProtocol):
     # Input.
 
     def messageReceived(self, message: bytes) -> None:
-        line = sanitize(self.decode(message)).strip()
+        line = tidy(sanitize(self.decode(message)))
         if not line:
             return
         if line.casefold() == "quit":

@@ -20,16 +20,18 @@ from twisted_tcp.chat.core import (
     ChatSettings,
     Completion,
     Member,
-    RoomEntry,
     enter_room,
-    first_by_nick,
-    most_crowded,
     nick_key,
     room_key,
+)
+from twisted_tcp.chat.history import HistoryStore, MemoryHistory
+from twisted_tcp.chat.listing import (
+    RoomEntry,
+    first_by_nick,
+    most_crowded,
     tell_rooms,
     tell_who,
 )
-from twisted_tcp.chat.history import HistoryStore, MemoryHistory
 from twisted_tcp.chat.room import Room
 from twisted_tcp.chat.state import Authority
 

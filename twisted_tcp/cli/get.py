@@ -16,13 +16,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from twisted_tcp._http_parser import HTTPError, ResponseHead, parse_content_length
+from twisted_tcp._checks import BadValueError
 from twisted_tcp._text import neutralise_c1
-from twisted_tcp.cli import say
+from twisted_tcp.cli import complain, say
 from twisted_tcp.cli.errors import ClientError
 from twisted_tcp.cli.exitcodes import EXIT_OK
+from twisted_tcp.cli.get_options import fetch_options, save_etag
 from twisted_tcp.cli.progress import Progress
-from twisted_tcp.httpget import FetchResult, WriteError, fetch, guess_scheme
+from twisted_tcp.http import FetchResult, HTTPError, WriteError, fetch
+from twisted_tcp.http.parser import ResponseHead, parse_content_length
+from twisted_tcp.http.url import guess_scheme
 
 
 async def run(reactor: Any, arguments: argparse.Namespace) -> int:
@@ -54,6 +57,7 @@ async def run(reactor: Any, arguments: argparse.Namespace) -> int:
                 "status": getattr(error, "status", None), "bytes": received,
                 "seconds": round(time.monotonic() - started, 6), "sha256": None,
                 "saved": None, "exit_code": error.exit_code, "error": str(error),
+                "attempts": getattr(error, "attempts", 1),
             }  # fmt: skip
             say(json.dumps(summary))
         raise
@@ -62,7 +66,7 @@ async def run(reactor: Any, arguments: argparse.Namespace) -> int:
             "url": result.url, "redirects": result.redirects, "status": result.status,
             "bytes": result.bytes, "seconds": round(result.seconds, 6),
             "sha256": result.sha256, "saved": result.path, "exit_code": EXIT_OK,
-            "error": None,
+            "error": None, "attempts": result.attempts,
         }  # fmt: skip
         say(json.dumps(summary))
     return EXIT_OK
@@ -75,6 +79,15 @@ async def _download(
     path = None if arguments.output == "-" else arguments.output
     if arguments.remote_name:
         path = remote_name(url)
+    elif arguments.remote_header_name:
+        raise ClientError(2, "-J names the file -O saves to: give -O too")
+    try:
+        options = fetch_options(
+            vars(arguments), url, sha256=arguments.json,
+            include_headers=arguments.include or arguments.head,
+        )  # fmt: skip
+    except BadValueError as error:
+        raise ClientError(2, str(error)) from None
     dump = arguments.dump_header
     if path is not None and dump not in (None, "-") and _same_file(path, dump):
         raise ClientError(
@@ -88,13 +101,14 @@ async def _download(
     def on_head(head: ResponseHead) -> None:
         if print_head:
             # Shown, not replayed: the server's C1 controls must not drive the
-            # terminal (the parser refuses C0 ones, ESC among them).
+            # terminal (the parser refuses C0 ones, ESC among them). -D - asks
+            # for the same head on the same output: it is printed once.
             sys.stdout.buffer.write(neutralise_c1(head.raw))
             sys.stdout.flush()
-        if dump == "-":
+        elif dump == "-":
             sys.stdout.buffer.write(head.raw)
             sys.stdout.flush()
-        elif dump is not None:
+        if dump not in (None, "-"):
             try:
                 Path(dump).write_bytes(head.raw)
             except OSError as error:
@@ -108,21 +122,21 @@ async def _download(
         if progress is not None:
             progress.update(size)
 
+    def on_retry(attempt: int, pause: float, error: HTTPError) -> None:
+        left = options.retry.retries - attempt
+        complain(f"{error}; trying again in {pause:.3g} s ({left} more tries left)")
+
     try:
-        return await fetch(
-            reactor, url, path,
+        result = await fetch(
+            reactor, url, path, options,
             output=None if saving else sys.stdout.buffer,
-            follow_redirects=arguments.location, max_redirects=arguments.max_redirs,
-            connect_timeout=arguments.connect_timeout, max_time=arguments.max_time,
-            max_filesize=arguments.max_filesize, compressed=arguments.compressed,
-            user_agent=arguments.user_agent, cacert=arguments.cacert,
-            insecure=arguments.insecure, fail=arguments.fail,
-            include_headers=arguments.include, sha256=arguments.json,
-            on_head=on_head, on_progress=on_progress,
+            on_head=on_head, on_progress=on_progress, on_retry=on_retry,
         )  # fmt: skip
     finally:
         if progress is not None:
             progress.finish()
+    save_etag(arguments.etag_save, result)
+    return result
 
 
 def _same_file(first: str, second: str) -> bool:

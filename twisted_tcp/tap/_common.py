@@ -38,6 +38,30 @@ from twisted_tcp._logging import readable_logs
 from twisted_tcp._server import LimitedServerFactory
 
 _log = Logger()
+#: What Twisted's option parser puts before a checker's message.
+_ENFORCEMENT_PREFIX = "Parameter type enforcement failed: "
+
+
+class StartError(Exception):
+    """
+    What keeps a server from starting that is not a mistake in its options (a
+    package that is not installed): C{twist} says it in one line, without the usage.
+    A file that cannot be used (an C{OSError}) is reported the same way.
+    """
+
+
+class PlainErrors(usage.Options):
+    """
+    Options whose errors read as one plain sentence: a refused value is reported
+    without Twisted's "Parameter type enforcement failed:" prefix.
+    """
+
+    def parseOptions(self, options: Sequence[str] | None = None) -> None:
+        try:
+            super().parseOptions(options)
+        except usage.UsageError as error:
+            message = str(error).removeprefix(_ENFORCEMENT_PREFIX)
+            raise usage.UsageError(message) from None
 
 
 def prefer_lean_reactor() -> None:
@@ -108,7 +132,7 @@ def server_parameters(
     ]
 
 
-class ServerOptions(usage.Options):
+class ServerOptions(PlainErrors):
     """Command-line options common to the TCP server plugins."""
 
     default_port: ClassVar[int]
@@ -128,6 +152,8 @@ class ServerOptions(usage.Options):
         self["endpoints"] = checked_endpoints(self.endpoint_descriptions())
         try:
             self["factory"] = self.build_factory()
+        except (StartError, OSError) as error:
+            raise SystemExit(f"twist: {error}") from None
         except ValueError as error:
             raise usage.UsageError(str(error)) from None
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from twisted_tcp.chat.cluster.schema import LUA_NAMES
+
 #: Entries kept in a room's log (C{XADD ... MAXLEN ~}): how far a node that was cut
 #: off can fall behind in one room and still catch up without loss.
 LOG_KEEP: Final = 10_000
@@ -25,43 +27,11 @@ INBOX_KEEP: Final = 1_000
 LOST_MEMORY: Final = 3600
 
 
-class Keys:
-    """The names of the cluster's keys under one prefix (see C{docs/cluster.md})."""
-
-    def __init__(self, prefix: str) -> None:
-        self.prefix = prefix
-        self.nodes = f"{prefix}:nodes"
-        self.rooms = f"{prefix}:rooms"
-
-    def room_log(self, room: str) -> str:
-        return f"{self.prefix}:room:{room}:log"
-
-    def room_members(self, room: str) -> str:
-        return f"{self.prefix}:room:{room}:members"
-
-    def room_topic(self, room: str) -> str:
-        return f"{self.prefix}:room:{room}:topic"
-
-    def nick(self, nick: str) -> str:
-        return f"{self.prefix}:nick:{nick}"
-
-    def node(self, node: str) -> str:
-        return f"{self.prefix}:node:{node}"
-
-    def inbox(self, node: str) -> str:
-        return f"{self.prefix}:node:{node}:inbox"
-
-    def room_of_log(self, key: str) -> str | None:
-        """The room whose log C{key} is, or C{None} if it is no room's log."""
-        head = f"{self.prefix}:room:"
-        if key.startswith(head) and key.endswith(":log"):
-            return key[len(head) : -len(":log")]
-        return None
-
-
 #: Functions every script below starts with. Room member values are
 #: "NICK<TAB>NODE<TAB>SINCE"; nick owners are "NODE<TAB>NICK".
-_COMMON: Final = r"""
+_COMMON: Final = (
+    LUA_NAMES
+    + r"""
 local P = ARGV[1]
 local function k(...) return P .. ':' .. table.concat({...}, ':') end
 local function field(value, n)
@@ -87,9 +57,11 @@ local function leave_room(room, nick_key, nick, kind, text, default, keep, origi
   redis.call('HDEL', k('room', room, 'members'), nick_key)
   local population = redis.call('HLEN', k('room', room, 'members'))
   if kind ~= '' and origin then
-    event(room, keep, 'k', kind, 'u', nick, 't', text, 'p', population, 'o', origin)
+    event(room, keep, F.kind, kind, F.nick, nick, F.text, text, F.population,
+      population, F.origin, origin)
   elseif kind ~= '' then
-    event(room, keep, 'k', kind, 'u', nick, 't', text, 'p', population)
+    event(room, keep, F.kind, kind, F.nick, nick, F.text, text, F.population,
+      population)
   end
   if population == 0 and room ~= default then
     redis.call('HDEL', k('rooms'), room)
@@ -103,7 +75,8 @@ local function retire(node, reason, default, keep)
     local nick_key, room = members[i], members[i + 1]
     local record = redis.call('HGET', k('room', room, 'members'), nick_key)
     if record and field(record, 2) == node then
-      leave_room(room, nick_key, field(record, 1), 'd', reason, default, keep, node)
+      leave_room(room, nick_key, field(record, 1), K.departure, reason, default, keep,
+        node)
     end
     if owned(nick_key, node) then redis.call('DEL', k('nick', nick_key)) end
   end
@@ -122,6 +95,7 @@ local function new_guest(node)
   return nil
 end
 """
+)
 
 #: Into a room: the member is listed there, and an event in the room's log marks the
 #: moment from which the member's node delivers the room to it (the event's token
@@ -135,14 +109,14 @@ local function enter(node, nick, since, room, name, token, history, default, kee
   name = redis.call('HGET', k('rooms'), room)
   if current ~= '' then
     local reason = string.gsub(moved, '{room}', name, 1)
-    leave_room(current, nick_key, nick, 'd', reason, default, keep)
+    leave_room(current, nick_key, nick, K.departure, reason, default, keep)
   end
   redis.call('HSET', k('room', room, 'members'), nick_key,
     nick .. '\t' .. node .. '\t' .. since)
   redis.call('HSET', k('node', node, 'members'), nick_key, room)
   local population = redis.call('HLEN', k('room', room, 'members'))
-  local id = event(room, keep, 'k', kind, 'u', nick, 'o', node, 'c', token,
-    'p', population)
+  local id = event(room, keep, F.kind, kind, F.nick, nick, F.origin, node,
+    F.token, token, F.population, population)
   local reply = {id, name, population,
     redis.call('GET', k('room', room, 'topic')) or ''}
   history = tonumber(history)
@@ -152,7 +126,7 @@ local function enter(node, nick, since, room, name, token, history, default, kee
     for i = #past, 1, -1 do
       local fields = past[i][2]
       for j = 1, #fields, 2 do
-        if fields[j] == 't' then table.insert(reply, fields[j + 1]) end
+        if fields[j] == F.text then table.insert(reply, fields[j + 1]) end
       end
     end
   end
@@ -172,7 +146,7 @@ local node = ARGV[2]
 local nick = new_guest(node)
 if not nick then return redis.error_reply('no free guest nick') end
 local reply = enter(node, nick, ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8],
-  ARGV[9], '', 's', '')
+  ARGV[9], '', K.entered, '')
 table.insert(reply, 1, nick)
 return reply
 """
@@ -188,7 +162,7 @@ ENTER: Final = (
     + _ENTER
     + r"""
 return enter(ARGV[2], ARGV[10], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8],
-  ARGV[9], ARGV[11], 'a', ARGV[12])
+  ARGV[9], ARGV[11], K.arrival, ARGV[12])
 """
 )
 
@@ -236,8 +210,8 @@ redis.call('HSET', k('room', room, 'members'), new_key,
 redis.call('HDEL', k('node', node, 'members'), old_key)
 redis.call('HSET', k('node', node, 'members'), new_key, room)
 if notice ~= '' then
-  event(room, ARGV[8], 'k', 'n', 't', notice,
-    'p', redis.call('HLEN', k('room', room, 'members')))
+  event(room, ARGV[8], F.kind, K.notice, F.text, notice,
+    F.population, redis.call('HLEN', k('room', room, 'members')))
 end
 return {1}
 """
@@ -257,21 +231,21 @@ local room, history, keep, node = ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
 local lines = {}
 local function post_lines()
   if #lines > 0 then
-    event(room, keep, 'k', 'm', 't', table.concat(lines, '\n'))
+    event(room, keep, F.kind, K.messages, F.text, table.concat(lines, '\n'))
     lines = {}
   end
 end
 for i = 6, #ARGV, 2 do
   local kind, text = ARGV[i], ARGV[i + 1]
-  if kind == 'a' then
+  if kind == K.arrival then
     post_lines()
-    event(room, keep, 'k', 'a', 'u', text, 'o', node,
-      'p', redis.call('HLEN', k('room', room, 'members')))
+    event(room, keep, F.kind, K.arrival, F.nick, text, F.origin, node,
+      F.population, redis.call('HLEN', k('room', room, 'members')))
   else
     table.insert(lines, text)
     if history > 0 then
       pcall(redis.call, 'XADD', k('room', room, 'history'), 'MAXLEN', '~', history,
-        '*', 't', text)
+        '*', F.text, text)
     end
   end
 end
@@ -290,9 +264,11 @@ local fields = {}
 for i = 4, #ARGV, 2 do
   table.insert(fields, ARGV[i])
   table.insert(fields, ARGV[i + 1])
-  if ARGV[i] == 'v' then redis.call('SET', k('room', room, 'topic'), ARGV[i + 1]) end
+  if ARGV[i] == F.topic then
+    redis.call('SET', k('room', room, 'topic'), ARGV[i + 1])
+  end
 end
-table.insert(fields, 'p')
+table.insert(fields, F.population)
 table.insert(fields, redis.call('HLEN', k('room', room, 'members')))
 return event(room, ARGV[3], unpack(fields))
 """
@@ -307,7 +283,7 @@ PRIVATE: Final = (
 local owner = redis.call('GET', k('nick', string.lower(ARGV[2])))
 if not owner then return false end
 redis.call('XADD', k('node', field(owner, 1), 'inbox'), 'MAXLEN', '~', ARGV[4], '*',
-  'u', string.lower(ARGV[2]), 't', ARGV[3])
+  F.nick, string.lower(ARGV[2]), F.text, ARGV[3])
 return field(owner, 2)
 """
 )
@@ -332,27 +308,46 @@ return reply
 """
 )
 
-#: A heartbeat, then a look for lost nodes: each node whose heartbeat expired is
-#: retired (its members announced as lost in their rooms, their nicks freed).
-#: ARGV: prefix, node, heartbeat lifetime (ms), default room, log keep, seconds a lost
-#: node is remembered as lost.
+#: A heartbeat, then a look for lost nodes: those whose heartbeat expired.
+#: ARGV: prefix, node, heartbeat lifetime (ms).
 #: Returns whether this node's own heartbeat was still there (0: it was lost or
 #: Redis lost its data, and the node must re-assert its members), then the ids of
-#: the nodes declared lost.
+#: the nodes whose heartbeat is gone (see L{LOST}).
 HEARTBEAT: Final = (
     _COMMON
     + r"""
-local node, ttl, default, keep = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local node, ttl = ARGV[2], ARGV[3]
 local alive = redis.call('SET', k('node', node), '1', 'PX', ttl, 'XX') and 1 or 0
 local reply = {alive}
 for _, other in ipairs(redis.call('SMEMBERS', k('nodes'))) do
   if other ~= node and redis.call('EXISTS', k('node', other)) == 0 then
-    retire(other, 'server lost', default, keep)
-    redis.call('SET', k('node', other, 'lost'), '1', 'EX', ARGV[6])
     table.insert(reply, other)
   end
 end
 return reply
+"""
+)
+
+#: Nodes declared lost: each one whose heartbeat is still gone is retired (its
+#: members announced as lost in their rooms, their nicks freed) and remembered as
+#: lost. ARGV: prefix, default room, log keep, seconds a lost node is remembered as
+#: lost, the reason its members leave for, then the nodes' ids.
+#: Returns the ids of the nodes retired.
+LOST: Final = (
+    _COMMON
+    + r"""
+local default, keep, memory, reason = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local retired = {}
+for i = 6, #ARGV do
+  local other = ARGV[i]
+  if redis.call('SISMEMBER', k('nodes'), other) == 1
+      and redis.call('EXISTS', k('node', other)) == 0 then
+    retire(other, reason, default, keep)
+    redis.call('SET', k('node', other, 'lost'), '1', 'EX', memory)
+    table.insert(retired, other)
+  end
+end
+return retired
 """
 )
 
@@ -412,8 +407,9 @@ while ARGV[i] ~= '' do
   local new = redis.call('HSET', k('room', room, 'members'), nick_key,
     nick .. '\t' .. node .. '\t' .. since)
   if (new == 1 and was_lost) or nick ~= was then
-    event(room, keep, 'k', 'b', 'u', nick, 'w', was, 'l', was_lost and '1' or '',
-      'o', node, 'p', redis.call('HLEN', k('room', room, 'members')))
+    event(room, keep, F.kind, K.back, F.nick, nick, F.former, was,
+      F.was_lost, was_lost and '1' or '', F.origin, node,
+      F.population, redis.call('HLEN', k('room', room, 'members')))
   end
 end
 i = i + 1
@@ -428,8 +424,8 @@ for j = 1, #listed, 2 do
   if not here[nick_key] then
     local record = redis.call('HGET', k('room', room, 'members'), nick_key)
     if record and field(record, 2) == node then
-      leave_room(room, nick_key, field(record, 1), 'd', 'connection lost', default,
-        keep)
+      leave_room(room, nick_key, field(record, 1), K.departure, 'connection lost',
+        default, keep)
     end
     redis.call('HDEL', k('node', node, 'members'), nick_key)
     if owned(nick_key, node) then redis.call('DEL', k('nick', nick_key)) end

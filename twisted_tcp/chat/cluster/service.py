@@ -13,42 +13,40 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
 from weakref import WeakSet
 
 from twisted.internet.defer import Deferred, ensureDeferred, succeed
-from twisted.internet.interfaces import IDelayedCall
-from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from twisted_tcp.chat import texts
 from twisted_tcp.chat.build import DEFAULT_CLUSTER, DEFAULT_HEARTBEAT
-from twisted_tcp.chat.cluster import scripts
+from twisted_tcp.chat.cluster import events, queries, scripts
 from twisted_tcp.chat.cluster.address import RedisAddress
 from twisted_tcp.chat.cluster.link import Argument, RedisLink, RedisUnavailableError
+from twisted_tcp.chat.cluster.outbox import Outbox
+from twisted_tcp.chat.cluster.presence import Presence
 from twisted_tcp.chat.cluster.reader import StreamReader, stream_id
+from twisted_tcp.chat.cluster.schema import Field, Keys, Kind
 from twisted_tcp.chat.core import (
     ChatCore,
     ChatMember,
     ChatSettings,
     Completion,
     Member,
-    RoomEntry,
     enter_room,
-    first_by_nick,
-    most_crowded,
     nick_key,
     room_key,
+)
+from twisted_tcp.chat.listing import (
     tell_rooms,
     tell_who,
 )
 from twisted_tcp.chat.room import Room
 
-#: A node whose heartbeat is this many periods old is lost.
-HEARTBEATS_TO_LOSS: Final = 5
 #: Seconds a stopping node waits for Redis to record its members' departure.
 RETIRE_TIMEOUT: Final = 3.0
 #: Characters of one member's lines sent to Redis and not yet answered before its
@@ -59,12 +57,6 @@ RETIRE_TIMEOUT: Final = 3.0
 #: bound in lines would cut a sender's burst of short lines into many round trips,
 #: each read and written to every member separately.)
 MAX_IN_FLIGHT: Final = 64 * 1024
-#: Lines and arrivals sent to Redis in one script at most (see
-#: L{RedisChat._send_outbox}).
-MAX_POST_BATCH: Final = 500
-#: Entries asked of Redis at a time when C{/who} and C{/rooms} go through a room's
-#: members or the rooms: however many there are, no answer from Redis is larger.
-SCAN_COUNT: Final = 1000
 
 _Entry = TypeVar("_Entry")
 
@@ -139,7 +131,7 @@ class RedisChat(ChatCore):
         if not cluster or any(c.isspace() or c == ":" for c in cluster):
             raise ValueError(f"bad cluster name {cluster!r}: no spaces or colons")
         self.address = address
-        self.keys = scripts.Keys(cluster)
+        self.keys = Keys(cluster)
         self.node_name = node_name or default_node_name()
         #: This run of the node: its name and a random token, so that a node
         #: restarted under the same name is a new node to the others.
@@ -157,6 +149,8 @@ class RedisChat(ChatCore):
         self._gone: WeakSet[ChatMember] = WeakSet()
         self._waiting: list[Deferred[None]] = []
         self._reasserting = False
+        #: Whether the node said Redis is away (see L{_unreachable}).
+        self._told_unreachable = False
         self._was_available = False
         self._retiring: Deferred[None] | None = None
         #: The former nicks of members renamed at the last re-assertion (their nick
@@ -168,16 +162,12 @@ class RedisChat(ChatCore):
         #: Members whose rename or move Redis has yet to answer, and the departure
         #: (room, kind, reason) that waits for that answer, if they left meanwhile.
         self._changing: dict[ChatMember, tuple[str, str, str] | None] = {}
-        #: What waits for the end of the reactor turn to go to Redis: per room, a
-        #: message ('m', its line) or an arrival ('a', the newcomer's nick), and
-        #: what to tell once Redis has it (nobody, for an arrival).
-        self._outbox: list[tuple[str, str, str, Deferred[None] | None]] = []
-        self._outbox_call: IDelayedCall | None = None
 
     # Starting and stopping.
 
     def startService(self) -> None:
         super().startService()
+        self.outbox = Outbox(self.clock, self._post_batch, self._ignore_outage)
         self.command = RedisLink(
             self.address,
             reactor=self.clock,
@@ -185,6 +175,7 @@ class RedisChat(ChatCore):
             on_ready=self._links_changed,
             on_lost=self._links_changed,
             on_refused=self._refused,
+            on_unreachable=self._unreachable,
         )
         self._reader_link = RedisLink(
             self.address,
@@ -193,6 +184,7 @@ class RedisChat(ChatCore):
             on_ready=self._reader_ready,
             on_lost=self._links_changed,
             on_refused=self._refused,
+            on_unreachable=self._unreachable,
         )
         self.reader = StreamReader(
             self._reader_link,
@@ -201,8 +193,16 @@ class RedisChat(ChatCore):
             self._entry,
             clock=self.clock,
         )
-        self._beat = LoopingCall(self._heartbeat)
-        self._beat.clock = self.clock
+        self.presence = Presence(
+            self.node,
+            self.heartbeat,
+            clock=self.clock,
+            run=self._run,
+            ready=lambda: self.command.ready and not self.shutting_down,
+            judging=lambda: self.available,
+            forgotten=self._forgotten,
+            default_room=self.default_key,
+        )
         self.log.info(
             "cluster {cluster} node {node} on {address}",
             cluster=self.keys.prefix,
@@ -212,11 +212,10 @@ class RedisChat(ChatCore):
         self.command.start()
         self._reader_link.start()
         self.reader.start()
-        self._beat.start(self.heartbeat, now=False)
+        self.presence.start()
 
     async def _stop(self) -> None:
-        if self._beat.running:
-            self._beat.stop()
+        self.presence.stop()
         if self._retiring is not None:
             await self._retiring
         self.reader.stop()
@@ -247,58 +246,21 @@ class RedisChat(ChatCore):
         Run one of L{scripts} (its first argument, the prefix, is added here), after
         the lines waiting in the outbox, which were sent before it.
         """
-        self._send_outbox()
+        self.outbox.send()
         return self.command.eval(script, [], [self.keys.prefix, *args])
 
     def _execute(self, *command: Argument) -> Deferred[Any]:
         """Send a plain command, after the lines waiting in the outbox."""
-        self._send_outbox()
+        self.outbox.send()
         return self.command.execute(*command)
 
-    def _queue(
-        self, key: str, kind: str, text: str, waiter: Deferred[None] | None
-    ) -> None:
-        """Put a message or an arrival in the outbox (see L{_send_outbox})."""
-        self._outbox.append((key, kind, text, waiter))
-        if len(self._outbox) >= MAX_POST_BATCH:
-            self._send_outbox()
-        elif self._outbox_call is None:
-            self._outbox_call = self.clock.callLater(0, self._send_outbox)
-
-    def _send_outbox(self) -> None:
-        """
-        Send the messages and arrivals queued so far, one script per run of them to
-        the same room: the lines of one read of a sender's reach Redis together, and
-        so reach every node's reader together, which then writes them to each member
-        at once; the arrivals of a join storm cost one script per turn, not each one.
-        """
-        if self._outbox_call is not None:
-            if self._outbox_call.active():
-                self._outbox_call.cancel()
-            self._outbox_call = None
-        outbox, self._outbox = self._outbox, []
-        while outbox:
-            room = outbox[0][0]
-            run = 1
-            while run < min(len(outbox), MAX_POST_BATCH) and outbox[run][0] == room:
-                run += 1
-            batch, outbox = outbox[:run], outbox[run:]
-            arguments: list[Argument] = [
-                self.keys.prefix, room, self.settings.history, scripts.LOG_KEEP,
-                self.node,
-            ]  # fmt: skip
-            waiters = []
-            for _, kind, text, waiter in batch:
-                arguments += (kind, text)
-                if waiter is not None:
-                    waiters.append(waiter)
-            posting = self.command.eval(scripts.POST, [], arguments)
-            if waiters:
-                posting.addCallbacks(
-                    _settle, _fail, callbackArgs=(waiters,), errbackArgs=(waiters,)
-                )
-            else:
-                posting.addErrback(self._ignore_outage)
+    def _post_batch(self, room: str, postings: list[str]) -> Deferred[Any]:
+        """Post to C{room} what its outbox holds for it (see L{scripts.POST})."""
+        arguments: list[Argument] = [
+            self.keys.prefix, room, self.settings.history, scripts.LOG_KEEP,
+            self.node, *postings,
+        ]  # fmt: skip
+        return self.command.eval(scripts.POST, [], arguments)
 
     # Availability.
 
@@ -314,6 +276,7 @@ class RedisChat(ChatCore):
             self.available = False
             if not self.shutting_down:  # Else the node is closing the links itself.
                 self.log.warn("Redis unavailable: members are told")
+                self._told_unreachable = True
                 self._tell_everyone(texts.UNAVAILABLE)
 
     def _tell_everyone(self, text: str) -> None:
@@ -356,7 +319,7 @@ class RedisChat(ChatCore):
         lost, *renamed = await self._run(
             scripts.REASSERT,
             self.node,
-            self._lifetime_ms(),
+            self.presence.lifetime_ms,
             self.default_key,
             self.default_room,
             scripts.LOG_KEEP,
@@ -365,7 +328,7 @@ class RedisChat(ChatCore):
             *topics,
         )
         self._former = {nick_key(old) for old in renamed[::2]}
-        for old, nick in _groups(renamed, 2):
+        for old, nick in queries.groups(renamed, 2):
             member, key = asserted[nick_key(old)]
             if self.members.get(nick_key(old)) is member:
                 del self.members[nick_key(old)]
@@ -383,10 +346,26 @@ class RedisChat(ChatCore):
             for member, _ in asserted.values():
                 self._cancel_arrival(member)
 
+    def _unreachable(self, error: str) -> None:
+        """
+        An attempt to connect to Redis failed: said once, until Redis is available
+        (the links keep trying; each attempt is not logged).
+        """
+        if not self._told_unreachable and not self.shutting_down:
+            self._told_unreachable = True
+            self.log.warn(
+                "cannot reach Redis at {address}: {error}; trying again until it"
+                " answers",
+                address=self.address,
+                error=error,
+            )
+
     def _now_available(self) -> None:
         if not (self.command.ready and self._reader_link.ready):
             return
         self.available = True
+        self.presence.heard()
+        self._told_unreachable = False
         if self._was_available:
             self.log.info("Redis available again")
             self._tell_everyone(texts.RESTORED)
@@ -430,36 +409,14 @@ class RedisChat(ChatCore):
         self._waiting.append(waiter)
         return waiter
 
-    def _lifetime_ms(self) -> int:
-        return int(self.heartbeat * HEARTBEATS_TO_LOSS * 1000)
-
-    def _heartbeat(self) -> None:
-        if not self.command.ready or self.shutting_down:
-            return
-        beat = self._run(
-            scripts.HEARTBEAT,
-            self.node,
-            self._lifetime_ms(),
-            self.default_key,
-            scripts.LOG_KEEP,
-            scripts.LOST_MEMORY,
-        )
-        beat.addCallbacks(self._beaten, self._beat_failed)
-
-    def _beaten(self, reply: list[Any]) -> None:
-        alive, *lost = reply
-        for node in lost:
-            self.log.warn("node {node} lost: its members were let go", node=node)
-        if not alive and self.available:
+    def _forgotten(self) -> None:
+        """Redis has no heartbeat of this node: it re-asserts its members."""
+        if self.available:
             self.log.warn("Redis forgot this node: re-asserting its members")
             self.available = False
             # Until that is done, lines are not delivered: members are told so.
             self._tell_everyone(texts.UNAVAILABLE)
             self._reassert()
-
-    def _beat_failed(self, failure: Failure) -> None:
-        if not failure.check(RedisUnavailableError):
-            self.log.failure("heartbeat failed", failure)
 
     # Rooms here.
 
@@ -499,17 +456,19 @@ class RedisChat(ChatCore):
     def _entry(self, stream: str, entry_id: str, fields: dict[str, str]) -> None:
         """One event read from Redis: a room's, or a private message."""
         if stream == self.reader.wake_key:
-            member = self.members.get(fields.get("u", ""))
+            member = self.members.get(fields.get(Field.NICK, ""))
             if member is not None:
-                member.send_text(fields.get("t", ""))
+                member.send_text(fields.get(Field.TEXT, ""))
             return
         key = self.keys.room_of_log(stream)
         room = self.rooms.get(key or "")
         if room is None:
             return
-        token = fields.get("c")
+        token = fields.get(Field.TOKEN)
         ticket = (
-            self._tickets.get(token or "") if fields.get("o") == self.node else None
+            self._tickets.get(token or "")
+            if fields.get(Field.ORIGIN) == self.node
+            else None
         )
         if ticket is not None:
             if ticket.reply is None:
@@ -521,57 +480,9 @@ class RedisChat(ChatCore):
             room = self.rooms.get(key or "")
             if room is None:
                 return
-        if "p" in fields:
-            room.population = int(fields["p"])
-        kind, text = fields.get("k"), fields.get("t", "")
-        if kind == "m":
-            # The messages posted together: one line each (see scripts.POST).
-            for line in text.split("\n"):
-                room.post(line)
-        elif kind == "n":
-            room.post(text)
-        elif kind == "t":
-            room.topic = fields.get("v", "")
-            room.post(text)
-        elif kind == "a":
-            nick = fields.get("u", "")
-            here = (
-                self.members.get(nick_key(nick))
-                if fields.get("o") == self.node
-                else None
-            )
-            room.announce_join(nick, exclude=here)
-        elif kind == "b":
-            self._back(room, fields)
-        elif kind == "d":
-            nick = fields.get("u", "")
-            # This node retired (declared lost, or stopping): its members who are
-            # still here did not go anywhere, as far as the others here know.
-            here = self.members.get(nick_key(nick))
-            mine = here is not None or nick_key(nick) in self._former
-            if fields.get("o") != self.node or not mine:
-                # A member of this node moving to another room is still in this
-                # one until its node admits it there: its departure is the others'.
-                room.announce_departure(nick, text, exclude=here)
-
-    def _back(self, room: Room, fields: dict[str, str]) -> None:
-        """
-        A node's member re-asserted after the node was away (see L{scripts.REASSERT}):
-        the others saw it leave (the node was lost), or its nick was taken and it
-        has a new one. Its own node's members saw neither: only the rename.
-        """
-        nick, was = fields.get("u", ""), fields.get("w", "")
-        renamed = texts.renamed_while_away(was, nick)
-        if fields.get("o") == self.node:
-            if nick != was:
-                member = self.members.get(nick_key(nick)) or self.members.get(
-                    nick_key(was)
-                )
-                room.post(renamed, exclude=member)
-        elif fields.get("l"):
-            room.announce_join(nick)
-        elif nick != was:
-            room.post(renamed)
+        events.deliver(
+            room, fields, node=self.node, members=self.members, former=self._former
+        )
 
     def _admit(self, ticket: _Ticket) -> None:
         """
@@ -699,7 +610,7 @@ class RedisChat(ChatCore):
                 self.heartbeat, self._arrive, member
             )
             return
-        self._queue(key, "a", member.nick, None)
+        self.outbox.queue(key, Kind.ARRIVAL, member.nick, None)
 
     def _ignore_outage(self, failure: Failure) -> None:
         if not failure.check(RedisUnavailableError):
@@ -716,9 +627,11 @@ class RedisChat(ChatCore):
         if self.members.get(nick_key(member.nick)) is member:
             del self.members[nick_key(member.nick)]
         self._leave_local(member)
-        self.log.info("{nick} left ({reason})", nick=member.nick, reason=reason)
+        if member.nick:  # Else Redis had yet to name it: it never connected.
+            self.log.info("{nick} left ({reason})", nick=member.nick, reason=reason)
         if key is not None and not self.shutting_down:
-            self._leave_redis(member, key, "d" if announced else "", reason)
+            kind = Kind.DEPARTURE if announced else ""
+            self._leave_redis(member, key, kind, reason)
 
     def _leave_redis(
         self, member: ChatMember, key: str, kind: str, reason: str
@@ -732,7 +645,7 @@ class RedisChat(ChatCore):
         if member in self._changing:
             self._changing[member] = (key, kind, reason)
             return
-        text = texts.dropped(member.nick, reason) if kind == "n" else reason
+        text = texts.dropped(member.nick, reason) if kind == Kind.NOTICE else reason
         leaving = self._run(
             scripts.LEAVE,
             self.node,
@@ -764,7 +677,7 @@ class RedisChat(ChatCore):
         why = texts.QUEUE_EXCEEDED
         self.log.warn("{nick} dropped: {why}", nick=member.nick, why=why)
         if key is not None and self.available:
-            self._leave_redis(member, key, "n", why)
+            self._leave_redis(member, key, Kind.NOTICE, why)
         elif room is not None and room.members:
             room.post(texts.dropped(member.nick, why))
 
@@ -869,7 +782,7 @@ class RedisChat(ChatCore):
             return None
         self._arrive(member)
         posting: Deferred[None] = Deferred()
-        self._queue(key, "m", line, posting)
+        self.outbox.queue(key, Kind.MESSAGES, line, posting)
         size = len(line)
         in_flight = self._in_flight[member] = self._in_flight.get(member, 0) + size
 
@@ -908,21 +821,11 @@ class RedisChat(ChatCore):
             member.send_error(texts.NO_SERVICE)
             return None
 
-        members = self.keys.room_members(key)
-
-        async def page(cursor: str) -> tuple[str, list[tuple[str, float]]]:
-            cursor, flat = await self._execute(
-                "HSCAN", members, cursor, "COUNT", SCAN_COUNT
-            )
-            records = (record.split("\t") for record in flat[1::2])
-            return cursor, [(nick, float(since)) for nick, _, since in records]
-
         async def who() -> None:
-            total = await self._execute("HLEN", members)
-            listed = await _scan(page, first_by_nick, lambda entry: nick_key(entry[0]))
+            listed, total = await queries.members(self._execute, self.keys, key)
             room = member.room
             name = room.name if room else key
-            tell_who(member, name, listed, max(int(total), len(listed)), self.timestamp)
+            tell_who(member, name, listed, total, self.timestamp)
 
         return self._failing(member, texts.NO_SERVICE, who())
 
@@ -932,27 +835,9 @@ class RedisChat(ChatCore):
             member.send_error(texts.NO_SERVICE)
             return None
 
-        total = 0
-
-        async def page(cursor: str) -> tuple[str, list[RoomEntry]]:
-            nonlocal total
-            cursor, total, *flat = await self._run(scripts.ROOMS, cursor, SCAN_COUNT)
-            return cursor, [
-                RoomEntry(room, name, int(count), "")
-                for room, name, count in _groups(flat, 3)
-            ]
-
         async def rooms() -> None:
-            listed = await _scan(page, most_crowded, lambda room: room.key)
-            if listed:
-                topics = await self._execute(
-                    "MGET", *(self.keys.room_topic(room.key) for room in listed)
-                )
-                listed = [
-                    room._replace(topic=topic or "")
-                    for room, topic in zip(listed, topics, strict=True)
-                ]
-            tell_rooms(member, listed, max(int(total), len(listed)))
+            listed, total = await queries.rooms(self._run, self._execute, self.keys)
+            tell_rooms(member, listed, total)
 
         return self._failing(member, texts.NO_SERVICE, rooms())
 
@@ -977,7 +862,15 @@ class RedisChat(ChatCore):
             return self._failing(member, texts.NO_SERVICE, show())
         notice = texts.topic_set(member.nick, room.name, text)
         setting = self._run(
-            scripts.EVENT, key, scripts.LOG_KEEP, "k", "t", "t", notice, "v", text
+            scripts.EVENT,
+            key,
+            scripts.LOG_KEEP,
+            Field.KIND,
+            Kind.TOPIC,
+            Field.TEXT,
+            notice,
+            Field.TOPIC,
+            text,
         )
         return self._failing(member, texts.NO_SERVICE, setting)
 
@@ -999,38 +892,3 @@ class RedisChat(ChatCore):
             self._retiring = retiring.addCallbacks(
                 lambda _: None, lambda _: self.log.warn("Redis did not record the stop")
             )
-
-
-def _settle(_: object, waiters: list[Deferred[None]]) -> None:
-    for waiter in waiters:
-        waiter.callback(None)
-
-
-def _fail(failure: Failure, waiters: list[Deferred[None]]) -> None:
-    for waiter in waiters:
-        waiter.errback(failure)
-
-
-async def _scan(
-    page: Callable[[str], Awaitable[tuple[str, list[_Entry]]]],
-    best: Callable[[Iterable[_Entry]], list[_Entry]],
-    identity: Callable[[_Entry], str],
-) -> list[_Entry]:
-    """
-    The C{best} entries of a Redis scan, read a page at a time from cursor 0 until
-    Redis says it is done: only those are kept between pages, however many there
-    are. A scan may return an entry twice; it is kept once (see C{identity}).
-    """
-    kept: list[_Entry] = []
-    cursor = "0"
-    while True:
-        cursor, entries = await page(cursor)
-        found = {identity(entry): entry for entry in kept}
-        found.update((identity(entry), entry) for entry in entries)
-        kept = best(found.values())
-        if cursor == "0":
-            return kept
-
-
-def _groups(flat: Sequence[Any], size: int) -> list[tuple[Any, ...]]:
-    return [tuple(flat[index : index + size]) for index in range(0, len(flat), size)]

@@ -66,6 +66,13 @@ class _PageFile(static.File):
     # Twisted's default page does not escape the path it names.
     childNotFound = pages.notFound()  # type: ignore[assignment]
 
+    def getChild(self, path: bytes, request: Request) -> IResource:
+        try:
+            child: IResource = super().getChild(path, request)
+        except ValueError:  # A NUL byte (/%00): no file has such a name.
+            return self.childNotFound
+        return child
+
     def directoryListing(self) -> IResource:
         return pages.notFound()
 
