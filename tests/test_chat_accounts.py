@@ -75,8 +75,8 @@ async def test_unidentified_holder_renamed_after_the_grace(moderated_chat: Any) 
     assert (await alice.lines_until(texts.renamed_unidentified("alice")))[-1:] == [
         texts.renamed_unidentified("alice")
     ]
+    await until(room.reactor, lambda: alice.nick.startswith("guest-"))
     await alice.has(texts.renamed("alice", alice.nick))
-    assert alice.nick.startswith("guest-")
 
 
 @pytest_twisted.ensureDeferred

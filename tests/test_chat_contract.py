@@ -52,6 +52,12 @@ class Member:
         self._read += len(taken)
         return taken
 
+    async def next_line(self) -> str:
+        """The first line not read yet, once there is one."""
+        await until(self.reactor, lambda: len(self.all_lines()) > self._read)
+        self._read += 1
+        return self.all_lines()[self._read - 1]
+
     async def has(self, line: str) -> None:
         await until(self.reactor, lambda: line in self.all_lines())
 

@@ -118,6 +118,9 @@ def make_chat(
         heartbeat=heartbeat,
         reactor=reactor,
         on_refused=on_refused,
+        operators=accounts,
+        hasher=hasher,
+        nick_grace=nick_grace,
     )
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred
@@ -269,8 +269,6 @@ class ChatCore(Service):
     """
 
     log = Logger()
-    #: Whether the backend runs accounts and operators (L{perform}).
-    moderated: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -353,10 +351,10 @@ class ChatCore(Service):
     def _announce_arrival(self, member: ChatMember) -> None:
         raise NotImplementedError
 
-    # What accounts and operators need of a backend (see L{moderated}).
+    # What accounts and operators need of a backend.
 
     def member_named(self, nick: str) -> ChatMember | None:
-        """The member of this node called C{nick}, or C{None}."""
+        """The member of this node (or process) called C{nick}, or C{None}."""
         raise NotImplementedError
 
     def local_members(self) -> Iterable[ChatMember]:
@@ -383,19 +381,14 @@ class ChatCore(Service):
 
     def perform(self, member: ChatMember, name: str, argument: str) -> Completion:
         self._arrive(member)
-        if not self.moderated:
-            member.send_error(texts.NO_ACCOUNTS)
-            return None
         handler = self.accounts if name in ACCOUNT_COMMANDS else self.moderation
         run: Callable[[ChatMember, str], Completion] = getattr(handler, name)
         return run(member, argument)
 
     def help(self, member: ChatMember) -> None:
-        lines = [*texts.HELP]
-        if self.moderated:
-            lines.extend(texts.HELP_ACCOUNTS)
-            if self.moderation.operates_anywhere(member):
-                lines.extend(texts.HELP_OPERATORS)
+        lines = [*texts.HELP, *texts.HELP_ACCOUNTS]
+        if self.moderation.operates_anywhere(member):
+            lines.extend(texts.HELP_OPERATORS)
         for line in lines:
             member.send_text(line)
 

@@ -196,14 +196,18 @@ class Moderation:
         if room is None or target is None:
             return None
         reason = reason.strip() or texts.NO_REASON
+        target.send_text(texts.you_were_kicked(member.nick, room.name, reason))
+        self._send_out(target, room.key, f"kicked by {member.nick}: {reason}")
         line = texts.kicked(member.nick, target.nick, room.name, reason)
         self._act(member, room, line, "kicked", target.nick, reason)
-        self._send_out(target, room, f"kicked by {member.nick}: {reason}")
         return None
 
-    def _send_out(self, target: ChatMember, room: Room, why: str) -> None:
-        """Out of a room: to the default room, or out of the chat from there."""
-        if room.key == self._everywhere():
+    def _send_out(self, target: ChatMember, room: str, why: str) -> None:
+        """
+        Out of room C{room} (a key): to the default room, or out of the chat. It
+        goes before its room is told why, so that every backend tells it once.
+        """
+        if room == self._everywhere():
             target.dismiss(why)
         else:
             self.chat.move(target, self.chat.default_room)
@@ -224,19 +228,31 @@ class Moderation:
         if mask is None:
             return None
         expires = None if seconds is None else self.chat.clock.seconds() + seconds
-        self.state.restrict(
-            Restriction("ban", room.key, mask.text, expires, reason, member.nick)
-        )
+        ban = Restriction("ban", room.key, mask.text, expires, reason, member.nick)
+        self.state.restrict(ban)
+        self.enforce([ban])
         duration = None if seconds is None else describe_duration(seconds)
         line = texts.banned(member.nick, mask.text, room.name, duration, reason)
         self._act(member, room, line, "banned", mask.text, reason, expires)
-        everyone = room.key == self._everywhere()
-        for other in list(self.chat.local_members()):
-            here = everyone or other.room is room
-            if here and mask.matches(other.nick, other.account, other.address):
-                other.send_error(texts.you_are_banned(room.name, reason))
-                self._send_out(other, room, f"banned by {member.nick}: {reason}")
         return None
+
+    def enforce(self, bans: list[Restriction]) -> None:
+        """Send out this node's members that new C{bans} match."""
+        everywhere = self._everywhere()
+        for ban in bans:
+            mask = _mask(ban.mask)
+            for other in list(self.chat.local_members()):
+                room = other.room
+                if room is None or ban.room not in (everywhere, room.key):
+                    continue
+                if mask.matches(other.nick, other.account, other.address):
+                    name = (
+                        self.chat.default_room if ban.room == everywhere else room.name
+                    )
+                    other.send_error(texts.you_are_banned(name, ban.reason))
+                    self._send_out(
+                        other, ban.room, f"banned by {ban.actor}: {ban.reason}"
+                    )
 
     def _parse(self, member: ChatMember, text: str) -> Mask | None:
         try:

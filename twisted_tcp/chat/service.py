@@ -47,7 +47,6 @@ class LocalChat(ChatCore):
     """
 
     log = Logger()
-    moderated = True
 
     def __init__(
         self,

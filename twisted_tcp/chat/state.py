@@ -116,7 +116,73 @@ class ChatState(Protocol):
         """Let go of the storage."""
 
 
-class SQLiteState:
+class MemoryRecords:
+    """
+    The bans, mutes, room owners, operators and topic locks a state keeps in
+    memory, and the questions about them it answers from there.
+    """
+
+    def __init__(self) -> None:
+        self.clear()
+
+    def clear(self) -> None:
+        """Forget every record (before loading them anew)."""
+        self._restrictions: dict[tuple[str, str], dict[str, Restriction]] = defaultdict(
+            dict
+        )
+        self._operators: dict[str, set[str]] = defaultdict(set)
+        self._owners: dict[str, str] = {}
+        self._locked: set[str] = set()
+
+    def _all(self, kind: RestrictionKind) -> list[Restriction]:
+        return [
+            each
+            for (each_kind, _), masks in self._restrictions.items()
+            if each_kind == kind
+            for each in masks.values()
+        ]
+
+    def remember(self, restriction: Restriction) -> None:
+        key = (restriction.kind, restriction.room)
+        self._restrictions[key][restriction.mask] = restriction
+
+    def forget(self, kind: RestrictionKind, room: str, mask: str) -> bool:
+        return self._restrictions[kind, room].pop(mask, None) is not None
+
+    def remember_operator(self, room: str, account: str, operator: bool) -> bool:
+        """Record that C{account} is an operator of C{room} or not; if it changed."""
+        current = self._operators[room]
+        if (account in current) == operator:
+            return False
+        if operator:
+            current.add(account)
+        else:
+            current.discard(account)
+        return True
+
+    def remember_owner(self, room: str, account: str) -> None:
+        self._owners[room] = account
+
+    def remember_lock(self, room: str, locked: bool) -> None:
+        if locked:
+            self._locked.add(room)
+        else:
+            self._locked.discard(room)
+
+    def restrictions(self, kind: RestrictionKind, room: str) -> list[Restriction]:
+        return list(self._restrictions.get((kind, room), {}).values())
+
+    def operators(self, room: str) -> frozenset[str]:
+        return frozenset(self._operators.get(room, ()))
+
+    def owner(self, room: str) -> str | None:
+        return self._owners.get(room)
+
+    def topic_locked(self, room: str) -> bool:
+        return room in self._locked
+
+
+class SQLiteState(MemoryRecords):
     """
     L{ChatState} in an SQLite file, which keeps it across restarts (one process:
     a cluster keeps it in Redis), or in memory (C{path} C{None}).
@@ -125,17 +191,12 @@ class SQLiteState:
     """
 
     def __init__(self, path: str | Path | None = None) -> None:
+        super().__init__()
         try:
             self._db = sqlite3.connect(":memory:" if path is None else str(path))
             self._migrate()
         except sqlite3.Error as error:
             raise ValueError(f"cannot open state database {path}: {error}") from None
-        self._restrictions: dict[tuple[str, str], dict[str, Restriction]] = defaultdict(
-            dict
-        )
-        self._operators: dict[str, set[str]] = defaultdict(set)
-        self._owners: dict[str, str] = {}
-        self._locked: set[str] = set()
         self._load()
 
     def _migrate(self) -> None:
@@ -153,15 +214,13 @@ class SQLiteState:
         for row in self._db.execute(
             "SELECT kind, room, mask, expires, reason, actor FROM restrictions"
         ):
-            restriction = Restriction(*row)
-            self._restrictions[restriction.kind, restriction.room][row[2]] = restriction
+            self.remember(Restriction(*row))
         for room, account in self._db.execute("SELECT room, account FROM operators"):
-            self._operators[room].add(account)
+            self.remember_operator(room, account, True)
         for room, owner, locked in self._db.execute("SELECT * FROM rooms"):
             if owner is not None:
-                self._owners[room] = owner
-            if locked:
-                self._locked.add(room)
+                self.remember_owner(room, owner)
+            self.remember_lock(room, bool(locked))
 
     def account_hash(self, name: str) -> Deferred[str | None]:
         row = self._db.execute(
@@ -183,9 +242,6 @@ class SQLiteState:
             )
         return succeed(None)
 
-    def restrictions(self, kind: RestrictionKind, room: str) -> list[Restriction]:
-        return list(self._restrictions.get((kind, room), {}).values())
-
     def restrict(self, restriction: Restriction) -> None:
         with self._db:
             self._db.execute(
@@ -199,8 +255,7 @@ class SQLiteState:
                     restriction.actor,
                 ),
             )
-        key = (restriction.kind, restriction.room)
-        self._restrictions[key][restriction.mask] = restriction
+        self.remember(restriction)
 
     def lift(self, kind: RestrictionKind, room: str, mask: str) -> bool:
         with self._db:
@@ -208,29 +263,23 @@ class SQLiteState:
                 "DELETE FROM restrictions WHERE kind = ? AND room = ? AND mask = ?",
                 (kind, room, mask),
             )
-        return self._restrictions[kind, room].pop(mask, None) is not None
-
-    def operators(self, room: str) -> frozenset[str]:
-        return frozenset(self._operators.get(room, ()))
+        return self.forget(kind, room, mask)
 
     def set_operator(self, room: str, account: str, operator: bool) -> bool:
-        current = self._operators[room]
-        if (account in current) == operator:
+        if not self.remember_operator(room, account, operator):
             return False
         with self._db:
             if operator:
                 self._db.execute("INSERT INTO operators VALUES (?, ?)", (room, account))
-                current.add(account)
             else:
                 self._db.execute(
                     "DELETE FROM operators WHERE room = ? AND account = ?",
                     (room, account),
                 )
-                current.discard(account)
         return True
 
     def claim(self, room: str, account: str) -> bool:
-        if room in self._owners:
+        if self.owner(room) is not None:
             return False
         with self._db:
             self._db.execute(
@@ -238,15 +287,9 @@ class SQLiteState:
                 " DO UPDATE SET owner = excluded.owner",
                 (room, account),
             )
-        self._owners[room] = account
+        self.remember_owner(room, account)
         self.set_operator(room, account, True)
         return True
-
-    def owner(self, room: str) -> str | None:
-        return self._owners.get(room)
-
-    def topic_locked(self, room: str) -> bool:
-        return room in self._locked
 
     def lock_topic(self, room: str, locked: bool) -> None:
         with self._db:
@@ -255,10 +298,7 @@ class SQLiteState:
                 " (room) DO UPDATE SET topic_locked = excluded.topic_locked",
                 (room, int(locked)),
             )
-        if locked:
-            self._locked.add(room)
-        else:
-            self._locked.discard(room)
+        self.remember_lock(room, locked)
 
     def close(self) -> None:
         self._db.close()

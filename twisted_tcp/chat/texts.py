@@ -212,7 +212,6 @@ GUEST_NICK: Final = "choose a nick with /nick before you register it"
 BUSY: Final = "the server is busy; try again in a moment"
 LOGGED_OUT: Final = "* you are logged out"
 PASSWORD_CHANGED: Final = "* your password is changed"
-NO_ACCOUNTS: Final = "accounts and operators are not available on a cluster yet"
 HELP_ACCOUNTS: Final = (
     "*   /register PASSWORD          register your nick",
     "*   /identify [NICK] PASSWORD   log in to your registered nick",
@@ -301,6 +300,11 @@ def for_how_long(duration: str | None) -> str:
 
 def kicked(actor: str, target: str, room: str, reason: str) -> str:
     return f"* {actor} kicked {target} from {room} ({reason})"
+
+
+def you_were_kicked(actor: str, room: str, reason: str) -> str:
+    """What a kicked member is told, as it leaves the room that is told."""
+    return f"* {actor} kicked you from {room} ({reason})"
 
 
 def banned(actor: str, mask: str, room: str, duration: str | None, reason: str) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
 from weakref import WeakSet
@@ -31,6 +31,7 @@ from twisted_tcp.chat.cluster.outbox import Outbox
 from twisted_tcp.chat.cluster.presence import Presence
 from twisted_tcp.chat.cluster.reader import StreamReader, stream_id
 from twisted_tcp.chat.cluster.schema import Field, Keys, Kind
+from twisted_tcp.chat.cluster.state import RedisState
 from twisted_tcp.chat.core import (
     ChatCore,
     ChatMember,
@@ -45,7 +46,9 @@ from twisted_tcp.chat.listing import (
     tell_rooms,
     tell_who,
 )
+from twisted_tcp.chat.passwords import PasswordHasher
 from twisted_tcp.chat.room import Room
+from twisted_tcp.chat.state import NICK_GRACE, Authority
 
 #: Seconds a stopping node waits for Redis to record its members' departure.
 RETIRE_TIMEOUT: Final = 3.0
@@ -124,8 +127,15 @@ class RedisChat(ChatCore):
         heartbeat: float = DEFAULT_HEARTBEAT,
         reactor: Any = None,
         on_refused: Callable[[str], object] = lambda reason: None,
+        operators: frozenset[str] = frozenset(),
+        hasher: PasswordHasher | None = None,
+        nick_grace: float = NICK_GRACE,
     ) -> None:
-        super().__init__(settings or ChatSettings(), reactor)
+        #: Accounts, bans, mutes and room operators, in Redis.
+        self.records = RedisState(self._execute, Keys(cluster).prefix, heartbeat)
+        authority = Authority(self.records, operators, hasher, nick_grace)
+        super().__init__(settings or ChatSettings(), reactor, authority)
+        self.records.changed = self.moderation.enforce
         if not heartbeat > 0:
             raise ValueError("heartbeat must be > 0")
         if not cluster or any(c.isspace() or c == ":" for c in cluster):
@@ -213,9 +223,11 @@ class RedisChat(ChatCore):
         self._reader_link.start()
         self.reader.start()
         self.presence.start()
+        self.records.start(self.clock)
 
     async def _stop(self) -> None:
         self.presence.stop()
+        self.records.stop()
         if self._retiring is not None:
             await self._retiring
         self.reader.stop()
@@ -687,7 +699,32 @@ class RedisChat(ChatCore):
         if not self.available:
             member.send_error(texts.NO_SERVICE)
             return None
-        return self._failing(member, texts.NO_SERVICE, self._rename(member, nick))
+        return self._failing(member, texts.NO_SERVICE, self._renamed(member, nick))
+
+    async def _renamed(self, member: ChatMember, nick: str) -> None:
+        if await self._rename(member, nick):
+            checking = self.accounts.check_nick(member)
+            if checking is not None:
+                await checking
+
+    # What accounts and operators need of a backend: this node's members, and a
+    # room's notices through its log.
+
+    def member_named(self, nick: str) -> ChatMember | None:
+        return self.members.get(nick_key(nick))
+
+    def local_members(self) -> Iterable[ChatMember]:
+        return self.members.values()
+
+    def notice(self, room: str, line: str) -> None:
+        self._run(
+            scripts.EVENT, room, scripts.LOG_KEEP, Field.KIND, Kind.MESSAGES,
+            Field.TEXT, line,
+        ).addErrback(self._ignore_outage)  # fmt: skip
+
+    def guest_nick(self) -> str:
+        """A guest nick of random digits: the others are numbered by Redis."""
+        return f"guest-{secrets.randbelow(10**9)}"
 
     async def _rename(self, member: ChatMember, nick: str) -> bool:
         old = member.nick
@@ -849,6 +886,8 @@ class RedisChat(ChatCore):
             return None
         if not self.available:
             member.send_error(texts.NO_SERVICE)
+            return None
+        if text is not None and not self.moderation.may_set_topic(member):
             return None
         if text is None:
             # Asked of Redis, after this member's earlier commands: the node's room
