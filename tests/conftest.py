@@ -159,7 +159,7 @@ async def moderated_chat(
     Make started chats of either backend with cheap password hashes, as the
     contract suite makes them; each is stopped after the test.
     """
-    from tests.redis_support import until
+    from tests.support import until
     from tests.test_chat_contract import Chat
     from twisted_tcp.chat.passwords import Cost, PasswordHasher
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest_twisted
 
-from tests.redis_support import until
+from tests.support import until
 from twisted_tcp.chat import texts
 from twisted_tcp.chat.passwords import (
     FREE_FAILURES,

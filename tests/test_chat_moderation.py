@@ -14,7 +14,7 @@ from twisted.internet.defer import maybeDeferred
 from twisted.internet.task import deferLater
 from twisted.logger import capturedLogs
 
-from tests.redis_support import until
+from tests.support import until
 from tests.test_chat_contract import Chat, Member
 from twisted_tcp.chat import texts
 from twisted_tcp.chat.masks import MASK_RULE

@@ -22,8 +22,8 @@ from twisted.internet.task import deferLater
 from twisted.internet.testing import StringTransportWithDisconnection
 from twisted.logger import capturedLogs, formatEvent
 
-from tests.redis_support import RedisServer, until
-from tests.support import connect
+from tests.redis_support import RedisServer
+from tests.support import connect, until
 from twisted_tcp.chat import ChatFactory, ChatProtocol, make_chat
 from twisted_tcp.chat.cluster.service import RedisChat
 from twisted_tcp.chat.listing import MAX_LISTED

@@ -17,7 +17,7 @@ import websocket
 
 from .redis_support import free_port
 from .support import PATIENCE as WAIT
-from .support import until
+from .support import wait_until
 from .test_chat_page import TWIST, Nc
 
 WEECHAT = shutil.which("weechat-headless") or "/usr/bin/weechat-headless"
@@ -40,7 +40,7 @@ class Server:
                 ],
                 cwd=directory, stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
-        until(lambda: "Starting reactor" in self.log.read_text(), "twist to start")
+        wait_until(lambda: "Starting reactor" in self.log.read_text(), "twist to start")
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -63,7 +63,7 @@ class WeeChat:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        until(lambda: list(self.home.glob("weechat_fifo_*")), "WeeChat's FIFO")
+        wait_until(lambda: list(self.home.glob("weechat_fifo_*")), "WeeChat's FIFO")
         self.fifo = next(self.home.glob("weechat_fifo_*"))
 
     def command(self, text: str) -> None:
@@ -102,16 +102,20 @@ def test_weechat_talks_with_nc_and_a_browser(server: Server, tmp_path: Path) -> 
         browser.send("/nick webuser")
         browser.send("/join #two")
         nc.until(r"\* webuser joined #two")
-        until(lambda: "has joined #lobby" in weechat.log_of("#lobby"), "the welcome")
+        wait_until(
+            lambda: "has joined #lobby" in weechat.log_of("#lobby"), "the welcome"
+        )
         weechat.command("join #one")
-        until(lambda: "has joined #one" in weechat.log_of("#one"), "the first JOIN")
+        wait_until(
+            lambda: "has joined #one" in weechat.log_of("#one"), "the first JOIN"
+        )
         weechat.command("join #two")
         nc.until(r"\* wee joined #two")
         weechat.command("msg #two hello from weechat")
         assert nc.until(r"<wee>").endswith("<wee> hello from weechat")
         nc.send("hello from nc")
         browser.send("hello from the browser")
-        until(
+        wait_until(
             lambda: "webuser\thello from the browser" in weechat.log_of("#two"),
             "the browser's line in WeeChat",
         )

@@ -11,8 +11,7 @@ from typing import Any
 import pytest_twisted
 from twisted.internet.testing import StringTransportWithDisconnection
 
-from tests.redis_support import until
-from tests.support import connect
+from tests.support import connect, until
 from tests.test_chat_contract import STAMP, Chat, backend, chat
 from twisted_tcp.chat import texts
 from twisted_tcp.chat.irc import IRCFactory

@@ -303,3 +303,67 @@ def test_registration_at_random_splits(cuts: list[int]) -> None:
     got = client.commands()
     assert [c[0] for c in got].count("001") == 1
     assert ("CAP", "ann", "ACK", "server-time") in got
+
+
+def test_flood_pacing_delays_never_drops() -> None:
+    """Lines past the flood burst wait for the rate and all reach the room."""
+    harness = IRCHarness(flood_rate=1, flood_burst=2)
+    _nc, nc_transport = harness.line_member()
+    client = harness.registered("ann")
+    harness.clock.advance(10)
+    lines(nc_transport)
+    client.send(*(f"PRIVMSG #lobby :line {n}" for n in range(5)))
+    said = [line for line in lines(nc_transport) if "<ann>" in line]
+    assert len(said) < 5
+    for _ in range(5):
+        harness.clock.advance(1)
+    said += [line for line in lines(nc_transport) if "<ann>" in line]
+    assert [line.split("> ")[1] for line in said] == [f"line {n}" for n in range(5)]
+
+
+def test_slow_reader_dropped() -> None:
+    """An IRC member that does not read is dropped past its queue; the room is told."""
+    harness = IRCHarness(max_send_queue=500)
+    nc, nc_transport = harness.line_member()
+    client = harness.registered("ann")
+    client.protocol.pauseProducing()
+    say(nc, *(f"line {n} " + "x" * 50 for n in range(20)))
+    assert any(
+        "ann dropped (send queue exceeded)" in line for line in lines(nc_transport)
+    )
+    assert client.transport.disconnecting or not client.transport.connected
+
+
+def test_connection_limits_shared_with_the_line_door() -> None:
+    """--max-connections counts line and IRC members together; one over is told."""
+    harness = IRCHarness(max_connections=2)
+    harness.line_member()
+    harness.registered("ann")
+    refused = harness.client()
+    assert refused.commands() == [("ERROR", "too many connections (max 2)")]
+
+
+def test_idle_timeout() -> None:
+    """An IRC member idle past --idle-timeout is told why and disconnected."""
+    harness = IRCHarness(idle_timeout=30)
+    client = harness.registered("ann")
+    harness.clock.advance(30)
+    assert client.commands()[-1] == (
+        "ERROR",
+        "Closing Link: 127.0.0.1 (Idle for 30 seconds)",
+    )
+
+
+def test_capabilities() -> None:
+    """CAP LS lists the capabilities, REQ of known ones is ACKed and of unknown ones
+    NAKed, LIST says which are on, and an unknown subcommand is 410."""
+    client = IRCHarness().client()
+    client.send("CAP LS 302", "CAP REQ :server-time bogus", "CAP REQ :echo-message")
+    client.send("CAP LIST", "CAP FROB")
+    assert client.commands() == [
+        ("CAP", "*", "LS", "echo-message message-tags server-time"),
+        ("CAP", "*", "NAK", "server-time bogus"),
+        ("CAP", "*", "ACK", "echo-message"),
+        ("CAP", "*", "LIST", "echo-message"),
+        ("410", "*", "FROB", "Invalid CAP command"),
+    ]

@@ -13,7 +13,7 @@ from twisted.internet.endpoints import TCP4ClientEndpoint, TCP4ServerEndpoint
 from twisted.internet.protocol import Factory, Protocol
 from twisted.words.protocols.irc import IRCClient
 
-from tests.redis_support import until
+from tests.support import until
 from twisted_tcp.chat import ChatFactory, make_chat
 from twisted_tcp.chat.irc import IRCFactory
 

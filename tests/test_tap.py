@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import pytest
 import pytest_twisted
+from twisted.copyright import version as twisted_version
 from twisted.internet import udp
 from twisted.internet.endpoints import (
     TCP4ClientEndpoint,
@@ -31,6 +32,7 @@ from twisted.python import usage
 from twisted.web.server import Site
 
 from twisted_tcp._listen import listen_backlog
+from twisted_tcp._version import __version__
 from twisted_tcp.chat import ChatFactory, LocalChat
 from twisted_tcp.chat.history import SQLiteHistory
 from twisted_tcp.echo import EchoFactory
@@ -200,6 +202,13 @@ def test_greet_defaults() -> None:
         (tcp_greet, ["--exit-word", ""], "exit word"),
         (tcp_chat, ["--flood-burst", "0"], "expected a whole number >= 1, got 0"),
         (tcp_chat, ["--history-db", "h.db"], "--history-db needs --history N"),
+        (tcp_chat, ["--irc-password", "x"], "--irc-password needs --irc"),
+        (tcp_chat, ["--irc", "bogus:1"], "bad endpoint 'bogus:1'"),
+        (
+            tcp_chat,
+            ["--irc", "tcp:0", "--timestamp-format", "%H]"],
+            r"--irc needs a --timestamp-format without \]",
+        ),
         (udp_echo, ["--mode", "lower"], "unknown mode"),
         (udp_echo, ["--interface", "bogus.test"], "an IPv4 or IPv6 address, got bog"),
         (udp_echo, ["--rate", "-5"], "expected a whole number >= 0, got -5"),
@@ -572,3 +581,29 @@ def test_connections_past_what_descriptors_allow_get_the_error_line(
         with socket.create_connection(("127.0.0.1", port), timeout=30) as extra:
             refused = read_until_closed(extra)
     assert refused == f"error: too many connections (max {capacity})\r\n".encode()
+
+
+@pytest.mark.parametrize("plugin", ["tcp-echo", "udp-echo"])
+def test_version_is_the_projects(plugin: str, tmp_path: Path) -> None:
+    """twist PLUGIN --version names twisted-tcp's version (and Twisted's)."""
+    result = subprocess.run(
+        [str(TWIST), plugin, "--version"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0
+    assert result.stdout == f"twisted-tcp {__version__} (Twisted {twisted_version})\n"
+
+
+def test_servers_log_no_factory_objects(
+    tmp_path: Path, twist_runs: list[Twist]
+) -> None:
+    """Starting and stopping, a server logs where it listens, never Twisted's
+    'Starting factory <... object at 0x...>' lines."""
+    server = Twist("tcp-chat", "--listen", "tcp:0:interface=127.0.0.1",
+                   "--web", "tcp:0:interface=127.0.0.1", cwd=tmp_path)  # fmt: skip
+    twist_runs.append(server)
+    server.wait_for_log(r"Starting reactor")
+    server.terminate()
+    log = "".join(server.log)
+    assert "ChatFactory starting on" in log and "Site starting on" in log
+    assert " object at 0x" not in log

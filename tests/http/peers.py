@@ -12,7 +12,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -110,11 +110,37 @@ http {{
         finally:
             _stop(process)
 
-    def log(self) -> list[str]:
-        """The access log's lines so far (nginx writes each as a request ends)."""
-        if not self.access_log.exists():
-            return []
-        return self.access_log.read_text().splitlines()
+    def log(self, count: int) -> list[str]:
+        """
+        The access log's lines, once it has C{count}: nginx writes a request's
+        line after sending the answer, so a client may read it before that.
+        """
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            lines = []
+            if self.access_log.exists():
+                lines = self.access_log.read_text().splitlines()
+            if len(lines) >= count or time.monotonic() > deadline:
+                return lines
+            time.sleep(0.01)
+
+    def connections(self, count: int) -> list[tuple[str, int]]:
+        """
+        Each of the C{count} requests' connection, and its number among that
+        connection's requests.
+        """
+        return [(line.split()[0], int(line.split()[1])) for line in self.log(count)]
+
+
+@contextmanager
+def nginx_serving(directory: Path, files: Mapping[str, bytes]) -> Iterator[Nginx]:
+    """nginx, running, serving C{files} (name: content) from C{directory}/www."""
+    root = directory / "www"
+    root.mkdir()
+    for name, content in files.items():
+        (root / name).write_bytes(content)
+    with Nginx(directory, root).running() as server:
+        yield server
 
 
 class Tinyproxy:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from twisted_tcp.http.request import Field
 from twisted_tcp.tap import http_get
 
 from ..support import GET_COMMAND, run_get, run_get_against
-from .peers import Nginx
+from .peers import Nginx, nginx_serving
 from .scripted import Answer, Request, ScriptedServer
 
 OK = b'HTTP/1.1 200 OK\r\nETag: "e1"\r\nContent-Length: 2\r\n\r\nok'
@@ -145,13 +145,10 @@ def run_get_in(home: Path, *argv: str) -> subprocess.CompletedProcess[bytes]:
 
 
 @pytest.fixture
-def nginx(tmp_path: Path) -> Any:
+def nginx(tmp_path: Path) -> Iterator[Nginx]:
     """nginx serving /page."""
-    root = tmp_path / "www"
-    root.mkdir()
-    (root / "page").write_bytes(b"page\n")
-    with Nginx(tmp_path, root).running() as running:
-        yield running
+    with nginx_serving(tmp_path, {"page": b"page\n"}) as server:
+        yield server
 
 
 @pytest_twisted.ensureDeferred
@@ -173,6 +170,7 @@ async def test_nightly_run_fetches_only_changes(
         os.utime(target, (server_time, server_time))
         second = await run_get_against(*argv, f"{nginx.url}/page")
         assert (second.returncode, target.read_bytes()) == (0, b"edited")
-        assert nginx.log()[-1].split()[2] == "304"
+        runs = 2 if condition[0] == "-z" else 4
+        assert nginx.log(runs)[-1].split()[2] == "304"
         target.unlink()
         etag.unlink()

@@ -24,7 +24,7 @@ from twisted_tcp.http.protocol import RateLimit
 from twisted_tcp.http.request import Field, build_request, parse_field
 from twisted_tcp.http.url import parse_url
 
-from .peers import Nginx
+from .peers import Nginx, nginx_serving
 from .scripted import Answer, Request, ScriptedServer
 
 OK = Answer(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
@@ -170,11 +170,8 @@ PAGE = b"<h1>page</h1>\n" * 100
 @pytest.fixture
 def nginx(tmp_path: Path) -> Iterator[Nginx]:
     """nginx serving PAGE as /page, last modified at 1,000,000,000 s."""
-    root = tmp_path / "www"
-    root.mkdir()
-    (root / "page").write_bytes(PAGE)
-    os.utime(root / "page", (1e9, 1e9))
-    with Nginx(tmp_path, root).running() as server:
+    with nginx_serving(tmp_path, {"page": PAGE}) as server:
+        os.utime(server.root / "page", (1e9, 1e9))
         yield server
 
 
@@ -219,7 +216,7 @@ async def test_head_saves_nothing(reactor: Any, nginx: Nginx, tmp_path: Path) ->
     )
     assert (result.status, result.bytes, result.path) == (200, 0, None)
     assert dict(result.headers)["Content-Length"] == str(len(PAGE))
-    assert nginx.log()[-1].endswith('200 "HEAD /page HTTP/1.1" -')
+    assert nginx.log(1)[-1].endswith('200 "HEAD /page HTTP/1.1" -')
     assert not (tmp_path / "x").exists()
 
 

@@ -34,7 +34,7 @@ from twisted_tcp.http.resume import Validator
 from twisted_tcp.http.retry import RetryPolicy
 
 from ..redis_support import free_port
-from .peers import Nginx
+from .peers import Nginx, nginx_serving
 from .scripted import Answer, Request, ScriptedServer
 
 FILE = os.urandom(3 << 20)
@@ -47,10 +47,7 @@ AT_ONCE = RetryPolicy(retries=3, delay=0)
 @pytest.fixture
 def nginx(tmp_path: Path) -> Iterator[Nginx]:
     """nginx serving FILE as /file."""
-    root = tmp_path / "www"
-    root.mkdir()
-    (root / "file").write_bytes(FILE)
-    with Nginx(tmp_path, root).running() as server:
+    with nginx_serving(tmp_path, {"file": FILE}) as server:
         yield server
 
 
@@ -86,7 +83,7 @@ async def test_resume_from_kept_bytes(
     assert target.read_bytes() == FILE
     assert (result.status, result.bytes) == (206, len(FILE))
     assert result.sha256 == hashlib.sha256(FILE).hexdigest()
-    assert nginx.log()[-1].endswith(f'206 "GET /file HTTP/1.1" bytes={kept}-')
+    assert nginx.log(2)[-1].endswith(f'206 "GET /file HTTP/1.1" bytes={kept}-')
     assert not list(tmp_path.glob("saved.part*"))
 
 
@@ -103,7 +100,7 @@ async def test_changed_file_starts_over(
     os.utime(changed, (1, 1))  # Another Last-Modified, so another ETag.
     result = await fetch(reactor, f"{nginx.url}/file", str(target), RESUME)
     assert (result.status, target.read_bytes() == CHANGED) == (200, True)
-    assert nginx.log()[-1].endswith(f'200 "GET /file HTTP/1.1" bytes={kept}-')
+    assert nginx.log(2)[-1].endswith(f'200 "GET /file HTTP/1.1" bytes={kept}-')
 
 
 @pytest_twisted.ensureDeferred

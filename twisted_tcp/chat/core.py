@@ -309,6 +309,22 @@ class ChatCore(Service):
         seconds = self.clock.seconds() if when is None else when
         return texts.timestamp(self.settings.timestamp_format, seconds)
 
+    def _new_room(self, name: str) -> Room:
+        """A room of this chat's members here, called C{name}."""
+        from twisted_tcp.chat.room import Room
+
+        return Room(
+            name,
+            clock=self.clock,
+            encoding=self.settings.encoding,
+            announce_limit=self.settings.announce_limit,
+            overflowed=self._overflowed,
+        )
+
+    def _overflowed(self, member: Member) -> None:
+        """A room could not deliver to C{member}: it is dropped."""
+        raise NotImplementedError
+
     def greeting(self, member: ChatMember) -> list[str]:
         """What a newcomer is shown first: the welcome and the message of the day."""
         return [texts.welcome(member.nick), *self.settings.motd]

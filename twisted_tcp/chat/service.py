@@ -77,13 +77,7 @@ class LocalChat(ChatCore):
             limit = self.settings.history
             stored = self.history_store.load(key, limit) if limit else []
             self._history[key] = deque(stored, maxlen=limit)
-            room = self.rooms[key] = Room(
-                name,
-                clock=self.clock,
-                encoding=self.settings.encoding,
-                announce_limit=self.settings.announce_limit,
-                overflowed=self._overflowed,
-            )
+            room = self.rooms[key] = self._new_room(name)
         return room
 
     def _leave_room(self, member: ChatMember) -> Room | None:

@@ -19,7 +19,7 @@ from twisted_tcp._checks import (
     seconds,
 )
 from twisted_tcp._version import __version__
-from twisted_tcp.cli.get_options import add_arguments
+from twisted_tcp.cli.get_options import REMOTE, add_arguments
 
 
 def _nick(value: str) -> str:
@@ -176,21 +176,30 @@ def _add_get(commands: Any) -> None:
         "line and headers are printed.",
     )
     getter.add_argument(
-        "url", metavar="URL", help="http:// or https:// URL (http:// if none is given)"
-    )
-    target = getter.add_mutually_exclusive_group()
-    target.add_argument(
-        "-o",
-        "--output",
-        metavar="FILE",
-        help="save the body here (- for standard output)",
-    )
-    target.add_argument(
-        "-O",
-        "--remote-name",
-        action="store_true",
-        help="save under the last part of the URL's path",
-    )
+        "url", metavar="URL", nargs="+",
+        help="http:// or https:// URL (http:// if none is given); several are "
+        "fetched in turn over connections kept open, or at once with -Z",
+    )  # fmt: skip
+    getter.add_argument(
+        "-o", "--output", metavar="FILE", action="append", dest="outputs",
+        help="save the next URL's body here (- for standard output)",
+    )  # fmt: skip
+    getter.add_argument(
+        "-O", "--remote-name", action="append_const", const=REMOTE, dest="outputs",
+        help="save the next URL's body under the last part of its path",
+    )  # fmt: skip
+    getter.add_argument(
+        "--remote-name-all", action="store_true",
+        help="-O for every URL without -o",
+    )  # fmt: skip
+    getter.add_argument(
+        "-Z", "--parallel", action="store_true",
+        help="fetch the URLs at once rather than in turn",
+    )  # fmt: skip
+    getter.add_argument(
+        "--parallel-max", type=positive_int, default=50, metavar="N",
+        help="with -Z, at most N transfers at a time (default: %(default)s)",
+    )  # fmt: skip
     getter.add_argument(
         "-i",
         "--include",

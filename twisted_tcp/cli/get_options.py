@@ -34,6 +34,11 @@ if TYPE_CHECKING:
     from twisted_tcp.http.request import Field
 
 
+#: What C{-O} puts among the C{-o} values of C{get}: the next URL's file is named
+#: after its path.
+REMOTE = "\0remote"
+
+
 def _header(value: str) -> Field:
     """A C{-H} line, refused here if it could forge a field or the request."""
     from twisted_tcp.http.errors import BadURLError
@@ -194,6 +199,9 @@ OPTIONS = [
 ]  # fmt: skip
 
 
+_DEFAULTS: dict[str, Any] = {option.dest: option.default for option in OPTIONS}
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare every option of L{OPTIONS} on C{twisted-tcp get}'s parser."""
     for option in OPTIONS:
@@ -262,7 +270,7 @@ def fetch_options(values: Mapping[str, Any], url: str, **extra: Any) -> FetchOpt
     from twisted_tcp.http.retry import RetryPolicy
 
     def value(name: str) -> Any:
-        default = next(option.default for option in OPTIONS if option.dest == name)
+        default = _DEFAULTS[name]
         found = values.get(name, default)
         return default if found is None else found
 

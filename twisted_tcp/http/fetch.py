@@ -41,11 +41,13 @@ from twisted_tcp.http.errors import (
     CouldNotConnectError,
     CouldNotResolveError,
     CouldNotResolveProxyError,
+    EmptyReplyError,
     FileTooLargeError,
     HTTPError,
     HTTPStatusError,
     OperationTimeoutError,
     RangeError,
+    ReceiveError,
     TooManyRedirectsError,
     TransientStatusError,
     WriteError,
@@ -53,6 +55,7 @@ from twisted_tcp.http.errors import (
     shown,
 )
 from twisted_tcp.http.parser import ResponseHead
+from twisted_tcp.http.pool import Pool
 from twisted_tcp.http.protocol import GetProtocol, RateLimit, ResponseHandler
 from twisted_tcp.http.proxy import Proxy, TunnelProtocol, choose_proxy, connect_request
 from twisted_tcp.http.request import (
@@ -254,6 +257,7 @@ class _Fetch:
         self.on_progress = hooks.on_progress
         self.on_retry = hooks.on_retry
         self.jitter = hooks.jitter or random.Random()
+        self.pool = hooks.pool
         self.trust: Any = None
         if options.insecure:
             self.trust = False
@@ -489,11 +493,45 @@ class _Fetch:
             user_agent=options.user_agent, compressed=options.compressed,
             fields=fields, user_fields=user_fields,
             absolute=proxy is not None and not target.tls,
+            keep_alive=self.pool is not None,
         )  # fmt: skip
-        limit = None
-        if options.limit_rate is not None:
-            limit = RateLimit(self.clock, options.limit_rate)
-        protocol = GetProtocol(request, hop, bodiless=options.head, limit_rate=limit)
+        try:
+            await self._send(hop, request, proxy)
+        finally:
+            if hop.pipeline is not None and hop.pipeline.size:
+                self.written = True
+
+    def _rate_limit(self) -> RateLimit | None:
+        """A fresh C{--limit-rate} pace for one response, if asked for."""
+        if self.options.limit_rate is None:
+            return None
+        return RateLimit(self.clock, self.options.limit_rate)
+
+    async def _send(self, hop: _Hop, request: bytes, proxy: Proxy | None) -> None:
+        """
+        Send C{request} on an idle connection of the pool, or, if none is there
+        (or the one taken turns out closed before answering), on a new one.
+        """
+        target, options = hop.target, self.options
+        key = (target.tls, target.host, target.port, proxy)
+        if self.pool is not None:
+            idle = self.pool.take(key)
+            if idle is not None:
+                try:
+                    await idle.send(
+                        request, hop, bodiless=options.head,
+                        limit_rate=self._rate_limit(),
+                    )  # fmt: skip
+                except (EmptyReplyError, ReceiveError):
+                    if hop.response is not None:
+                        raise
+                else:
+                    self.pool.give(key, idle)
+                    return
+        protocol = GetProtocol(
+            request, hop, bodiless=options.head, limit_rate=self._rate_limit(),
+            keep_alive=self.pool is not None,
+        )  # fmt: skip
         connection: GetProtocol | TunnelProtocol = protocol
         if proxy is None:
             endpoint: Any = HostnameEndpoint(
@@ -511,11 +549,10 @@ class _Fetch:
                     client_tls(target.host, self.trust), protocol, proxy,
                 )  # fmt: skip
         await self._connect(endpoint, connection, target, proxy)
-        try:
-            await connection.finished
-        finally:
-            if hop.pipeline is not None and hop.pipeline.size:
-                self.written = True
+        await connection.finished
+        if self.pool is not None:
+            self.pool.opened += 1
+            self.pool.give(key, protocol)
 
     async def _connect(
         self, endpoint: Any, protocol: Any, target: Target, proxy: Proxy | None
@@ -563,6 +600,7 @@ class _Hooks:
     on_retry: Callable[[int, float, HTTPError], None]
     clock: Any
     jitter: random.Random | None
+    pool: Pool | None
 
 
 async def fetch(
@@ -577,6 +615,7 @@ async def fetch(
     on_retry: Callable[[int, float, HTTPError], None] = _ignore,
     clock: Any = None,
     jitter: random.Random | None = None,
+    pool: Pool | None = None,
 ) -> FetchResult:
     """
     GET C{url} and save its body to C{path} atomically (or write it to C{output}, or,
@@ -584,13 +623,15 @@ async def fetch(
     final response's head before its body; C{on_progress} the body's size so far;
     C{on_retry} each failed attempt that will be tried again (its number, the
     seconds until the next, the error). C{clock} (the reactor by default) times the
-    pauses between attempts, and C{jitter} draws their randomness.
+    pauses between attempts, and C{jitter} draws their randomness. With a C{pool},
+    connections are kept open for the next fetch given the same pool (which a
+    body spliced to its file could not be: pooled bodies go through Python).
 
     @raise HTTPError: a subclass per curl exit code; C{path} is then left as it was.
     """
     if UNSAFE_IN_URL.search(options.user_agent):
         raise BadURLError("the User-Agent holds control characters")
-    hooks = _Hooks(on_head, on_progress, on_retry, clock, jitter)
+    hooks = _Hooks(on_head, on_progress, on_retry, clock, jitter, pool)
     job = _Fetch(reactor, options, path, output, hooks)
     try:
         return await job.run(url)

@@ -85,7 +85,8 @@ class ResponseHandler:
 
 class GetProtocol(Protocol):
     """
-    Sends one request and parses the response into a L{ResponseHandler}.
+    Sends one request and parses the response into a L{ResponseHandler}; with
+    C{keep_alive}, the connection may then carry more (L{send}), one at a time.
 
     @param bodiless: the request is a HEAD: the response has no body.
     @param limit_rate: the most bytes a second to read, or C{None}; reading pauses
@@ -101,16 +102,40 @@ class GetProtocol(Protocol):
         *,
         bodiless: bool = False,
         limit_rate: RateLimit | None = None,
+        keep_alive: bool = False,
     ) -> None:
+        self._keep_alive = keep_alive
+        #: The last response left the connection fit for another request.
+        self.idle = False
+        #: The connection is gone (an idle one may be closed by the server).
+        self.closed = False
+        self._prepare(request, handler, bodiless, limit_rate)
+
+    def _prepare(
+        self, request: bytes, handler: ResponseHandler, bodiless: bool,
+        limit_rate: RateLimit | None,
+    ) -> None:  # fmt: skip
         self._request = request
         self._handler = handler
         self._parser = ResponseParser(bodiless)
         self._limit = limit_rate
         self._outcome: Failure | None = None
         self._done = False
+        self._head: ResponseHead | None = None
         self._head_just_seen = False
         self._splicer: BodySplicer | None = None
         self.finished: Deferred[None] = Deferred(self._cancel)
+
+    def send(
+        self, request: bytes, handler: ResponseHandler, *, bodiless: bool = False,
+        limit_rate: RateLimit | None = None,
+    ) -> Deferred[None]:  # fmt: skip
+        """Send another request on this L{idle} connection; its C{finished}."""
+        assert self.idle and self.transport is not None
+        self.idle = False
+        self._prepare(request, handler, bodiless, limit_rate)
+        self.transport.write(request)
+        return self.finished
 
     def connectionMade(self) -> None:
         assert self.transport is not None
@@ -121,6 +146,10 @@ class GetProtocol(Protocol):
 
     def dataReceived(self, data: bytes) -> None:
         if self._done:
+            if self.idle:
+                # Bytes nobody asked for: the connection cannot be trusted.
+                self.idle = False
+                self.transport.abortConnection()  # type: ignore[union-attr]
             return
         try:
             self._handle(self._parser.feed(data))
@@ -138,7 +167,9 @@ class GetProtocol(Protocol):
         Right after the head, with the body bytes read so far delivered: splice the
         rest of an identity body straight into its file, where that can be done.
         """
-        if self._limit is not None or not can_splice(self.transport):
+        if self._keep_alive or self._limit is not None:
+            return
+        if not can_splice(self.transport):
             return
         target = self._handler.splice_target()
         if target is None:
@@ -166,6 +197,7 @@ class GetProtocol(Protocol):
     def _handle(self, events: list[Event]) -> None:
         for event in events:
             if isinstance(event, Head):
+                self._head = event.head
                 if not self._handler.head(event.head, event.length):
                     self._stop(None)
                     return
@@ -174,8 +206,30 @@ class GetProtocol(Protocol):
                 self._handler.body(event.data)
             elif isinstance(event, End):
                 self._handler.end()
-                self._stop(None)
+                if self._reusable():
+                    self._done = self.idle = True
+                    if self._limit is not None:
+                        self._limit.stop()
+                    self.finished.callback(None)
+                else:
+                    self._stop(None)
                 return
+
+    def _reusable(self) -> bool:
+        """
+        Whether the response just completed (during a read: its framing said where
+        it ended) leaves the connection fit for another request: kept alive, an
+        HTTP/1.1 answer, no C{Connection: close}.
+        """
+        head = self._head
+        if not self._keep_alive or head is None or head.version != "HTTP/1.1":
+            return False
+        tokens = {
+            token.strip(" \t").lower()
+            for value in head.get_all("Connection")
+            for token in value.split(",")
+        }
+        return "close" not in tokens
 
     def _stop(self, outcome: Failure | None) -> None:
         """Settle the outcome now and drop the connection."""
@@ -195,6 +249,8 @@ class GetProtocol(Protocol):
             self.transport.abortConnection()  # type: ignore[attr-defined]
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self.closed = True
+        self.idle = False
         if self._limit is not None:
             self._limit.stop()
         if self.finished.called:

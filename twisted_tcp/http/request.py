@@ -87,12 +87,14 @@ def build_request(
     fields: Sequence[tuple[str, str]] = (),
     user_fields: Sequence[Field] = (),
     absolute: bool = False,
+    keep_alive: bool = False,
 ) -> bytes:
     """
     The request for C{target}: the client's own fields, then C{fields} (validators,
     ranges, credentials), then the user's C{-H} lines, which replace or drop a field
     of the same name. C{absolute}: the request line names the whole URL, as a
-    request to a proxy does.
+    request to a proxy does. Without C{keep_alive}, C{Connection: close} asks the
+    server to close after its answer.
     """
     chosen: list[tuple[str, str]] = [
         ("Host", target.host_header),
@@ -107,7 +109,8 @@ def build_request(
         chosen = [(name, value) for name, value in chosen if name.lower() != wanted]
         if field.value is not None:
             chosen.append((field.name, field.value))
-    chosen.append(("Connection", "close"))
+    if not keep_alive:
+        chosen.append(("Connection", "close"))
     where = target.request_target
     if absolute:
         where = f"{'https' if target.tls else 'http'}://{target.host_header}{where}"

@@ -36,6 +36,7 @@ from twisted_tcp._listen import (
 )
 from twisted_tcp._logging import readable_logs
 from twisted_tcp._server import LimitedServerFactory
+from twisted_tcp._version import __version__
 
 _log = Logger()
 #: What Twisted's option parser puts before a checker's message.
@@ -50,11 +51,19 @@ class StartError(Exception):
     """
 
 
-class PlainErrors(usage.Options):
+class PluginOptions(usage.Options):
     """
-    Options whose errors read as one plain sentence: a refused value is reported
-    without Twisted's "Parameter type enforcement failed:" prefix.
+    What the options of every plugin share: errors that read as one plain sentence
+    (a refused value without Twisted's "Parameter type enforcement failed:"
+    prefix), and a C{--version} that names this project's version.
     """
+
+    def opt_version(self) -> None:
+        """Print the version of twisted-tcp (and of Twisted) and exit."""
+        from twisted.copyright import version
+
+        print(f"twisted-tcp {__version__} (Twisted {version})")
+        sys.exit(0)
 
     def parseOptions(self, options: Sequence[str] | None = None) -> None:
         try:
@@ -132,7 +141,7 @@ def server_parameters(
     ]
 
 
-class ServerOptions(PlainErrors):
+class ServerOptions(PluginOptions):
     """Command-line options common to the TCP server plugins."""
 
     default_port: ClassVar[int]

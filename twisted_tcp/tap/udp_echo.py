@@ -17,11 +17,11 @@ from twisted.python import usage
 from twisted_tcp._checks import ip_address, non_negative_int, port_number
 from twisted_tcp._listen import cannot_listen, listen_udp
 from twisted_tcp._logging import readable_logs
-from twisted_tcp.tap._common import PlainErrors, prefer_lean_reactor
+from twisted_tcp.tap._common import PluginOptions, prefer_lean_reactor
 from twisted_tcp.udp_echo import DEFAULT_RATE, MAX_DATAGRAM, UDP_MODES, UDPEchoProtocol
 
 
-class Options(PlainErrors):
+class Options(PluginOptions):
     """Options of C{twist udp-echo}."""
 
     synopsis = "[options]"

@@ -64,7 +64,7 @@ def _back(
     room: Room, fields: dict[str, str], node: str, members: Mapping[str, ChatMember]
 ) -> None:
     """
-    A node's member re-asserted after the node was away (see L{scripts.REASSERT}):
+    A node's member re-asserted after the node was away (see L{node_scripts.REASSERT}):
     the others saw it leave (the node was lost), or its nick was taken and it
     has a new one. Its own node's members saw neither: only the rename.
     """

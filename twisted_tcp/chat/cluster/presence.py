@@ -17,7 +17,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from twisted_tcp.chat import texts
-from twisted_tcp.chat.cluster import scripts
+from twisted_tcp.chat.cluster import node_scripts, scripts
 from twisted_tcp.chat.cluster.link import RedisUnavailableError
 
 #: A node whose heartbeat is this many periods old is lost.
@@ -90,7 +90,7 @@ class Presence:
     def _heartbeat(self) -> None:
         if not self._ready():
             return
-        beat: Any = self._run(scripts.HEARTBEAT, self.node, self.lifetime_ms)
+        beat: Any = self._run(node_scripts.HEARTBEAT, self.node, self.lifetime_ms)
         beat.addCallbacks(self._beaten, self._failed)
 
     def _beaten(self, reply: list[Any]) -> None:
@@ -116,7 +116,7 @@ class Presence:
     def _declare_lost(self, nodes: list[str]) -> None:
         """Retire C{nodes}, whose heartbeat is gone, unless they beat meanwhile."""
         declaring: Any = self._run(
-            scripts.LOST,
+            node_scripts.LOST,
             self._default_room,
             scripts.LOG_KEEP,
             scripts.LOST_MEMORY,

@@ -20,8 +20,7 @@ from twisted_tcp.chat.core import (
     room_name_problem,
 )
 from twisted_tcp.chat.irc import numerics
-from twisted_tcp.chat.irc.output import mask
-from twisted_tcp.chat.irc.protocol import IRCConnection
+from twisted_tcp.chat.irc.registration import Registration
 from twisted_tcp.chat.irc.welcome import TOPICLEN
 from twisted_tcp.chat.protocol import MAX_REASON
 
@@ -35,7 +34,7 @@ def _then(_: object, do: Callable[[str], Completion], item: str) -> Completion:
     return do(item)
 
 
-class IRCProtocol(IRCConnection):
+class IRCProtocol(Registration):
     """An IRC client in the chat: its commands (see the module's docstring)."""
 
     def _in_channel(self, channel: str, command: str) -> bool:
@@ -266,6 +265,3 @@ class IRCProtocol(IRCConnection):
         reason = _free_text(params[0])[:MAX_REASON] if params else ""
         self._leave_reason = f"Quit: {reason}" if reason else "Quit"
         self.quit(self._leave_reason)
-
-    def source(self) -> str:
-        return mask(self.nick, self.shown.host)

@@ -17,6 +17,7 @@ from twisted_tcp._text import CRLF
 from twisted_tcp.chat.factory import ChatFactory
 from twisted_tcp.chat.irc.commands import IRCProtocol
 from twisted_tcp.chat.irc.message import MAX_LINE, MAX_TAGS, Message
+from twisted_tcp.chat.irc.output import Batch
 from twisted_tcp.chat.irc.protocol import (
     PING_INTERVAL,
     REGISTRATION_TIMEOUT,
@@ -88,6 +89,8 @@ class IRCFactory(IRCServerFactory):
         self.ping_interval = ping_interval
         #: The away messages of this door's members, by nick key.
         self.away: dict[str, str] = {}
+        #: The last batch a room delivered, read once for all its IRC members.
+        self.batch = Batch()
 
     def buildProtocol(self, addr: IAddress | None) -> Protocol | None:
         reason = self.chat_factory.refusal(addr)

@@ -45,6 +45,38 @@ def utc_time(seconds: float) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
+class Batch:
+    """
+    The last batch of lines a room delivered, read once for all the IRC members it
+    is delivered to, and the bytes shown for it to members who see it alike: a
+    batch of messages only (no joins, renames or listings that change what a
+    member knows), of which the member said none or echoes its own, looks the same
+    to every member of one channel with the same capabilities.
+    """
+
+    def __init__(self) -> None:
+        self.data: bytes | None = None
+        self.lines: list[str] = []
+        self.events: list[reading.Event] = []
+        self.authors: set[str] = set()
+        self.plain = False
+        self.shown: dict[tuple[str | None, bool], bytes] = {}
+
+    def read(self, data: bytes, encoding: str) -> None:
+        """Read C{data}, unless it is the batch read last."""
+        if data is self.data:
+            return
+        self.data = data
+        self.lines = data.decode(encoding, "replace").split("\r\n")[:-1]
+        self.events = [reading.read(line) for line in self.lines]
+        messages = [
+            e for e in self.events if isinstance(e, reading.Said | reading.Emote)
+        ]
+        self.plain = len(messages) == len(self.events)
+        self.authors = {nick_key(event.nick) for event in messages}
+        self.shown = {}
+
+
 class Shown:
     """
     The state an IRC member's view needs: its nick as its client knows it, its

@@ -4,8 +4,8 @@ flood pacing, send queue and slow-reader drop, idle timeout and limits, see
 L{ChatProtocol}), that reads IRC messages instead of lines and shows the chat's
 lines as IRC messages (see C{docs/irc.md}).
 
-L{IRCConnection} reads messages, registers the client (C{PASS}, C{NICK}, C{USER},
-C{CAP}), pings it and writes to it; the commands of a registered client are
+L{IRCConnection} reads messages, pings the client and writes to it; registration is
+L{twisted_tcp.chat.irc.registration}'s, and the commands of a registered client are
 L{twisted_tcp.chat.irc.commands.IRCProtocol}'s.
 """
 
@@ -20,7 +20,7 @@ from twisted.internet.protocol import connectionDone
 from twisted.python.failure import Failure
 
 from twisted_tcp._text import CRLF, decode, encode
-from twisted_tcp.chat.core import Completion, nick_key, nick_problem
+from twisted_tcp.chat.core import Completion, nick_key
 from twisted_tcp.chat.irc import numerics, reading
 from twisted_tcp.chat.irc.message import (
     MAX_LINE,
@@ -30,8 +30,7 @@ from twisted_tcp.chat.irc.message import (
     parse,
     split_line,
 )
-from twisted_tcp.chat.irc.output import CAPABILITIES, Shown, mask
-from twisted_tcp.chat.irc.welcome import welcome_burst
+from twisted_tcp.chat.irc.output import Batch, Shown
 from twisted_tcp.chat.protocol import ChatProtocol, ChatServerFactory
 
 #: Seconds a client has to register before it is disconnected.
@@ -54,6 +53,7 @@ class IRCServerFactory(ChatServerFactory):
     registration_timeout: float
     ping_interval: float
     away: dict[str, str]
+    batch: Batch
 
 
 class IRCConnection(ChatProtocol):
@@ -85,12 +85,6 @@ class IRCConnection(ChatProtocol):
         #: What the chat sent while the client was registering (see L{_welcome}).
         self._early: list[tuple[str, bool]] | None = []
         super().connectionMade()
-
-    def greet(self) -> None:
-        self._registration = self.callLater(
-            self.factory.registration_timeout, self._registration_timed_out
-        )
-        self._pinger = self.callLater(self.factory.ping_interval, self._ping)
 
     def too_long(self) -> str:
         return numerics.INPUT_TOO_LONG
@@ -126,129 +120,6 @@ class IRCConnection(ChatProtocol):
         self.reply(numerics.ERR_NEEDMOREPARAMS, command, numerics.NEED_MORE_PARAMS)
         return False
 
-    # Registration.
-
-    def irc_PASS(self, params: tuple[str, ...]) -> None:
-        if self._registered:
-            self.reply(numerics.ERR_ALREADYREGISTRED, numerics.ALREADY_REGISTERED)
-        elif self.need(params, 1, "PASS"):
-            self._password = params[0]
-
-    def irc_USER(self, params: tuple[str, ...]) -> Completion:
-        if self._registered or self._user:
-            self.reply(numerics.ERR_ALREADYREGISTRED, numerics.ALREADY_REGISTERED)
-            return None
-        if not self.need(params, 4, "USER"):
-            return None
-        self._user = params[0]
-        return self._try_registering()
-
-    def irc_CAP(self, params: tuple[str, ...]) -> Completion:
-        if not self.need(params, 1, "CAP"):
-            return None
-        sub = params[0].upper()
-        if sub == "LS":
-            self._negotiating = not self._registered
-            self.write(self._cap("LS", " ".join(CAPABILITIES)))
-        elif sub == "LIST":
-            self.write(self._cap("LIST", " ".join(sorted(self.shown.caps))))
-        elif sub == "REQ" and self.need(params, 2, "CAP"):
-            self._negotiating = not self._registered
-            asked = params[1].split()
-            wanted = {cap.lstrip("-") for cap in asked}
-            if wanted <= set(CAPABILITIES):
-                for cap in asked:
-                    if cap.startswith("-"):
-                        self.shown.caps.discard(cap[1:])
-                    else:
-                        self.shown.caps.add(cap)
-                self.write(self._cap("ACK", params[1]))
-            else:
-                self.write(self._cap("NAK", params[1]))
-        elif sub == "END":
-            self._negotiating = False
-            return self._try_registering()
-        elif sub != "REQ":
-            self.reply("410", sub, "Invalid CAP command")
-        return None
-
-    def _cap(self, sub: str, text: str) -> Message:
-        return Message("CAP", (self.shown.nick, sub, text), self.factory.server_name)
-
-    def irc_NICK(self, params: tuple[str, ...]) -> Completion:
-        if not params or not params[0]:
-            self.reply(numerics.ERR_NONICKNAMEGIVEN, numerics.NO_NICK_GIVEN)
-            return None
-        nick = params[0]
-        problem = nick_problem(nick)
-        if problem:
-            self.reply(numerics.ERR_ERRONEUSNICKNAME, nick, problem)
-            return None
-        if self._registered:
-            return self.chat.rename(self, nick)
-        self._wanted = nick
-        if self._connected:
-            return self._claim()
-        return self._try_registering()
-
-    def _try_registering(self) -> Completion:
-        """Join the chat once NICK, USER and any CAP negotiation are done."""
-        if not (self._wanted and self._user) or self._negotiating or self._connected:
-            return None
-        password = self.factory.password
-        if password is not None and self._password != password:
-            self.reply(numerics.ERR_PASSWDMISMATCH, numerics.PASSWORD_MISMATCH)
-            self.quit("Bad password")
-            return None
-        self._connected = True
-        connecting = self.chat.connect(self) or succeed(None)
-        return connecting.addCallback(lambda _: self._claim())
-
-    def _claim(self) -> Completion:
-        """Take the nick asked for; welcome the client once it has it."""
-        wanted = self._wanted
-        renaming = self.chat.rename(self, wanted) if self.nick != wanted else None
-
-        def renamed(_: object) -> None:
-            if self.nick == wanted and not self._registered:
-                self._welcome()
-
-        return (renaming or succeed(None)).addCallback(renamed)
-
-    def _welcome(self) -> None:
-        """The welcome burst, then what the chat said while the client registered."""
-        self._registered = True
-        if self._registration is not None and self._registration.active():
-            self._registration.cancel()
-        self.shown.nick = self.nick
-        self.write(
-            *welcome_burst(
-                self.nick,
-                mask(self.nick, self.shown.host),
-                self.factory.server_name,
-                self.factory.network,
-                self.factory.started,
-                self.chat.settings.motd,
-            )
-        )
-        if self.room is not None:
-            self.room.flush()  # What the room owes the member is part of its arrival.
-            self.write(*self.shown.render(reading.NowIn(self.room.name), False))
-        early, self._early = self._early or [], None
-        greeting = set(self.chat.settings.motd)
-        for text, live in early:
-            event = reading.read(text)
-            own = isinstance(event, reading.Renamed) and event.new == self.nick
-            if own or text in greeting:
-                continue  # Its own arrival under its guest nick, and the greeting.
-            self.write(*self.shown.render(event, live))
-        if self.shown.channel is not None:
-            self.names(self.shown.channel)
-
-    def _registration_timed_out(self) -> None:
-        if not self._registered:
-            self.quit(numerics.REGISTRATION_TIMEOUT)
-
     # Pings: a client silent for an interval is pinged, and dropped if it is still
     # silent after another.
 
@@ -281,10 +152,7 @@ class IRCConnection(ChatProtocol):
             return
         if self.room is not None:
             self.room.flush()
-        lines = CRLF.join(
-            encode(m.serialise(), self.factory.encoding) for m in messages
-        )
-        if not ChatProtocol.deliver(self, lines + CRLF):
+        if not ChatProtocol.deliver(self, self._encode(list(messages))):
             self.chat.drop(self)
 
     def reply(self, numeric: str, *params: str) -> None:
@@ -294,17 +162,28 @@ class IRCConnection(ChatProtocol):
         """Lines from the member's room, shown as IRC messages."""
         if self._departed:
             return True
-        lines = decode(data, self.factory.encoding).split("\r\n")[:-1]
+        batch = self.factory.batch
+        batch.read(data, self.factory.encoding)
         if self._early is not None:
-            self._early.extend((line, True) for line in lines)
+            self._early.extend((line, True) for line in batch.lines)
             return True
-        shown = [
-            m for line in lines for m in self.shown.render(reading.read(line), True)
-        ]
-        if not shown:
-            return True
-        out = CRLF.join(encode(m.serialise(), self.factory.encoding) for m in shown)
-        return ChatProtocol.deliver(self, out + CRLF)
+        shown = self.shown
+        alike = batch.plain and (
+            "echo-message" in shown.caps or nick_key(self.nick) not in batch.authors
+        )
+        key = (shown.channel, "server-time" in shown.caps)
+        out = batch.shown.get(key) if alike else None
+        if out is None:
+            messages = [m for e in batch.events for m in shown.render(e, True)]
+            out = self._encode(messages)
+            if alike:
+                batch.shown[key] = out
+        return ChatProtocol.deliver(self, out) if out else True
+
+    def _encode(self, messages: list[Message]) -> bytes:
+        """Messages as they go on the wire, each ended with CRLF."""
+        encoding = self.factory.encoding
+        return b"".join(encode(m.serialise(), encoding) + CRLF for m in messages)
 
     def send_text(self, text: str) -> None:
         """A line of the chat's for this member alone (a reply, a private message)."""

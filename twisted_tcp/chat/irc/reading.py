@@ -25,7 +25,7 @@ _NUMBER: Final = r"\d+"
 _FIELDS: Final = {
     "stamp": r"[^\]]*",
     "nick": _NICK,
-    "anyone": r".*",
+    "target": r".*",
     "old": _NICK,
     "new": _NICK,
     "room": _ROOM,
@@ -43,13 +43,42 @@ _FIELDS: Final = {
 _INTEGERS: Final = frozenset({"population", "more"})
 
 
-def _pattern(formatter: Callable[..., str], *names: str) -> re.Pattern[str]:
-    """The lines C{formatter} makes, whatever its fields C{names} are."""
+def _pattern(formatter: Callable[..., str], *names: str) -> tuple[str, list[str]]:
+    """A regular expression of the lines C{formatter} makes, and its fields' names."""
     markers = [f"\0{index}\0" for index in range(len(names))]
     pattern = re.escape(formatter(*markers))
     for name, marker in zip(names, markers, strict=True):
         pattern = pattern.replace(re.escape(marker), f"(?P<{name}>{_FIELDS[name]})")
-    return re.compile(pattern + r"\Z")
+    return pattern + r"\Z", list(names)
+
+
+class _Table:
+    """
+    Several kinds of line, read with one regular expression: each kind is one of its
+    alternatives, so that a line is matched once, not once per kind.
+    """
+
+    def __init__(self, kinds: list[tuple[tuple[str, list[str]], type]]) -> None:
+        alternatives = []
+        self._kinds = []
+        for index, ((pattern, names), kind) in enumerate(kinds):
+            for name in names:
+                pattern = pattern.replace(f"(?P<{name}>", f"(?P<f{index}_{name}>")
+            alternatives.append(f"(?P<k{index}>{pattern})")
+            fields = [(f"f{index}_{name}", name) for name in names if name[0] != "_"]
+            self._kinds.append((kind, fields))
+        self._pattern = re.compile("|".join(alternatives))
+
+    def read(self, line: str) -> tuple[type, dict[str, object]] | None:
+        """The kind of C{line} and its fields, or C{None} if it is none of them."""
+        match = self._pattern.match(line)
+        if match is None or match.lastgroup is None:
+            return None
+        kind, fields = self._kinds[int(match.lastgroup[1:])]
+        return kind, {
+            name: int(match[group]) if name in _INTEGERS else match[group]
+            for group, name in fields
+        }
 
 
 class Said(NamedTuple):
@@ -152,13 +181,15 @@ Event = (
     | Unlisted | Greeting | Notice
 )  # fmt: skip
 
-_STAMPED: Final = [
-    (_pattern(texts.said, "stamp", "nick", "text"), Said),
-    (_pattern(texts.emote, "stamp", "nick", "text"), Emote),
-    (_pattern(texts.private_from, "stamp", "nick", "text"), PrivateFrom),
-    (_pattern(texts.private_to, "stamp", "nick", "text"), PrivateTo),
-]
-_NOTICES: Final = [
+_STAMPED: Final = _Table(
+    [
+        (_pattern(texts.said, "stamp", "nick", "text"), Said),
+        (_pattern(texts.emote, "stamp", "nick", "text"), Emote),
+        (_pattern(texts.private_from, "stamp", "nick", "text"), PrivateFrom),
+        (_pattern(texts.private_to, "stamp", "nick", "text"), PrivateTo),
+    ]
+)
+_NOTICES: Final = _Table([
     (_pattern(texts.joined, "nick", "room"), Joined),
     (_pattern(texts.left, "nick", "room", "reason"), Left),
     (_pattern(texts.dropped, "nick", "reason"), Dropped),
@@ -175,23 +206,17 @@ _NOTICES: Final = [
      RoomsEntry),
     (_pattern(texts.unlisted, "more", "_what"), Unlisted),
     (_pattern(texts.welcome, "nick"), Greeting),
-]  # fmt: skip
+])  # fmt: skip
 
 
 def read(line: str) -> Event:
     """What one line of the catalogue says."""
-    table = _STAMPED if line.startswith("[") else _NOTICES
-    for pattern, kind in table:
-        match = pattern.match(line)
-        if match is not None:
-            fields = {
-                name: int(value) if name in _INTEGERS else value
-                for name, value in match.groupdict().items()
-                if not name.startswith("_")
-            }
-            event: Event = kind(**fields)
-            return event
-    return Notice(line)
+    found = (_STAMPED if line.startswith("[") else _NOTICES).read(line)
+    if found is None:
+        return Notice(line)
+    kind, fields = found
+    event: Event = kind(**fields)
+    return event
 
 
 class NickTaken(NamedTuple):
@@ -199,7 +224,7 @@ class NickTaken(NamedTuple):
 
 
 class NoSuchNick(NamedTuple):
-    nick: str
+    target: str
 
 
 class AlreadyIn(NamedTuple):
@@ -208,21 +233,23 @@ class AlreadyIn(NamedTuple):
 
 Problem = NickTaken | NoSuchNick | AlreadyIn | Notice
 
-_ERRORS: Final[list[tuple[re.Pattern[str], Callable[[str], Problem]]]] = [
-    (_pattern(texts.nick_taken, "nick", "_holder"), NickTaken),
-    (_pattern(texts.no_such_nick, "anyone"), NoSuchNick),
-    (_pattern(texts.already_in, "room"), AlreadyIn),
-]
+_ERRORS: Final = _Table(
+    [
+        (_pattern(texts.nick_taken, "nick", "_holder"), NickTaken),
+        (_pattern(texts.no_such_nick, "target"), NoSuchNick),
+        (_pattern(texts.already_in, "room"), AlreadyIn),
+    ]
+)
 
 
 def read_error(text: str) -> Problem:
     """What an error of the catalogue (without its C{error: }) is about."""
-    for pattern, kind in _ERRORS:
-        match = pattern.match(text)
-        if match is not None:
-            (value,) = (v for k, v in match.groupdict().items() if k[0] != "_")
-            return kind(value)
-    return Notice(text)
+    found = _ERRORS.read(text)
+    if found is None:
+        return Notice(text)
+    kind, fields = found
+    problem: Problem = kind(**fields)
+    return problem
 
 
 def stamp_problem(timestamp_format: str) -> str | None:

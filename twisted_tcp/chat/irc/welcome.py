@@ -47,7 +47,7 @@ def welcome_burst(
             numerics.YOUR_HOST.format(server=server, version=__version__),
         ),
         reply(numerics.RPL_CREATED, numerics.CREATED.format(started=started)),
-        reply(numerics.RPL_MYINFO, server, __version__, "", "n"),
+        reply(numerics.RPL_MYINFO, server, __version__),
         reply(numerics.RPL_ISUPPORT, *isupport(network), numerics.ISUPPORT),
     ]
     if not motd:

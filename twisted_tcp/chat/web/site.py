@@ -181,9 +181,11 @@ class _CountedSite(WrappingFactory):
     """The page's site, its connections counted in the limits of C{chat}."""
 
     protocol = _CountedConnection
+    noisy = False  # As the chat's factory (see LimitedServerFactory.noisy).
 
     def __init__(self, site: Site, chat: LimitedServerFactory) -> None:
         super().__init__(site)
+        site.noisy = False
         self.chat = chat
 
     def logPrefix(self) -> str:
