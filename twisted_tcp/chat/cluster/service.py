@@ -107,7 +107,7 @@ class RedisChat(Availability, Admission, Moderated, Membership, ChatCore):
         nick_grace: float = NICK_GRACE,
     ) -> None:
         #: Accounts, bans, mutes and room operators, in Redis.
-        self.records = RedisState(self._execute, Keys(cluster).prefix, heartbeat)
+        self.records = RedisState(self._execute, Keys(cluster), heartbeat)
         authority = Authority(self.records, operators, hasher, nick_grace)
         super().__init__(settings or ChatSettings(), reactor, authority)
         self.records.changed = self.moderation.enforce

@@ -21,9 +21,10 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from twisted_tcp.chat.cluster.schema import Keys
 from twisted_tcp.chat.state import MemoryRecords, Restriction, RestrictionKind
 
-#: The field names of the records hash (after the record's kind, C{:}, its room).
+#: The kinds of records, which start their field names in the records hash.
 BAN: Final = "ban"
 MUTE: Final = "mute"
 OPERATOR: Final = "op"
@@ -35,7 +36,7 @@ Execute = Callable[..., "Deferred[Any]"]
 
 class RedisState(MemoryRecords):
     """
-    L{ChatState} of a node of the cluster C{prefix}.
+    L{ChatState} of a node of the cluster whose keys are C{keys}.
 
     @param execute: runs one Redis command (the node's command link).
     @param period: seconds between two checks for changes made by other nodes
@@ -46,12 +47,12 @@ class RedisState(MemoryRecords):
 
     log = Logger()
 
-    def __init__(self, execute: Execute, prefix: str, period: float) -> None:
+    def __init__(self, execute: Execute, keys: Keys, period: float) -> None:
         super().__init__()
         self._execute = execute
-        self.accounts_key = f"{prefix}:accounts"
-        self.records_key = f"{prefix}:records"
-        self.version_key = f"{prefix}:records:version"
+        self.accounts_key = keys.accounts
+        self.records_key = keys.records
+        self.version_key = keys.records_version
         self._version: str | None = None
         self.changed: Callable[[list[Restriction]], object] = lambda bans: None
         self._checking = LoopingCall(lambda: Deferred.fromCoroutine(self.refresh()))
