@@ -402,9 +402,11 @@ class ChatCore(Service):
         return run(member, argument)
 
     def help(self, member: ChatMember) -> None:
-        lines = [*texts.HELP, *texts.HELP_ACCOUNTS]
+        *commands, last = texts.HELP
+        lines = [*commands, *texts.HELP_ACCOUNTS]
         if self.moderation.operates_anywhere(member):
             lines.extend(texts.HELP_OPERATORS)
+        lines.append(last)
         for line in lines:
             member.send_text(line)
 
