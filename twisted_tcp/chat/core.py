@@ -1,23 +1,20 @@
 """
 The chat's core: what every backend shares, so that each rule is written once.
 
-    - the names: nick and room rules, and their one normalisation (L{nick_key},
-      L{room_key}: case-folded);
-    - L{ChatSettings}: the options of a chat, checked once;
     - L{ChatMember} and L{ChatService}: what a member's protocol is to the chat, and
       the chat to it;
     - L{ChatCore}: the rules every backend applies before it touches shared state
       (validation, the arrival policy, the answers built from what the backend
       knows), over the few operations a backend implements (see L{ChatCore});
 
-Every line members are sent is built by L{twisted_tcp.chat.texts}.
+Every line members are sent is built by L{twisted_tcp.chat.texts}; the names and lines
+members write are checked by L{twisted_tcp.chat.names}; what a chat is told to be is a
+L{twisted_tcp.chat.settings.ChatSettings}.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from twisted.application.service import Service
@@ -26,23 +23,13 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
 from twisted_tcp.chat import texts
+from twisted_tcp.chat.names import nick_problem, room_key, room_name_problem
+from twisted_tcp.chat.settings import ChatSettings
 
 if TYPE_CHECKING:
     from twisted_tcp.chat.room import Room
     from twisted_tcp.chat.state import Authority
 
-#: Nicks: an ASCII letter, then up to 29 ASCII letters, digits, C{_} or C{-}. ASCII
-#: only, so that no two nicks look alike on screen.
-NICK_PATTERN: Final = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,29}\Z")
-#: Room names: C{#} then 1-30 ASCII letters, digits, C{_} or C{-}.
-ROOM_PATTERN: Final = re.compile(r"#[A-Za-z0-9_-]{1,30}\Z")
-RESERVED_NICKS: Final = frozenset({"server", "system", "admin"})
-DEFAULT_ROOM: Final = "#lobby"
-DEFAULT_ANNOUNCE_LIMIT: Final = 200
-DEFAULT_TIMESTAMP_FORMAT: Final = "%Y/%m/%d %H:%M:%S"
-#: Seconds a newcomer's join waits to be announced, so that a client that names
-#: itself with C{/nick} as its first line is announced under that nick.
-ARRIVAL_GRACE: Final = 1.0
 #: The commands of accounts (L{twisted_tcp.chat.accounts}) and of operators
 #: (L{twisted_tcp.chat.moderation}), which L{ChatService.perform} runs.
 ACCOUNT_COMMANDS: Final = frozenset({"register", "identify", "logout", "password"})
@@ -52,91 +39,6 @@ OPERATOR_COMMANDS: Final = frozenset(
 )
 
 Completion = Deferred[None] | None
-#: White-space characters in a row that a line keeps; a longer run is cut to this
-#: many spaces (see L{tidy}).
-MAX_SPACES: Final = 4
-_LONG_SPACE: Final = re.compile(rf"\s{{{MAX_SPACES + 1},}}")
-
-
-def tidy(text: str) -> str:
-    """
-    A member's line as the chat takes it: stripped, and no run of white space in it
-    longer than L{MAX_SPACES}. Padding would otherwise push the rest of a message to
-    the start of the next row of a terminal or the page, where it would look like a
-    line of its own (another member's).
-    """
-    return _LONG_SPACE.sub(" " * MAX_SPACES, text.strip())
-
-
-def nick_key(nick: str) -> str:
-    """The identity of a nick: two nicks that differ only in case are one."""
-    return nick.casefold()
-
-
-def room_key(name: str) -> str:
-    """The identity of a room name: two names that differ only in case are one."""
-    return name.casefold()
-
-
-def nick_problem(nick: str) -> str | None:
-    """What is wrong with a nick asked for with C{/nick}, or C{None}."""
-    if not nick:
-        return texts.NICK_USAGE
-    if not NICK_PATTERN.match(nick):
-        return texts.NICK_RULE
-    if nick_key(nick) in RESERVED_NICKS:
-        return texts.nick_reserved(nick)
-    return None
-
-
-def room_name_problem(name: str) -> str | None:
-    """What is wrong with a room name asked for with C{/join}, or C{None}."""
-    if not name:
-        return texts.JOIN_USAGE
-    if not ROOM_PATTERN.match(name):
-        return texts.ROOM_RULE
-    return None
-
-
-def check_room_name(name: str) -> str:
-    """
-    Return C{name} if it is a valid room name.
-
-    @raise ValueError: otherwise, with a message fit for a usage error.
-    """
-    if not ROOM_PATTERN.match(name):
-        raise ValueError(f"bad room name {name!r}: {texts.ROOM_RULE}")
-    return name
-
-
-@dataclass(frozen=True)
-class ChatSettings:
-    """
-    What a chat is told to be, whichever backend runs it (checked here, once).
-
-    @ivar encoding: the wire encoding of every line.
-    @ivar history: messages per room replayed to whoever joins it.
-    @ivar default_room: where members start, and return with C{/part}.
-    @ivar announce_limit: above this many members, a room sums up joins and leaves
-        instead of announcing each; 0 announces always.
-    @ivar motd: lines shown to each newcomer after the welcome (see L{texts.motd}).
-    @ivar timestamp_format: L{time.strftime} format of message timestamps.
-    @ivar arrival_grace: seconds a newcomer's join waits to be announced (see
-        L{ARRIVAL_GRACE}); 0 announces it at once.
-    """
-
-    encoding: str = "utf-8"
-    history: int = 0
-    default_room: str = DEFAULT_ROOM
-    announce_limit: int = DEFAULT_ANNOUNCE_LIMIT
-    motd: list[str] = field(default_factory=list)
-    timestamp_format: str = DEFAULT_TIMESTAMP_FORMAT
-    arrival_grace: float = ARRIVAL_GRACE
-
-    def __post_init__(self) -> None:
-        check_room_name(self.default_room)
-        if self.history < 0 or self.announce_limit < 0 or self.arrival_grace < 0:
-            raise ValueError("history, announce_limit and arrival_grace must be >= 0")
 
 
 class Member(Protocol):

@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterable
 from typing import Final, NamedTuple
 
 from twisted_tcp.chat import texts
-from twisted_tcp.chat.core import ChatMember, nick_key
+from twisted_tcp.chat.core import ChatMember
+from twisted_tcp.chat.names import nick_key
 
 #: Most entries C{/who} and C{/rooms} list; a notice after the listing says how many
 #: more there are. Their answers thus stay small whatever the size of the chat: an

@@ -14,16 +14,7 @@ from typing import Any
 from twisted.logger import Logger
 
 from twisted_tcp.chat import texts
-from twisted_tcp.chat.core import (
-    ChatCore,
-    ChatMember,
-    ChatSettings,
-    Completion,
-    Member,
-    enter_room,
-    nick_key,
-    room_key,
-)
+from twisted_tcp.chat.core import ChatCore, ChatMember, Completion, Member, enter_room
 from twisted_tcp.chat.history import HistoryStore, MemoryHistory
 from twisted_tcp.chat.listing import (
     RoomEntry,
@@ -32,7 +23,9 @@ from twisted_tcp.chat.listing import (
     tell_rooms,
     tell_who,
 )
+from twisted_tcp.chat.names import nick_key, room_key
 from twisted_tcp.chat.room import Room
+from twisted_tcp.chat.settings import ChatSettings
 from twisted_tcp.chat.state import Authority
 
 

@@ -15,7 +15,8 @@ from twisted.internet.defer import Deferred
 from twisted_tcp.chat import texts
 from twisted_tcp.chat.cluster import scripts
 from twisted_tcp.chat.cluster.schema import Kind
-from twisted_tcp.chat.core import ChatMember, Completion, Member, nick_key
+from twisted_tcp.chat.core import ChatMember, Completion, Member
+from twisted_tcp.chat.names import nick_key
 
 if TYPE_CHECKING:
     from weakref import WeakSet

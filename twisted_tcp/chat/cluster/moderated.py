@@ -16,7 +16,8 @@ from twisted.python.failure import Failure
 
 from twisted_tcp.chat.cluster import scripts
 from twisted_tcp.chat.cluster.schema import Field, Kind
-from twisted_tcp.chat.core import ChatMember, Completion, nick_key
+from twisted_tcp.chat.core import ChatMember, Completion
+from twisted_tcp.chat.names import nick_key
 
 if TYPE_CHECKING:
     from twisted_tcp.chat.accounts import Accounts

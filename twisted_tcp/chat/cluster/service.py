@@ -35,19 +35,15 @@ from twisted_tcp.chat.cluster.presence import Presence
 from twisted_tcp.chat.cluster.reader import StreamReader
 from twisted_tcp.chat.cluster.schema import Field, Keys, Kind
 from twisted_tcp.chat.cluster.state import RedisState
-from twisted_tcp.chat.core import (
-    ChatCore,
-    ChatMember,
-    ChatSettings,
-    Completion,
-    room_key,
-)
+from twisted_tcp.chat.core import ChatCore, ChatMember, Completion
 from twisted_tcp.chat.listing import (
     tell_rooms,
     tell_who,
 )
+from twisted_tcp.chat.names import room_key
 from twisted_tcp.chat.passwords import PasswordHasher
 from twisted_tcp.chat.room import Room
+from twisted_tcp.chat.settings import ChatSettings
 from twisted_tcp.chat.state import NICK_GRACE, Authority
 
 #: Seconds a stopping node waits for Redis to record its members' departure.

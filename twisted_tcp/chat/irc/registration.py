@@ -9,12 +9,13 @@ from functools import partial
 
 from twisted.internet.defer import succeed
 
-from twisted_tcp.chat.core import Completion, nick_problem
+from twisted_tcp.chat.core import Completion
 from twisted_tcp.chat.irc import numerics, reading
 from twisted_tcp.chat.irc.message import Message
 from twisted_tcp.chat.irc.output import CAPABILITIES, mask
 from twisted_tcp.chat.irc.protocol import IRCConnection
 from twisted_tcp.chat.irc.welcome import welcome_burst
+from twisted_tcp.chat.names import nick_problem
 
 
 class Registration(IRCConnection):
