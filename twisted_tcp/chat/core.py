@@ -16,7 +16,7 @@ Every line members are sent is built by L{twisted_tcp.chat.texts}.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
@@ -29,6 +29,7 @@ from twisted_tcp.chat import texts
 
 if TYPE_CHECKING:
     from twisted_tcp.chat.room import Room
+    from twisted_tcp.chat.state import Authority
 
 #: Nicks: an ASCII letter, then up to 29 ASCII letters, digits, C{_} or C{-}. ASCII
 #: only, so that no two nicks look alike on screen.
@@ -42,6 +43,13 @@ DEFAULT_TIMESTAMP_FORMAT: Final = "%Y/%m/%d %H:%M:%S"
 #: Seconds a newcomer's join waits to be announced, so that a client that names
 #: itself with C{/nick} as its first line is announced under that nick.
 ARRIVAL_GRACE: Final = 1.0
+#: The commands of accounts (L{twisted_tcp.chat.accounts}) and of operators
+#: (L{twisted_tcp.chat.moderation}), which L{ChatService.perform} runs.
+ACCOUNT_COMMANDS: Final = frozenset({"register", "identify", "logout", "password"})
+OPERATOR_COMMANDS: Final = frozenset(
+    {"claim", "kick", "ban", "unban", "bans", "mute", "unmute", "op", "deop"}
+    | {"lock", "unlock"}
+)
 
 Completion = Deferred[None] | None
 #: White-space characters in a row that a line keeps; a longer run is cut to this
@@ -156,11 +164,21 @@ class Member(Protocol):
 class ChatMember(Member, Protocol):
     """What the chat service knows of a member, beyond what its room knows."""
 
+    #: The account the member is identified as (a nick key), or C{None}.
+    account: str | None
+
+    @property
+    def address(self) -> str:
+        """The IP address it connects from (C{""} for none: a UNIX socket)."""
+
     def send_text(self, text: str) -> None:
         """A line for this member alone, after anything its room sent it before."""
 
     def send_error(self, text: str) -> None:
         """An C{error:} line for this member alone."""
+
+    def dismiss(self, reason: str) -> None:
+        """Close the member's connection (a kick or a ban): its room hears C{reason}."""
 
 
 class ChatService(Protocol):
@@ -213,6 +231,18 @@ class ChatService(Protocol):
     def topic(self, member: ChatMember, text: str | None) -> Completion:
         """C{/topic [TEXT]}: show, or set, the topic of the member's room."""
 
+    def perform(self, member: ChatMember, name: str, argument: str) -> Completion:
+        """
+        One of L{ACCOUNT_COMMANDS} or L{OPERATOR_COMMANDS}, with the rest of its
+        line as C{argument}.
+        """
+
+    def help(self, member: ChatMember) -> None:
+        """C{/help}: the commands the member may use."""
+
+    def refusal(self, address: str) -> str | None:
+        """Why a connection from C{address} is refused (it is banned), or C{None}."""
+
     def shutdown(self) -> None:
         """The server is stopping: announce no more departures, save history."""
 
@@ -240,12 +270,25 @@ class ChatCore(Service):
 
     log = Logger()
 
-    def __init__(self, settings: ChatSettings, reactor: Any = None) -> None:
+    def __init__(
+        self,
+        settings: ChatSettings,
+        reactor: Any = None,
+        authority: Authority | None = None,
+    ) -> None:
+        # Imported here: they build on this module.
+        from twisted_tcp.chat.accounts import Accounts
+        from twisted_tcp.chat.moderation import Moderation
+        from twisted_tcp.chat.state import Authority
+
         self.settings = settings
         self._reactor = reactor
         self.shutting_down = False
         #: Newcomers whose join is not announced yet, and the timer that will.
         self._arrivals: dict[ChatMember, IDelayedCall] = {}
+        self.authority = authority or Authority()
+        self.accounts = Accounts(self, self.authority)
+        self.moderation = Moderation(self, self.authority)
 
     @property
     def clock(self) -> IReactorTime:
@@ -324,13 +367,59 @@ class ChatCore(Service):
     def _announce_arrival(self, member: ChatMember) -> None:
         raise NotImplementedError
 
+    # What accounts and operators need of a backend.
+
+    def member_named(self, nick: str) -> ChatMember | None:
+        """The member of this node (or process) called C{nick}, or C{None}."""
+        raise NotImplementedError
+
+    def local_members(self) -> Iterable[ChatMember]:
+        """The members of this node."""
+        raise NotImplementedError
+
+    def notice(self, room: str, line: str) -> None:
+        """Send C{line} to the room with key C{room} (not kept in its history)."""
+        raise NotImplementedError
+
+    def guest_nick(self) -> str:
+        """A free nick of the kind newcomers are given."""
+        raise NotImplementedError
+
+    def rename(self, member: ChatMember, nick: str) -> Completion:
+        """C{/nick NICK}, and a member renamed by the chat."""
+        raise NotImplementedError
+
+    def move(self, member: ChatMember, name: str) -> Completion:
+        """Move C{member} to room C{name}, as C{/join} does once it is checked."""
+        return self._move(member, name)
+
     # The requests whose rules are the same everywhere.
+
+    def perform(self, member: ChatMember, name: str, argument: str) -> Completion:
+        self._arrive(member)
+        handler = self.accounts if name in ACCOUNT_COMMANDS else self.moderation
+        run: Callable[[ChatMember, str], Completion] = getattr(handler, name)
+        return run(member, argument)
+
+    def help(self, member: ChatMember) -> None:
+        *commands, last = texts.HELP
+        lines = [*commands, *texts.HELP_ACCOUNTS]
+        if self.moderation.operates_anywhere(member):
+            lines.extend(texts.HELP_OPERATORS)
+        lines.append(last)
+        for line in lines:
+            member.send_text(line)
+
+    def refusal(self, address: str) -> str | None:
+        return self.moderation.refusal(address)
 
     def join(self, member: ChatMember, name: str) -> Completion:
         self._arrive(member)
         problem = room_name_problem(name)
         if problem:
             member.send_error(problem)
+            return None
+        if not self.moderation.may_enter(member, name):
             return None
         return self._move(member, name)
 
@@ -346,9 +435,13 @@ class ChatCore(Service):
         raise NotImplementedError
 
     def say(self, member: ChatMember, text: str) -> Completion:
+        if not self.moderation.may_post(member):
+            return None
         return self._post(member, texts.said(self.timestamp(), member.nick, text))
 
     def emote(self, member: ChatMember, action: str) -> Completion:
+        if not self.moderation.may_post(member):
+            return None
         return self._post(member, texts.emote(self.timestamp(), member.nick, action))
 
     def _post(self, member: ChatMember, line: str) -> Completion:

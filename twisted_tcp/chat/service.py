@@ -8,6 +8,7 @@ sends are the catalogue's (L{twisted_tcp.chat.texts}).
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from typing import Any
 
 from twisted.logger import Logger
@@ -32,6 +33,7 @@ from twisted_tcp.chat.listing import (
     tell_who,
 )
 from twisted_tcp.chat.room import Room
+from twisted_tcp.chat.state import Authority
 
 
 class LocalChat(ChatCore):
@@ -41,6 +43,7 @@ class LocalChat(ChatCore):
     @param settings: what the chat is (see L{ChatSettings}).
     @param history_store: where history outlives the rooms (default: memory).
     @param reactor: times and schedules (default: the global reactor).
+    @param authority: accounts, operators, bans (default: none yet, in memory).
     """
 
     log = Logger()
@@ -51,9 +54,10 @@ class LocalChat(ChatCore):
         *,
         history_store: HistoryStore | None = None,
         reactor: Any = None,
+        authority: Authority | None = None,
     ) -> None:
         settings = settings or ChatSettings()
-        super().__init__(settings, reactor)
+        super().__init__(settings, reactor, authority)
         self.history_store: HistoryStore = history_store or MemoryHistory(
             settings.history
         )
@@ -96,10 +100,20 @@ class LocalChat(ChatCore):
     def _is_member(self, member: ChatMember) -> bool:
         return self.members.get(nick_key(member.nick)) is member
 
+    def member_named(self, nick: str) -> ChatMember | None:
+        return self.members.get(nick_key(nick))
+
+    def local_members(self) -> Iterable[ChatMember]:
+        return self.members.values()
+
+    def notice(self, room: str, line: str) -> None:
+        if room in self.rooms:
+            self.rooms[room].post(line)
+
     # Membership.
 
     def connect(self, member: ChatMember) -> Completion:
-        member.nick = self._guest_nick()
+        member.nick = self.guest_nick()
         member.connected_since = self.clock.seconds()
         self.members[nick_key(member.nick)] = member
         self.log.info("{nick} connected", nick=member.nick)
@@ -111,7 +125,7 @@ class LocalChat(ChatCore):
         if member.room is not None:
             member.room.announce_arrival(member)
 
-    def _guest_nick(self) -> str:
+    def guest_nick(self) -> str:
         while True:
             self._guests += 1
             nick = f"guest-{self._guests}"
@@ -164,7 +178,7 @@ class LocalChat(ChatCore):
             self._arrive(member)
         elif member.room is not None:
             member.room.post(texts.renamed(old, nick))
-        return None
+        return self.accounts.check_nick(member)
 
     def _move(self, member: ChatMember, name: str) -> Completion:
         current = member.room
@@ -236,6 +250,8 @@ class LocalChat(ChatCore):
         if text is None:
             member.send_text(texts.topic_of(room.name, room.topic))
             return None
+        if not self.moderation.may_set_topic(member):
+            return None
         room.topic = text
         room.post(texts.topic_set(member.nick, room.name, text))
         return None
@@ -244,3 +260,4 @@ class LocalChat(ChatCore):
         self.shutting_down = True
         self._cancel_arrivals()
         self.history_store.close()
+        self.authority.state.close()

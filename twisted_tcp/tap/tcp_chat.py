@@ -32,7 +32,9 @@ from twisted_tcp.chat import (
     ChatFactory,
     make_chat,
 )
+from twisted_tcp.chat.build import read_operators
 from twisted_tcp.chat.irc import IRCFactory
+from twisted_tcp.chat.state import NICK_GRACE
 from twisted_tcp.chat.web import chat_site, parse_origin
 from twisted_tcp.tap._common import (
     ServerOptions,
@@ -83,6 +85,14 @@ class Options(ServerOptions):
         ["motd", None, None, "File whose text each newcomer is shown."],
         ["timestamp-format", None, DEFAULT_TIMESTAMP_FORMAT,
          "strftime format of message timestamps."],
+        ["state-db", None, None,
+         "SQLite file that keeps accounts, bans, mutes and room operators across"
+         " restarts [default: memory]."],
+        ["operators", None, None,
+         "File of the accounts that are server operators, one a line."],
+        ["nick-grace", None, NICK_GRACE,
+         "Seconds whoever takes a registered nick has to /identify.",
+         positive_seconds],
         ["redis", None, None,
          "Share rooms with other nodes through this Redis server:"
          " redis://[[USER]:PASSWORD@]HOST[:PORT][/DB], rediss://..., or"
@@ -157,6 +167,9 @@ class Options(ServerOptions):
             node_name=self["node-name"],
             heartbeat=self["heartbeat"],
             on_refused=_stop_refused,
+            state_db=self["state-db"],
+            operators=read_operators(o) if (o := self["operators"]) else (),
+            nick_grace=self["nick-grace"],
         )
         factory = ChatFactory(
             self["chat"],

@@ -29,10 +29,12 @@ from twisted_tcp.chat.cluster.admission import Admission, Ticket
 from twisted_tcp.chat.cluster.availability import Availability
 from twisted_tcp.chat.cluster.link import Argument, RedisLink, RedisUnavailableError
 from twisted_tcp.chat.cluster.membership import Membership
+from twisted_tcp.chat.cluster.moderated import Moderated
 from twisted_tcp.chat.cluster.outbox import Outbox
 from twisted_tcp.chat.cluster.presence import Presence
 from twisted_tcp.chat.cluster.reader import StreamReader
 from twisted_tcp.chat.cluster.schema import Field, Keys, Kind
+from twisted_tcp.chat.cluster.state import RedisState
 from twisted_tcp.chat.core import (
     ChatCore,
     ChatMember,
@@ -44,7 +46,9 @@ from twisted_tcp.chat.listing import (
     tell_rooms,
     tell_who,
 )
+from twisted_tcp.chat.passwords import PasswordHasher
 from twisted_tcp.chat.room import Room
+from twisted_tcp.chat.state import NICK_GRACE, Authority
 
 #: Seconds a stopping node waits for Redis to record its members' departure.
 RETIRE_TIMEOUT: Final = 3.0
@@ -65,7 +69,7 @@ def default_node_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
-class RedisChat(Availability, Admission, Membership, ChatCore):
+class RedisChat(Availability, Admission, Moderated, Membership, ChatCore):
     """
     The chat service of one node of a cluster sharing rooms through Redis.
 
@@ -80,6 +84,9 @@ class RedisChat(Availability, Admission, Membership, ChatCore):
         wrong or missing password, no such database), after it is logged. No retry
         can help, so the refused link stops retrying; what happens next is the
         application's choice (C{twist tcp-chat} ends with exit status 1).
+    @param operators: the accounts that are server operators.
+    @param hasher: hashes passwords (default: scrypt in the reactor's threads).
+    @param nick_grace: seconds whoever takes a registered nick has to identify.
     The other parameters are L{LocalChat}'s.
     """
 
@@ -95,8 +102,15 @@ class RedisChat(Availability, Admission, Membership, ChatCore):
         heartbeat: float = DEFAULT_HEARTBEAT,
         reactor: Any = None,
         on_refused: Callable[[str], object] = lambda reason: None,
+        operators: frozenset[str] = frozenset(),
+        hasher: PasswordHasher | None = None,
+        nick_grace: float = NICK_GRACE,
     ) -> None:
-        super().__init__(settings or ChatSettings(), reactor)
+        #: Accounts, bans, mutes and room operators, in Redis.
+        self.records = RedisState(self._execute, Keys(cluster), heartbeat)
+        authority = Authority(self.records, operators, hasher, nick_grace)
+        super().__init__(settings or ChatSettings(), reactor, authority)
+        self.records.changed = self.moderation.enforce
         if not heartbeat > 0:
             raise ValueError("heartbeat must be > 0")
         if not cluster or any(c.isspace() or c == ":" for c in cluster):
@@ -184,9 +198,11 @@ class RedisChat(Availability, Admission, Membership, ChatCore):
         self._reader_link.start()
         self.reader.start()
         self.presence.start()
+        self.records.start(self.clock)
 
     async def _stop(self) -> None:
         self.presence.stop()
+        self.records.stop()
         if self._retiring is not None:
             await self._retiring
         self.reader.stop()
@@ -278,55 +294,9 @@ class RedisChat(Availability, Admission, Membership, ChatCore):
             room, fields, node=self.node, members=self.members, former=self._former
         )
 
-    # The ChatService interface: membership.
-
-    def connect(self, member: ChatMember) -> Completion:
-        return ensureDeferred(self._connect(member))
-
-    async def _connect(self, member: ChatMember) -> None:
-        told = False
-        while not self.shutting_down and member not in self._gone:
-            if not self.available:
-                if not told:
-                    member.send_text(texts.WAITING)
-                    told = True
-                await self._until_available()
-                continue
-            member.connected_since = self.clock.seconds()
-            try:
-                await self._enter(member, self.default_key, self.default_room, True)
-                self.log.info("{nick} connected", nick=member.nick)
-                return
-            except RedisUnavailableError:
-                continue
-
-    def _announce_arrival(self, member: ChatMember) -> None:
-        key = self._where.get(member)
-        if key is None:
-            return
-        if not self.available:
-            # Not lost: tried again at each heartbeat until Redis is back.
-            self._arrivals[member] = self.clock.callLater(
-                self.heartbeat, self._arrive, member
-            )
-            return
-        self.outbox.queue(key, Kind.ARRIVAL, member.nick, None)
-
     def _ignore_outage(self, failure: Failure) -> None:
         if not failure.check(RedisUnavailableError):
             self.log.failure("a room event was not recorded", failure)
-
-    def _move(self, member: ChatMember, name: str) -> Completion:
-        key = room_key(name)
-        if self._where.get(member) == key:
-            room = member.room
-            member.send_error(texts.already_in(room.name if room else name))
-            return None
-        if not self.available:
-            member.send_error(texts.NO_SERVICE)
-            return None
-        entering = self._enter(member, key, name, False)
-        return self._failing(member, texts.NO_SERVICE, entering)
 
     def _failing(self, member: ChatMember, error: str, work: Any) -> Deferred[None]:
         """Run C{work}; if Redis fails it, tell the member C{error}."""
@@ -414,6 +384,8 @@ class RedisChat(Availability, Admission, Membership, ChatCore):
             return None
         if not self.available:
             member.send_error(texts.NO_SERVICE)
+            return None
+        if text is not None and not self.moderation.may_set_topic(member):
             return None
         if text is None:
             # Asked of Redis, after this member's earlier commands: the node's room
