@@ -36,7 +36,10 @@ if TYPE_CHECKING:
 NICK_PATTERN: Final = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,29}\Z")
 #: Room names: C{#} then 1-30 ASCII letters, digits, C{_} or C{-}.
 ROOM_PATTERN: Final = re.compile(r"#[A-Za-z0-9_-]{1,30}\Z")
-RESERVED_NICKS: Final = frozenset({"server", "system", "admin"})
+#: Where IRC clients send their logins (C{/msg NickServ IDENTIFY PASSWORD}): no
+#: member may be called so and read them.
+NICKSERV: Final = "nickserv"
+RESERVED_NICKS: Final = frozenset({"server", "system", "admin", NICKSERV})
 DEFAULT_ROOM: Final = "#lobby"
 DEFAULT_ANNOUNCE_LIMIT: Final = 200
 DEFAULT_TIMESTAMP_FORMAT: Final = "%Y/%m/%d %H:%M:%S"
