@@ -367,3 +367,13 @@ def test_capabilities() -> None:
         ("CAP", "*", "LIST", "echo-message"),
         ("410", "*", "FROB", "Invalid CAP command"),
     ]
+
+
+def test_names_once_per_channel_arrived_in() -> None:
+    """A client that joins a channel as it registers gets that channel's names, and
+    none of the default room it left in the same read."""
+    harness = IRCHarness()
+    client = harness.client()
+    client.send("NICK ann", "USER u 0 * :Ann", "JOIN #rust")
+    ends = [c[2] for c in client.commands() if c[0] == "366"]
+    assert ends == ["#rust"]

@@ -10,7 +10,8 @@ speak (see C{docs/chat-protocol.md}). One core, two backends:
     - L{cluster}: L{RedisChat}, the backend of a node sharing rooms through Redis;
     - L{build}: L{make_chat}, either backend from the options;
     - L{history}: where rooms' recent messages are kept;
-    - L{protocol}, L{web}: the front doors (the line protocol, the browser page);
+    - L{protocol}, L{web}, L{irc}: the front doors (the line protocol, the browser
+      page, IRC clients);
     - L{factory}: L{ChatFactory}, which hands the service to each protocol.
 """
 

@@ -294,55 +294,9 @@ class RedisChat(Availability, Admission, Moderated, Membership, ChatCore):
             room, fields, node=self.node, members=self.members, former=self._former
         )
 
-    # The ChatService interface: membership.
-
-    def connect(self, member: ChatMember) -> Completion:
-        return ensureDeferred(self._connect(member))
-
-    async def _connect(self, member: ChatMember) -> None:
-        told = False
-        while not self.shutting_down and member not in self._gone:
-            if not self.available:
-                if not told:
-                    member.send_text(texts.WAITING)
-                    told = True
-                await self._until_available()
-                continue
-            member.connected_since = self.clock.seconds()
-            try:
-                await self._enter(member, self.default_key, self.default_room, True)
-                self.log.info("{nick} connected", nick=member.nick)
-                return
-            except RedisUnavailableError:
-                continue
-
-    def _announce_arrival(self, member: ChatMember) -> None:
-        key = self._where.get(member)
-        if key is None:
-            return
-        if not self.available:
-            # Not lost: tried again at each heartbeat until Redis is back.
-            self._arrivals[member] = self.clock.callLater(
-                self.heartbeat, self._arrive, member
-            )
-            return
-        self.outbox.queue(key, Kind.ARRIVAL, member.nick, None)
-
     def _ignore_outage(self, failure: Failure) -> None:
         if not failure.check(RedisUnavailableError):
             self.log.failure("a room event was not recorded", failure)
-
-    def _move(self, member: ChatMember, name: str) -> Completion:
-        key = room_key(name)
-        if self._where.get(member) == key:
-            room = member.room
-            member.send_error(texts.already_in(room.name if room else name))
-            return None
-        if not self.available:
-            member.send_error(texts.NO_SERVICE)
-            return None
-        entering = self._enter(member, key, name, False)
-        return self._failing(member, texts.NO_SERVICE, entering)
 
     def _failing(self, member: ChatMember, error: str, work: Any) -> Deferred[None]:
         """Run C{work}; if Redis fails it, tell the member C{error}."""

@@ -72,6 +72,7 @@ class IRCConnection(ChatProtocol):
     _password = ""
     _registration: IDelayedCall | None = None
     _pinger: IDelayedCall | None = None
+    _arrival_names: IDelayedCall | None = None
     _heard = False
     _awaiting_pong = False
     _quiet = False
@@ -228,7 +229,7 @@ class IRCConnection(ChatProtocol):
         self.quit(f"Idle for {self.factory.idle_timeout:g} seconds")
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
-        for timer in (self._registration, self._pinger):
+        for timer in (self._registration, self._pinger, self._arrival_names):
             if timer is not None and timer.active():
                 timer.cancel()
         self.factory.away.pop(nick_key(self.nick), None)

@@ -5,6 +5,8 @@ then the welcome burst, once it has the nick it asked for in the chat.
 
 from __future__ import annotations
 
+from functools import partial
+
 from twisted.internet.defer import succeed
 
 from twisted_tcp.chat.core import Completion, nick_problem
@@ -153,7 +155,14 @@ class Registration(IRCConnection):
                 continue  # Its own arrival under its guest nick, and the greeting.
             self.write(*self.shown.render(event, live))
         if self.shown.channel is not None:
-            self.names(self.shown.channel)
+            # At the end of the turn: a client that joins another channel at once
+            # (in the same read) has no use for the default room's names.
+            arrival = partial(self._names_on_arrival, self.shown.channel)
+            self._arrival_names = self.callLater(0, arrival)
+
+    def _names_on_arrival(self, channel: str) -> None:
+        if self.shown.channel == channel and not self._closing:
+            self._wait_for(self.names(channel))
 
     def _registration_timed_out(self) -> None:
         if not self._registered:
