@@ -118,11 +118,23 @@ class Registration(IRCConnection):
         wanted = self._wanted
         renaming = self.chat.rename(self, wanted) if self.nick != wanted else None
 
-        def renamed(_: object) -> None:
+        def renamed(_: object) -> Completion:
             if self.nick == wanted and not self._registered:
                 self._welcome()
+                return self._log_in()
+            return None
 
         return (renaming or succeed(None)).addCallback(renamed)
+
+    def _log_in(self) -> Completion:
+        """
+        C{PASS ACCOUNT:PASSWORD} on a server without a password of its own logs in
+        to that account, as C{IDENTIFY ACCOUNT PASSWORD} would.
+        """
+        account, colon, password = self._password.partition(":")
+        if self.factory.password is not None or not colon:
+            return None
+        return self.chat.perform(self, "identify", f"{account} {password}")
 
     def _welcome(self) -> None:
         """The welcome burst, then what the chat said while the client registered."""
