@@ -16,7 +16,10 @@ from twisted_tcp.chat import texts
 NICK_PATTERN: Final = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,29}\Z")
 #: Room names: C{#} then 1-30 ASCII letters, digits, C{_} or C{-}.
 ROOM_PATTERN: Final = re.compile(r"#[A-Za-z0-9_-]{1,30}\Z")
-RESERVED_NICKS: Final = frozenset({"server", "system", "admin"})
+#: Where IRC clients send their logins (C{/msg NickServ IDENTIFY PASSWORD}): no
+#: member may be called so and read them.
+NICKSERV: Final = "nickserv"
+RESERVED_NICKS: Final = frozenset({"server", "system", "admin", NICKSERV})
 #: White-space characters in a row that a line keeps; a longer run is cut to this
 #: many spaces (see L{tidy}).
 MAX_SPACES: Final = 4

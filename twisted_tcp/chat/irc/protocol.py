@@ -32,7 +32,7 @@ from twisted_tcp.chat.irc.message import (
 )
 from twisted_tcp.chat.irc.output import Batch, Shown
 from twisted_tcp.chat.names import nick_key
-from twisted_tcp.chat.protocol import ChatProtocol, ChatServerFactory
+from twisted_tcp.chat.protocol import CORE_COMMANDS, ChatProtocol, ChatServerFactory
 
 #: Seconds a client has to register before it is disconnected.
 REGISTRATION_TIMEOUT: Final = 60.0
@@ -110,6 +110,11 @@ class IRCConnection(ChatProtocol):
         handler: Callable[[tuple[str, ...]], Completion] | None = getattr(
             self, f"irc_{command}", None
         )
+        if handler is None and command.lower() in CORE_COMMANDS:
+            # The chat's account and operator commands: BAN MASK 1h :REASON.
+            argument = " ".join(parsed.params)
+            self._wait_for(self.chat.perform(self, command.lower(), argument))
+            return
         if handler is None:
             self.reply(numerics.ERR_UNKNOWNCOMMAND, command, numerics.UNKNOWN_COMMAND)
             return

@@ -15,7 +15,7 @@ from twisted_tcp.chat.irc.message import Message
 from twisted_tcp.chat.irc.output import CAPABILITIES, mask
 from twisted_tcp.chat.irc.protocol import IRCConnection
 from twisted_tcp.chat.irc.welcome import welcome_burst
-from twisted_tcp.chat.names import nick_problem
+from twisted_tcp.chat.names import nick_key, nick_problem
 
 
 class Registration(IRCConnection):
@@ -86,11 +86,19 @@ class Registration(IRCConnection):
             self.reply(numerics.ERR_ERRONEUSNICKNAME, nick, problem)
             return None
         if self._registered:
-            return self.chat.rename(self, nick)
+            was = nick_key(self.nick)
+            renaming = self.chat.rename(self, nick) or succeed(None)
+            return renaming.addCallback(lambda _: self._away_as(was))
         self._wanted = nick
         if self._connected:
             return self._claim()
         return self._try_registering()
+
+    def _away_as(self, was: str) -> None:
+        """An away message follows its member's renames."""
+        away = self.factory.away.pop(was, None)
+        if away is not None:
+            self.factory.away[nick_key(self.nick)] = away
 
     def _try_registering(self) -> Completion:
         """Join the chat once NICK, USER and any CAP negotiation are done."""
@@ -110,11 +118,23 @@ class Registration(IRCConnection):
         wanted = self._wanted
         renaming = self.chat.rename(self, wanted) if self.nick != wanted else None
 
-        def renamed(_: object) -> None:
+        def renamed(_: object) -> Completion:
             if self.nick == wanted and not self._registered:
                 self._welcome()
+                return self._log_in()
+            return None
 
         return (renaming or succeed(None)).addCallback(renamed)
+
+    def _log_in(self) -> Completion:
+        """
+        C{PASS ACCOUNT:PASSWORD} on a server without a password of its own logs in
+        to that account, as C{IDENTIFY ACCOUNT PASSWORD} would.
+        """
+        account, colon, password = self._password.partition(":")
+        if self.factory.password is not None or not colon:
+            return None
+        return self.chat.perform(self, "identify", f"{account} {password}")
 
     def _welcome(self) -> None:
         """The welcome burst, then what the chat said while the client registered."""
