@@ -194,6 +194,10 @@ class ChatCore(Service):
         run: Callable[[ChatMember, str], Completion] = getattr(handler, name)
         return run(member, argument)
 
+    def flush(self, member: ChatMember) -> None:
+        if member.room is not None:
+            member.room.flush()
+
     def help(self, member: ChatMember) -> None:
         *commands, last = texts.HELP
         lines = [*commands, *texts.HELP_ACCOUNTS]
