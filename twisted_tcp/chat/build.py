@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from twisted_tcp.chat import texts
-from twisted_tcp.chat.core import ChatService
 from twisted_tcp.chat.history import SQLiteHistory
+from twisted_tcp.chat.interfaces import ChatService
 from twisted_tcp.chat.names import NICK_PATTERN, nick_key
 from twisted_tcp.chat.passwords import PasswordHasher
 from twisted_tcp.chat.service import LocalChat

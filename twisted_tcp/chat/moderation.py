@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from twisted.logger import Logger
 
 from twisted_tcp.chat import texts
-from twisted_tcp.chat.core import ChatMember, Completion
+from twisted_tcp.chat.interfaces import ChatMember, Completion
 from twisted_tcp.chat.masks import Mask, describe_duration, parse_duration, parse_mask
 from twisted_tcp.chat.names import nick_key, room_key
 from twisted_tcp.chat.state import Authority, Restriction, RestrictionKind

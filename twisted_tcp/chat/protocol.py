@@ -21,7 +21,7 @@ from twisted_tcp._server import FramedServerProtocol, LimitedServerFactory
 from twisted_tcp._text import CRLF, sanitize, strip_formatting
 from twisted_tcp._writethrough import write_through
 from twisted_tcp.chat import texts
-from twisted_tcp.chat.core import (
+from twisted_tcp.chat.interfaces import (
     ACCOUNT_COMMANDS,
     OPERATOR_COMMANDS,
     ChatService,

@@ -14,15 +14,16 @@ from typing import Any
 from twisted.logger import Logger
 
 from twisted_tcp.chat import texts
-from twisted_tcp.chat.core import ChatCore, ChatMember, Completion, Member, enter_room
+from twisted_tcp.chat.core import ChatCore
 from twisted_tcp.chat.history import HistoryStore, MemoryHistory
+from twisted_tcp.chat.interfaces import ChatMember, Completion, Member
 from twisted_tcp.chat.listing import (
     RoomEntry,
     first_by_nick,
     most_crowded,
 )
 from twisted_tcp.chat.names import nick_key, room_key
-from twisted_tcp.chat.room import Room
+from twisted_tcp.chat.room import Room, enter_room
 from twisted_tcp.chat.settings import ChatSettings
 from twisted_tcp.chat.state import Authority
 

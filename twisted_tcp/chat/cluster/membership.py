@@ -16,7 +16,7 @@ from twisted.internet.defer import Deferred, ensureDeferred
 from twisted_tcp.chat import texts
 from twisted_tcp.chat.cluster import scripts
 from twisted_tcp.chat.cluster.schema import Kind
-from twisted_tcp.chat.core import ChatMember, Member
+from twisted_tcp.chat.interfaces import ChatMember, Member
 from twisted_tcp.chat.names import nick_key
 
 if TYPE_CHECKING:

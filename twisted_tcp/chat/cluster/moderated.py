@@ -16,7 +16,7 @@ from twisted.python.failure import Failure
 
 from twisted_tcp.chat.cluster import scripts
 from twisted_tcp.chat.cluster.schema import Field, Kind
-from twisted_tcp.chat.core import ChatMember
+from twisted_tcp.chat.interfaces import ChatMember
 from twisted_tcp.chat.names import nick_key
 
 

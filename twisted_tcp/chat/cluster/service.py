@@ -35,7 +35,8 @@ from twisted_tcp.chat.cluster.presence import Presence
 from twisted_tcp.chat.cluster.reader import StreamReader
 from twisted_tcp.chat.cluster.schema import Field, Keys, Kind
 from twisted_tcp.chat.cluster.state import RedisState
-from twisted_tcp.chat.core import ChatCore, ChatMember, Completion
+from twisted_tcp.chat.core import ChatCore
+from twisted_tcp.chat.interfaces import ChatMember, Completion
 from twisted_tcp.chat.listing import RoomEntry
 from twisted_tcp.chat.names import room_key
 from twisted_tcp.chat.passwords import PasswordHasher

@@ -20,7 +20,7 @@ from twisted.internet.protocol import connectionDone
 from twisted.python.failure import Failure
 
 from twisted_tcp._text import CRLF, decode, encode
-from twisted_tcp.chat.core import Completion
+from twisted_tcp.chat.interfaces import Completion
 from twisted_tcp.chat.irc import numerics, reading
 from twisted_tcp.chat.irc.message import (
     MAX_LINE,

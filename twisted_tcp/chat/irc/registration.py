@@ -9,7 +9,7 @@ from functools import partial
 
 from twisted.internet.defer import succeed
 
-from twisted_tcp.chat.core import Completion
+from twisted_tcp.chat.interfaces import Completion
 from twisted_tcp.chat.irc import numerics, reading
 from twisted_tcp.chat.irc.message import Message
 from twisted_tcp.chat.irc.output import CAPABILITIES, mask
