@@ -119,8 +119,6 @@ class RedisChat(Availability, Admission, Moderated, Membership, ChatCore):
         self.heartbeat = heartbeat
         self.default_key = room_key(self.default_room)
         self.on_refused = on_refused
-        self.members: dict[str, ChatMember] = {}
-        self.rooms: dict[str, Room] = {}
         self.available = False
         self._where: dict[ChatMember, str] = {}
         self._tickets: dict[str, Ticket] = {}
