@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-test
 
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: test lint browser chat bench bench-quick clean redis-server
+.PHONY: test lint docs browser chat bench bench-quick clean redis-server
 
 # What running needs and nothing more: the project and its dependencies.
 $(RUN_STAMP): pyproject.toml
@@ -23,7 +23,7 @@ $(STAMP): $(RUN_STAMP)
 
 ## make test: create .venv, install the project with its test extras, lint, run the suite
 ## on Twisted's epoll reactor, then the tests that run on a reactor again on the lean one.
-test: $(STAMP) redis-server browser lint
+test: $(STAMP) redis-server browser lint docs
 	$(BIN)/python -m pytest
 	$(BIN)/python -m pytest --twisted-reactor lean-epoll --reactor-tests-only
 
@@ -58,6 +58,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+## make docs: the API reference, HTML in build/api/index.html, built by pydoctor from
+## the docstrings (settings in pyproject.toml); any warning fails it.
+docs: $(STAMP)
+	rm -rf build/api
+	$(BIN)/pydoctor
 
 ## make chat: .venv with what running needs (no test or lint tools), then the chat
 ## server on port 6666 in the foreground. Ctrl-C stops the server; the shell's trap

@@ -50,7 +50,7 @@ class ChatFactory(ChatServerFactory):
         faster input is not dropped but read later.
     @param flood_burst: lines a client may send at once before the rate applies.
     @param motd: text shown to each newcomer, line by line, or C{None}.
-    @param timestamp_format: L{time.strftime} format of message timestamps.
+    @param timestamp_format: C{time.strftime} format of message timestamps.
     @param arrival_grace: seconds a newcomer's join waits to be announced, so that a
         client naming itself at once is announced under its nick.
     @param service: the chat service to use instead of this process's own rooms

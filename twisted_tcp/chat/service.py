@@ -7,7 +7,7 @@ sharing rooms through a broker) implements the same interface and reuses L{Room}
 the delivery to its own members, so the protocol never knows which it talks to.
 
 Every operation answers through the member (C{send_text}, C{send_error}) rather than
-by return value, and may return a L{Deferred} when it completes later: while it is
+by return value, and may return a C{Deferred} when it completes later: while it is
 pending, the member's further input waits, so its lines keep their order.
 """
 
@@ -67,7 +67,7 @@ class ChatMember(Member, Protocol):
 class ChatService(Protocol):
     """
     What a member's protocol asks of the chat. Each call answers through the member and
-    returns a L{Deferred} if it completes later (see the module docstring).
+    returns a C{Deferred} if it completes later (see the module docstring).
     """
 
     def connect(self, member: ChatMember) -> Completion:
@@ -121,7 +121,7 @@ class LocalChat:
     @param default_room: where members start, and return with C{/part}.
     @param announce_limit: see L{Room}.
     @param motd: lines shown to each newcomer after the welcome.
-    @param timestamp_format: L{time.strftime} format of message timestamps.
+    @param timestamp_format: C{time.strftime} format of message timestamps.
     @param arrival_grace: seconds a newcomer's join waits to be announced (see
         L{ARRIVAL_GRACE}); 0 announces it at once.
     """

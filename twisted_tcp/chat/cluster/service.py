@@ -118,7 +118,8 @@ class _Ticket:
 
 class RedisChat(Service):
     """
-    The chat service of one node of a cluster sharing rooms through Redis.
+    The chat service of one node of a cluster sharing rooms through Redis. The
+    parameters not described here are L{LocalChat}'s.
 
     @param address: the Redis server.
     @param cluster: the key prefix: the cluster's name.
@@ -131,7 +132,6 @@ class RedisChat(Service):
         wrong or missing password, no such database), after it is logged. No retry
         can help, so the refused link stops retrying; what happens next is the
         application's choice (C{twist tcp-chat} ends with exit status 1).
-    The other parameters are L{LocalChat}'s.
     """
 
     log = Logger()
