@@ -39,6 +39,10 @@ class UDPEchoProtocol(DatagramProtocol):
     @param rate: datagrams per second accepted from one source host (bursts up to one
         second's worth); more are dropped. 0 = no limit.
     @param clock: time source for the rate limit; the global reactor if not given.
+
+    @ivar received: datagrams received; of them, C{answered}, C{refused} (from a
+        source that could start a loop) and C{rate_limited}. C{bytes_in} and
+        C{bytes_out} count payload bytes. Plain integers, read by C{--metrics}.
     """
 
     log = Logger()
@@ -65,6 +69,8 @@ class UDPEchoProtocol(DatagramProtocol):
         self._last_sweep = 0.0
         self._own_port = -1
         self._own_host = ""
+        self.received = self.answered = self.refused = self.rate_limited = 0
+        self.bytes_in = self.bytes_out = 0
 
     def startProtocol(self) -> None:
         if self._clock is None:
@@ -75,14 +81,21 @@ class UDPEchoProtocol(DatagramProtocol):
         self._own_host, self._own_port = own.host, own.port
 
     def datagramReceived(self, datagram: bytes, addr: _Address) -> None:
+        self.received += 1
+        self.bytes_in += len(datagram)
         host, port = unmapped(addr[0]), addr[1]
         if port in DENIED_SOURCE_PORTS or self._is_own_address(host, port):
+            self.refused += 1
             self.log.debug("refused datagram from {host}:{port}", host=host, port=port)
             return
         if self.rate and not self._allow(host):
+            self.rate_limited += 1
             return
+        answer = self._respond(datagram)
         try:
-            self.transport.write(self._respond(datagram), addr)
+            self.transport.write(answer, addr)
+            self.answered += 1
+            self.bytes_out += len(answer)
         except OSError as error:
             self.log.warn(
                 "cannot answer {host}:{port}: {error}",

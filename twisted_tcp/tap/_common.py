@@ -13,7 +13,7 @@ from __future__ import annotations
 import select
 import sys
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import MultiService
@@ -35,6 +35,11 @@ from twisted_tcp._listen import (
 )
 from twisted_tcp._logging import readable_logs
 from twisted_tcp._server import LimitedServerFactory
+
+if TYPE_CHECKING:
+    from prometheus_client.registry import Collector
+
+    from twisted_tcp._metrics import Health
 
 _log = Logger()
 
@@ -104,7 +109,24 @@ def server_parameters(
         ],
         ["encoding", None, "utf-8", f"Text encoding of {text}."],
         ["max-line", None, max_line, "Longest accepted line, in bytes.", positive_int],
+        METRICS_PARAMETER,
     ]
+
+
+#: The C{--metrics} option of every server plugin (docs/operating.md).
+METRICS_PARAMETER: list[Any] = [
+    "metrics",
+    None,
+    None,
+    "Serve GET /metrics (Prometheus) and GET /healthz on this endpoint"
+    " (tcp:9100:interface=127.0.0.1).",
+]
+
+
+def checked_metrics_endpoint(options: usage.Options) -> None:
+    """Check the C{--metrics} endpoint as the servers' own (L{checked_endpoints})."""
+    if options["metrics"] is not None:
+        options["metrics"] = checked_endpoints([options["metrics"]])[0]
 
 
 class ServerOptions(usage.Options):
@@ -125,6 +147,7 @@ class ServerOptions(usage.Options):
     def postOptions(self) -> None:
         prefer_lean_reactor()
         self["endpoints"] = checked_endpoints(self.endpoint_descriptions())
+        checked_metrics_endpoint(self)
         try:
             self["factory"] = self.build_factory()
         except ValueError as error:
@@ -227,9 +250,34 @@ class ServerService(MultiService):
         return stopped
 
 
-def make_server_service(options: ServerOptions) -> ServerService:
-    """The C{makeService} of every TCP server plugin."""
+def make_server_service(
+    options: ServerOptions,
+    collectors: Sequence[Collector] = (),
+    health: Health | None = None,
+) -> ServerService:
+    """
+    The C{makeService} of every TCP server plugin. With C{--metrics}, the metrics of
+    every TCP server are served with those of C{collectors}, and C{/healthz} asks
+    C{health} (by default: ready unless shutting down).
+    """
     from twisted.internet import reactor
 
     readable_logs()
-    return ServerService(reactor, options["factory"], options["endpoints"])
+    factory = options["factory"]
+    server = ServerService(reactor, factory, options["endpoints"])
+    if options["metrics"] is not None:
+        from twisted_tcp._metrics import (
+            ReadingCollector,
+            metrics_service,
+            server_health,
+            tcp_server_metrics,
+        )
+
+        metrics = metrics_service(
+            reactor,
+            options["metrics"],
+            [ReadingCollector(lambda: tcp_server_metrics(factory)), *collectors],
+            health or server_health(factory),
+        )
+        metrics.setServiceParent(server)
+    return server
