@@ -23,10 +23,15 @@ from typing import Any, Final
 
 from twisted.internet import tcp, udp
 from twisted.internet.defer import Deferred, execute
-from twisted.internet.endpoints import quoteStringArgument, serverFromString
+from twisted.internet.endpoints import (
+    SSL4ServerEndpoint,
+    quoteStringArgument,
+    serverFromString,
+)
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import (
     IListeningPort,
+    IOpenSSLServerConnectionCreator,
     IProtocolFactory,
     IStreamServerEndpoint,
 )
@@ -124,7 +129,43 @@ def server_endpoint(reactor: Any, description: str) -> IStreamServerEndpoint:
         port, backlog, interface = _tcp6_arguments(*args[1:], **kwargs)
         if interface == "::":
             return DualStackServerEndpoint(reactor, port, backlog)
+    if isinstance(endpoint, SSL4ServerEndpoint):
+        endpoint._sslContextFactory = ReloadableTLS(
+            reactor, description, endpoint._sslContextFactory
+        )
     return endpoint
+
+
+@implementer(IOpenSSLServerConnectionCreator)
+class ReloadableTLS:
+    """
+    The TLS settings of an C{ssl:} endpoint, which L{reload} reads again from the
+    endpoint's files: connections made after it use the new certificate and key,
+    those made before keep theirs.
+    """
+
+    def __init__(self, reactor: Any, description: str, options: Any) -> None:
+        self._reactor = reactor
+        self.description = description
+        self._options = options
+
+    def serverConnectionForTLS(self, tlsProtocol: Any) -> Any:
+        return self._options.serverConnectionForTLS(tlsProtocol)
+
+    def reload(self) -> None:
+        """
+        Read the certificate and key files again.
+
+        @raise ValueError: one line saying what is wrong with the new files (the
+            settings in use are kept).
+        """
+        try:
+            endpoint = serverFromString(self._reactor, self.description)
+            options = endpoint._sslContextFactory
+            options.getContext()  # A key that does not match its certificate fails.
+        except Exception as error:
+            raise ValueError(_reason(error)) from None
+        self._options = options
 
 
 def _tcp6_arguments(

@@ -35,6 +35,11 @@ from twisted_tcp.chat.service import (
 )
 
 
+def motd_lines(motd: str | None) -> list[str]:
+    """The lines a newcomer is shown for the message of the day C{motd}."""
+    return [f"* {sanitize(line)}" for line in (motd or "").splitlines()]
+
+
 class ChatFactory(ChatServerFactory):
     """
     The chat server: members in rooms, messages, history.
@@ -98,7 +103,7 @@ class ChatFactory(ChatServerFactory):
             "announce_limit": announce_limit,
             "timestamp_format": timestamp_format,
             "arrival_grace": arrival_grace,
-            "motd": [f"* {sanitize(line)}" for line in (motd or "").splitlines()],
+            "motd": motd_lines(motd),
         }
         self._history_store: SQLiteHistory | None = None
         if history_db is not None:

@@ -34,6 +34,7 @@ from twisted_tcp._listen import (
     with_backlog,
 )
 from twisted_tcp._logging import readable_logs
+from twisted_tcp._reload import Reloader, tls_listeners
 from twisted_tcp._server import LimitedServerFactory
 
 if TYPE_CHECKING:
@@ -258,13 +259,20 @@ def make_server_service(
     """
     The C{makeService} of every TCP server plugin. With C{--metrics}, the metrics of
     every TCP server are served with those of C{collectors}, and C{/healthz} asks
-    C{health} (by default: ready unless shutting down).
+    C{health} (by default: ready unless shutting down). SIGHUP reloads the
+    certificates of C{ssl:} listeners, and whatever else is added to the
+    L{Reloader} named C{reload}.
     """
     from twisted.internet import reactor
 
     readable_logs()
     factory = options["factory"]
     server = ServerService(reactor, factory, options["endpoints"])
+    reloader = Reloader(reactor)
+    for tls in tls_listeners(server):
+        reloader.add(f"the certificate and key of {tls.description}", tls.reload)
+    reloader.setName("reload")
+    reloader.setServiceParent(server)
     if options["metrics"] is not None:
         from twisted_tcp._metrics import (
             ReadingCollector,

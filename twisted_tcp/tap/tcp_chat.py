@@ -31,6 +31,7 @@ from twisted_tcp.chat import (
     DEFAULT_TIMESTAMP_FORMAT,
     ChatFactory,
 )
+from twisted_tcp.chat.factory import motd_lines
 from twisted_tcp.chat.web import chat_site, parse_origin
 from twisted_tcp.tap._common import (
     ServerOptions,
@@ -143,7 +144,6 @@ class Options(ServerOptions):
                 "--redis needs the txredisapi and hiredis packages:"
                 " pip install 'twisted-tcp[redis]'"
             )
-        from twisted_tcp._text import sanitize
         from twisted_tcp.chat.cluster.address import parse_redis_url
         from twisted_tcp.chat.cluster.service import RedisChat
 
@@ -157,7 +157,7 @@ class Options(ServerOptions):
             history=self["history"],
             default_room=self["default-room"],
             announce_limit=self["announce-limit"],
-            motd=[f"* {sanitize(line)}" for line in (motd or "").splitlines()],
+            motd=motd_lines(motd),
             timestamp_format=self["timestamp-format"],
             on_refused=_stop_refused,
         )
@@ -190,6 +190,9 @@ def makeService(options: Options) -> IService:
     after them (once its members' departures are recorded).
     """
     server = make_server_service(options)
+    if options["motd"] is not None:
+        reloader = server.getServiceNamed("reload")
+        reloader.add(f"--motd {options['motd']}", lambda: _reload_motd(options))
     if options["web"]:
         site = chat_site(
             options["factory"], options["web-origin"], reactor=server.reactor
@@ -202,6 +205,11 @@ def makeService(options: Options) -> IService:
     cluster.setServiceParent(both)
     server.setServiceParent(both)
     return both
+
+
+def _reload_motd(options: Options) -> None:
+    """Read the message of the day again: newcomers from now on are shown it."""
+    options["factory"].service.motd = motd_lines(options._read_motd())
 
 
 def _stop_refused(reason: str) -> None:
