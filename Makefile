@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-test
 
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: test lint docs prometheus browser chat bench bench-quick clean redis-server
+.PHONY: test lint docs prometheus systemd browser chat bench bench-quick clean redis-server
 
 # What running needs and nothing more: the project and its dependencies.
 $(RUN_STAMP): pyproject.toml
@@ -23,7 +23,7 @@ $(STAMP): $(RUN_STAMP)
 
 ## make test: create .venv, install the project with its test extras, lint, run the suite
 ## on Twisted's epoll reactor, then the tests that run on a reactor again on the lean one.
-test: $(STAMP) redis-server browser prometheus lint docs
+test: $(STAMP) redis-server browser prometheus systemd lint docs
 	$(BIN)/python -m pytest
 	$(BIN)/python -m pytest --twisted-reactor lean-epoll --reactor-tests-only
 
@@ -52,6 +52,20 @@ prometheus:
 			exit 1; \
 		fi; }
 	@command -v promtool >/dev/null || { echo "installing prometheus failed" >&2; exit 1; }
+
+## The systemd tests run systemd-socket-activate and systemd-analyze, from Debian's
+## systemd package (nothing is started under the machine's own systemd): as root it
+## is installed when missing; otherwise make says so and stops.
+systemd:
+	@command -v systemd-socket-activate >/dev/null && command -v systemd-analyze >/dev/null || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+				-o DPkg::Lock::Timeout=600 systemd >/dev/null; \
+		else \
+			echo "make test needs systemd-socket-activate and systemd-analyze: install the package (apt-get install systemd) and run make test again" >&2; \
+			exit 1; \
+		fi; }
+	@command -v systemd-socket-activate >/dev/null || { echo "installing systemd failed" >&2; exit 1; }
 
 ## make browser: Debian's chromium and its WebDriver, for the chat page's browser tests.
 browser:

@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 TWIST = Path(sys.executable).with_name("twist")
@@ -17,9 +18,19 @@ TWIST = Path(sys.executable).with_name("twist")
 class Twist:
     """A C{twist} subprocess, with its log read line by line."""
 
-    def __init__(self, *argv: str, cwd: Path, log_format: str = "text") -> None:
+    def __init__(
+        self,
+        *argv: str,
+        cwd: Path,
+        log_format: str = "text",
+        runner: Sequence[str] = (),
+    ) -> None:
+        """
+        @param runner: a command that runs C{twist} (its arguments follow), such as
+            C{systemd-socket-activate -l PORT}.
+        """
         self.process = subprocess.Popen(
-            [str(TWIST), f"--log-format={log_format}", *argv],
+            [*runner, str(TWIST), f"--log-format={log_format}", *argv],
             cwd=cwd,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

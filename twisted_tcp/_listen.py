@@ -44,6 +44,11 @@ MIN_BACKLOG: Final = 1024
 SOMAXCONN_FILE: Final = Path("/proc/sys/net/core/somaxconn")
 #: The endpoint types whose parsers take C{backlog=}.
 BACKLOG_TYPES: Final = frozenset({"tcp", "tcp6", "ssl", "unix"})
+#: What a C{systemd:} endpoint whose socket was not passed is told.
+NO_SYSTEMD_SOCKET: Final = (
+    "systemd passed no such socket: start the server from its .socket unit"
+    " (or systemd-socket-activate --fdname=NAME)"
+)
 #: The endpoint types whose first argument is a port number.
 PORT_TYPES: Final = frozenset({"tcp", "tcp6", "ssl"})
 
@@ -124,6 +129,8 @@ def server_endpoint(reactor: Any, description: str) -> IStreamServerEndpoint:
     try:
         endpoint: IStreamServerEndpoint = serverFromString(reactor, description)
     except Exception as error:
+        if kind == "systemd" and isinstance(error, LookupError):
+            raise ValueError(NO_SYSTEMD_SOCKET) from None
         raise ValueError(_reason(error)) from None
     if kind == "tcp6":
         port, backlog, interface = _tcp6_arguments(*args[1:], **kwargs)
