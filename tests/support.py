@@ -10,6 +10,8 @@ import ipaddress
 import socket
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Iterable, Sequence
 from itertools import pairwise
 from pathlib import Path
@@ -141,6 +143,26 @@ def blocking_exchange(
                 sock.sendall(step)
             replies.append(sock.recv(1024))
     return replies
+
+
+def http_get(port: int, path: str) -> tuple[int, str]:
+    """A blocking GET of C{path} on 127.0.0.1: the status and the body."""
+    url = f"http://127.0.0.1:{port}{path}"
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def samples(exposition: str) -> dict[str, float]:
+    """Each sample of a Prometheus text exposition, by its name and labels."""
+    found = {}
+    for line in exposition.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            found[name] = float(value)
+    return found
 
 
 def read_until_closed(sock: socket.socket) -> bytes:

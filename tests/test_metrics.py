@@ -9,8 +9,6 @@ from __future__ import annotations
 import re
 import socket
 import subprocess
-import urllib.error
-import urllib.request
 from typing import Any
 
 import pytest
@@ -22,7 +20,7 @@ from twisted.python import usage
 from twisted_tcp._metrics import _MetricsService
 from twisted_tcp.tap import tcp_echo, tcp_greet, udp_echo
 
-from .support import port_of, read_until_closed
+from .support import http_get, port_of, read_until_closed, samples
 
 
 def start(module: Any, *argv: str) -> tuple[Any, Any]:
@@ -41,29 +39,9 @@ async def metrics_port(service: IServiceCollection) -> int:
     return port_of(await metrics._waitingForPort)
 
 
-def get(port: int, path: str) -> tuple[int, str]:
-    """A blocking GET of C{path} on 127.0.0.1: the status and the body."""
-    url = f"http://127.0.0.1:{port}{path}"
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
-
-
-def samples(exposition: str) -> dict[str, float]:
-    """Each sample of a text exposition by its name and labels."""
-    found = {}
-    for line in exposition.splitlines():
-        if line and not line.startswith("#"):
-            name, value = line.rsplit(" ", 1)
-            found[name] = float(value)
-    return found
-
-
 async def scrape(port: int) -> dict[str, float]:
     """GET /metrics, checked by promtool, as samples."""
-    status, body = await deferToThread(get, port, "/metrics")
+    status, body = await deferToThread(http_get, port, "/metrics")
     assert status == 200
     check = subprocess.run(
         ["promtool", "check", "metrics"], input=body.encode(), capture_output=True
@@ -165,10 +143,10 @@ async def test_health_is_ready_until_shutdown() -> None:
     options, service = start(tcp_echo, "--listen", "tcp:0:interface=127.0.0.1")
     try:
         scraped = await metrics_port(service)
-        assert await deferToThread(get, scraped, "/healthz") == (200, "ok\n")
-        assert (await deferToThread(get, scraped, "/nothing"))[0] == 404
+        assert await deferToThread(http_get, scraped, "/healthz") == (200, "ok\n")
+        assert (await deferToThread(http_get, scraped, "/nothing"))[0] == 404
         options["factory"].shutting_down = True
-        health = await deferToThread(get, scraped, "/healthz")
+        health = await deferToThread(http_get, scraped, "/healthz")
         assert health == (503, "not ready: shutting down\n")
     finally:
         await service.stopService()
@@ -205,7 +183,7 @@ async def test_udp_echo_counts_answered_and_rate_limited_datagrams() -> None:
         assert limited == 5 - answers
         assert limited >= 1
         assert metrics["twisted_tcp_udp_sent_bytes_total"] == 4 * answers
-        assert await deferToThread(get, scraped, "/healthz") == (200, "ok\n")
+        assert await deferToThread(http_get, scraped, "/healthz") == (200, "ok\n")
     finally:
         await service.stopService()
 

@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 
 import pytest
 import pytest_twisted
+from twisted.application.internet import StreamServerEndpointService
+from twisted.application.service import MultiService
 from twisted.internet import udp
 from twisted.internet.endpoints import (
     TCP4ClientEndpoint,
@@ -37,6 +39,13 @@ from twisted_tcp.udp_echo import MAX_DATAGRAM, UDPEchoProtocol
 from .support import Collector, port_of
 
 OptionsT = TypeVar("OptionsT", bound=usage.Options)
+
+
+def listeners(service: MultiService) -> list[Any]:
+    """The services that listen on the server's endpoints (not its SIGHUP reloader)."""
+    return [
+        child for child in service if isinstance(child, StreamServerEndpointService)
+    ]
 
 
 def parsed(options_class: type[OptionsT], *argv: str) -> OptionsT:
@@ -88,7 +97,7 @@ async def test_connections_queue_while_the_server_does_not_accept() -> None:
     service = tcp_echo.makeService(options)
     service.startService()
     try:
-        [listener] = list(service)
+        [listener] = listeners(service)
         port = listener._waitingForPort.result
         port.stopReading()  # Accept nothing: every connection waits in the queue.
         connected = connect_many(port.getHost().port, 300)
@@ -302,7 +311,7 @@ def test_service_has_one_listener_per_endpoint() -> None:
     options = parsed(tcp_echo.Options, "--listen", "tcp:0", "--listen", "tcp6:0")
     service = tcp_echo.makeService(options)
     assert isinstance(service, ServerService)
-    assert [child.factory for child in service] == [options["factory"]] * 2
+    assert [child.factory for child in listeners(service)] == [options["factory"]] * 2
 
 
 @pytest_twisted.ensureDeferred
@@ -311,7 +320,7 @@ async def test_stopping_service_stops_listening_and_closes(reactor: Any) -> None
     options = parsed(tcp_greet.Options, "--listen", "tcp:0:interface=127.0.0.1")
     service = tcp_greet.makeService(options)
     service.startService()
-    [listener] = list(service)
+    [listener] = listeners(service)
     port_number = listener._waitingForPort.result.getHost().port
     endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", port_number)
     client = Collector()
@@ -368,7 +377,7 @@ async def test_port_alone_listens_on_ipv6_and_ipv4(reactor: Any) -> None:
     service = tcp_echo.makeService(parsed(tcp_echo.Options, "--port", "0"))
     service.startService()
     try:
-        [listener] = list(service)
+        [listener] = listeners(service)
         port = listener._waitingForPort.result.getHost().port
         for endpoint in (
             TCP4ClientEndpoint(reactor, "127.0.0.1", port),
@@ -414,7 +423,7 @@ def test_chat_serves_its_page_on_each_web_endpoint() -> None:
     assert options["web-origin"] == ["https://app.example", "null"]
     service = tcp_chat.makeService(options)
     assert isinstance(service, ServerService)
-    factories = [child.factory for child in service]
+    factories = [child.factory for child in listeners(service)]
     assert factories[0] is options["factory"]
     assert [type(factory) for factory in factories[1:]] == [Site, Site]
 
@@ -423,7 +432,7 @@ def test_chat_without_web_serves_no_page() -> None:
     """Without --web there is no web listener."""
     service = tcp_chat.makeService(parsed(tcp_chat.Options, "--listen", "tcp:0"))
     assert isinstance(service, ServerService)
-    assert [type(child.factory) for child in service] == [ChatFactory]
+    assert [type(child.factory) for child in listeners(service)] == [ChatFactory]
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ the user set one.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -24,6 +25,7 @@ from typing import Any, Final
 from twisted.internet import tcp, udp
 from twisted.internet.defer import Deferred, execute
 from twisted.internet.endpoints import (
+    AdoptedStreamServerEndpoint,
     SSL4ServerEndpoint,
     quoteStringArgument,
     serverFromString,
@@ -36,6 +38,7 @@ from twisted.internet.interfaces import (
     IStreamServerEndpoint,
 )
 from twisted.internet.protocol import DatagramProtocol
+from twisted.protocols.tls import TLSMemoryBIOFactory
 from zope.interface import implementer
 
 #: The least accept queue the servers ask for.
@@ -44,6 +47,9 @@ MIN_BACKLOG: Final = 1024
 SOMAXCONN_FILE: Final = Path("/proc/sys/net/core/somaxconn")
 #: The endpoint types whose parsers take C{backlog=}.
 BACKLOG_TYPES: Final = frozenset({"tcp", "tcp6", "ssl", "unix"})
+#: The environment variable that hands a worker its parent's listening sockets: a
+#: JSON object of endpoint strings and file descriptors (see L{inherited_sockets}).
+SOCKETS_VARIABLE: Final = "TWISTED_TCP_SOCKETS"
 #: What a C{systemd:} endpoint whose socket was not passed is told.
 NO_SYSTEMD_SOCKET: Final = (
     "systemd passed no such socket: start the server from its .socket unit"
@@ -122,6 +128,9 @@ def server_endpoint(reactor: Any, description: str) -> IStreamServerEndpoint:
     """
     args, kwargs = parse_description(description)
     kind = args[0].lower()
+    inherited = inherited_sockets().get(description)
+    if inherited is not None:
+        return _adopted(reactor, description, kind, inherited)
     if kind in PORT_TYPES and len(args) > 1:
         _check_port(args[1])
     if kind == "unix" and len(args) > 1 and not args[1]:
@@ -141,6 +150,44 @@ def server_endpoint(reactor: Any, description: str) -> IStreamServerEndpoint:
             reactor, description, endpoint._sslContextFactory
         )
     return endpoint
+
+
+@cache
+def inherited_sockets() -> dict[str, int]:
+    """
+    The listening sockets this process was handed by its parent (C{--workers}):
+    each endpoint string and the file descriptor of the socket listening on it.
+    """
+    sockets: dict[str, int] = json.loads(os.environ.get(SOCKETS_VARIABLE, "{}"))
+    return sockets
+
+
+def _adopted(
+    reactor: Any, description: str, kind: str, fileno: int
+) -> IStreamServerEndpoint:
+    """The endpoint serving on a socket listening on C{description} already."""
+    probe = socket.socket(fileno=fileno)
+    family = probe.family
+    probe.detach()
+    adopted = AdoptedStreamServerEndpoint(reactor, fileno, family)
+    if kind != "ssl":
+        return adopted
+    endpoint = serverFromString(reactor, description)
+    tls = ReloadableTLS(reactor, description, endpoint._sslContextFactory)
+    return _TLSOver(adopted, tls)
+
+
+@implementer(IStreamServerEndpoint)
+class _TLSOver:
+    """TLS (as an C{ssl:} endpoint speaks it) over another stream server endpoint."""
+
+    def __init__(self, endpoint: IStreamServerEndpoint, tls: ReloadableTLS) -> None:
+        self._endpoint = endpoint
+        self._sslContextFactory = tls
+
+    def listen(self, protocolFactory: IProtocolFactory) -> Deferred[IListeningPort]:
+        tls = TLSMemoryBIOFactory(self._sslContextFactory, False, protocolFactory)
+        return self._endpoint.listen(tls)
 
 
 @implementer(IOpenSSLServerConnectionCreator)

@@ -26,15 +26,18 @@ from prometheus_client.metrics_core import (
     GaugeMetricFamily,
     Metric,
 )
+from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 from twisted.application.internet import StreamServerEndpointService
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.error import CannotListenError
 from twisted.web import http, pages
 from twisted.web.resource import IResource, Resource
-from twisted.web.server import Request, Site
+from twisted.web.server import NOT_DONE_YET, Request, Site
 
 from twisted_tcp._listen import cannot_listen, server_endpoint
 from twisted_tcp._server import LimitedServerFactory
+from twisted_tcp._workers import Answers, WorkerSupervisor
 from twisted_tcp.udp_echo import UDPEchoProtocol
 
 #: The prefix of every metric of this package's own.
@@ -125,32 +128,38 @@ def server_health(factory: LimitedServerFactory) -> Health:
     return lambda: "shutting down" if factory.shutting_down else None
 
 
-class _Metrics(Resource):
+class _Page(Resource):
+    """
+    A plain-text page whose status and body a function gives, now or later: the
+    parent of C{--workers} asks its workers first.
+    """
+
     isLeaf = True
 
-    def __init__(self, registry: CollectorRegistry) -> None:
+    def __init__(
+        self, content_type: str, page: Callable[[], Deferred[tuple[int, bytes]]]
+    ) -> None:
         super().__init__()
-        self._registry = registry
+        self._content_type = content_type.encode()
+        self._page = page
 
-    def render_GET(self, request: Request) -> bytes:
-        request.setHeader(b"content-type", CONTENT_TYPE_PLAIN_0_0_4.encode())
-        return generate_latest(self._registry)
+    def render_GET(self, request: Request) -> int:
+        def send(page: tuple[int, bytes]) -> None:
+            status, body = page
+            request.setResponseCode(status)
+            request.setHeader(b"content-type", self._content_type)
+            request.write(body)
+            request.finish()
+
+        self._page().addCallback(send)
+        return NOT_DONE_YET
 
 
-class _Health(Resource):
-    isLeaf = True
-
-    def __init__(self, health: Health) -> None:
-        super().__init__()
-        self._health = health
-
-    def render_GET(self, request: Request) -> bytes:
-        request.setHeader(b"content-type", b"text/plain; charset=utf-8")
-        reason = self._health()
-        if reason is None:
-            return b"ok\n"
-        request.setResponseCode(503)
-        return f"not ready: {reason}\n".encode()
+def health_page(reason: str | None) -> tuple[int, bytes]:
+    """What C{/healthz} answers: 200 when ready, 503 and the reason when not."""
+    if reason is None:
+        return 200, b"ok\n"
+    return 503, f"not ready: {reason}\n".encode()
 
 
 class _Root(Resource):
@@ -170,18 +179,33 @@ class _QuietSite(Site):
         """Scrapes come every few seconds: they are not worth a log line each."""
 
 
-def metrics_site(collectors: Sequence[Collector], health: Health) -> Site:
+def metrics_registry(collectors: Sequence[Collector]) -> CollectorRegistry:
     """
-    The web site of C{--metrics}: C{/metrics} with C{collectors} and the process's
-    own metrics (CPU, memory, file descriptors, Python's garbage collector), and
-    C{/healthz}.
+    C{collectors} and the process's own metrics (CPU, memory, file descriptors,
+    Python's garbage collector).
     """
     registry = CollectorRegistry()
     for collector in (*collectors, PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
         registry.register(collector)
+    return registry
+
+
+def metrics_site(
+    metrics: Callable[[], Deferred[bytes]], health: Callable[[], Deferred[str | None]]
+) -> Site:
+    """The web site of C{--metrics}: C{/metrics} and C{/healthz}."""
     root = _Root()
-    root.putChild(b"metrics", _Metrics(registry))
-    root.putChild(b"healthz", _Health(health))
+    root.putChild(
+        b"metrics",
+        _Page(
+            CONTENT_TYPE_PLAIN_0_0_4,
+            lambda: metrics().addCallback(lambda body: (200, body)),
+        ),
+    )
+    root.putChild(
+        b"healthz",
+        _Page("text/plain; charset=utf-8", lambda: health().addCallback(health_page)),
+    )
     return _QuietSite(root)
 
 
@@ -203,7 +227,66 @@ class _MetricsService(StreamServerEndpointService):
 def metrics_service(
     reactor: Any, description: str, collectors: Sequence[Collector], health: Health
 ) -> StreamServerEndpointService:
-    """A service serving L{metrics_site} on the endpoint C{description}."""
-    return _MetricsService(
-        server_endpoint(reactor, description), metrics_site(collectors, health)
+    """A service serving C{collectors} and C{health} on the endpoint C{description}."""
+    registry = metrics_registry(collectors)
+    site = metrics_site(
+        lambda: succeed(generate_latest(registry)), lambda: succeed(health())
     )
+    return _MetricsService(server_endpoint(reactor, description), site)
+
+
+def worker_answers(collectors: Sequence[Collector], health: Health) -> Answers:
+    """What a worker answers its parent's C{metrics} and C{health} questions with."""
+    registry = metrics_registry(collectors)
+    return {
+        b"metrics": lambda: generate_latest(registry),
+        b"health": lambda: (health() or "").encode(),
+    }
+
+
+def workers_metrics_service(
+    reactor: Any, description: str, supervisor: WorkerSupervisor
+) -> StreamServerEndpointService:
+    """
+    The parent's C{--metrics}: each worker's metrics, labelled with its number; it
+    is ready while every worker runs and is ready.
+    """
+
+    async def metrics() -> bytes:
+        answers = await supervisor.ask_all(b"metrics")
+        return generate_latest(_Labelled(answers))
+
+    async def health() -> str | None:
+        answers = await supervisor.ask_all(b"health")
+        if len(answers) < supervisor.count:
+            return f"{len(answers)} of {supervisor.count} workers running"
+        for number, answer in answers:
+            if answer:
+                return f"worker {number}: {answer.decode()}"
+        return None
+
+    site = metrics_site(
+        lambda: Deferred.fromCoroutine(metrics()),
+        lambda: Deferred.fromCoroutine(health()),
+    )
+    return _MetricsService(server_endpoint(reactor, description), site)
+
+
+class _Labelled(Collector):
+    """The metrics of several workers' expositions, each sample labelled C{worker}."""
+
+    def __init__(self, expositions: Sequence[tuple[int, bytes]]) -> None:
+        self._expositions = expositions
+
+    def collect(self) -> Iterable[Metric]:
+        families: dict[str, Metric] = {}
+        for number, exposition in self._expositions:
+            for family in text_string_to_metric_families(exposition.decode()):
+                merged = families.setdefault(
+                    family.name,
+                    Metric(family.name, family.documentation, family.type, family.unit),
+                )
+                for sample in family.samples:
+                    labels = {**sample.labels, "worker": str(number)}
+                    merged.add_sample(sample.name, labels, sample.value)
+        return families.values()

@@ -11,6 +11,7 @@ reported as a usage error before anything listens.
 from __future__ import annotations
 
 import select
+import signal
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -36,6 +37,7 @@ from twisted_tcp._listen import (
 from twisted_tcp._logging import readable_logs
 from twisted_tcp._reload import Reloader, tls_listeners
 from twisted_tcp._server import LimitedServerFactory
+from twisted_tcp._workers import WorkerChannel, worker_number
 
 if TYPE_CHECKING:
     from prometheus_client.registry import Collector
@@ -111,6 +113,13 @@ def server_parameters(
         ["encoding", None, "utf-8", f"Text encoding of {text}."],
         ["max-line", None, max_line, "Longest accepted line, in bytes.", positive_int],
         METRICS_PARAMETER,
+        [
+            "workers",
+            None,
+            1,
+            "Processes serving the same sockets, restarted if they end.",
+            positive_int,
+        ],
     ]
 
 
@@ -251,6 +260,14 @@ class ServerService(MultiService):
         return stopped
 
 
+def make_service(options: ServerOptions) -> MultiService:
+    """
+    The C{makeService} of the TCP server plugins but the chat: the workers'
+    supervisor (C{--workers}), or L{make_server_service}.
+    """
+    return supervised(options, options["endpoints"]) or make_server_service(options)
+
+
 def make_server_service(
     options: ServerOptions,
     collectors: Sequence[Collector] = (),
@@ -268,24 +285,56 @@ def make_server_service(
     readable_logs()
     factory = options["factory"]
     server = ServerService(reactor, factory, options["endpoints"])
-    reloader = Reloader(reactor)
-    for tls in tls_listeners(server):
-        reloader.add(f"the certificate and key of {tls.description}", tls.reload)
-    reloader.setName("reload")
-    reloader.setServiceParent(server)
     if options["metrics"] is not None:
         from twisted_tcp._metrics import (
             ReadingCollector,
             metrics_service,
             server_health,
             tcp_server_metrics,
+            worker_answers,
         )
 
-        metrics = metrics_service(
-            reactor,
-            options["metrics"],
-            [ReadingCollector(lambda: tcp_server_metrics(factory)), *collectors],
-            health or server_health(factory),
-        )
-        metrics.setServiceParent(server)
+        metrics = [ReadingCollector(lambda: tcp_server_metrics(factory)), *collectors]
+        ready = health or server_health(factory)
+        if worker_number():
+            # The parent serves --metrics; it asks this worker for its own.
+            WorkerChannel(worker_answers(metrics, ready)).setServiceParent(server)
+        else:
+            service = metrics_service(reactor, options["metrics"], metrics, ready)
+            service.setServiceParent(server)
+    reloader = Reloader(reactor)
+    for tls in tls_listeners(server):
+        reloader.add(f"the certificate and key of {tls.description}", tls.reload)
+    reloader.setName("reload")
+    reloader.setServiceParent(server)
     return server
+
+
+def supervised(
+    options: ServerOptions, descriptions: Sequence[str]
+) -> MultiService | None:
+    """
+    With C{--workers N}, in the process C{twist} started: the service that listens
+    on C{descriptions} and runs N workers on them, passes SIGHUP on to them and
+    serves their C{--metrics}. C{None} otherwise (in a worker, or without
+    C{--workers}): the plugin serves in this process.
+    """
+    if options["workers"] < 2 or worker_number():
+        return None
+    from twisted.internet import reactor
+
+    from twisted_tcp._workers import WorkerSupervisor
+
+    readable_logs()
+    parent = MultiService()
+    supervisor = WorkerSupervisor(reactor, options["workers"], descriptions)
+    supervisor.setServiceParent(parent)
+    reloader = Reloader(reactor)
+    reloader.add("the workers", lambda: supervisor.signal_all(signal.SIGHUP))
+    reloader.setServiceParent(parent)
+    if options["metrics"] is not None:
+        from twisted_tcp._metrics import workers_metrics_service
+
+        metrics = workers_metrics_service(reactor, options["metrics"], supervisor)
+        metrics.setServiceParent(parent)
+    return parent

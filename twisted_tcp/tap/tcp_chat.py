@@ -38,6 +38,7 @@ from twisted_tcp.tap._common import (
     checked_endpoints,
     make_server_service,
     server_parameters,
+    supervised,
 )
 
 #: A message of the day larger than this is surely a mistake.
@@ -115,6 +116,10 @@ class Options(ServerOptions):
             raise usage.UsageError("--web-origin needs --web")
         super().postOptions()
         self["web"] = checked_endpoints(self["web"])
+        if self["workers"] > 1 and self["redis"] is None:
+            raise usage.UsageError(
+                "--workers needs --redis: each worker is a node of the cluster"
+            )
 
     def build_factory(self) -> ChatFactory:
         self["cluster-service"] = None
@@ -189,6 +194,9 @@ def makeService(options: Options) -> IService:
     with C{--redis}, the cluster's service starts before the listeners and stops
     after them (once its members' departures are recorded).
     """
+    parent = supervised(options, [*options["endpoints"], *options["web"]])
+    if parent is not None:
+        return parent
     server = make_server_service(options)
     if options["motd"] is not None:
         reloader = server.getServiceNamed("reload")
