@@ -10,9 +10,10 @@ import ipaddress
 import socket
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -31,8 +32,22 @@ from twisted.internet.testing import StringTransportWithDisconnection
 from twisted.internet.threads import deferToThread
 from twisted.python.failure import Failure
 
-from twisted_tcp._datagram import stop_listening
 from twisted_tcp._server import LimitedServerFactory
+from twisted_tcp.cli.datagram import stop_listening
+
+#: The longest wait for anything in a test, in seconds: a bound, not a measure.
+PATIENCE = 30.0
+
+
+def until(
+    condition: Callable[[], object], what: str, seconds: float = PATIENCE
+) -> None:
+    """Poll C{condition} every 10 ms until it holds; fail after C{seconds}."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        time.sleep(0.01)
 
 
 def connect(

@@ -29,6 +29,7 @@ from twisted_tcp._listen import (
     all_interfaces,
     cannot_listen,
     listen_backlog,
+    on_every_address,
     parse_description,
     server_endpoint,
     unmapped,
@@ -183,6 +184,24 @@ def test_unmapped(host: str, plain: str) -> None:
 def test_all_interfaces(ipv6: bool, description: str) -> None:
     """--port alone means IPv6 and IPv4 where there is IPv6, IPv4 where not."""
     assert all_interfaces(9090, ipv6=ipv6) == description
+
+
+@pytest.mark.parametrize(
+    ("description", "ipv6", "result"),
+    [
+        ("tcp:8080", True, "tcp6:8080"),
+        ("tcp:8080:backlog=10", True, "tcp6:8080:backlog=10"),
+        ("tcp:8080", False, "tcp:8080"),
+        ("tcp:8080:interface=127.0.0.1", True, "tcp:8080:interface=127.0.0.1"),
+        ("tcp6:8080:interface=\\:\\:1", True, "tcp6:8080:interface=\\:\\:1"),
+        ("unix:/run/chat.sock", True, "unix:/run/chat.sock"),
+        ("ssl:8443:privateKey=k.pem", True, "ssl:8443:privateKey=k.pem"),
+    ],
+)
+def test_on_every_address(description: str, ipv6: bool, result: str) -> None:
+    """A tcp: string without an interface listens on IPv6 and IPv4 where there is
+    IPv6; every other string is left as it is."""
+    assert on_every_address(description, ipv6=ipv6) == result
 
 
 @pytest_twisted.ensureDeferred

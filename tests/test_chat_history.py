@@ -6,8 +6,12 @@ C{twist tcp-chat --history-db}.
 
 from __future__ import annotations
 
+import os
+import resource
 import socket
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -22,6 +26,7 @@ from twisted_tcp.chat.history import (
 )
 
 from .chat_support import ChatHarness, lines, say
+from .support import PATIENCE, until
 from .twist_support import Twist
 
 
@@ -107,47 +112,21 @@ def test_corrupt_or_unreachable_file_is_refused(tmp_path: Path) -> None:
         SQLiteHistory(tmp_path / "missing" / "h.db", limit=5)
 
 
-def test_locked_file_neither_blocks_nor_loses_messages(tmp_path: Path) -> None:
-    """While another program holds the file's write lock, a write gives way at once
-    and its messages wait for the next one; none are lost, and loads see them."""
+def test_file_is_locked_for_other_programs_and_has_no_shared_index(
+    tmp_path: Path,
+) -> None:
+    """While the store is open it holds the file's lock, so another program can
+    neither write nor read it, and the WAL index is in memory, not in a -shm file."""
     clock = Clock()
     store = SQLiteHistory(tmp_path / "h.db", limit=5, clock=clock)
-    other = sqlite3.connect(tmp_path / "h.db", isolation_level=None)
-    other.execute("PRAGMA busy_timeout = 0")
-    other.execute("BEGIN IMMEDIATE")
     store.append("#a", "one")
-    with capturedLogs() as events:
-        clock.advance(WRITE_PERIOD)
-        store.append("#a", "two")
-        clock.advance(WRITE_PERIOD)
-    assert [event["log_level"] for event in events] == [LogLevel.warn]
-    assert "locked" in formatEvent(events[0])
-    assert store.load("#a", 5) == ["one", "two"]
-    other.execute("COMMIT")
     clock.advance(WRITE_PERIOD)
-    assert other.execute("SELECT line FROM history").fetchall() == [("one",), ("two",)]
-    other.close()
+    assert not (tmp_path / "h.db-shm").exists()
+    other = sqlite3.connect(tmp_path / "h.db", timeout=0)
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        other.execute("SELECT line FROM history").fetchall()
     store.close()
-
-
-def test_messages_waiting_on_a_lock_are_bounded(tmp_path: Path) -> None:
-    """Messages waiting for a lock held for good cannot fill memory: past the bound
-    the oldest are given up, and the log says how many, as it does for those still
-    waiting when the server stops."""
-    clock = Clock()
-    store = SQLiteHistory(tmp_path / "h.db", limit=5, clock=clock, max_pending=3)
-    other = sqlite3.connect(tmp_path / "h.db", isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")
-    for n in range(5):
-        store.append("#a", f"line {n}")
-    with capturedLogs() as events:
-        clock.advance(WRITE_PERIOD)
-    assert "2 messages not saved" in formatEvent(events[-1])
-    assert store.load("#a", 5) == ["line 2", "line 3", "line 4"]
-    with capturedLogs() as events:
-        store.close()
-    assert "3 messages not saved" in formatEvent(events[-1])
-    other.execute("ROLLBACK")
+    assert other.execute("SELECT line FROM history").fetchall() == [("one",)]
     other.close()
 
 
@@ -159,9 +138,7 @@ def test_broken_file_is_logged_and_the_chat_goes_on(tmp_path: Path) -> None:
     alice, alice_out = chat.join()
     say(alice, "kept")
     chat.clock.advance(WRITE_PERIOD)
-    with sqlite3.connect(database) as other:
-        other.execute("DROP TABLE history")
-    with capturedLogs() as events:
+    with capturedLogs() as events, disk_full_past(database.with_name("h.db-wal")):
         say(alice, "/join #new", "lost", "/part")
         chat.clock.advance(WRITE_PERIOD)
     assert lines(alice_out)[-4:] == [
@@ -171,8 +148,23 @@ def test_broken_file_is_logged_and_the_chat_goes_on(tmp_path: Path) -> None:
         f"[{chat.stamp()}] <guest-1> kept",
     ]
     assert not alice.transport.disconnected  # type: ignore[attr-defined]
-    errors = [event for event in events if event["log_level"] == LogLevel.error]
-    assert ["no such table" in formatEvent(event) for event in errors] == [True] * 2
+    errors = [
+        formatEvent(event) for event in events if event["log_level"] == LogLevel.error
+    ]
+    assert len(errors) == 1
+    assert "1 messages not saved" in errors[0]
+
+
+@contextmanager
+def disk_full_past(path: Path) -> Iterator[None]:
+    """Within the block, writes of this process past C{path}'s size fail (EFBIG),
+    as they would on a full disk."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (path.stat().st_size, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
 
 
 def chat_lines(sock: socket.socket, until: bytes) -> list[str]:
@@ -207,3 +199,38 @@ def test_history_survives_a_restart(tmp_path: Path, twist_runs: list[Twist]) -> 
     assert replayed == ["two", "three"]
     assert "* you are now in #KEEP; 1 here" in received  # Named as first used.
     second.terminate()
+
+
+def test_files_cut_short_by_another_program_cost_no_connection(
+    tmp_path: Path, twist_runs: list[Twist]
+) -> None:
+    """A running server whose history files are all truncated by another program
+    (as C{truncate -s 0 h.db*} does) goes on: no signal ends it, members stay
+    connected and their messages still arrive."""
+    database = tmp_path / "h.db"
+    files = [database, *(database.with_name(f"h.db-{end}") for end in ("wal", "shm"))]
+    server = Twist("tcp-chat", "--listen", "tcp:0:interface=127.0.0.1", "--history",
+                   "10", "--history-db", str(database), cwd=tmp_path)  # fmt: skip
+    twist_runs.append(server)
+    port = int(server.wait_for_log(r"starting on (\d+)")[1])
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=PATIENCE) as alice,
+        socket.create_connection(("127.0.0.1", port), timeout=PATIENCE) as bob,
+    ):
+        chat_lines(bob, b"Welcome")
+        alice.sendall(b"before\n")
+        chat_lines(bob, b"> before\r\n")
+        wal = database.with_name("h.db-wal")
+        until(lambda: wal.exists() and wal.stat().st_size > 0, "the first write")
+        for path in files:
+            if path.exists():
+                os.truncate(path, 0)
+        alice.sendall(b"after\n")
+        chat_lines(bob, b"> after\r\n")
+        until(
+            lambda: wal.stat().st_size > 0 or server.process.poll() is not None,
+            "the next write",
+        )
+        alice.sendall(b"still here\n")
+        assert "> still here" in "".join(chat_lines(bob, b"> still here\r\n"))
+    assert server.process.poll() is None

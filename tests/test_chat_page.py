@@ -12,7 +12,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,8 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from .cluster_support import Node
 from .redis_support import RedisServer, free_port
+from .support import PATIENCE as WAIT
+from .support import until
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 TWIST = Path(sys.executable).with_name("twist")
@@ -48,8 +49,6 @@ CHROMIUM_FLAGS = (
 )
 #: Where the phone-sized screenshot is kept (the README's is a copy of it).
 ARTIFACTS = CHECKOUT / "build" / "test-artifacts"
-#: The longest wait for anything in a test, in seconds: a bound, not a measure.
-WAIT = 30
 
 
 class ChatServer:
@@ -85,15 +84,6 @@ class ChatServer:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             self.process.wait(WAIT)
-
-
-def until(condition: Callable[[], object], what: str) -> None:
-    """Wait for a condition outside the browser, polling; fail after L{WAIT} s."""
-    deadline = time.monotonic() + WAIT
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        time.sleep(0.05)
 
 
 class Nc:
@@ -263,6 +253,47 @@ def test_nick_and_who_from_the_page(
     page.wait_line(r"^\* \d+ in #lobby:$")
     page.wait_line(r"^\*   webby \(since ")
     page.wait_line(r"^\*   watcher \(since ")
+
+
+def test_reload_arrives_under_the_remembered_nick(
+    tab: WebDriver, server: ChatServer, nc: Callable[[], Nc]
+) -> None:
+    """After a reload the page asks for its remembered nick before anything else,
+    so the room sees it arrive under that nick, not as guest-N renamed."""
+    page = Page(tab, server.url)
+    nick = tab.find_element(By.ID, "nick")
+    nick.clear()
+    nick.send_keys("returner" + Keys.ENTER)
+    page.wait_for(lambda: page.status() == "returner in #lobby", "the new nick")
+    tcp = nc()
+    tcp.until(r"^\* Welcome, ")
+    seen = len(tcp.lines)
+    tab.refresh()
+    page.wait_for(lambda: page.status() == "returner in #lobby", "the nick again")
+    tcp.until(r"^\* returner joined #lobby$")
+    arrivals = [
+        line for line in tcp.lines[seen:] if "joined" in line or "known" in line
+    ]
+    assert arrivals == ["* returner joined #lobby"]
+
+
+def test_topic_shown_when_the_page_loads(
+    tab: WebDriver, server: ChatServer, nc: Callable[[], Nc]
+) -> None:
+    """The topic of the room a page arrives in, sent before the page knows which
+    room that is, is in its header from the start."""
+    tcp = nc()
+    tcp.send("/topic be nice to each other")
+    tcp.until(r"set the topic of #lobby: be nice to each other$")
+    page = Page(tab, server.url)
+    page.wait_for(lambda: page.status().endswith(" in #lobby"), "the room")
+    page.wait_for(
+        lambda: (
+            page.script("return document.getElementById('topic').textContent")
+            == "be nice to each other"
+        ),
+        "the topic in the header",
+    )
 
 
 def test_markup_from_nc_is_shown_as_text(

@@ -7,7 +7,7 @@ transports with a test clock, then over real sockets through the web site.
 from __future__ import annotations
 
 import socket
-from contextlib import suppress
+from contextlib import ExitStack, suppress
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +25,11 @@ from twisted.python.failure import Failure
 
 from twisted_tcp.chat import ChatFactory
 from twisted_tcp.chat.web import OriginPolicy, chat_site, parse_origin
+from twisted_tcp.chat.web.site import REQUEST_DEADLINE
 from twisted_tcp.chat.web.websocket import ChatWebSocket, ChatWebSocketFactory
 
 from .chat_support import ChatHarness, local_chat, take
-from .support import clock_of, port_of, self_signed, splits, stop
+from .support import clock_of, port_of, read_until_closed, self_signed, splits, stop
 from .support import take as take_now
 
 HOST = "chat.example:8080"
@@ -480,6 +481,88 @@ def test_foreign_origin_refused() -> None:
     assert not list(chat.chat.members)
 
 
+# HTTP connections to the page: limits and the request deadline.
+
+
+def http_connection(
+    chat: Chat, host: str = "127.0.0.1"
+) -> tuple[Any, StringTransportWithDisconnection]:
+    """An HTTP connection to the chat's page site, on an in-memory transport."""
+    site = chat_site(chat.factory, reactor=chat.clock)
+    peer = IPv4Address("TCP", host, 50000)
+    protocol = site.buildProtocol(peer)
+    assert protocol is not None
+    transport = StringTransportWithDisconnection(peerAddress=peer)
+    transport.protocol = protocol
+    protocol.makeConnection(transport)
+    return protocol, transport
+
+
+def test_a_request_trickling_in_is_closed_at_its_deadline() -> None:
+    """A request head sent one header line every 5 s (each restarting the idle
+    timeout) is answered 408 and closed REQUEST_DEADLINE s after its first byte."""
+    chat = Chat()
+    protocol, transport = http_connection(chat)
+    protocol.dataReceived(b"GET / HTTP/1.1\r\n")
+    for number in range(REQUEST_DEADLINE // 5 - 1):
+        chat.clock.advance(5)
+        protocol.dataReceived(f"X-Slow-{number}: 1\r\n".encode())
+    assert transport.connected and transport.value() == b""
+    chat.clock.advance(5)
+    assert transport.value().startswith(b"HTTP/1.1 408 ")
+    assert not transport.connected
+
+
+def test_each_request_has_its_own_deadline() -> None:
+    """A whole request is answered and ends its deadline; the next request on the
+    connection gets a deadline of its own, from its own first byte."""
+    chat = Chat()
+    protocol, transport = http_connection(chat)
+    protocol.dataReceived(b"GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert take_now(transport).startswith(b"HTTP/1.1 404 ")
+    chat.clock.advance(REQUEST_DEADLINE * 2)
+    assert transport.connected
+    protocol.dataReceived(b"GET /nothing HTTP/1.1\r\n")
+    chat.clock.advance(REQUEST_DEADLINE)
+    assert take_now(transport).startswith(b"HTTP/1.1 408 ")
+
+
+def test_http_connections_count_in_the_limits() -> None:
+    """--max-per-ip counts open HTTP connections to the page with TCP members: past
+    it, an HTTP connection gets 503 with the error line and a member is refused,
+    until one closes."""
+    chat = Chat(max_per_ip=2)
+    first, _ = http_connection(chat)
+    http_connection(chat)
+    _, refused = http_connection(chat)
+    assert refused.value().startswith(b"HTTP/1.1 503 ")
+    assert refused.value().endswith(
+        b"\r\n\r\nerror: too many connections from 127.0.0.1 (max 2)\r\n"
+    )
+    assert not refused.connected
+    assert take_now(chat.join()[1]) == (
+        b"error: too many connections from 127.0.0.1 (max 2)\r\n"
+    )
+    http_connection(chat, host="10.0.0.2")  # Another address is not affected.
+    first.connectionLost(Failure(ConnectionAborted()))
+    assert take(chat.join()[1]).startswith(b"* Welcome")
+
+
+def test_a_websocket_counts_once() -> None:
+    """An HTTP connection that becomes a WebSocket member is counted as that
+    member only: with --max-connections 1 it is welcomed."""
+    chat = Chat(max_connections=1)
+    protocol, transport = http_connection(chat)
+    protocol.dataReceived(request(origin=None))
+    response, _, frames = take_now(transport).partition(b"\r\n\r\n")
+    assert response.startswith(b"HTTP/1.1 101 ")
+    chat.clock.advance(0)
+    frames += take_now(transport)
+    assert frames_of(frames)[0][0][1].startswith(b"* Welcome, guest-1!")
+    _, refused = http_connection(chat)
+    assert refused.value().endswith(b"error: too many connections (max 1)\r\n")
+
+
 # Over real sockets, through the web site.
 
 
@@ -606,6 +689,42 @@ async def test_websocket_that_never_reads_is_dropped(reactor: Any) -> None:
         lines = await deferToThread(flood_past_a_sleeper, port_of(tcp), port_of(web))
         assert b"* guest-1 dropped (send queue exceeded)" in lines
         assert "guest-1" not in local_chat(factory).members
+    finally:
+        await stop(web)
+        await stop(tcp)
+
+
+def unfinished_requests(web: int, chat: int, count: int) -> tuple[bytes, bytes]:
+    """
+    Open C{count} HTTP connections that each send half a request head, then one
+    more HTTP connection and one chat connection; return what the last two get.
+    """
+    with ExitStack() as stack:
+        for _ in range(count):
+            sock = stack.enter_context(socket.create_connection(("127.0.0.1", web)))
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        with socket.create_connection(("127.0.0.1", web), timeout=10) as http:
+            refused_http = read_until_closed(http)
+        with socket.create_connection(("127.0.0.1", chat), timeout=10) as member:
+            refused_member = read_until_closed(member)
+    return refused_http, refused_member
+
+
+@pytest_twisted.ensureDeferred
+async def test_unfinished_requests_cannot_exhaust_the_server(reactor: Any) -> None:
+    """Unfinished requests to the page from one address count in --max-per-ip: past
+    it, neither the page nor the chat takes another connection from there."""
+    factory = ChatFactory(flood_rate=0, max_per_ip=3)
+    tcp = reactor.listenTCP(0, factory, interface="127.0.0.1")
+    web = await serve(reactor, factory, "tcp:0:interface=127.0.0.1")
+    try:
+        http, member = await deferToThread(
+            unfinished_requests, port_of(web), port_of(tcp), 3
+        )
+        assert http.startswith(b"HTTP/1.1 503 ")
+        error = b"error: too many connections from 127.0.0.1 (max 3)\r\n"
+        assert http.endswith(b"\r\n\r\n" + error)
+        assert member == error
     finally:
         await stop(web)
         await stop(tcp)

@@ -32,6 +32,7 @@ from twisted_tcp._version import __version__
 from twisted_tcp.chat import LocalChat
 
 from .support import Collector, port_of, stop
+from .twist_support import Twist
 
 COMMAND = [str(Path(sys.executable).with_name("twisted-tcp"))]
 
@@ -190,6 +191,45 @@ def test_send_unresolvable() -> None:
     assert result.stderr == b"twisted-tcp: cannot resolve no-such-host.invalid\n"
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["send", "bad host", "9", "hi"],
+        ["chat", ""],
+        ["ping", "[::1", "9"],
+        ["ping", "--udp", "", "9"],
+        ["udp", "bad host", "9", "x"],
+    ],
+)
+def test_bad_host(argv: list[str]) -> None:
+    """What can be no host's name: exit 6 and one line, as an unresolvable name."""
+    result = run(*argv)
+    assert result.returncode == 6
+    assert result.stderr.startswith(b"twisted-tcp: '")
+    assert result.stderr.endswith(b"' is not a host name\n")
+    assert result.stderr.count(b"\n") == 1
+
+
+@pytest_twisted.ensureDeferred
+async def test_bracketed_ipv6_address(reactor: Any) -> None:
+    """An IPv6 address in brackets, as in URLs, reaches the server: send, chat, ping."""
+    port = reactor.listenTCP(0, EchoFactory(), interface="::1")
+    chat_port = reactor.listenTCP(0, ChatFactory(), interface="::1")
+    number, chat_number = str(port_of(port)), str(port_of(chat_port))
+    try:
+        sent = await run_against("send", "[::1]", number, "hello")
+        chatted = await run_against("chat", "[::1]", chat_number, stdin=b"/quit\n")
+        pinged = await run_against("ping", "[::1]", number, "-c", "1")
+    finally:
+        await stop(port)
+        await stop(chat_port)
+    assert (sent.returncode, sent.stdout, sent.stderr) == (0, b"hello\n", b"")
+    assert chatted.returncode == 0
+    assert chatted.stdout.decode().splitlines()[-1] == "* Bye"
+    assert pinged.returncode == 0
+    assert "1 sent, 1 received" in pinged.stdout.decode()
+
+
 @pytest_twisted.ensureDeferred
 async def test_send_connection_reset(reactor: Any) -> None:
     """A connection reset by the server: exit 56, after printing what came before."""
@@ -334,6 +374,27 @@ async def test_chat_client_server_shutdown(reactor: Any) -> None:
             process.kill()
 
 
+def test_chat_client_server_killed(tmp_path: Path, twist_runs: list[Twist]) -> None:
+    """The chat server's process killed (kill -9): connection lost, exit 56."""
+    server = Twist("tcp-chat", "--listen", "tcp:0:interface=127.0.0.1", cwd=tmp_path)
+    twist_runs.append(server)
+    port = server.wait_for_log(r"starting on (\d+)")[1]
+    client = subprocess.Popen(
+        [*COMMAND, "chat", "127.0.0.1", port],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert client.stdout is not None
+        assert client.stdout.readline().startswith(b"* Welcome, guest-1!")
+        server.kill()
+        _, err = client.communicate(timeout=30)
+    finally:
+        if client.poll() is None:
+            client.kill()
+    assert client.returncode == 56
+    assert err == b"twisted-tcp: connection lost: the server closed it mid-session\n"
+
+
 def test_chat_client_cannot_connect() -> None:
     """A chat server that is not there: exit 7 with a message."""
     result = run("chat", "127.0.0.1", unused_port())
@@ -417,10 +478,25 @@ async def test_ping_udp_over_ipv6(reactor: Any) -> None:
     port, number = udp_port(reactor, UDPEchoProtocol(), "::1")
     try:
         result = await run_against("ping", "--udp", "::1", number, "-c", "2", "-i", "0")
-        assert "2 sent, 2 received, 0 mismatched, 0.0% loss" in result.stdout.decode()
+        assert "2 sent, 2 received, 0 late, 0 lost, 0 mismatched, 0.0% loss" in (
+            result.stdout.decode()
+        )
         assert (result.returncode, result.stderr) == (0, b"")
     finally:
         await stop(port)
+
+
+@pytest_twisted.ensureDeferred
+async def test_udp_bracketed_ipv6_address(reactor: Any) -> None:
+    """udp and ping --udp take an IPv6 address in brackets too."""
+    port, number = udp_port(reactor, UDPEchoProtocol(), "::1")
+    try:
+        result = await run_against("udp", "[::1]", number, "hi")
+        pinged = await run_against("ping", "--udp", "[::1]", number, "-c", "1")
+    finally:
+        await stop(port)
+    assert (result.returncode, result.stdout, result.stderr) == (0, b"hi\n", b"")
+    assert (pinged.returncode, pinged.stderr) == (0, b"")
 
 
 def test_udp_refused_over_ipv6() -> None:
@@ -455,7 +531,7 @@ async def test_ping_tcp(reactor: Any) -> None:
         assert [line.split(" time=")[0] for line in out[1:4]] == [
             f"1000 bytes from 127.0.0.1 port {number}: seq={n}" for n in (1, 2, 3)
         ]
-        assert out[5] == "3 sent, 3 received, 0 mismatched, 0.0% loss"
+        assert out[5] == "3 sent, 3 received, 0 late, 0 lost, 0 mismatched, 0.0% loss"
         assert out[6].startswith("min/avg/max = ")
         assert result.returncode == 0
     finally:
@@ -470,7 +546,9 @@ async def test_ping_udp(reactor: Any) -> None:
         result = await run_against(
             "ping", "--udp", "127.0.0.1", number, "-c", "2", "-i", "0"
         )
-        assert "2 sent, 2 received, 0 mismatched, 0.0% loss" in result.stdout.decode()
+        assert "2 sent, 2 received, 0 late, 0 lost, 0 mismatched, 0.0% loss" in (
+            result.stdout.decode()
+        )
         assert result.returncode == 0
     finally:
         await stop(port)
@@ -481,10 +559,12 @@ async def test_ping_detects_corruption(reactor: Any) -> None:
     """A server that corrupts a byte is caught: mismatch reported, exit 1."""
     port, number = tcp(reactor, Factory.forProtocol(Corrupter))
     try:
-        result = await run_against("ping", "127.0.0.1", number, "-c", "3", "-i", "0")
+        # The first answer stops the run long before a second probe is due.
+        result = await run_against("ping", "127.0.0.1", number, "-c", "3", "-i", "30")
         out = result.stdout.decode()
         assert "seq=1 payload mismatch at byte 2" in out
-        assert "1 sent, 0 received, 1 mismatched, 100.0% loss" in out
+        assert "stopping: the stream is out of step" in out
+        assert "1 sent, 0 received, 0 late, 0 lost, 1 mismatched, 0.0% loss" in out
         assert result.returncode == 1
     finally:
         await stop(port)
@@ -497,7 +577,8 @@ async def test_ping_udp_detects_corruption(reactor: Any) -> None:
     try:
         result = await run_against("ping", "--udp", "127.0.0.1", number, "-c", "2",
                                    "-i", "0", "-s", "4000")  # fmt: skip
-        assert "2 sent, 0 received, 2 mismatched" in result.stdout.decode()
+        out = result.stdout.decode()
+        assert "2 sent, 0 received, 0 late, 0 lost, 2 mismatched" in out
         assert result.returncode == 1
     finally:
         await stop(port)
@@ -512,10 +593,66 @@ async def test_ping_loss(reactor: Any) -> None:
                                    "-i", "0", "-W", "0.2")  # fmt: skip
         out = result.stdout.decode()
         assert "seq=1 no answer within 0.2 s" in out
-        assert "2 sent, 0 received, 0 mismatched, 100.0% loss" in out
+        assert "2 sent, 0 received, 0 late, 2 lost, 0 mismatched, 100.0% loss" in out
         assert result.returncode == 1
     finally:
         await stop(port)
+
+
+class FirstDropped(DatagramProtocol):
+    """An echo server that drops the first datagram and echoes the others."""
+
+    dropped = False
+
+    def datagramReceived(self, datagram: bytes, addr: Any) -> None:
+        assert self.transport is not None
+        if self.dropped:
+            self.transport.write(datagram, addr)
+        self.dropped = True
+
+
+@pytest_twisted.ensureDeferred
+async def test_ping_keeps_its_pace_past_a_loss(reactor: Any) -> None:
+    """
+    A lost answer delays no other probe: the later ones are answered while the
+    first still waits for its timeout; it is then counted lost, exit 1.
+    """
+    port, number = udp_port(reactor, FirstDropped())
+    try:
+        result = await run_against("ping", "--udp", "127.0.0.1", number, "-c", "4",
+                                   "-i", "0.01", "-W", "5")  # fmt: skip
+    finally:
+        await stop(port)
+    out = result.stdout.decode().splitlines()
+    assert [line.split(" time=")[0] for line in out[1:5]] == [
+        *(f"56 bytes from 127.0.0.1 port {number}: seq={n}" for n in (2, 3, 4)),
+        "seq=1 no answer within 5 s",
+    ]
+    assert out[6] == "4 sent, 3 received, 0 late, 1 lost, 0 mismatched, 25.0% loss"
+    assert result.returncode == 1
+
+
+@pytest_twisted.ensureDeferred
+async def test_ping_against_a_rate_limited_server(reactor: Any) -> None:
+    """
+    300 probes a millisecond apart to a server that answers 20 a second: every
+    probe is sent, each answered or lost, and the run ends one timeout after the
+    last probe rather than one timeout after each loss.
+    """
+    port, number = udp_port(reactor, UDPEchoProtocol(rate=20))
+    try:
+        result = await run_against("ping", "--udp", "127.0.0.1", number, "-c", "300",
+                                   "-i", "0.001", "-W", "1")  # fmt: skip
+    finally:
+        await stop(port)
+    summary = result.stdout.decode().splitlines()[-2]
+    sent, received, late, lost, mismatched = (
+        int(part.split()[0]) for part in summary.split(", ")[:5]
+    )
+    assert (sent, mismatched) == (300, 0)
+    assert received >= 1 and lost >= 1
+    assert received + late + lost == 300
+    assert result.returncode == 1
 
 
 def test_ping_refused() -> None:
@@ -657,6 +794,6 @@ async def test_ping_interrupted(reactor: Any) -> None:
         )
         code, out, err = await interrupt(argv, first.encode())
         assert (code, err) == (130, b"")
-        assert b"\n1 sent, 1 received, 0 mismatched, 0.0% loss\n" in out
+        assert b"\n1 sent, 1 received, 0 late, 0 lost, 0 mismatched, 0.0% loss\n" in out
     finally:
         await stop(port)

@@ -50,7 +50,7 @@ def test_package_imports_no_server_or_twisted() -> None:
     """Importing the package loads neither the servers, the HTTP client nor Twisted."""
     code, modules = modules_after("import twisted_tcp")
     assert code == 0
-    assert not {"twisted_tcp.httpget", *_SERVER_MODULES} & modules
+    assert not {"twisted_tcp.http.fetch", *_SERVER_MODULES} & modules
     assert not {name for name in modules if name.split(".")[0] == "twisted"}
 
 
@@ -58,7 +58,7 @@ def test_public_names_import_on_first_use() -> None:
     """Every public name is still importable from the package, from its own module."""
     import twisted_tcp
     from twisted_tcp.chat import ChatFactory
-    from twisted_tcp.httpget import fetch
+    from twisted_tcp.http import fetch
 
     assert twisted_tcp.ChatFactory is ChatFactory
     assert twisted_tcp.fetch is fetch
@@ -104,13 +104,14 @@ async def test_get_imports_no_server_or_other_client(
         await stop(port)
     assert code == 0
     assert (tmp_path / "saved").read_bytes() == b"fifteen bytes!\n"
-    assert "twisted_tcp.httpget" in modules
+    assert "twisted_tcp.http.fetch" in modules
     unwanted = {
         *_SERVER_MODULES,
-        "twisted_tcp._console",
-        "twisted_tcp.chatclient",
-        "twisted_tcp.lineclient",
-        "twisted_tcp.ping",
-        "twisted_tcp.udp_client",
+        "twisted_tcp.cli.console",
+        "twisted_tcp.cli.send",
+        "twisted_tcp.cli.chat",
+        "twisted_tcp.cli.lineclient",
+        "twisted_tcp.cli.ping",
+        "twisted_tcp.cli.udp",
     }
     assert unwanted & modules == set()

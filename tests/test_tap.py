@@ -6,9 +6,11 @@ errors, and the service's orderly shutdown.
 from __future__ import annotations
 
 import re
+import resource
 import selectors
 import socket
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -36,7 +38,8 @@ from twisted_tcp.tap import http_get, tcp_chat, tcp_echo, tcp_greet, udp_echo
 from twisted_tcp.tap._common import ServerService
 from twisted_tcp.udp_echo import MAX_DATAGRAM, UDPEchoProtocol
 
-from .support import Collector, port_of
+from .support import Collector, port_of, read_until_closed
+from .twist_support import Twist
 
 OptionsT = TypeVar("OptionsT", bound=usage.Options)
 
@@ -358,8 +361,8 @@ def test_http_get_url_anywhere(argv: list[str]) -> None:
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["-o", "f"], "Wrong number of arguments"),
-        (["http://a/", "-o", "f", "http://b/"], "Wrong number of arguments"),
+        (["-o", "f"], "^the URL to fetch is missing$"),
+        (["http://a/", "-o", "f", "http://b/"], r"^one URL at a time \(got 2\)$"),
         (["http://a/", "--bogus", "-o", "f"], "option --bogus not recognized"),
         (["http://a/", "-o"], "option -o requires argument"),
         (["http://a/"], "--output FILE is required"),
@@ -386,6 +389,35 @@ async def test_port_alone_listens_on_ipv6_and_ipv4(reactor: Any) -> None:
             client = Collector(to_send=b"ping", half_close=True)
             await connectProtocol(endpoint, client)
             assert await client.done.addTimeout(10, reactor) == b"ping"
+    finally:
+        await service.stopService()
+
+
+def http_status(family: int, host: str, port: int) -> bytes:
+    """The status line of C{GET /} (a blocking client)."""
+    with socket.socket(family, socket.SOCK_STREAM) as client:
+        client.settimeout(10)
+        client.connect((host, port))
+        client.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        return read_until_closed(client).split(b"\r\n", 1)[0]
+
+
+@pytest_twisted.ensureDeferred
+async def test_web_tcp_port_listens_on_ipv6_and_ipv4(reactor: Any) -> None:
+    """--web tcp:PORT, naming no interface, serves the page over IPv4 and IPv6
+    alike, as --port does."""
+    options = parsed(
+        tcp_chat.Options, "--listen", "tcp:0:interface=127.0.0.1", "--web", "tcp:0"
+    )
+    service = tcp_chat.makeService(options)
+    assert isinstance(service, ServerService)
+    service.startService()
+    try:
+        web = listeners(service)[1]
+        port = web._waitingForPort.result.getHost().port
+        for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+            status = await deferToThread(http_status, family, host, port)
+            assert status == b"HTTP/1.0 200 OK"
     finally:
         await service.stopService()
 
@@ -425,7 +457,7 @@ def test_chat_serves_its_page_on_each_web_endpoint() -> None:
     assert isinstance(service, ServerService)
     factories = [child.factory for child in listeners(service)]
     assert factories[0] is options["factory"]
-    assert [type(factory) for factory in factories[1:]] == [Site, Site]
+    assert [type(factory.wrappedFactory) for factory in factories[1:]] == [Site, Site]
 
 
 def test_chat_without_web_serves_no_page() -> None:
@@ -469,3 +501,38 @@ def option_help(text: str, name: str) -> str:
     match = re.search(rf"--{name}=(.*?)(?=\n\s+-)", text, re.DOTALL)
     assert match is not None
     return " ".join(match[1].split())
+
+
+def few_open_files() -> None:
+    """In the child, before it runs twist: at most 128 open files, raisable to 256."""
+    resource.setrlimit(resource.RLIMIT_NOFILE, (128, 256))
+
+
+def test_connections_past_what_descriptors_allow_get_the_error_line(
+    tmp_path: Path, twist_runs: list[Twist]
+) -> None:
+    """Under a hard limit of 256 open files, a server raises its soft limit to it,
+    lowers --max-connections to what the descriptors allow (one log line says so),
+    and a client past that gets the documented error line."""
+    server = Twist("tcp-echo", "--listen", "tcp:0:interface=127.0.0.1",
+                   cwd=tmp_path, preexec_fn=few_open_files)  # fmt: skip
+    twist_runs.append(server)
+    port = int(server.wait_for_log(r"starting on (\d+)")[1])
+    lowered = re.search(
+        r"at most (\d+) connections \(--max-connections 10000\): this process may "
+        r"have 256 open files",
+        "".join(server.log),
+    )
+    assert lowered is not None, server.log
+    capacity = int(lowered[1])
+    assert 100 < capacity < 256
+    with ExitStack() as stack:
+        for _ in range(capacity):
+            sock = stack.enter_context(
+                socket.create_connection(("127.0.0.1", port), timeout=30)
+            )
+            sock.sendall(b"x")
+            assert sock.recv(1) == b"x"
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as extra:
+            refused = read_until_closed(extra)
+    assert refused == f"error: too many connections (max {capacity})\r\n".encode()

@@ -1,6 +1,7 @@
 """
 Tests for L{twisted_tcp.udp_echo}: echo and upper modes, the reflection deny-list, the
-per-source rate limit, and whole 64 KiB datagrams over a real socket.
+per-source rate limit and burst, whole 64 KiB datagrams over a real socket, and loops
+between two real servers.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ import pytest_twisted
 from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
 from twisted.internet.threads import deferToThread
-from twisted.logger import capturedLogs
+from twisted.logger import capturedLogs, formatEvent
 
-from twisted_tcp.udp_echo import MAX_DATAGRAM, UDPEchoProtocol
+from twisted_tcp.udp_echo import MAX_BURST, MAX_DATAGRAM, UDPEchoProtocol
 
+from .redis_support import until as until_on
 from .support import port_of, stop
 
 
@@ -68,9 +70,10 @@ def test_upper_mode() -> None:
     assert transport.sent == [("HI é".encode(), ("10.1.1.1", 5000))]
 
 
-@pytest.mark.parametrize("port", [0, 7, 13, 17, 19, 37, 53, 123])
+@pytest.mark.parametrize("port", [0, 7, 13, 17, 19, 37, 53, 69, 123])
 def test_reflection_source_ports_ignored(port: int) -> None:
-    """Datagrams from echo, chargen, DNS, NTP and similar ports are never answered."""
+    """Datagrams from echo, chargen, DNS, TFTP, NTP and similar ports are never
+    answered."""
     protocol, transport, _ = started()
     protocol.datagramReceived(b"loop?", ("10.1.1.1", port))
     assert transport.sent == []
@@ -83,22 +86,33 @@ def test_reflection_source_ports_ignored(port: int) -> None:
         ("0.0.0.0", ("127.0.0.5", 8081), False),
         ("127.0.0.1", ("127.0.0.1", 8081), False),
         ("10.0.0.1", ("10.0.0.1", 8081), False),
-        ("10.0.0.1", ("127.0.0.1", 8081), True),
-        ("0.0.0.0", ("10.9.9.9", 8081), True),
+        ("10.0.0.1", ("127.0.0.1", 8081), False),
+        ("0.0.0.0", ("10.9.9.9", 8081), False),
         ("0.0.0.0", ("127.0.0.1", 8082), True),
-        # A dual-stack socket on :: sees IPv4 peers as ::ffff:a.b.c.d.
         ("::", ("::ffff:127.0.0.1", 8081), False),
-        ("::", ("::1", 8081), False),
-        ("::", ("::ffff:10.9.9.9", 8081), True),
+        ("::", ("2001:db8::1", 8081), False),
+        ("::", ("::ffff:10.9.9.9", 8082), True),
     ],
 )
-def test_own_address_ignored(
-    bound: str, source: tuple[str, int], answered: bool
-) -> None:
-    """A datagram from the server's own address and port is never answered."""
+def test_own_port_ignored(bound: str, source: tuple[str, int], answered: bool) -> None:
+    """A datagram from the server's own port is never answered, whatever its
+    address: it may come from another copy of this server."""
     protocol, transport, _ = started(FakeDatagramTransport(bound, 8081))
     protocol.datagramReceived(b"me?", source)
     assert bool(transport.sent) == answered
+
+
+def test_burst_is_small_whatever_the_rate() -> None:
+    """One source gets at most MAX_BURST datagrams answered at once, even when the
+    rate allows more per second; the rate refills the bucket."""
+    protocol, transport, clock = started(rate=1000)
+    for _ in range(MAX_BURST + 5):
+        protocol.datagramReceived(b"a", ("10.0.0.1", 5000))
+    assert len(transport.sent) == MAX_BURST
+    clock.advance(0.002)
+    for _ in range(5):
+        protocol.datagramReceived(b"a", ("10.0.0.1", 5000))
+    assert len(transport.sent) == MAX_BURST + 2
 
 
 def test_rate_limit_per_source() -> None:
@@ -201,3 +215,61 @@ def test_ipv4_mapped_source_answered_at_its_own_address() -> None:
     protocol.datagramReceived(b"b", ("::ffff:10.1.1.1", 5001))
     assert transport.sent == [(b"a", ("::ffff:10.1.1.1", 5000))]
     assert list(protocol._buckets) == ["10.1.1.1"]
+
+
+class Counting(UDPEchoProtocol):
+    """The echo server, counting the datagrams it receives from each host."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__(clock=clock)
+        self.received: dict[str, int] = {}
+
+    def datagramReceived(self, datagram: bytes, addr: tuple[str, int]) -> None:
+        self.received[addr[0]] = self.received.get(addr[0], 0) + 1
+        super().datagramReceived(datagram, addr)
+
+
+async def bounce_between_two_servers(reactor: Any, same_port: bool) -> int:
+    """
+    Two echo servers, on 127.0.0.1 and on 127.0.0.2 (on the same port or not), whose
+    clock never refills their buckets; the second sends the first one datagram, as
+    an attacker spoofing its address would. Once one server refuses or drops what
+    the other sent (the one datagram of the loop is then gone), return how many
+    datagrams the two received in all.
+    """
+    clock = Clock()
+    first, second = Counting(clock), Counting(clock)
+    one = reactor.listenUDP(0, first, interface="127.0.0.1")
+    port = port_of(one) if same_port else 0
+    two = reactor.listenUDP(port, second, interface="127.0.0.2")
+    try:
+        with capturedLogs() as events:
+            second.transport.write(b"loop?", ("127.0.0.1", port_of(one)))
+            await until_on(
+                reactor,
+                lambda: any(
+                    "refused" in formatEvent(event) or "dropped" in formatEvent(event)
+                    for event in events
+                ),
+            )
+    finally:
+        await stop(one)
+        await stop(two)
+    return sum(first.received.values()) + sum(second.received.values())
+
+
+@pytest_twisted.ensureDeferred
+async def test_two_servers_on_one_port_never_bounce(reactor: Any) -> None:
+    """A datagram spoofed from another echo server on the same port but another
+    address is not answered: one datagram in all."""
+    assert await bounce_between_two_servers(reactor, same_port=True) == 1
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_loop_between_two_servers_dies_after_a_few_bounces(
+    reactor: Any,
+) -> None:
+    """Between two echo servers on different ports, a spoofed datagram bounces
+    until one server's burst for the other is spent: at most that many each way."""
+    received = await bounce_between_two_servers(reactor, same_port=False)
+    assert 2 <= received <= 2 * MAX_BURST + 1

@@ -9,7 +9,7 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 TWIST = Path(sys.executable).with_name("twist")
@@ -23,6 +23,7 @@ class Twist:
         *argv: str,
         cwd: Path,
         log_format: str = "text",
+        preexec_fn: Callable[[], None] | None = None,
         runner: Sequence[str] = (),
     ) -> None:
         """
@@ -32,6 +33,7 @@ class Twist:
         self.process = subprocess.Popen(
             [*runner, str(TWIST), f"--log-format={log_format}", *argv],
             cwd=cwd,
+            preexec_fn=preexec_fn,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

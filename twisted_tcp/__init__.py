@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from twisted_tcp.chat import ChatFactory, ChatProtocol
     from twisted_tcp.echo import EchoFactory, EchoProtocol
     from twisted_tcp.greet import GreetingFactory, GreetingProtocol
-    from twisted_tcp.httpget import FetchResult, GetProtocol, fetch
+    from twisted_tcp.http import FetchOptions, FetchResult, GetProtocol, fetch
     from twisted_tcp.udp_echo import UDPEchoProtocol
 
 #: Each public name and the module that defines it.
@@ -34,12 +34,13 @@ _HOMES = {
     "ChatProtocol": "twisted_tcp.chat",
     "EchoFactory": "twisted_tcp.echo",
     "EchoProtocol": "twisted_tcp.echo",
-    "FetchResult": "twisted_tcp.httpget",
-    "GetProtocol": "twisted_tcp.httpget",
+    "FetchOptions": "twisted_tcp.http",
+    "FetchResult": "twisted_tcp.http",
+    "GetProtocol": "twisted_tcp.http",
     "GreetingFactory": "twisted_tcp.greet",
     "GreetingProtocol": "twisted_tcp.greet",
     "UDPEchoProtocol": "twisted_tcp.udp_echo",
-    "fetch": "twisted_tcp.httpget",
+    "fetch": "twisted_tcp.http",
 }
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "ChatProtocol",
     "EchoFactory",
     "EchoProtocol",
+    "FetchOptions",
     "FetchResult",
     "GetProtocol",
     "GreetingFactory",

@@ -260,6 +260,22 @@ def all_interfaces(port: int, ipv6: bool | None = None) -> str:
     return f"tcp:{port}"
 
 
+def on_every_address(description: str, ipv6: bool | None = None) -> str:
+    """
+    A C{tcp:} endpoint string that names no interface as one that listens as
+    C{--port} does, on every address, IPv6 and IPv4 (L{all_interfaces}); any other
+    string as it is.
+
+    @param ipv6: whether the system has IPv6; found out if not given.
+    """
+    args, kwargs = parse_description(description)
+    if args[0].lower() != "tcp" or "interface" in kwargs or len(args) != 2:
+        return description
+    if ipv6 is None:
+        ipv6 = has_ipv6()
+    return f"tcp6:{description.split(':', 1)[1]}" if ipv6 else description
+
+
 @cache
 def has_ipv6() -> bool:
     """Whether this system can make an IPv6 socket that takes IPv4 too."""
@@ -367,3 +383,35 @@ def cannot_listen(error: CannotListenError | OSError) -> str:
 def _text(name: object) -> str:
     """A path or port for a message: file system bytes decoded."""
     return os.fsdecode(name) if isinstance(name, bytes) else str(name)
+
+
+#: Descriptors kept for what is not a client connection: listening sockets, logs, the
+#: history file, Redis, the reactor's own.
+RESERVED_DESCRIPTORS: Final = 64
+
+
+def connection_capacity() -> tuple[int, int] | None:
+    """
+    Raise this process's soft limit on open files (C{ulimit -n}) to its hard limit,
+    and say how many client connections the descriptors then allow: the limit less
+    those open now and L{RESERVED_DESCRIPTORS}.
+
+    @return: the connections and the limit, or C{None} where open files are not
+        limited.
+    """
+    try:
+        import resource
+    except ImportError:  # Not a POSIX system.
+        return None
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        with suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+    if soft == resource.RLIM_INFINITY:
+        return None
+    try:
+        open_now = len(os.listdir("/proc/self/fd"))
+    except OSError:
+        open_now = 16
+    return max(1, soft - open_now - RESERVED_DESCRIPTORS), soft

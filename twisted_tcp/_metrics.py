@@ -107,20 +107,21 @@ def tcp_server_metrics(factory: LimitedServerFactory) -> Iterator[Metric]:
 
 def udp_echo_metrics(protocol: UDPEchoProtocol) -> Iterator[Metric]:
     """The metrics of the UDP echo server."""
-    yield counter("udp_received_datagrams", "Datagrams received.", protocol.received)
-    yield counter("udp_answered_datagrams", "Datagrams echoed.", protocol.answered)
+    counts = protocol.counters
+    yield counter("udp_received_datagrams", "Datagrams received.", counts.received)
+    yield counter("udp_answered_datagrams", "Datagrams echoed.", counts.answered)
     yield counter(
         "udp_rate_limited_datagrams",
         "Datagrams dropped over a source's --rate.",
-        protocol.rate_limited,
+        counts.rate_limited,
     )
     yield counter(
         "udp_refused_datagrams",
         "Datagrams dropped from sources that could start a loop.",
-        protocol.refused,
+        counts.refused,
     )
-    yield counter("udp_received_bytes", "Payload bytes received.", protocol.bytes_in)
-    yield counter("udp_sent_bytes", "Payload bytes echoed.", protocol.bytes_out)
+    yield counter("udp_received_bytes", "Payload bytes received.", counts.bytes_in)
+    yield counter("udp_sent_bytes", "Payload bytes echoed.", counts.bytes_out)
 
 
 def server_health(factory: LimitedServerFactory) -> Health:

@@ -158,6 +158,7 @@ class LimitedServerFactory(Factory[Protocol]):
         self.connections: set[FramedServerProtocol] = set()
         self.shutting_down = False
         self._per_host: Counter[str] = Counter()
+        self._held: dict[object, str] = {}
         self.counters = ServerCounters()
 
     @property
@@ -170,18 +171,30 @@ class LimitedServerFactory(Factory[Protocol]):
         return self._clock
 
     def buildProtocol(self, addr: IAddress | None) -> Protocol | None:
-        peer = describe_peer(addr)
+        reason = self.refusal(addr)
+        if reason is None:
+            return super().buildProtocol(addr)
+        return _Refusal(reason)
+
+    def refusal(self, addr: IAddress | None) -> str | None:
+        """
+        Why a new connection from C{addr} would pass a limit (and log it), or
+        C{None} to let it in.
+        """
         host = peer_host(addr)
-        if self.max_connections and len(self.connections) >= self.max_connections:
+        counted = len(self.connections) + len(self._held)
+        if self.max_connections and counted >= self.max_connections:
             reason = f"too many connections (max {self.max_connections})"
             self.counters.refused_limit += 1
         elif self.max_per_ip and host and self._per_host[host] >= self.max_per_ip:
             reason = f"too many connections from {host} (max {self.max_per_ip})"
             self.counters.refused_per_ip += 1
         else:
-            return super().buildProtocol(addr)
-        self.log.warn("{peer} refused: {reason}", peer=peer, reason=reason)
-        return _Refusal(reason)
+            return None
+        self.log.warn(
+            "{peer} refused: {reason}", peer=describe_peer(addr), reason=reason
+        )
+        return reason
 
     def make_framer(self) -> Framer:
         """A new framer for one connection, per this server's framing options."""
@@ -197,6 +210,23 @@ class LimitedServerFactory(Factory[Protocol]):
     def connection_closed(self, protocol: FramedServerProtocol, host: str) -> None:
         """Forget a connection that has ended."""
         self.connections.discard(protocol)
+        self._uncount(host)
+
+    def hold(self, connection: object, host: str) -> None:
+        """
+        Count in the limits a connection that another protocol serves (an HTTP
+        request for the chat's page), until L{release}.
+        """
+        self._held[connection] = host
+        if host:
+            self._per_host[host] += 1
+
+    def release(self, connection: object) -> None:
+        """Stop counting a connection counted by L{hold}, if it is."""
+        if connection in self._held:
+            self._uncount(self._held.pop(connection))
+
+    def _uncount(self, host: str) -> None:
         if host:
             self._per_host[host] -= 1
             if self._per_host[host] <= 0:

@@ -7,7 +7,7 @@ that could turn the echo into a reflection loop or amplifier (docs/servers.md,
 from __future__ import annotations
 
 from collections.abc import Callable
-from ipaddress import ip_address
+from dataclasses import dataclass
 from typing import Final, Literal
 
 from twisted.internet.interfaces import IReactorTime, IUDPTransport
@@ -23,26 +23,45 @@ UDP_MODES: Final[tuple[UDPMode, ...]] = ("echo", "upper")
 #: The largest UDP payload over IPv4; C{listenUDP} must be told to read this much.
 MAX_DATAGRAM: Final = 65507
 #: Source ports of services that answer anything (echo, daytime, qotd, chargen, time,
-#: DNS, NTP) or are invalid: answering them could start a loop or an amplification.
-DENIED_SOURCE_PORTS: Final = frozenset({0, 7, 13, 17, 19, 37, 53, 123})
+#: DNS, TFTP, NTP) or are invalid: answering them could start a loop or an
+#: amplification.
+DENIED_SOURCE_PORTS: Final = frozenset({0, 7, 13, 17, 19, 37, 53, 69, 123})
 DEFAULT_RATE: Final = 1000
+#: Datagrams one source may send at once above the rate: enough for a client sending
+#: at the rate with some jitter, few enough that a loop between this server and
+#: another one that answers everything ends after about this many bounces.
+MAX_BURST: Final = 10
 #: Seconds between sweeps of the per-source rate limit table.
 SWEEP_INTERVAL: Final = 1.0
 
 _Address = tuple[str, int]
 
 
+@dataclass(slots=True)
+class UDPCounters:
+    """
+    Datagrams received; of them, those C{answered}, C{refused} (from a source that
+    could start a loop) and C{rate_limited}; and payload bytes each way. Plain
+    integers, so counting costs no lock.
+    """
+
+    received: int = 0
+    answered: int = 0
+    refused: int = 0
+    rate_limited: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+
+
 class UDPEchoProtocol(DatagramProtocol):
     """
     Echoes datagrams (C{mode} C{echo}), or upper-cases their ASCII letters (C{upper}).
 
-    @param rate: datagrams per second accepted from one source host (bursts up to one
-        second's worth); more are dropped. 0 = no limit.
+    @param rate: datagrams per second accepted from one source host (bursts up to
+        L{MAX_BURST}, or one second's worth if less); more are dropped. 0 = no limit.
     @param clock: time source for the rate limit; the global reactor if not given.
 
-    @ivar received: datagrams received; of them, C{answered}, C{refused} (from a
-        source that could start a loop) and C{rate_limited}. C{bytes_in} and
-        C{bytes_out} count payload bytes. Plain integers, read by C{--metrics}.
+    @ivar counters: what it has done, read by C{--metrics}.
     """
 
     log = Logger()
@@ -68,34 +87,33 @@ class UDPEchoProtocol(DatagramProtocol):
         self._buckets: dict[str, TokenBucket] = {}
         self._last_sweep = 0.0
         self._own_port = -1
-        self._own_host = ""
-        self.received = self.answered = self.refused = self.rate_limited = 0
-        self.bytes_in = self.bytes_out = 0
+        self.counters = UDPCounters()
 
     def startProtocol(self) -> None:
         if self._clock is None:
             from twisted.internet import reactor
 
             self._clock = reactor
-        own = self.transport.getHost()
-        self._own_host, self._own_port = own.host, own.port
+        self._own_port = self.transport.getHost().port
 
     def datagramReceived(self, datagram: bytes, addr: _Address) -> None:
-        self.received += 1
-        self.bytes_in += len(datagram)
+        counters = self.counters
+        counters.received += 1
+        counters.bytes_in += len(datagram)
         host, port = unmapped(addr[0]), addr[1]
-        if port in DENIED_SOURCE_PORTS or self._is_own_address(host, port):
-            self.refused += 1
+        # Another copy of this server, on any address, could answer and start a loop.
+        if port in DENIED_SOURCE_PORTS or port == self._own_port:
+            counters.refused += 1
             self.log.debug("refused datagram from {host}:{port}", host=host, port=port)
             return
         if self.rate and not self._allow(host):
-            self.rate_limited += 1
+            counters.rate_limited += 1
             return
         answer = self._respond(datagram)
         try:
             self.transport.write(answer, addr)
-            self.answered += 1
-            self.bytes_out += len(answer)
+            counters.answered += 1
+            counters.bytes_out += len(answer)
         except OSError as error:
             self.log.warn(
                 "cannot answer {host}:{port}: {error}",
@@ -103,18 +121,6 @@ class UDPEchoProtocol(DatagramProtocol):
                 port=port,
                 error=error,
             )
-
-    def _is_own_address(self, host: str, port: int) -> bool:
-        """Whether a datagram comes from this very socket's address (a loop)."""
-        if port != self._own_port:
-            return False
-        if host == self._own_host:
-            return True
-        try:
-            own = ip_address(self._own_host) if self._own_host else None
-            return (own is None or own.is_unspecified) and ip_address(host).is_loopback
-        except ValueError:
-            return False
 
     def _allow(self, host: str) -> bool:
         """Charge one datagram to its source's bucket; forget idle sources at times."""
@@ -129,7 +135,9 @@ class UDPEchoProtocol(DatagramProtocol):
             }
         bucket = self._buckets.get(host)
         if bucket is None:
-            bucket = TokenBucket(self.rate, max(1.0, self.rate), self._clock)
+            bucket = TokenBucket(
+                self.rate, max(1.0, min(self.rate, MAX_BURST)), self._clock
+            )
             self._buckets[host] = bucket
         if bucket.take():
             return True

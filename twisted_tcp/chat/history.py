@@ -22,13 +22,6 @@ MAX_MEMORY_ROOMS: Final = 1000
 #: Seconds between two writes of new messages to the database: messages are written
 #: in one transaction per period, never one per message on the reactor thread.
 WRITE_PERIOD: Final = 0.2
-#: Messages kept for a later write while another program holds the database's write
-#: lock; past this many the oldest are given up, so a lock held for good cannot fill
-#: the server's memory.
-MAX_PENDING: Final = 10_000
-#: Milliseconds the last write, at shutdown, may wait for another program's lock.
-CLOSE_BUSY_TIMEOUT: Final = 1000
-
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS history (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -94,33 +87,29 @@ class SQLiteHistory:
     most that period's messages. C{synchronous=NORMAL} is the WAL setting that keeps
     the file consistent across a crash without a sync per transaction.
 
-    Once open, the store never waits for a lock: while another program writes to
-    the file, messages wait here (at most C{max_pending}) for the next period
-    instead of stopping the reactor. Any other failure of the file later on is
-    logged and costs history only, never a member's connection.
+    The file is opened in exclusive locking mode and without memory mapping: the
+    store holds the file's lock from start-up to shutdown, so no other program can
+    write to it meanwhile (nor read it), the WAL index lives in this process's
+    memory rather than in a shared C{-shm} file, and every access is a plain read
+    or write. What another program does to the files (truncate, delete, replace)
+    can then fail a query, never stop the process with a signal: such a failure
+    is logged and costs history only, never a member's connection.
 
     @param clock: schedules the writes; the global reactor unless given.
-    @param max_pending: messages kept while the file is locked (see L{MAX_PENDING}).
-    @raise HistoryFileError: when the file cannot be created, opened or written, or is
-        not an SQLite database: a start-up error, not a failure later.
+    @raise HistoryFileError: when the file cannot be created, opened, locked or
+        written, or is not an SQLite database: a start-up error, not a failure later.
     """
 
     log = Logger()
 
     def __init__(
-        self,
-        path: str | Path,
-        limit: int,
-        clock: IReactorTime | None = None,
-        max_pending: int = MAX_PENDING,
+        self, path: str | Path, limit: int, clock: IReactorTime | None = None
     ) -> None:
         self.path = Path(path)
         self.limit = limit
         self.clock = clock
-        self.max_pending = max_pending
         self._pending: list[tuple[str, str]] = []
         self._write: IDelayedCall | None = None
-        self._locked = False
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None)
         except sqlite3.Error as error:
@@ -128,14 +117,15 @@ class SQLiteHistory:
                 f"cannot open the history database {self.path}: {error}"
             ) from None
         try:
+            # Both before the first access: the WAL index then never goes to -shm.
+            self._db.execute("PRAGMA locking_mode=EXCLUSIVE")
+            self._db.execute("PRAGMA mmap_size=0")
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
-            # Fail now, not at the first message, if the file cannot be written.
+            # Take the lock for good now, and fail now if the file cannot be written.
             self._db.execute("BEGIN IMMEDIATE")
             self._db.execute("COMMIT")
-            # From now on a lock held elsewhere fails a write at once (see above).
-            self._db.execute("PRAGMA busy_timeout = 0")
         except sqlite3.Error as error:
             self._db.close()
             raise HistoryFileError(
@@ -174,10 +164,7 @@ class SQLiteHistory:
             self._write = self.clock.callLater(WRITE_PERIOD, self._write_pending)
 
     def _write_pending(self) -> None:
-        """
-        Write the collected messages in one transaction and trim each room; if the
-        file is locked, keep them for the next period.
-        """
+        """Write the collected messages in one transaction and trim each room."""
         if self._write is not None and self._write.active():
             self._write.cancel()
         self._write = None
@@ -199,29 +186,7 @@ class SQLiteHistory:
                         (room, room, self.limit),
                     )
         except sqlite3.Error as error:
-            if _is_busy(error):
-                self._wait_for_lock(pending)
-            else:
-                self._not_saved(len(pending), error)
-            return
-        if self._locked:
-            self._locked = False
-            self.log.info("history: {path} written again", path=str(self.path))
-
-    def _wait_for_lock(self, pending: list[tuple[str, str]]) -> None:
-        """Keep messages the locked file did not take for the next write."""
-        if not self._locked:
-            self._locked = True
-            self.log.warn(
-                "history: {path} is locked by another program; messages wait",
-                path=str(self.path),
-            )
-        excess = len(pending) - self.max_pending
-        if excess > 0:
-            self._not_saved(excess, "the file stayed locked")
-            pending = pending[excess:]
-        self._pending = pending
-        self._schedule_write()
+            self._not_saved(len(pending), error)
 
     def _not_saved(self, count: int, error: object) -> None:
         self.log.error(
@@ -232,21 +197,5 @@ class SQLiteHistory:
         )
 
     def close(self) -> None:
-        self._db.execute(f"PRAGMA busy_timeout = {CLOSE_BUSY_TIMEOUT}")
         self._write_pending()
-        if self._write is not None:
-            self._write.cancel()
-            self._write = None
-        if self._pending:
-            self._not_saved(len(self._pending), "the file is locked")
-            self._pending = []
         self._db.close()
-
-
-def _is_busy(error: sqlite3.Error) -> bool:
-    """Whether SQLite failed because another connection holds a lock."""
-    code = getattr(error, "sqlite_errorcode", None)
-    return code is not None and (code & 0xFF) in (
-        sqlite3.SQLITE_BUSY,
-        sqlite3.SQLITE_LOCKED,
-    )

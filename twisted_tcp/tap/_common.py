@@ -30,6 +30,7 @@ from twisted_tcp._checks import non_negative_int, port_number, positive_int, sec
 from twisted_tcp._listen import (
     all_interfaces,
     cannot_listen,
+    connection_capacity,
     listen_backlog,
     server_endpoint,
     with_backlog,
@@ -249,6 +250,7 @@ class ServerService(MultiService):
         the address is not this machine's) ends C{twist} with one line saying so,
         not a traceback.
         """
+        fit_to_descriptors(self.factory)
         try:
             super().startService()
         except (CannotListenError, OSError) as error:
@@ -258,6 +260,29 @@ class ServerService(MultiService):
         stopped: Deferred[Any] = super().stopService()
         stopped.addCallback(lambda _: self.factory.shutdown())
         return stopped
+
+
+def fit_to_descriptors(factory: LimitedServerFactory) -> None:
+    """
+    Lower C{--max-connections} to what this process's open files allow (after
+    raising their limit as far as it goes), so that a client past it gets the
+    C{error: too many connections} line rather than a connection closed unanswered
+    for want of a descriptor.
+    """
+    capacity = connection_capacity()
+    if capacity is None:
+        return
+    connections, files = capacity
+    if 0 < factory.max_connections <= connections:
+        return
+    _log.warn(
+        "at most {connections} connections (--max-connections {asked}): this process "
+        "may have {files} open files (ulimit -n)",
+        connections=connections,
+        asked=factory.max_connections,
+        files=files,
+    )
+    factory.max_connections = connections
 
 
 def make_service(options: ServerOptions) -> MultiService:

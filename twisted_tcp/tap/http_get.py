@@ -18,9 +18,10 @@ from twisted.python import usage
 
 from twisted_tcp._checks import non_negative_int, positive_seconds
 from twisted_tcp._defaults import DEFAULT_MAX_REDIRECTS, DEFAULT_USER_AGENT
-from twisted_tcp._http_parser import HTTPError
 from twisted_tcp._logging import readable_logs
-from twisted_tcp.httpget import fetch, guess_scheme
+from twisted_tcp.http import FetchOptions, HTTPError, fetch
+from twisted_tcp.http.errors import server_text, shown
+from twisted_tcp.http.url import guess_scheme
 from twisted_tcp.tap._common import (
     prefer_lean_reactor,
 )
@@ -76,10 +77,12 @@ class Options(usage.Options):
                 ordered.append(option)
         super().parseOptions([*ordered, "--", *arguments])
 
-    # usage.Options passes positional arguments to parseArgs, which Twisted's own
-    # annotation declares without any.
-    def parseArgs(self, url: str) -> None:  # type: ignore[override]
-        self["url"] = guess_scheme(url)
+    def parseArgs(self, *urls: str) -> None:
+        if not urls:
+            raise usage.UsageError("the URL to fetch is missing")
+        if len(urls) > 1:
+            raise usage.UsageError(f"one URL at a time (got {len(urls)})")
+        self["url"] = guess_scheme(urls[0])
 
     def postOptions(self) -> None:
         prefer_lean_reactor()
@@ -104,8 +107,7 @@ class FetchOnce(Service):
     async def _fetch(self) -> None:
         options = self.options
         try:
-            result = await fetch(
-                self.reactor, options["url"], options["output"],
+            chosen = FetchOptions(
                 follow_redirects=bool(options["location"]),
                 max_redirects=options["max-redirs"],
                 connect_timeout=options["connect-timeout"],
@@ -114,6 +116,9 @@ class FetchOnce(Service):
                 user_agent=options["user-agent"], cacert=options["cacert"],
                 insecure=bool(options["insecure"]), fail=bool(options["fail"]),
             )  # fmt: skip
+            result = await fetch(
+                self.reactor, options["url"], options["output"], chosen
+            )
         except HTTPError as error:
             self.log.error(
                 "http-get {url} failed (exit code {code}): {error}",
@@ -123,8 +128,9 @@ class FetchOnce(Service):
             self.log.info(
                 "http-get {url}: {status} {reason}, {size} bytes saved to {path} "
                 "(sha256 {sha256}, {redirects} redirects, {seconds:.3f} s)",
-                url=result.url, status=result.status, reason=result.reason,
-                size=result.bytes, path=result.path, sha256=result.sha256,
+                url=result.url, status=result.status,
+                reason=shown(server_text(result.reason)), size=result.bytes,
+                path=result.path, sha256=result.sha256,
                 redirects=result.redirects, seconds=result.seconds,
             )  # fmt: skip
         finally:

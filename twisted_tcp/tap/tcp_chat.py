@@ -21,6 +21,7 @@ from twisted_tcp._checks import (
     positive_seconds,
     rate,
 )
+from twisted_tcp._listen import on_every_address
 from twisted_tcp.chat import (
     DEFAULT_ANNOUNCE_LIMIT,
     DEFAULT_FLOOD_BURST,
@@ -115,7 +116,7 @@ class Options(ServerOptions):
         if self["web-origin"] and not self["web"]:
             raise usage.UsageError("--web-origin needs --web")
         super().postOptions()
-        self["web"] = checked_endpoints(self["web"])
+        self["web"] = checked_endpoints([on_every_address(w) for w in self["web"]])
         if self["workers"] > 1 and self["redis"] is None:
             raise usage.UsageError(
                 "--workers needs --redis: each worker is a node of the cluster"

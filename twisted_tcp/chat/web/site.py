@@ -10,12 +10,16 @@ from pathlib import Path
 from typing import Any, Final, cast
 
 from autobahn.twisted.resource import WebSocketResource
-from twisted.internet.interfaces import IConsumer
+from twisted.internet.interfaces import IAddress, IConsumer, IDelayedCall
+from twisted.internet.protocol import Protocol, connectionDone
+from twisted.logger import Logger
+from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
+from twisted.python.failure import Failure
 from twisted.web import pages, static
 from twisted.web.resource import IResource
 from twisted.web.server import Request, Site
 
-from twisted_tcp._server import LimitedServerFactory
+from twisted_tcp._server import LimitedServerFactory, describe_peer, peer_host
 from twisted_tcp.chat.web.origin import OriginPolicy
 from twisted_tcp.chat.web.websocket import PING_INTERVAL, ChatWebSocketFactory
 
@@ -37,6 +41,9 @@ HEADERS: Final = {
 
 #: Idle seconds after which an HTTP connection that is not a WebSocket is closed.
 HTTP_TIMEOUT: Final = 60
+#: Seconds a request may take to arrive whole, from its first byte to the last of its
+#: head (and body): a client sending a byte now and then cannot hold a connection.
+REQUEST_DEADLINE: Final = 20
 
 
 class _PageFile(static.File):
@@ -72,8 +79,117 @@ class _WebSocketResource(WebSocketResource):
             # The HTTP connection registered itself as its transport's producer; it
             # will serve no more requests, and the member registers its own.
             cast(IConsumer, transport).unregisterProducer()
+            counted = cast(_CountedConnection, transport)
+            counted.becomes_member()
+            # The WebSocket takes the connection under the counting wrapper (TCP or
+            # TLS), whose details (a TLS channel's) it reads.
+            request.channel.transport = counted.transport
         result: bytes | int = super().render(request)
         return result
+
+
+class _CountedConnection(ProtocolWrapper):
+    """
+    One HTTP connection to the page, counted in the chat's connection limits until
+    it ends or becomes a WebSocket member (then counted as a member); each request on
+    it must arrive whole within L{REQUEST_DEADLINE} seconds of its first byte.
+
+    A response begins only once its request has arrived, so the first byte written
+    after a request began is what ends its deadline.
+    """
+
+    log = Logger()
+    factory: _CountedSite
+
+    _deadline: IDelayedCall | None = None
+    _member = False
+
+    def connectionMade(self) -> None:
+        self.factory.chat.hold(self, peer_host(self.getPeer()))
+        super().connectionMade()
+
+    def dataReceived(self, data: bytes) -> None:
+        if self._deadline is None and not self._member:
+            self._deadline = self.factory.chat.clock.callLater(
+                REQUEST_DEADLINE, self._too_slow
+            )
+        super().dataReceived(data)
+
+    def write(self, data: bytes) -> None:
+        self._cancel_deadline()
+        super().write(data)
+
+    def writeSequence(self, data: Iterable[bytes]) -> None:
+        self._cancel_deadline()
+        super().writeSequence(data)
+
+    def becomes_member(self) -> None:
+        """The connection is a WebSocket now: its member is counted instead."""
+        self._member = True
+        self._cancel_deadline()
+        self.factory.chat.release(self)
+
+    def _too_slow(self) -> None:
+        self._deadline = None
+        self.log.info(
+            "{peer} sent no whole request within {seconds} s; closing",
+            peer=describe_peer(self.getPeer()),
+            seconds=REQUEST_DEADLINE,
+        )
+        super().write(
+            b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n"
+            b"Content-Length: 0\r\n\r\n"
+        )
+        self.loseConnection()
+
+    def _cancel_deadline(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self._cancel_deadline()
+        self.factory.chat.release(self)
+        super().connectionLost(reason)
+
+
+class _HTTPRefusal(Protocol):
+    """Answers a connection over a limit with 503 and the chat's error line."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def connectionMade(self) -> None:
+        assert self.transport is not None
+        body = f"error: {self.reason}\r\n".encode()
+        self.transport.write(
+            b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n"
+            b"Content-Type: text/plain; charset=utf-8\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+        )
+        self.transport.loseConnection()
+
+
+class _CountedSite(WrappingFactory):
+    """The page's site, its connections counted in the limits of C{chat}."""
+
+    protocol = _CountedConnection
+
+    def __init__(self, site: Site, chat: LimitedServerFactory) -> None:
+        super().__init__(site)
+        self.chat = chat
+
+    def logPrefix(self) -> str:
+        """The logs name the site as they would without the counting."""
+        return "Site"
+
+    def buildProtocol(  # type: ignore[override]
+        self, addr: IAddress | None
+    ) -> Protocol | None:
+        reason = self.chat.refusal(addr)
+        if reason is not None:
+            return _HTTPRefusal(reason)
+        return super().buildProtocol(addr)
 
 
 def chat_site(
@@ -82,9 +198,10 @@ def chat_site(
     *,
     ping_interval: float = PING_INTERVAL,
     reactor: Any = None,
-) -> Site:
+) -> WrappingFactory:
     """
-    The chat page and its WebSocket, whose members come from C{chat}.
+    The chat page and its WebSocket, whose members come from C{chat}; its HTTP
+    connections count in C{chat}'s connection limits.
 
     @param origins: origins of pages allowed to open the WebSocket besides the
         page's own host (C{--web-origin}).
@@ -94,4 +211,4 @@ def chat_site(
     )
     root = _PageFile(str(STATIC))
     root.putChild(b"ws", _WebSocketResource(websocket))
-    return Site(root, timeout=HTTP_TIMEOUT)
+    return _CountedSite(Site(root, timeout=HTTP_TIMEOUT, reactor=chat.clock), chat)

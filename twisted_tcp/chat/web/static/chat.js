@@ -28,6 +28,9 @@
     attempts: 0,
     connectedOnce: false,
     rejoining: false, // back in the room we were in before a reconnection
+    // The last topic notice, whatever its room: on connecting it comes before the
+    // page knows which room it is in.
+    topic: { room: "", text: "" },
   };
 
   // Lines.
@@ -127,6 +130,8 @@
 
   function showWhere() {
     $("room-name").textContent = state.room || "chat";
+    const { room, text } = state.topic;
+    $("topic").textContent = room.toLowerCase() === state.room.toLowerCase() ? text : "";
     document.title = state.room ? `${state.room} — chat` : "chat";
     if (document.activeElement !== nickInput) nickInput.value = state.nick;
     showStatus();
@@ -208,9 +213,6 @@
     let match;
     if ((match = /^\* Welcome, ([^!\s]+)!/.exec(line))) {
       state.nick = match[1];
-      if (state.wantedNick && state.wantedNick !== state.nick) {
-        send(`/nick ${state.wantedNick}`);
-      }
     } else if ((match = /^\* (\S+) is now known as (\S+)$/.exec(line))) {
       const [, old, nick] = match;
       if (old === state.nick) {
@@ -225,7 +227,7 @@
       log.replaceChildren(); // the room's history follows
       if (state.rejoining) show("* reconnected", true);
       state.rejoining = false;
-      $("topic").textContent = "";
+      state.topic = { room: state.room, text: "" };
       query("who");
       query("rooms");
     } else if ((match = /^\* (\S+) joined (#\S+)$/.exec(line))) {
@@ -235,9 +237,9 @@
       state.people.delete(match[1]);
       showPeople();
     } else if ((match = /^\* (?:topic of|\S+ set the topic of) (#\S+): (.*)$/.exec(line))) {
-      if (match[1] === state.room) $("topic").textContent = match[2];
+      state.topic = { room: match[1], text: match[2] };
     } else if ((match = /^\* (#\S+) has no topic$/.exec(line))) {
-      if (match[1] === state.room) $("topic").textContent = "";
+      state.topic = { room: match[1], text: "" };
     }
     showWhere();
   }
@@ -276,6 +278,9 @@
       state.attempts = 0;
       if (state.connectedOnce) show("* reconnected", true);
       state.connectedOnce = true;
+      // The nick first, as the line client's --nick does: the room then sees the
+      // member arrive under it, not as guest-N renamed.
+      if (state.wantedNick) send(`/nick ${state.wantedNick}`);
       query("who");
       query("rooms");
       showStatus();

@@ -1,20 +1,23 @@
 """
-Tests for L{twisted_tcp.chatclient}: the nick is asked for first, every other line
+Tests for L{twisted_tcp.cli.chat}: the nick is asked for first, every other line
 waits for the server's answer, and a refused nick ends the session without a word
-sent under another name; on an in-memory transport and a test clock.
+sent under another name; a close without the server's goodbye is a lost connection;
+on an in-memory transport and a test clock.
 """
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from twisted.internet.error import ConnectionDone
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 
-from twisted_tcp._errors import ClientError
-from twisted_tcp._printer import Printer
-from twisted_tcp.chatclient import NICK_TIMEOUT, ChatClient
+from twisted_tcp.cli.chat import NICK_TIMEOUT, ChatClient
+from twisted_tcp.cli.errors import ClientError
+from twisted_tcp.cli.exitcodes import EXIT_CONNECTION_LOST
+from twisted_tcp.cli.printer import Printer
 
 from .support import byte_by_byte, splits
 
@@ -189,3 +192,55 @@ def test_acceptance_at_random_splits(chunks: list[bytes]) -> None:
     session.sent()
     session.receive(*chunks)
     assert session.sent() == b"hello\n"
+
+
+@pytest.mark.parametrize(
+    "goodbye",
+    [b"* Bye\r\n", b"* server shutting down\r\n", b"* idle for 300 s; closing\r\n"],
+)
+def test_close_after_goodbye_ends_well(goodbye: bytes) -> None:
+    """The server closing after one of its goodbye lines ends the session: exit 0."""
+    session = Session(nick=None)
+    session.connect()
+    session.receive(WELCOME_GUEST, b"[2026/12/05 01:00:00] <bob> hi\r\n", goodbye)
+    session.close()
+    assert (session.codes, session.errors) == ([0], [])
+
+
+@pytest.mark.parametrize(
+    "last",
+    [
+        b"[2026/12/05 01:00:00] <bob> * Bye\r\n",
+        b"* alice joined #lobby\r\n",
+        b"* Bye",
+        b"",
+    ],
+)
+def test_close_without_goodbye_is_a_lost_connection(last: bytes) -> None:
+    """
+    A close after any other line (or a goodbye not yet ended by its line end) is
+    the server dying: exit 56, saying the connection was lost.
+    """
+    session = Session(nick=None)
+    session.connect()
+    session.receive(WELCOME_GUEST, last)
+    session.close()
+    assert session.codes == []
+    [error] = session.errors
+    assert (error.exit_code, error.message) == (
+        EXIT_CONNECTION_LOST,
+        "connection lost: the server closed it mid-session",
+    )
+
+
+def test_close_after_an_error_reports_it() -> None:
+    """A server that refuses the member and closes (a full server): exit 56 with why."""
+    session = Session(nick=None)
+    session.connect()
+    session.receive(b"error: too many connections (max 1)\r\n")
+    session.close()
+    [error] = session.errors
+    assert (error.exit_code, error.message) == (
+        EXIT_CONNECTION_LOST,
+        "the server closed the connection: too many connections (max 1)",
+    )

@@ -11,7 +11,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IListeningPort, IUDPTransport
 from twisted.internet.protocol import DatagramProtocol
 
-from twisted_tcp._connect import resolve
+from twisted_tcp.cli.connect import resolve
 
 
 async def stop_listening(port: IListeningPort | IUDPTransport) -> None:

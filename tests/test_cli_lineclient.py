@@ -1,5 +1,5 @@
 """
-Tests for L{twisted_tcp.lineclient}: when lines go out, what is printed, and how a
+Tests for L{twisted_tcp.cli.lineclient}: when lines go out, what is printed, and how a
 session ends, on an in-memory transport and a test clock.
 """
 
@@ -13,9 +13,9 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 
-from twisted_tcp._errors import ClientError
-from twisted_tcp._printer import Printer
-from twisted_tcp.lineclient import REPLY_QUIET, LineClient
+from twisted_tcp.cli.errors import ClientError
+from twisted_tcp.cli.lineclient import REPLY_QUIET, LineClient
+from twisted_tcp.cli.printer import Printer
 
 
 class Session:

@@ -21,19 +21,7 @@ from twisted.internet.interfaces import IOpenSSLClientConnectionCreator
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from twisted_tcp._http_parser import HTTPError
-
-
-class CertificateError(HTTPError):
-    """The server's TLS certificate could not be verified."""
-
-    exit_code = 60
-
-
-class CACertError(HTTPError):
-    """The C{cacert} file cannot be read or holds no PEM certificate."""
-
-    exit_code = 77
+from twisted_tcp.http.errors import CACertError, CertificateError, shown
 
 
 def load_ca(path: str) -> Any:
@@ -48,10 +36,8 @@ def load_ca(path: str) -> Any:
         return ssl.Certificate.loadPEM(Path(path).read_bytes())
     except OSError as error:
         raise CACertError(f"cannot read --cacert {path}: {error.strerror}") from None
-    except Exception as error:  # OpenSSL raises its own error types.
-        raise CACertError(
-            f"--cacert {path} is not a PEM certificate: {error}"
-        ) from None
+    except Exception:  # OpenSSL raises its own error types, with no plain words.
+        raise CACertError(f"--cacert {path} is not a PEM certificate") from None
 
 
 def client_tls(host: str, trust: Any) -> Any:
@@ -143,7 +129,9 @@ def certificate_problem(certificate: Any, host: str) -> str | None:
         )
     except VerificationError:
         names = ", ".join(_pattern_name(pattern) for pattern in patterns)
-        return f"the certificate is not for {host} (it is for {names or 'nothing'})"
+        return (
+            f"the certificate is not for {host} (it is for {shown(names) or 'nothing'})"
+        )
     return None
 
 

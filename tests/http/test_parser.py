@@ -1,5 +1,5 @@
 """
-Tests for L{twisted_tcp._http_parser}: every case is fed whole, byte by byte and at
+Tests for L{twisted_tcp.http.parser}: every case is fed whole, byte by byte and at
 random split points, and must give the same events or the same error class.
 """
 
@@ -9,22 +9,24 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from twisted_tcp._http_parser import (
-    MAX_HEAD,
+from twisted_tcp.http.errors import (
     BadTransferEncodingError,
-    Body,
     EmptyReplyError,
+    HTTPError,
+    MalformedResponseError,
+    ShortBodyError,
+)
+from twisted_tcp.http.parser import (
+    MAX_HEAD,
+    Body,
     End,
     Event,
     Head,
-    HTTPError,
-    MalformedResponseError,
     RawBody,
     ResponseParser,
-    ShortBodyError,
 )
 
-from .support import byte_by_byte, splits
+from ..support import byte_by_byte, splits
 
 Outcome = tuple[str, list[tuple[str, object]]] | type[HTTPError]
 

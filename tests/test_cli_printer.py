@@ -1,10 +1,10 @@
 """
-Tests for L{twisted_tcp._printer}: printing what servers send.
+Tests for L{twisted_tcp.cli.printer}: printing what servers send.
 """
 
 from __future__ import annotations
 
-from twisted_tcp._printer import Printer
+from twisted_tcp.cli.printer import Printer
 
 
 def test_printer_joins_a_character_split_across_packets() -> None:

@@ -1,6 +1,6 @@
 """
 The exit codes of the C{twisted-tcp} command, numbered as curl numbers them (the
-HTTP client's own are on its exception classes, in L{twisted_tcp.httpget}).
+HTTP client's own are on its exception classes, in L{twisted_tcp.http.errors}).
 """
 
 from __future__ import annotations

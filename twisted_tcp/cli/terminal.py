@@ -6,7 +6,7 @@ without disturbing the line being typed.
 prompt_toolkit runs on asyncio, so the command runs Twisted's asyncio reactor when
 it uses this console (see L{install_reactor}): one thread, one loop, and lines go
 between the editor and the connection by plain calls. Without a terminal the chat
-client keeps the plain L{twisted_tcp._console.Console}.
+client keeps the plain L{twisted_tcp.cli.console.Console}.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """
-The line clients of C{twisted-tcp send} and C{twisted-tcp chat} (docs/servers.md):
+The line clients of C{twisted-tcp send} and C{twisted-tcp chat} (docs/clients.md):
 send lines, print everything the server sends, end when the server closes or when
 the input is done and the server has gone quiet.
 """
@@ -15,10 +15,10 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime, ITCPTranspor
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.python.failure import Failure
 
-from twisted_tcp._errors import ClientError
-from twisted_tcp._exitcodes import EXIT_CONNECTION_LOST, EXIT_OK
-from twisted_tcp._printer import Printer
 from twisted_tcp._text import encode
+from twisted_tcp.cli.errors import ClientError
+from twisted_tcp.cli.exitcodes import EXIT_CONNECTION_LOST, EXIT_OK
+from twisted_tcp.cli.printer import Printer
 
 #: In raw mode, how long the server must stay quiet after it answered (or after we
 #: connected) before the next message goes out.
@@ -118,13 +118,25 @@ class LineClient(Protocol):
         self.printer.close()
         if self.finished.called:
             return
+        complaint = None
+        if not self._closing:
+            if reason.check(ConnectionDone):
+                complaint = self.complaint_about_close()
+            else:
+                complaint = f"connection lost: {reason.getErrorMessage()}"
         if self._error is not None:
             self.finished.errback(self._error)
-        elif self._closing or reason.check(ConnectionDone):
+        elif complaint is None:
             self.finished.callback(EXIT_OK)
         else:
-            message = f"connection lost: {reason.getErrorMessage()}"
-            self.finished.errback(ClientError(EXIT_CONNECTION_LOST, message))
+            self.finished.errback(ClientError(EXIT_CONNECTION_LOST, complaint))
+
+    def complaint_about_close(self) -> str | None:
+        """
+        Why the server closing the connection now is a lost connection, or C{None}
+        if it is the session's normal end (for a plain line client, always).
+        """
+        return None
 
     # Pacing.
 

@@ -1,5 +1,5 @@
 """
-Tests for L{twisted_tcp._terminal}: C{twisted-tcp chat} run in a real pseudo-terminal
+Tests for L{twisted_tcp.cli.terminal}: C{twisted-tcp chat} run in a real pseudo-terminal
 against a real chat server, its screen read through a VT100 emulator (pyte) that
 answers the terminal queries a terminal answers. A relay between the client and the
 server records every byte the client sends.
@@ -295,12 +295,16 @@ async def test_server_ends_the_session_while_typing(reactor: Any) -> None:
 
 
 class Hostile(Protocol):
-    """A server that tries to clear its client's screen, with ESC and with CSI."""
+    """
+    A server that tries to clear its client's screen, with ESC and with CSI, then
+    says goodbye.
+    """
 
     def connectionMade(self) -> None:
         assert self.transport is not None
         self.transport.write(
-            "* Welcome, guest-1!\r\nkeep me\r\n\x1b[2J\x9b2J\x07\bbye\r\n".encode()
+            "* Welcome, guest-1!\r\nkeep me\r\n\x1b[2J\x9b2J\x07\bbye\r\n"
+            "* Bye\r\n".encode()
         )
         self.transport.loseConnection()
 
@@ -310,7 +314,9 @@ def watch_a_hostile_server(port: int) -> None:
     try:
         code, errors = terminal.wait_for_exit()
         assert (code, errors) == (0, b"")
-        assert terminal.rows() == ["* Welcome, guest-1!", "keep me", "[2J2Jbye"]
+        assert terminal.rows() == [
+            "* Welcome, guest-1!", "keep me", "[2J2Jbye", "* Bye"
+        ]  # fmt: skip
     finally:
         terminal.close()
 

@@ -10,6 +10,7 @@ is ever posted under a name (such as C{guest-N}) the user did not choose.
 
 from __future__ import annotations
 
+import argparse
 import re
 from typing import Any, Final
 
@@ -17,15 +18,18 @@ from twisted.internet.interfaces import IDelayedCall
 from twisted.internet.protocol import connectionDone
 from twisted.python.failure import Failure
 
-from twisted_tcp._errors import ClientError
-from twisted_tcp._exitcodes import EXIT_FAILURE
 from twisted_tcp._text import encode
-from twisted_tcp.lineclient import LineClient
+from twisted_tcp.cli.console import ConsoleOpener, open_console
+from twisted_tcp.cli.errors import ClientError
+from twisted_tcp.cli.exitcodes import EXIT_FAILURE
+from twisted_tcp.cli.lineclient import LineClient
+from twisted_tcp.cli.send import line_session
 
 #: Seconds the server has to confirm or refuse the nick before we give up.
 NICK_TIMEOUT: Final = 10.0
 
-#: Past this many bytes without a line end, what the server sends is no answer.
+#: Past this many bytes without a line end, what the server sends is no answer (nor
+#: a goodbye).
 MAX_ANSWER_LINE: Final = 64 * 1024
 
 #: The server's welcome, which names the member: C{* Welcome, NICK! ...}.
@@ -37,6 +41,11 @@ RENAMED: Final = re.compile(r"\* (?P<old>\S+) is now known as (?P<new>\S+)$")
 #: The prefix of the lines in which the server refuses something.
 ERROR_PREFIX: Final = "error: "
 
+#: The lines after which the server closes the connection (docs/chat-protocol.md):
+#: the answer to /quit, the shutdown notice, the idle notice. A close after any
+#: other line means the server died or was cut off.
+GOODBYE: Final = re.compile(r"\* (Bye|server shutting down|idle for \S+ s; closing)$")
+
 
 class ChatClient(LineClient):
     """
@@ -45,6 +54,11 @@ class ChatClient(LineClient):
     a rename notice for the member's own current nick. An C{error:} line before that
     (a taken, reserved or malformed nick, a full server), or no answer within
     L{NICK_TIMEOUT} seconds, ends the session with exit code 1.
+
+    The server closing the connection ends the session well only after one of its
+    L{GOODBYE} lines; after an C{error:} line (a full server) it ends it with that
+    error, and after any other line the connection was lost, as when the server's
+    process dies: both exit code 56.
 
     @param nick: the nick to ask for, or C{None} to keep the one the server gives.
     """
@@ -56,6 +70,7 @@ class ChatClient(LineClient):
         self._nick_timer: IDelayedCall | None = None
         self._current_nick: str | None = None
         self._partial = b""
+        self._last_line = ""
 
     def connectionMade(self) -> None:
         if self.nick is not None:
@@ -66,23 +81,34 @@ class ChatClient(LineClient):
 
     def dataReceived(self, data: bytes) -> None:
         super().dataReceived(data)
-        if self.holding:
-            self._read_answers(data)
+        self._read_lines(data)
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self._stop_waiting()
         super().connectionLost(reason)
 
-    # Waiting for the server's answer to the nick.
+    def complaint_about_close(self) -> str | None:
+        """
+        Nothing if the server said goodbye in its last line before closing; the
+        reason if that was an error (a full server); else the connection was lost.
+        """
+        if GOODBYE.match(self._last_line):
+            return None
+        if self._last_line.startswith(ERROR_PREFIX):
+            reason = self._last_line.removeprefix(ERROR_PREFIX)
+            return f"the server closed the connection: {reason}"
+        return "connection lost: the server closed it mid-session"
 
-    def _read_answers(self, data: bytes) -> None:
+    def _read_lines(self, data: bytes) -> None:
         *lines, self._partial = (self._partial + data).split(b"\n")
         if len(self._partial) > MAX_ANSWER_LINE:
             self._partial = b""
         for line in lines:
-            if not self.holding:
-                return
-            self._answer(line.removesuffix(b"\r").decode(self.encoding, "replace"))
+            self._last_line = line.removesuffix(b"\r").decode(self.encoding, "replace")
+            if self.holding:
+                self._answer(self._last_line)
+
+    # Waiting for the server's answer to the nick.
 
     def _answer(self, line: str) -> None:
         assert self.nick is not None
@@ -122,3 +148,12 @@ class ChatClient(LineClient):
         if self._nick_timer is not None and self._nick_timer.active():
             self._nick_timer.cancel()
         self._nick_timer = None
+
+
+async def run(reactor: Any, arguments: argparse.Namespace) -> int:
+    """C{twisted-tcp chat}: the interactive chat client."""
+    options = {"nick": arguments.nick, "wait": arguments.wait}
+    opener: ConsoleOpener = open_console
+    if arguments.line_editor:
+        from twisted_tcp.cli.terminal import open_terminal as opener
+    return await line_session(reactor, arguments, options, [], ChatClient, opener)

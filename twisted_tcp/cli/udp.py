@@ -1,18 +1,25 @@
 """
-C{twisted-tcp udp} (docs/servers.md): send each message as a datagram and print the
+C{twisted-tcp udp} (docs/clients.md): send each message as a datagram and print the
 answer.
 """
 
 from __future__ import annotations
 
+import argparse
+import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from twisted.internet.defer import Deferred
 
-from twisted_tcp._datagram import ConnectedDatagramProtocol, answer_within, give_answer
-from twisted_tcp._exitcodes import EXIT_CONNECT, EXIT_FAILURE, EXIT_OK
 from twisted_tcp._text import decode, encode
+from twisted_tcp.cli import complain, say
+from twisted_tcp.cli.datagram import (
+    ConnectedDatagramProtocol,
+    answer_within,
+    give_answer,
+)
+from twisted_tcp.cli.exitcodes import EXIT_CONNECT, EXIT_FAILURE, EXIT_OK
 
 
 class _Exchange(ConnectedDatagramProtocol):
@@ -65,3 +72,13 @@ async def exchange(
         return code
     finally:
         await protocol.close()
+
+
+async def run(reactor: Any, arguments: argparse.Namespace) -> int:
+    """C{twisted-tcp udp}: send datagrams, print the answers."""
+    messages = arguments.messages or sys.stdin.read().splitlines()
+    return await exchange(
+        reactor, arguments.host, arguments.port, messages,
+        timeout=arguments.timeout, encoding=arguments.encoding,
+        write=say, complain=complain,
+    )  # fmt: skip

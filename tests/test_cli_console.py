@@ -1,12 +1,12 @@
 """
-Tests for L{twisted_tcp._console}: lines from standard input and the end of input.
+Tests for L{twisted_tcp.cli.console}: lines from standard input and the end of input.
 """
 
 from __future__ import annotations
 
 from twisted.internet.testing import StringTransport
 
-from twisted_tcp._console import Console
+from twisted_tcp.cli.console import Console
 
 
 def attached() -> tuple[Console, list[str], list[str], StringTransport]:

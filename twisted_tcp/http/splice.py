@@ -26,8 +26,8 @@ from twisted.internet.interfaces import IReadDescriptor
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from twisted_tcp._http_body import AtomicFile
-from twisted_tcp._http_parser import HTTPError, ShortBodyError
+from twisted_tcp.http.body import AtomicFile
+from twisted_tcp.http.errors import HTTPError, ShortBodyError
 
 #: The pipe's size asked for (Linux allows up to /proc/sys/fs/pipe-max-size, 1 MiB by
 #: default); one splice moves at most this much.
@@ -101,7 +101,7 @@ class BodySplicer:
     def doRead(self) -> None:
         """
         Move what the socket has (up to L{BUDGET}) into the file. A broken
-        connection ends the body with L{ConnectionLost}, a failed write with the
+        connection ends the body with C{ConnectionLost}, a failed write with the
         target's L{WriteError}.
         """
         moved = 0

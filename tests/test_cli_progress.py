@@ -1,12 +1,12 @@
 """
-Tests for L{twisted_tcp._progress}: drawn on terminals only, with or without a total.
+Tests for L{twisted_tcp.cli.progress}: drawn on terminals only, with or without a total.
 """
 
 from __future__ import annotations
 
 import io
 
-from twisted_tcp._progress import Progress, _size
+from twisted_tcp.cli.progress import Progress, _size
 
 
 class Terminal(io.StringIO):

@@ -1,5 +1,5 @@
 """
-Tests for L{twisted_tcp._splice}: an identity body saved to a file goes from the
+Tests for L{twisted_tcp.http.splice}: an identity body saved to a file goes from the
 socket into the file with splice(2) once the head is read, with the same results and
 errors as the bytes read through Python, over real sockets on 127.0.0.1.
 """
@@ -14,17 +14,19 @@ import pytest
 import pytest_twisted
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 
-from twisted_tcp._http_body import AtomicFile, BodyPipeline, StreamDestination
-from twisted_tcp._http_parser import ResponseHead, ShortBodyError
-from twisted_tcp.httpget import (
+from twisted_tcp.http import (
+    FetchOptions,
     FileTooLargeError,
     GetProtocol,
     OperationTimeoutError,
-    ResponseHandler,
+    ShortBodyError,
     fetch,
 )
+from twisted_tcp.http.body import AtomicFile, BodyPipeline, StreamDestination
+from twisted_tcp.http.parser import ResponseHead
+from twisted_tcp.http.protocol import ResponseHandler
 
-from .support import port_of, raw_server, stop
+from ..support import port_of, raw_server, stop
 
 BODY = os.urandom(3 << 20) + b"the end"
 
@@ -100,7 +102,7 @@ async def test_short_spliced_body_fails_and_leaves_nothing(
     port, url = raw_server(reactor, cut)
     try:
         with pytest.raises(ShortBodyError):
-            await fetch(reactor, url, str(tmp_path / "out"), sha256=False)
+            await fetch(reactor, url, str(tmp_path / "out"), FetchOptions(sha256=False))
     finally:
         await stop(port)
     assert list(tmp_path.iterdir()) == []
@@ -113,9 +115,11 @@ async def test_max_filesize_stops_a_spliced_body(reactor: Any, tmp_path: Path) -
     try:
         with pytest.raises(FileTooLargeError):
             await fetch(
-                reactor, url, str(tmp_path / "out"), sha256=False,
-                max_filesize=1 << 20,
-            )  # fmt: skip
+                reactor,
+                url,
+                str(tmp_path / "out"),
+                FetchOptions(sha256=False, max_filesize=1 << 20),
+            )
     finally:
         await stop(port)
     assert list(tmp_path.iterdir()) == []
@@ -138,9 +142,12 @@ async def test_timeout_while_splicing_closes_everything(
     try:
         with pytest.raises(OperationTimeoutError):
             await fetch(
-                reactor, url, str(tmp_path / "out"), sha256=False, max_time=1,
+                reactor,
+                url,
+                str(tmp_path / "out"),
+                FetchOptions(sha256=False, max_time=1),
                 on_progress=progress.append,
-            )  # fmt: skip
+            )
     finally:
         await stop(port)
     assert progress
@@ -155,9 +162,12 @@ async def test_progress_counts_every_spliced_byte(reactor: Any, tmp_path: Path) 
     progress: list[int] = []
     try:
         result = await fetch(
-            reactor, url, str(tmp_path / "out"), sha256=False,
+            reactor,
+            url,
+            str(tmp_path / "out"),
+            FetchOptions(sha256=False),
             on_progress=progress.append,
-        )  # fmt: skip
+        )
     finally:
         await stop(port)
     assert progress[-1] == result.bytes == len(BODY)

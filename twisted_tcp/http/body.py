@@ -22,22 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Final, Protocol
 
-from twisted_tcp._http_parser import BadTransferEncodingError, HTTPError
+from twisted_tcp.http.errors import (
+    BadTransferEncodingError,
+    FileTooLargeError,
+    WriteError,
+)
 
 #: Bytes decompressed at a time, so a gzip bomb never inflates in one go.
 _INFLATE_STEP: Final = 64 * 1024
-
-
-class WriteError(HTTPError):
-    """The body could not be written to its destination."""
-
-    exit_code = 23
-
-
-class FileTooLargeError(HTTPError):
-    """The body is over C{--max-filesize}."""
-
-    exit_code = 63
 
 
 class Destination(Protocol):
@@ -118,8 +110,13 @@ class FileTarget:
             mode = os.stat(path).st_mode
         except FileNotFoundError:
             # Nothing there, or a symbolic link to nothing: the file is created
-            # where the last link points.
-            return cls(path, Path(os.path.realpath(path)), in_place=False)
+            # where the last link points, in a directory that must exist.
+            final = Path(os.path.realpath(path))
+            if not final.parent.is_dir():
+                raise WriteError(
+                    f"cannot write {path}: no directory {final.parent}"
+                ) from None
+            return cls(path, final, in_place=False)
         except OSError as error:
             raise WriteError(f"cannot write {path}: {error.strerror}") from None
         if stat.S_ISREG(mode):
@@ -167,7 +164,7 @@ class DeviceFile(_FileDestination):
     """
     Writes into a character device or a FIFO as it is: no temporary file and no
     rename, so C{/dev/null} stays the null device and a FIFO's reader gets the body.
-    What was written cannot be taken back: L{abort} only closes.
+    What was written cannot be taken back: C{abort} only closes.
 
     A FIFO is opened without waiting: with no reader it fails at once (C{ENXIO})
     instead of blocking the whole client until one comes. Once open, writes block
@@ -248,7 +245,7 @@ class AtomicFile(_FileDestination):
     def descriptor(self) -> int:
         """
         The temporary file's descriptor, for writing the rest of the body into it
-        directly (L{twisted_tcp._splice}): what L{write} buffered is flushed first,
+        directly (L{twisted_tcp.http.splice}): what C{write} buffered is flushed first,
         so the file position is where the body goes on.
         """
         self._file.flush()

@@ -1,5 +1,5 @@
 """
-Tests for L{twisted_tcp._http_body}: how a body is decoded and where it goes.
+Tests for L{twisted_tcp.http.body}: how a body is decoded and where it goes.
 Content codings are undone in order, every gzip member, in capped steps, whatever
 the fragmentation; anything else is refused. Regular files are replaced
 atomically; character devices and FIFOs are written in place and stay what they
@@ -27,17 +27,16 @@ from hypothesis import strategies as st
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.threads import deferToThread
 
-from twisted_tcp._http_body import (
-    BodyPipeline,
-    FileTarget,
+from twisted_tcp.http import (
+    BadTransferEncodingError,
     FileTooLargeError,
+    HTTPError,
     WriteError,
-    content_codings,
+    fetch,
 )
-from twisted_tcp._http_parser import BadTransferEncodingError, HTTPError
-from twisted_tcp.httpget import fetch
+from twisted_tcp.http.body import BodyPipeline, FileTarget, content_codings
 
-from .support import byte_by_byte, port_of, raw_server, run_get_against, splits, stop
+from ..support import byte_by_byte, port_of, raw_server, run_get_against, splits, stop
 
 BODY = b"hello device\n" * 100
 REPLY = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(BODY), BODY)

@@ -1,0 +1,62 @@
+"""
+The HTTP/1.1 client behind C{twisted-tcp get} and C{twist http-get}, written on
+Twisted's protocols (docs/http-client.md)::
+
+    url        checking and splitting a URL
+    request    the request sent
+    parser     the response parser
+    body       where a body goes: decoding, limits, hashing, atomic files
+    splice     an identity body moved from socket to file in the kernel
+    tls        the CA file and the server identity check
+    protocol   one request and its response on one connection
+    fetch      L{fetch}: redirects, the options, the result
+    errors     every failure, one class per curl exit code
+"""
+
+from __future__ import annotations
+
+from twisted_tcp.http.errors import (
+    BadTransferEncodingError,
+    BadURLError,
+    CACertError,
+    CertificateError,
+    CouldNotConnectError,
+    CouldNotResolveError,
+    EmptyReplyError,
+    FileTooLargeError,
+    HTTPError,
+    HTTPStatusError,
+    MalformedResponseError,
+    OperationTimeoutError,
+    ReceiveError,
+    ShortBodyError,
+    TooManyRedirectsError,
+    UnsupportedSchemeError,
+    WriteError,
+)
+from twisted_tcp.http.fetch import FetchOptions, FetchResult, fetch
+from twisted_tcp.http.protocol import GetProtocol
+
+__all__ = [
+    "BadTransferEncodingError",
+    "BadURLError",
+    "CACertError",
+    "CertificateError",
+    "CouldNotConnectError",
+    "CouldNotResolveError",
+    "EmptyReplyError",
+    "FetchOptions",
+    "FetchResult",
+    "FileTooLargeError",
+    "GetProtocol",
+    "HTTPError",
+    "HTTPStatusError",
+    "MalformedResponseError",
+    "OperationTimeoutError",
+    "ReceiveError",
+    "ShortBodyError",
+    "TooManyRedirectsError",
+    "UnsupportedSchemeError",
+    "WriteError",
+    "fetch",
+]
