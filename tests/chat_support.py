@@ -5,13 +5,14 @@ protocols over in-memory transports.
 
 from __future__ import annotations
 
+import inspect
 import time
 from typing import Any
 
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransportWithDisconnection
 
-from twisted_tcp.chat import ChatFactory, ChatProtocol, LocalChat
+from twisted_tcp.chat import ChatFactory, ChatProtocol, LocalChat, make_chat
 
 from .support import clock_of, connect
 from .support import take as take_now
@@ -21,10 +22,7 @@ class ChatHarness:
     """A chat factory on a test clock, with helpers to connect and read clients."""
 
     def __init__(self, **options: Any) -> None:
-        options.setdefault("flood_rate", 0)
-        options.setdefault("arrival_grace", 0)
-        self.factory = ChatFactory(clock=Clock(), **options)
-        self.clock = clock_of(self.factory)
+        self.factory, self.clock = chat_factory(**options)
         self._ports = iter(range(40000, 50000))
 
     @property
@@ -37,6 +35,24 @@ class ChatHarness:
 
     def stamp(self) -> str:
         return time.strftime("%Y/%m/%d %H:%M:%S", time.localtime(self.clock.seconds()))
+
+
+#: The options that describe the chat itself (see L{make_chat}), not its server.
+CHAT_OPTIONS = frozenset(inspect.signature(make_chat).parameters) - {"encoding"}
+
+
+def chat_factory(**options: Any) -> tuple[ChatFactory, Clock]:
+    """
+    A chat factory and its chat, on a test clock, from the options of both:
+    newcomers announced at once and no flood limit, unless told otherwise.
+    """
+    clock = Clock()
+    options.setdefault("flood_rate", 0)
+    options.setdefault("arrival_grace", 0)
+    chat_options = {name: options.pop(name) for name in CHAT_OPTIONS & set(options)}
+    encoding = options.pop("encoding", "utf-8")
+    chat = make_chat(encoding=encoding, reactor=clock, **chat_options)
+    return ChatFactory(chat, clock=clock, **options), clock
 
 
 def local_chat(factory: ChatFactory) -> LocalChat:

@@ -29,7 +29,7 @@ from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
 from twisted.python.failure import Failure
 
 from twisted_tcp._text import encode
-from twisted_tcp.chat import ChatFactory, ChatProtocol
+from twisted_tcp.chat import ChatFactory, ChatProtocol, make_chat
 from twisted_tcp.chat import room as chat_room
 
 from .chat_support import ChatHarness, lines, local_chat, say, take
@@ -462,13 +462,30 @@ def test_flood_is_delayed_not_dropped() -> None:
     assert received == [*(str(n) for n in range(11, 30)), "last"]
 
 
-def test_flood_hold_survives_disconnect() -> None:
-    """A client that leaves while held back leaves no timer behind."""
+@pytest.mark.parametrize(
+    ("ending", "reason"),
+    [(ConnectionDone, "connection closed"), (ConnectionLost, "connection lost")],
+)
+def test_lines_read_before_the_connection_ends_are_delivered(
+    ending: type[Exception], reason: str
+) -> None:
+    """
+    Lines held back by the flood rate when the connection ends (closed, or reset
+    by a client closing with unread data) still reach the room at that pace; the
+    member leaves after them, and no timer is left behind.
+    """
     room = ChatHarness(flood_rate=1, flood_burst=1)
-    alice, _ = room.join()
+    (alice, _), (_, bob_out) = room.join(), room.join()
+    take(bob_out)
     say(alice, "a", "b", "c")
-    alice.transport.loseConnection()
-    room.clock.advance(0)
+    alice.transport.connected = False  # type: ignore[attr-defined]
+    alice.connectionLost(Failure(ending()))
+    for _ in range(3):
+        room.clock.advance(1)
+    assert [line.split("] ", 1)[-1] for line in lines(bob_out)] == [
+        *(f"<guest-1> {text}" for text in "abc"),
+        f"* guest-1 left #lobby ({reason})",
+    ]
     assert room.clock.getDelayedCalls() == []
 
 
@@ -604,11 +621,20 @@ def test_lines_read_together_are_written_together(room: ChatHarness) -> None:
 
 @pytest.mark.parametrize(
     "options",
-    [{"history": -1}, {"max_send_queue": 0}, {"flood_rate": -1}, {"flood_burst": 0}],
+    [{"history": -1}, {"announce_limit": -1}, {"arrival_grace": -1}],
 )
-def test_invalid_options(options: dict[str, Any]) -> None:
-    """Bad chat options are refused."""
-    with pytest.raises(ValueError, match="history must be"):
+def test_invalid_chat_options(options: dict[str, Any]) -> None:
+    """Bad options of the chat are refused."""
+    with pytest.raises(ValueError, match="must be >= 0"):
+        make_chat(**options)
+
+
+@pytest.mark.parametrize(
+    "options", [{"max_send_queue": 0}, {"flood_rate": -1}, {"flood_burst": 0}]
+)
+def test_invalid_server_options(options: dict[str, Any]) -> None:
+    """Bad options of the chat's server are refused."""
+    with pytest.raises(ValueError, match="max_send_queue must be"):
         ChatFactory(**options)
 
 
@@ -932,7 +958,7 @@ async def churn(reactor: Any, count: int) -> tuple[int, int]:
 
     @return: the server's write calls and bytes written.
     """
-    chat = ChatFactory(arrival_grace=0)
+    chat = ChatFactory(make_chat(arrival_grace=0))
     counting = CountingFactory(chat)
     port = reactor.listenTCP(0, counting, interface="127.0.0.1", backlog=count)
     try:
@@ -941,7 +967,7 @@ async def churn(reactor: Any, count: int) -> tuple[int, int]:
         await DeferredList([connectProtocol(endpoint, c) for c in clients])
         await DeferredList([c.until_lines(1) for c in clients]).addTimeout(120, reactor)
         assert all(c.lines[0].startswith("* Welcome, guest-") for c in clients)
-        assert len(local_chat(chat).default_room) == count
+        assert len(local_chat(chat).rooms["#lobby"]) == count
         await leave_all(reactor, clients)
         while chat.connections:
             await deferLater(reactor, 0.01)

@@ -6,12 +6,12 @@ overflow, announcements and summaries, without sockets or protocols.
 from __future__ import annotations
 
 import tracemalloc
-from collections import deque
 
 import pytest
 from twisted.internet.task import Clock
 
-from twisted_tcp.chat.room import MAX_BATCH, SUMMARY_PERIOD, Member, Room
+from twisted_tcp.chat.core import Member
+from twisted_tcp.chat.room import MAX_BATCH, SUMMARY_PERIOD, Room
 
 
 class FakeMember:
@@ -47,7 +47,6 @@ class RoomHarness:
             clock=self.clock,
             encoding="utf-8",
             announce_limit=announce_limit,
-            history=deque(maxlen=0),
             overflowed=self._overflowed,
         )
 

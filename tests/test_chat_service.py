@@ -11,7 +11,8 @@ import time
 import pytest
 from hypothesis import given, settings
 
-from twisted_tcp.chat.service import ARRIVAL_GRACE, MAX_LISTED, ROOM_RULE
+from twisted_tcp.chat.core import ARRIVAL_GRACE, MAX_LISTED
+from twisted_tcp.chat.texts import ROOM_RULE
 
 from .chat_support import ChatHarness, lines, say, take
 from .support import splits
@@ -315,7 +316,7 @@ def test_member_dropped_by_its_move_notice_is_in_no_room() -> None:
     say(alice, "/join #new")
     assert alice.transport.disconnected  # type: ignore[attr-defined]
     assert set(chat.chat.rooms) == {"#lobby"}
-    assert list(chat.chat.default_room.members) == [bob]
+    assert list(chat.chat.rooms["#lobby"].members) == [bob]
     assert alice.room is None
     say(bob, "/join #new", "/who")
     assert lines(bob_out)[-2:] == [

@@ -14,7 +14,7 @@ from twisted.internet.task import deferLater
 
 from tests.cluster_support import FAST, Client, join, start_nodes
 from tests.redis_support import RedisServer, until
-from twisted_tcp.chat.cluster.service import NOT_DELIVERED, RESTORED, UNAVAILABLE
+from twisted_tcp.chat.texts import NOT_DELIVERED, RESTORED, UNAVAILABLE
 
 
 @pytest_twisted.ensureDeferred

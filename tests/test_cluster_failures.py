@@ -21,7 +21,7 @@ from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 
 from tests.cluster_support import FAST, Client, Cut, Node, join, start_nodes
 from tests.redis_support import RedisServer, until
-from twisted_tcp.chat.cluster.service import (
+from twisted_tcp.chat.texts import (
     NO_SERVICE,
     NOT_DELIVERED,
     RESTORED,

@@ -19,10 +19,10 @@ from twisted.internet.testing import StringTransportWithDisconnection
 
 from tests.redis_support import RedisServer, until
 from tests.support import connect
-from twisted_tcp.chat import ChatFactory, ChatProtocol
-from twisted_tcp.chat.cluster.address import parse_redis_url
-from twisted_tcp.chat.cluster.service import RESTORED, RedisChat
-from twisted_tcp.chat.service import MAX_LISTED
+from twisted_tcp.chat import ChatFactory, ChatProtocol, make_chat
+from twisted_tcp.chat.cluster.service import RedisChat
+from twisted_tcp.chat.core import MAX_LISTED
+from twisted_tcp.chat.texts import RESTORED
 
 _ports = count(40000)
 
@@ -67,11 +67,11 @@ class Node:
     ) -> None:
         options.setdefault("arrival_grace", 0)
         self.reactor = reactor
-        self.chat = RedisChat(
-            parse_redis_url(redis.url), reactor=reactor, heartbeat=0.2, **options
-        )
+        chat = make_chat(redis=redis.url, reactor=reactor, heartbeat=0.2, **options)
+        assert isinstance(chat, RedisChat)
+        self.chat = chat
         self.factory = ChatFactory(
-            service=self.chat,
+            chat,
             clock=reactor,
             flood_rate=0,
             max_send_queue=max_send_queue,

@@ -227,12 +227,12 @@ def test_chat_options_reach_factory(tmp_path: Path) -> None:
     assert isinstance(factory, ChatFactory)
     chat = factory.service
     assert isinstance(chat, LocalChat)
-    assert chat.history == 20
+    assert chat.settings.history == 20
     assert (factory.max_send_queue, factory.flood_rate, factory.flood_burst) == (
         4096, 2.5, 4,
     )  # fmt: skip
-    assert chat.motd == ["* Welcome to the room.", "* Be kind."]
-    assert (chat.timestamp_format, factory.max_line, factory.idle_timeout) == (
+    assert chat.settings.motd == ["* Welcome to the room.", "* Be kind."]
+    assert (chat.settings.timestamp_format, factory.max_line, factory.idle_timeout) == (
         "%H:%M", 512, 60,
     )  # fmt: skip
 
@@ -245,7 +245,7 @@ def test_chat_room_options(tmp_path: Path) -> None:
     )  # fmt: skip
     chat = options["factory"].service
     assert isinstance(chat, LocalChat)
-    assert (chat.default_room.name, chat.announce_limit) == ("#Main", 0)
+    assert (chat.default_room, chat.settings.announce_limit) == ("#Main", 0)
     assert isinstance(chat.history_store, SQLiteHistory)
     chat.shutdown()
 
@@ -273,10 +273,10 @@ def test_chat_defaults() -> None:
     assert isinstance(factory, ChatFactory)
     chat = factory.service
     assert isinstance(chat, LocalChat)
-    assert (chat.history, factory.max_send_queue) == (0, 1 << 20)
+    assert (chat.settings.history, factory.max_send_queue) == (0, 1 << 20)
     assert (factory.flood_rate, factory.flood_burst, factory.max_line) == (5, 10, 1024)
-    assert chat.timestamp_format == "%Y/%m/%d %H:%M:%S"
-    assert (chat.default_room.name, chat.announce_limit) == ("#lobby", 200)
+    assert chat.settings.timestamp_format == "%Y/%m/%d %H:%M:%S"
+    assert (chat.default_room, chat.settings.announce_limit) == ("#lobby", 200)
 
 
 def test_oversized_motd_refused(tmp_path: Path) -> None:
@@ -410,10 +410,11 @@ async def test_web_tcp_port_listens_on_ipv6_and_ipv4(reactor: Any) -> None:
         tcp_chat.Options, "--listen", "tcp:0:interface=127.0.0.1", "--web", "tcp:0"
     )
     service = tcp_chat.makeService(options)
-    assert isinstance(service, ServerService)
+    _, server = list(service)  # type: ignore[call-overload]
+    assert isinstance(server, ServerService)
     service.startService()
     try:
-        web = listeners(service)[1]
+        web = listeners(server)[1]
         port = web._waitingForPort.result.getHost().port
         for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
             status = await deferToThread(http_status, family, host, port)
@@ -453,18 +454,20 @@ def test_chat_serves_its_page_on_each_web_endpoint() -> None:
         "--web-origin", "HTTPS://App.Example:443", "--web-origin", "null",
     )  # fmt: skip
     assert options["web-origin"] == ["https://app.example", "null"]
-    service = tcp_chat.makeService(options)
-    assert isinstance(service, ServerService)
-    factories = [child.factory for child in listeners(service)]
+    chat, server = list(tcp_chat.makeService(options))  # type: ignore[call-overload]
+    assert chat is options["chat"]
+    assert isinstance(server, ServerService)
+    factories = [child.factory for child in listeners(server)]
     assert factories[0] is options["factory"]
     assert [type(factory.wrappedFactory) for factory in factories[1:]] == [Site, Site]
 
 
 def test_chat_without_web_serves_no_page() -> None:
     """Without --web there is no web listener."""
-    service = tcp_chat.makeService(parsed(tcp_chat.Options, "--listen", "tcp:0"))
-    assert isinstance(service, ServerService)
-    assert [type(child.factory) for child in listeners(service)] == [ChatFactory]
+    options = parsed(tcp_chat.Options, "--listen", "tcp:0")
+    _, server = list(tcp_chat.makeService(options))  # type: ignore[call-overload]
+    assert isinstance(server, ServerService)
+    assert [type(child.factory) for child in listeners(server)] == [ChatFactory]
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from twisted_tcp._version import __version__
 
 if TYPE_CHECKING:
-    from twisted_tcp.chat import ChatFactory, ChatProtocol
+    from twisted_tcp.chat import ChatFactory, ChatProtocol, make_chat
     from twisted_tcp.echo import EchoFactory, EchoProtocol
     from twisted_tcp.greet import GreetingFactory, GreetingProtocol
     from twisted_tcp.http import FetchOptions, FetchResult, GetProtocol, fetch
@@ -41,6 +41,7 @@ _HOMES = {
     "GreetingProtocol": "twisted_tcp.greet",
     "UDPEchoProtocol": "twisted_tcp.udp_echo",
     "fetch": "twisted_tcp.http",
+    "make_chat": "twisted_tcp.chat",
 }
 
 __all__ = [
@@ -56,6 +57,7 @@ __all__ = [
     "UDPEchoProtocol",
     "__version__",
     "fetch",
+    "make_chat",
 ]
 
 

@@ -1,14 +1,26 @@
 """
 The chat server of C{twist tcp-chat}: members in rooms, and the line protocol they
-speak (see C{docs/chat-protocol.md}).
+speak (see C{docs/chat-protocol.md}). One core, two backends:
 
-    - L{protocol}: one member's connection (framing, commands, flood control).
-    - L{room}: one room's members in this process, and coalesced delivery to them.
-    - L{service}: the chat service interface, and its one-process implementation.
-    - L{history}: where rooms' recent messages are kept.
+    - L{core}: the rules every backend shares, and the service interface;
+    - L{texts}: every line members are sent;
+    - L{room}: one room's members in this process, and coalesced delivery to them;
+    - L{service}: L{LocalChat}, the backend of one process;
+    - L{cluster}: L{RedisChat}, the backend of a node sharing rooms through Redis;
+    - L{build}: L{make_chat}, either backend from the options;
+    - L{history}: where rooms' recent messages are kept;
+    - L{protocol}, L{web}: the front doors (the line protocol, the browser page);
     - L{factory}: L{ChatFactory}, which hands the service to each protocol.
 """
 
+from twisted_tcp.chat.build import make_chat
+from twisted_tcp.chat.core import (
+    DEFAULT_ANNOUNCE_LIMIT,
+    DEFAULT_ROOM,
+    DEFAULT_TIMESTAMP_FORMAT,
+    ChatService,
+    ChatSettings,
+)
 from twisted_tcp.chat.factory import ChatFactory
 from twisted_tcp.chat.protocol import (
     DEFAULT_FLOOD_BURST,
@@ -17,13 +29,7 @@ from twisted_tcp.chat.protocol import (
     DEFAULT_MAX_SEND_QUEUE,
     ChatProtocol,
 )
-from twisted_tcp.chat.service import (
-    DEFAULT_ANNOUNCE_LIMIT,
-    DEFAULT_ROOM,
-    DEFAULT_TIMESTAMP_FORMAT,
-    ChatService,
-    LocalChat,
-)
+from twisted_tcp.chat.service import LocalChat
 
 __all__ = [
     "DEFAULT_ANNOUNCE_LIMIT",
@@ -36,5 +42,7 @@ __all__ = [
     "ChatFactory",
     "ChatProtocol",
     "ChatService",
+    "ChatSettings",
     "LocalChat",
+    "make_chat",
 ]

@@ -20,8 +20,9 @@ from twisted_tcp._ratelimit import TokenBucket
 from twisted_tcp._server import FramedServerProtocol, LimitedServerFactory
 from twisted_tcp._text import CRLF, sanitize
 from twisted_tcp._writethrough import write_through
+from twisted_tcp.chat import texts
+from twisted_tcp.chat.core import ChatService, Completion
 from twisted_tcp.chat.room import Room
-from twisted_tcp.chat.service import ChatService, Completion
 
 DEFAULT_MAX_LINE: Final = 1024
 DEFAULT_MAX_SEND_QUEUE: Final = 1 << 20
@@ -33,21 +34,6 @@ COMMANDS: Final = frozenset(
 )
 #: Longest /quit reason relayed to others, in characters.
 MAX_REASON: Final = 100
-
-HELP: Final = (
-    "* Commands:",
-    "*   /nick NAME       change your nick",
-    "*   /join #ROOM      go to another room (created if absent)",
-    "*   /part            back to the default room",
-    "*   /rooms           list the rooms",
-    "*   /topic [TEXT]    show or set the topic of your room",
-    "*   /who             list who is in your room",
-    "*   /me ACTION       say what you are doing",
-    "*   /msg NICK TEXT   send TEXT to NICK alone, in any room",
-    "*   /quit [REASON]   leave (a bare 'quit' works too)",
-    "*   /help            this list",
-    "* Any other line goes to your room; start it with // to send a leading /.",
-)
 
 
 class ChatServerFactory(LimitedServerFactory):
@@ -71,7 +57,7 @@ class ChatProtocol(FramedServerProtocol):
 
     factory: ChatServerFactory
     chat: ChatService
-    shutdownNotice = "* server shutting down"
+    shutdownNotice = texts.SHUTDOWN_NOTICE
 
     nick = ""
     room: Room | None = None
@@ -84,6 +70,7 @@ class ChatProtocol(FramedServerProtocol):
     _bucket: TokenBucket | None = None
     _unpause: IDelayedCall | None = None
     _waiting: Deferred[None] | None = None
+    _lost = False
 
     def connectionMade(self) -> None:
         self._queue: deque[bytes] = deque()
@@ -180,10 +167,7 @@ class ChatProtocol(FramedServerProtocol):
             return True
         if not self._told_paced:
             self._told_paced = True
-            self.send_text(
-                f"* you are sending more than {self.factory.flood_rate:g} lines a"
-                " second: your lines go out at that pace"
-            )
+            self.send_text(texts.paced(self.factory.flood_rate))
         self._unpause = self.callLater(self._bucket.wait(), self.resume_input)
         return False
 
@@ -215,7 +199,7 @@ class ChatProtocol(FramedServerProtocol):
                 command = getattr(self, f"do_{name.casefold()}")
                 self._wait_for(command(argument.strip()))
             else:
-                self.send_error(f"unknown command /{name} (try /help)")
+                self.send_error(texts.unknown_command(name))
         else:
             self._wait_for(self.chat.say(self, line))
 
@@ -241,7 +225,7 @@ class ChatProtocol(FramedServerProtocol):
 
     def do_me(self, action: str) -> Completion:
         if not action:
-            self.send_error("usage: /me ACTION")
+            self.send_error(texts.ME_USAGE)
             return None
         return self.chat.emote(self, action)
 
@@ -249,17 +233,17 @@ class ChatProtocol(FramedServerProtocol):
         target, _, text = argument.partition(" ")
         text = text.strip()
         if not target or not text:
-            self.send_error("usage: /msg NICK TEXT")
+            self.send_error(texts.MSG_USAGE)
             return None
         return self.chat.private(self, target, text)
 
     def do_help(self, _: str) -> None:
-        for line in HELP:
+        for line in texts.HELP:
             self.send_text(line)
 
     def do_quit(self, reason: str) -> None:
         self._leave_reason = reason[:MAX_REASON] or "quit"
-        self.send_text("* Bye")
+        self.send_text(texts.BYE)
         self.close_gracefully()
 
     def timeoutConnection(self) -> None:
@@ -278,10 +262,30 @@ class ChatProtocol(FramedServerProtocol):
         return closing
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
+        super().connectionLost(reason)
+        if self._held is not None and not self._departed and not self._closing:
+            # Lines read before the connection ended, held back by the flood rate
+            # or by the chat, still go to the room at that pace, however it ended
+            # (a client that closes with unread data resets the connection): the
+            # member leaves once they are out.
+            self._lost = True
+            self._leave_reason = self._leave_reason or _describe(reason)
+            return
         if self._unpause is not None and self._unpause.active():
             self._unpause.cancel()
         self._leave(_describe(reason))
-        super().connectionLost(reason)
+
+    def resume_input(self) -> None:
+        if not self._lost:
+            super().resume_input()
+            return
+        held, self._held = self._held, None
+        if held is None or self._departed:
+            return
+        for frame in held:
+            self._offer(frame)
+        if self._held is None:
+            self._leave("")
 
     def _leave(self, reason: str) -> None:
         """Leave the chat, once: for the reason given earlier, or C{reason}."""

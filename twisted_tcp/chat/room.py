@@ -1,6 +1,6 @@
 """
-A chat room as this process sees it: its members here, its topic and recent history,
-and the delivery of its lines to those members.
+A chat room as this process sees it: its members here, its topic, and the delivery of
+its lines to those members.
 
 Delivery is coalesced: every line posted to a room during one reactor turn reaches each
 member in one write, however many senders and notices there were. Joins and leaves of
@@ -12,50 +12,21 @@ C{docs/chat-protocol.md}, "Large rooms").
 
 from __future__ import annotations
 
-import re
-from collections import deque
 from collections.abc import Callable
-from typing import Final, Protocol
+from typing import Final
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
 from twisted_tcp._text import CRLF, encode
+from twisted_tcp.chat import texts
+from twisted_tcp.chat.core import Member, room_key
 
-#: Room names: C{#} then 1-30 ASCII letters, digits, C{_} or C{-}.
-ROOM_PATTERN: Final = re.compile(r"#[A-Za-z0-9_-]{1,30}\Z")
 #: Seconds between two summary lines of a room above its announce limit.
 SUMMARY_PERIOD: Final = 10.0
 #: Bytes of posted lines that are delivered without waiting for the end of the reactor
 #: turn: one delivery is what a member's transport may take past its own buffer before
 #: it says that member stopped reading.
 MAX_BATCH: Final = 64 * 1024
-
-
-def room_key(name: str) -> str:
-    """The case-insensitive identity of a room name."""
-    return name.lower()
-
-
-class Member(Protocol):
-    """
-    What a room knows of a member: a name, a way to send it bytes, a way to throw it
-    out. L{twisted_tcp.chat.protocol.ChatProtocol} is one; a test double is another.
-    """
-
-    nick: str
-    room: Room | None
-    connected_since: float
-
-    def deliver(self, data: bytes) -> bool:
-        """
-        Send already-encoded lines, or queue them while the member is not reading.
-
-        @return: C{False} once the member's queue is over its bound: the caller must
-            evict it.
-        """
-
-    def evict(self) -> None:
-        """Throw the member out at once: it does not read what it is sent."""
 
 
 class Room:
@@ -67,7 +38,6 @@ class Room:
     @param encoding: how lines are encoded on the wire (once for all members).
     @param announce_limit: above this many members, joins and leaves are summed up
         instead of announced; 0 announces always.
-    @param history: the room's recent messages, oldest first, already bounded.
     @param overflowed: called with a member whose queue passed its bound during a
         delivery; it must remove that member from the room (and evict it).
     """
@@ -79,13 +49,11 @@ class Room:
         clock: IReactorTime,
         encoding: str,
         announce_limit: int,
-        history: deque[str],
         overflowed: Callable[[Member], None],
     ) -> None:
         self.name = name
         self.key = room_key(name)
         self.topic = ""
-        self.history = history
         self.members: dict[Member, None] = {}
         self._clock = clock
         self._encoding = encoding
@@ -223,15 +191,20 @@ class Room:
             self._joined += 1
             self._schedule_summary()
         else:
-            self.post(f"* {nick} joined {self.name}", exclude=exclude)
+            self.post(texts.joined(nick, self.name), exclude=exclude)
 
-    def announce_departure(self, nick: str, reason: str) -> None:
-        """Tell the members that C{nick} left, or count it for the summary."""
+    def announce_departure(
+        self, nick: str, reason: str, exclude: Member | None = None
+    ) -> None:
+        """
+        Tell the members but C{exclude} that C{nick} left, or count it for the
+        summary.
+        """
         if self._summing_up():
             self._left += 1
             self._schedule_summary()
         else:
-            self.post(f"* {nick} left {self.name} ({reason})")
+            self.post(texts.left(nick, self.name, reason), exclude=exclude)
 
     def _schedule_summary(self) -> None:
         if self._summary is None:
@@ -242,8 +215,7 @@ class Room:
         joined, left, self._joined, self._left = self._joined, self._left, 0, 0
         if joined or left:
             self.post(
-                f"* {joined} joined, {left} left {self.name} in the last "
-                f"{SUMMARY_PERIOD:g} s; {self.size()} here"
+                texts.summary(joined, left, self.name, SUMMARY_PERIOD, self.size())
             )
 
     def close(self) -> None:

@@ -7,9 +7,9 @@ from __future__ import annotations
 import atexit
 import os
 import sys
+from dataclasses import replace
 from importlib.util import find_spec
 from pathlib import Path
-from typing import Any
 
 from twisted.application.service import IService, MultiService, Service
 from twisted.internet.defer import Deferred, maybeDeferred
@@ -31,8 +31,9 @@ from twisted_tcp.chat import (
     DEFAULT_ROOM,
     DEFAULT_TIMESTAMP_FORMAT,
     ChatFactory,
+    make_chat,
+    texts,
 )
-from twisted_tcp.chat.factory import motd_lines
 from twisted_tcp.chat.web import chat_site, parse_origin
 from twisted_tcp.tap._common import (
     ServerOptions,
@@ -123,57 +124,34 @@ class Options(ServerOptions):
             )
 
     def build_factory(self) -> ChatFactory:
-        self["cluster-service"] = None
-        if self["redis"] is not None:
-            return self._cluster_factory()
-        return ChatFactory(
-            history=self["history"],
-            history_db=self["history-db"],
-            default_room=self["default-room"],
-            announce_limit=self["announce-limit"],
-            max_send_queue=self["max-send-queue"],
-            flood_rate=self["flood-rate"],
-            flood_burst=self["flood-burst"],
-            motd=self._read_motd(),
-            timestamp_format=self["timestamp-format"],
-            **self.common_factory_arguments(),
-        )
-
-    def _cluster_factory(self) -> ChatFactory:
-        """A factory whose rooms are shared through Redis (imported only then)."""
-        if self["history-db"] is not None:
-            raise ValueError(
-                "--history-db does not go with --redis: Redis keeps history"
-            )
-        if find_spec("txredisapi") is None or find_spec("hiredis") is None:
+        if self["redis"] is not None and (
+            find_spec("txredisapi") is None or find_spec("hiredis") is None
+        ):
             raise ValueError(
                 "--redis needs the txredisapi and hiredis packages:"
                 " pip install 'twisted-tcp[redis]'"
             )
-        from twisted_tcp.chat.cluster.address import parse_redis_url
-        from twisted_tcp.chat.cluster.service import RedisChat
-
-        motd = self._read_motd()
-        service = RedisChat(
-            parse_redis_url(self["redis"]),
+        common = self.common_factory_arguments()
+        self["chat"] = make_chat(
+            encoding=common.pop("encoding"),
+            history=self["history"],
+            history_db=self["history-db"],
+            default_room=self["default-room"],
+            announce_limit=self["announce-limit"],
+            motd=self._read_motd(),
+            timestamp_format=self["timestamp-format"],
+            redis=self["redis"],
             cluster=self["cluster"],
             node_name=self["node-name"],
             heartbeat=self["heartbeat"],
-            encoding=self["encoding"],
-            history=self["history"],
-            default_room=self["default-room"],
-            announce_limit=self["announce-limit"],
-            motd=motd_lines(motd),
-            timestamp_format=self["timestamp-format"],
             on_refused=_stop_refused,
         )
-        self["cluster-service"] = service
         return ChatFactory(
+            self["chat"],
             max_send_queue=self["max-send-queue"],
             flood_rate=self["flood-rate"],
             flood_burst=self["flood-burst"],
-            service=service,
-            **self.common_factory_arguments(),
+            **common,
         )
 
     def _read_motd(self) -> str | None:
@@ -191,9 +169,9 @@ class Options(ServerOptions):
 
 def makeService(options: Options) -> IService:
     """
-    Serve the chat on every endpoint, and its web page on every C{--web} endpoint;
-    with C{--redis}, the cluster's service starts before the listeners and stops
-    after them (once its members' departures are recorded).
+    Serve the chat on every endpoint, and its web page on every C{--web} endpoint.
+    The chat service starts before the listeners and stops after them (with
+    C{--redis}, once its members' departures are recorded).
     """
     parent = supervised(options, [*options["endpoints"], *options["web"]])
     if parent is not None:
@@ -207,18 +185,16 @@ def makeService(options: Options) -> IService:
             options["factory"], options["web-origin"], reactor=server.reactor
         )
         server.listen(site, options["web"])
-    cluster: Any = options["cluster-service"]
-    if cluster is None:
-        return server
     both = _StopsInTurn()
-    cluster.setServiceParent(both)
+    options["chat"].setServiceParent(both)
     server.setServiceParent(both)
     return both
 
 
 def _reload_motd(options: Options) -> None:
     """Read the message of the day again: newcomers from now on are shown it."""
-    options["factory"].service.motd = motd_lines(options._read_motd())
+    chat = options["chat"]
+    chat.settings = replace(chat.settings, motd=texts.motd(options._read_motd()))
 
 
 def _stop_refused(reason: str) -> None:

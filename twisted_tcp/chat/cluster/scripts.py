@@ -129,12 +129,13 @@ end
 #: name, its population, its topic and its last HISTORY messages, oldest first.
 _ENTER: Final = r"""
 local function enter(node, nick, since, room, name, token, history, default, keep,
-                     current, kind)
+                     current, kind, moved)
   local nick_key = string.lower(nick)
   redis.call('HSETNX', k('rooms'), room, name)
   name = redis.call('HGET', k('rooms'), room)
   if current ~= '' then
-    leave_room(current, nick_key, nick, 'd', 'joined ' .. name, default, keep)
+    local reason = string.gsub(moved, '{room}', name, 1)
+    leave_room(current, nick_key, nick, 'd', reason, default, keep)
   end
   redis.call('HSET', k('room', room, 'members'), nick_key,
     nick .. '\t' .. node .. '\t' .. since)
@@ -171,7 +172,7 @@ local node = ARGV[2]
 local nick = new_guest(node)
 if not nick then return redis.error_reply('no free guest nick') end
 local reply = enter(node, nick, ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8],
-  ARGV[9], '', 's')
+  ARGV[9], '', 's', '')
 table.insert(reply, 1, nick)
 return reply
 """
@@ -180,13 +181,14 @@ return reply
 #: C{/join}, C{/part}: out of the current room (with a departure event) and into
 #: another (with an arrival event).
 #: ARGV: prefix, node, since, room, room name, token, history, default room, log keep,
-#: nick, current room.
+#: nick, current room, the departure's reason (L{texts.MOVED}: C{{room}} is replaced
+#: by the room's name).
 ENTER: Final = (
     _COMMON
     + _ENTER
     + r"""
 return enter(ARGV[2], ARGV[10], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8],
-  ARGV[9], ARGV[11], 'a')
+  ARGV[9], ARGV[11], 'a', ARGV[12])
 """
 )
 

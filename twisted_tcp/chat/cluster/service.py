@@ -13,50 +13,40 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
 from weakref import WeakSet
 
-from twisted.application.service import Service
 from twisted.internet.defer import Deferred, ensureDeferred, succeed
-from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.interfaces import IDelayedCall
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from twisted_tcp.chat import texts
+from twisted_tcp.chat.build import DEFAULT_CLUSTER, DEFAULT_HEARTBEAT
 from twisted_tcp.chat.cluster import scripts
 from twisted_tcp.chat.cluster.address import RedisAddress
 from twisted_tcp.chat.cluster.link import Argument, RedisLink, RedisUnavailableError
 from twisted_tcp.chat.cluster.reader import StreamReader, stream_id
-from twisted_tcp.chat.room import Member, Room, room_key
-from twisted_tcp.chat.service import (
-    ARRIVAL_GRACE,
-    DEFAULT_ANNOUNCE_LIMIT,
-    DEFAULT_ROOM,
-    DEFAULT_TIMESTAMP_FORMAT,
-    QUEUE_EXCEEDED,
+from twisted_tcp.chat.core import (
+    ChatCore,
     ChatMember,
+    ChatSettings,
     Completion,
+    Member,
     RoomEntry,
-    cancel_arrival,
-    check_room_name,
-    drop_notice,
     enter_room,
     first_by_nick,
     most_crowded,
-    nick_problem,
-    room_name_problem,
-    show_topic,
+    nick_key,
+    room_key,
     tell_rooms,
     tell_who,
 )
+from twisted_tcp.chat.room import Room
 
-DEFAULT_CLUSTER: Final = "twisted-tcp"
-#: Seconds between two heartbeats of a node.
-DEFAULT_HEARTBEAT: Final = 1.0
 #: A node whose heartbeat is this many periods old is lost.
 HEARTBEATS_TO_LOSS: Final = 5
 #: Seconds a stopping node waits for Redis to record its members' departure.
@@ -76,10 +66,6 @@ MAX_POST_BATCH: Final = 500
 #: members or the rooms: however many there are, no answer from Redis is larger.
 SCAN_COUNT: Final = 1000
 
-UNAVAILABLE: Final = "* room service unavailable; messages are not delivered"
-RESTORED: Final = "* room service restored"
-NOT_DELIVERED: Final = "not delivered (room service unavailable)"
-NO_SERVICE: Final = "room service unavailable"
 _Entry = TypeVar("_Entry")
 
 
@@ -116,7 +102,7 @@ class _Ticket:
     held: bool = False
 
 
-class RedisChat(Service):
+class RedisChat(ChatCore):
     """
     The chat service of one node of a cluster sharing rooms through Redis. The
     parameters not described here are L{LocalChat}'s.
@@ -139,23 +125,17 @@ class RedisChat(Service):
     def __init__(
         self,
         address: RedisAddress,
+        settings: ChatSettings | None = None,
         *,
         cluster: str = DEFAULT_CLUSTER,
         node_name: str | None = None,
         heartbeat: float = DEFAULT_HEARTBEAT,
-        encoding: str = "utf-8",
-        history: int = 0,
-        default_room: str = DEFAULT_ROOM,
-        announce_limit: int = DEFAULT_ANNOUNCE_LIMIT,
-        motd: list[str] | None = None,
-        timestamp_format: str = DEFAULT_TIMESTAMP_FORMAT,
-        arrival_grace: float = ARRIVAL_GRACE,
         reactor: Any = None,
         on_refused: Callable[[str], object] = lambda reason: None,
     ) -> None:
-        check_room_name(default_room)
-        if history < 0 or announce_limit < 0 or not heartbeat > 0:
-            raise ValueError("history and announce_limit must be >= 0, heartbeat > 0")
+        super().__init__(settings or ChatSettings(), reactor)
+        if not heartbeat > 0:
+            raise ValueError("heartbeat must be > 0")
         if not cluster or any(c.isspace() or c == ":" for c in cluster):
             raise ValueError(f"bad cluster name {cluster!r}: no spaces or colons")
         self.address = address
@@ -165,23 +145,13 @@ class RedisChat(Service):
         #: restarted under the same name is a new node to the others.
         self.node = f"{self.node_name}/{secrets.token_hex(4)}"
         self.heartbeat = heartbeat
-        self.encoding = encoding
-        self.history = history
-        self.default_room = default_room
-        self.default_key = room_key(default_room)
-        self.announce_limit = announce_limit
-        self.motd = motd or []
-        self.timestamp_format = timestamp_format
-        self.arrival_grace = arrival_grace
-        self._reactor = reactor
+        self.default_key = room_key(self.default_room)
         self.on_refused = on_refused
         self.members: dict[str, ChatMember] = {}
         self.rooms: dict[str, Room] = {}
         self.available = False
-        self.shutting_down = False
         self._where: dict[ChatMember, str] = {}
         self._tickets: dict[str, _Ticket] = {}
-        self._arrivals: dict[ChatMember, IDelayedCall] = {}
         #: Members whose connection ended (possibly while Redis was still busy
         #: with their arrival).
         self._gone: WeakSet[ChatMember] = WeakSet()
@@ -205,16 +175,6 @@ class RedisChat(Service):
         self._outbox_call: IDelayedCall | None = None
 
     # Starting and stopping.
-
-    @property
-    def clock(self) -> IReactorTime:
-        """The reactor (as a clock)."""
-        if self._reactor is None:
-            from twisted.internet import reactor
-
-            self._reactor = reactor
-        clock: IReactorTime = self._reactor
-        return clock
 
     def startService(self) -> None:
         super().startService()
@@ -324,7 +284,8 @@ class RedisChat(Service):
                 run += 1
             batch, outbox = outbox[:run], outbox[run:]
             arguments: list[Argument] = [
-                self.keys.prefix, room, self.history, scripts.LOG_KEEP, self.node,
+                self.keys.prefix, room, self.settings.history, scripts.LOG_KEEP,
+                self.node,
             ]  # fmt: skip
             waiters = []
             for _, kind, text, waiter in batch:
@@ -353,7 +314,7 @@ class RedisChat(Service):
             self.available = False
             if not self.shutting_down:  # Else the node is closing the links itself.
                 self.log.warn("Redis unavailable: members are told")
-                self._tell_everyone(UNAVAILABLE)
+                self._tell_everyone(texts.UNAVAILABLE)
 
     def _tell_everyone(self, text: str) -> None:
         for room in self.rooms.values():
@@ -387,7 +348,7 @@ class RedisChat(Service):
             room = self.rooms.get(key)
             listed += [member.nick, key, room.name if room else key]
             listed.append(repr(member.connected_since))
-            asserted[member.nick.lower()] = (member, key)
+            asserted[nick_key(member.nick)] = (member, key)
         topics: list[Argument] = []
         for room in self.rooms.values():
             if room.topic:
@@ -403,27 +364,24 @@ class RedisChat(Service):
             "",
             *topics,
         )
-        self._former = {old.lower() for old in renamed[::2]}
+        self._former = {nick_key(old) for old in renamed[::2]}
         for old, nick in _groups(renamed, 2):
-            member, key = asserted[old.lower()]
-            if self.members.get(old.lower()) is member:
-                del self.members[old.lower()]
+            member, key = asserted[nick_key(old)]
+            if self.members.get(nick_key(old)) is member:
+                del self.members[nick_key(old)]
             member.nick = nick
             self.log.info("{old} is now {new}: nick taken", old=old, new=nick)
             if member in self._gone:
                 # Its connection ended meanwhile: let the new nick go too.
                 self._leave_redis(member, key, "", "")
                 continue
-            self.members[nick.lower()] = member
-            member.send_text(
-                f"* the nick {old} was taken while the room service was"
-                f" unavailable; you are now {nick}"
-            )
+            self.members[nick_key(nick)] = member
+            member.send_text(texts.you_were_renamed(old, nick))
         if lost:
             # The others saw every member here leave (the node was declared lost)
             # and now see each come back: none is still to be announced.
             for member, _ in asserted.values():
-                cancel_arrival(self._arrivals, member)
+                self._cancel_arrival(member)
 
     def _now_available(self) -> None:
         if not (self.command.ready and self._reader_link.ready):
@@ -431,7 +389,7 @@ class RedisChat(Service):
         self.available = True
         if self._was_available:
             self.log.info("Redis available again")
-            self._tell_everyone(RESTORED)
+            self._tell_everyone(texts.RESTORED)
         else:
             self.log.info("Redis available: newcomers are let in")
         self._was_available = True
@@ -496,7 +454,7 @@ class RedisChat(Service):
             self.log.warn("Redis forgot this node: re-asserting its members")
             self.available = False
             # Until that is done, lines are not delivered: members are told so.
-            self._tell_everyone(UNAVAILABLE)
+            self._tell_everyone(texts.UNAVAILABLE)
             self._reassert()
 
     def _beat_failed(self, failure: Failure) -> None:
@@ -511,9 +469,8 @@ class RedisChat(Service):
             room = self.rooms[key] = Room(
                 name,
                 clock=self.clock,
-                encoding=self.encoding,
-                announce_limit=self.announce_limit,
-                history=deque(),
+                encoding=self.settings.encoding,
+                announce_limit=self.settings.announce_limit,
                 overflowed=self._overflowed,
             )
         return room
@@ -579,7 +536,9 @@ class RedisChat(Service):
         elif kind == "a":
             nick = fields.get("u", "")
             here = (
-                self.members.get(nick.lower()) if fields.get("o") == self.node else None
+                self.members.get(nick_key(nick))
+                if fields.get("o") == self.node
+                else None
             )
             room.announce_join(nick, exclude=here)
         elif kind == "b":
@@ -588,9 +547,12 @@ class RedisChat(Service):
             nick = fields.get("u", "")
             # This node retired (declared lost, or stopping): its members who are
             # still here did not go anywhere, as far as the others here know.
-            mine = nick.lower() in self.members or nick.lower() in self._former
+            here = self.members.get(nick_key(nick))
+            mine = here is not None or nick_key(nick) in self._former
             if fields.get("o") != self.node or not mine:
-                room.announce_departure(nick, text)
+                # A member of this node moving to another room is still in this
+                # one until its node admits it there: its departure is the others'.
+                room.announce_departure(nick, text, exclude=here)
 
     def _back(self, room: Room, fields: dict[str, str]) -> None:
         """
@@ -599,13 +561,12 @@ class RedisChat(Service):
         has a new one. Its own node's members saw neither: only the rename.
         """
         nick, was = fields.get("u", ""), fields.get("w", "")
-        renamed = (
-            f"* {was} is now known as {nick} (the nick {was} was taken while the"
-            " room service was unavailable)"
-        )
+        renamed = texts.renamed_while_away(was, nick)
         if fields.get("o") == self.node:
             if nick != was:
-                member = self.members.get(nick.lower()) or self.members.get(was.lower())
+                member = self.members.get(nick_key(nick)) or self.members.get(
+                    nick_key(was)
+                )
                 room.post(renamed, exclude=member)
         elif fields.get("l"):
             room.announce_join(nick)
@@ -630,23 +591,15 @@ class RedisChat(Service):
             room.population = int(population)
             room.topic = topic
             if ticket.connecting:
-                greeting = [
-                    f"* Welcome, {member.nick}! Change your nick with /nick NAME;"
-                    " /help lists the commands.",
-                    *self.motd,
-                ]
+                greeting = self.greeting(member)
             else:
-                greeting = [f"* you are now in {name}; {population} here"]
+                greeting = [texts.now_in(name, population)]
             entered = enter_room(member, room, greeting, history)
         self._tickets.pop(ticket.token, None)
         if not entered:
             self._retire_room(ticket.room)
-        elif ticket.connecting and self.arrival_grace:
-            self._arrivals[member] = self.clock.callLater(
-                self.arrival_grace, self._arrive, member
-            )
         elif ticket.connecting:
-            self._arrive(member, now=True)
+            self._expect_arrival(member)
         ticket.admitted.callback(None)
 
     async def _enter(
@@ -664,7 +617,7 @@ class RedisChat(Service):
             key,
             name,
             token,
-            self.history,
+            self.settings.history,
             self.default_key,
             scripts.LOG_KEEP,
         ]
@@ -673,10 +626,12 @@ class RedisChat(Service):
             if connecting:
                 nick, *reply = await self._run(scripts.CONNECT, *common)
                 member.nick = nick
-                self.members[nick.lower()] = member
+                self.members[nick_key(nick)] = member
             else:
                 current = self._where.get(member, "")
-                reply = await self._run(scripts.ENTER, *common, member.nick, current)
+                reply = await self._run(
+                    scripts.ENTER, *common, member.nick, current, texts.MOVED
+                )
         except Exception:
             self._leave_after_change(member)
             self._tickets.pop(token, None)
@@ -690,8 +645,8 @@ class RedisChat(Service):
             # (as it left, announced or not), and the room's events (held if its
             # join event came first) flow on.
             self._tickets.pop(token, None)
-            if self.members.get(member.nick.lower()) is member:
-                del self.members[member.nick.lower()]
+            if self.members.get(nick_key(member.nick)) is member:
+                del self.members[nick_key(member.nick)]
             if self._changing.get(member) is None:
                 self._changing[member] = (key, "", "")
             self._leave_after_change(member, key)
@@ -722,7 +677,7 @@ class RedisChat(Service):
         while not self.shutting_down and member not in self._gone:
             if not self.available:
                 if not told:
-                    member.send_text(f"* {NO_SERVICE}; waiting for it to come back")
+                    member.send_text(texts.WAITING)
                     told = True
                 await self._until_available()
                 continue
@@ -734,13 +689,7 @@ class RedisChat(Service):
             except RedisUnavailableError:
                 continue
 
-    def _arrive(self, member: ChatMember, now: bool = False) -> None:
-        """Announce a newcomer's join, once: at its first line, or after the grace."""
-        pending = self._arrivals.pop(member, None)
-        if pending is None and not now:
-            return
-        if pending is not None and pending.active():
-            pending.cancel()
+    def _announce_arrival(self, member: ChatMember) -> None:
         key = self._where.get(member)
         if key is None:
             return
@@ -759,13 +708,13 @@ class RedisChat(Service):
     def disconnect(self, member: ChatMember, reason: str) -> None:
         self._gone.add(member)
         # A newcomer not yet in its room has not been announced either.
-        announced = cancel_arrival(self._arrivals, member) and not any(
+        announced = self._cancel_arrival(member) and not any(
             ticket.member is member and ticket.connecting
             for ticket in self._tickets.values()
         )
         key = self._where.pop(member, None)
-        if self.members.get(member.nick.lower()) is member:
-            del self.members[member.nick.lower()]
+        if self.members.get(nick_key(member.nick)) is member:
+            del self.members[nick_key(member.nick)]
         self._leave_local(member)
         self.log.info("{nick} left ({reason})", nick=member.nick, reason=reason)
         if key is not None and not self.shutting_down:
@@ -783,7 +732,7 @@ class RedisChat(Service):
         if member in self._changing:
             self._changing[member] = (key, kind, reason)
             return
-        text = drop_notice(member.nick, reason) if kind == "n" else reason
+        text = texts.dropped(member.nick, reason) if kind == "n" else reason
         leaving = self._run(
             scripts.LEAVE,
             self.node,
@@ -798,38 +747,34 @@ class RedisChat(Service):
         leaving.addErrback(self._ignore_outage)
 
     def _overflowed(self, member: Member) -> None:
-        local = self.members.get(member.nick.lower())
+        local = self.members.get(nick_key(member.nick))
         if local is not None:
             self.drop(local)
 
     def drop(self, member: ChatMember) -> None:
-        if self.members.get(member.nick.lower()) is not member:
+        if self.members.get(nick_key(member.nick)) is not member:
             return
         self._gone.add(member)
-        del self.members[member.nick.lower()]
-        cancel_arrival(self._arrivals, member)
+        del self.members[nick_key(member.nick)]
+        self._cancel_arrival(member)
         key = self._where.pop(member, None)
         room = member.room
         self._leave_local(member)
         member.evict()
-        self.log.warn("{nick} dropped: {why}", nick=member.nick, why=QUEUE_EXCEEDED)
+        why = texts.QUEUE_EXCEEDED
+        self.log.warn("{nick} dropped: {why}", nick=member.nick, why=why)
         if key is not None and self.available:
-            self._leave_redis(member, key, "n", QUEUE_EXCEEDED)
+            self._leave_redis(member, key, "n", why)
         elif room is not None and room.members:
-            room.post(drop_notice(member.nick, QUEUE_EXCEEDED))
+            room.post(texts.dropped(member.nick, why))
 
     def rename(self, member: ChatMember, nick: str) -> Completion:
-        problem = nick_problem(nick)
-        if problem:
-            member.send_error(problem)
-            return None
-        if member.nick == nick:
-            member.send_text(f"* you are already {nick}")
+        if not self._check_rename(member, nick):
             return None
         if not self.available:
-            member.send_error(NO_SERVICE)
+            member.send_error(texts.NO_SERVICE)
             return None
-        return self._failing(member, NO_SERVICE, self._rename(member, nick))
+        return self._failing(member, texts.NO_SERVICE, self._rename(member, nick))
 
     async def _rename(self, member: ChatMember, nick: str) -> bool:
         old = member.nick
@@ -842,7 +787,7 @@ class RedisChat(Service):
             due = pending.getTime()
             if pending.active():
                 pending.cancel()
-        notice = "" if pending else f"* {old} is now known as {nick}"
+        notice = "" if pending else texts.renamed(old, nick)
         key = self._where.get(member, self.default_key)
         self._changing[member] = None
         try:
@@ -870,16 +815,16 @@ class RedisChat(Service):
             member.nick = nick
         self._leave_after_change(member)
         if not taken:
-            member.send_error(f"the nick {nick} is taken by {holder[0]}")
+            member.send_error(texts.nick_taken(nick, holder[0]))
             return False
         if member in self._gone:
             return True
-        if self.members.get(old.lower()) is member:
-            del self.members[old.lower()]
-        self.members[nick.lower()] = member
+        if self.members.get(nick_key(old)) is member:
+            del self.members[nick_key(old)]
+        self.members[nick_key(nick)] = member
         self.log.info("{old} is now {new}", old=old, new=nick)
         if pending is not None:
-            member.send_text(f"* {old} is now known as {nick}")
+            member.send_text(texts.renamed(old, nick))
             self._arrive(member)
         return True
 
@@ -893,31 +838,17 @@ class RedisChat(Service):
             left, kind, reason = departure
             self._leave_redis(member, key or left, kind, reason)
 
-    def join(self, member: ChatMember, name: str) -> Completion:
-        self._arrive(member)
-        problem = room_name_problem(name)
-        if problem:
-            member.send_error(problem)
-            return None
-        return self._move(member, name)
-
-    def part(self, member: ChatMember) -> Completion:
-        self._arrive(member)
-        if self._where.get(member) == self.default_key:
-            member.send_error(f"you are in the default room {self.default_room}")
-            return None
-        return self._move(member, self.default_room)
-
     def _move(self, member: ChatMember, name: str) -> Completion:
         key = room_key(name)
         if self._where.get(member) == key:
             room = member.room
-            member.send_error(f"you are already in {room.name if room else name}")
+            member.send_error(texts.already_in(room.name if room else name))
             return None
         if not self.available:
-            member.send_error(NO_SERVICE)
+            member.send_error(texts.NO_SERVICE)
             return None
-        return self._failing(member, NO_SERVICE, self._enter(member, key, name, False))
+        entering = self._enter(member, key, name, False)
+        return self._failing(member, texts.NO_SERVICE, entering)
 
     def _failing(self, member: ChatMember, error: str, work: Any) -> Deferred[None]:
         """Run C{work}; if Redis fails it, tell the member C{error}."""
@@ -931,21 +862,10 @@ class RedisChat(Service):
 
     # Messages.
 
-    def timestamp(self, when: float | None = None) -> str:
-        """A time (default: now) in the configured format, in local time."""
-        seconds = self.clock.seconds() if when is None else when
-        return time.strftime(self.timestamp_format, time.localtime(seconds))
-
-    def say(self, member: ChatMember, text: str) -> Completion:
-        return self._post(member, f"[{self.timestamp()}] <{member.nick}> {text}")
-
-    def emote(self, member: ChatMember, action: str) -> Completion:
-        return self._post(member, f"[{self.timestamp()}] * {member.nick} {action}")
-
     def _post(self, member: ChatMember, line: str) -> Completion:
         key = self._where.get(member)
         if not self.available or key is None:
-            member.send_error(NOT_DELIVERED)
+            member.send_error(texts.NOT_DELIVERED)
             return None
         self._arrive(member)
         posting: Deferred[None] = Deferred()
@@ -959,25 +879,25 @@ class RedisChat(Service):
                 self._in_flight[member] = left
             return result
 
-        done = self._failing(member, NOT_DELIVERED, posting.addBoth(answered))
+        done = self._failing(member, texts.NOT_DELIVERED, posting.addBoth(answered))
         return done if in_flight >= MAX_IN_FLIGHT else None
 
     def private(self, member: ChatMember, nick: str, text: str) -> Completion:
         self._arrive(member)
         if not self.available:
-            member.send_error(NOT_DELIVERED)
+            member.send_error(texts.NOT_DELIVERED)
             return None
         stamp = self.timestamp()
-        line = f"[{stamp}] *{member.nick}* {text}"
+        line = texts.private_from(stamp, member.nick, text)
 
         async def send() -> None:
             holder = await self._run(scripts.PRIVATE, nick, line, scripts.INBOX_KEEP)
             if holder is None:
-                member.send_error(f"no such nick: {nick}")
+                member.send_error(texts.no_such_nick(nick))
             else:
-                member.send_text(f"[{stamp}] -> *{holder}* {text}")
+                member.send_text(texts.private_to(stamp, holder, text))
 
-        return self._failing(member, NOT_DELIVERED, send())
+        return self._failing(member, texts.NOT_DELIVERED, send())
 
     def who(self, member: ChatMember) -> Completion:
         self._arrive(member)
@@ -985,7 +905,7 @@ class RedisChat(Service):
         if key is None:
             return None
         if not self.available:
-            member.send_error(NO_SERVICE)
+            member.send_error(texts.NO_SERVICE)
             return None
 
         members = self.keys.room_members(key)
@@ -999,17 +919,17 @@ class RedisChat(Service):
 
         async def who() -> None:
             total = await self._execute("HLEN", members)
-            listed = await _scan(page, first_by_nick, lambda entry: entry[0].lower())
+            listed = await _scan(page, first_by_nick, lambda entry: nick_key(entry[0]))
             room = member.room
             name = room.name if room else key
             tell_who(member, name, listed, max(int(total), len(listed)), self.timestamp)
 
-        return self._failing(member, NO_SERVICE, who())
+        return self._failing(member, texts.NO_SERVICE, who())
 
     def list_rooms(self, member: ChatMember) -> Completion:
         self._arrive(member)
         if not self.available:
-            member.send_error(NO_SERVICE)
+            member.send_error(texts.NO_SERVICE)
             return None
 
         total = 0
@@ -1034,7 +954,7 @@ class RedisChat(Service):
                 ]
             tell_rooms(member, listed, max(int(total), len(listed)))
 
-        return self._failing(member, NO_SERVICE, rooms())
+        return self._failing(member, texts.NO_SERVICE, rooms())
 
     def topic(self, member: ChatMember, text: str | None) -> Completion:
         self._arrive(member)
@@ -1043,7 +963,7 @@ class RedisChat(Service):
         if key is None or room is None:
             return None
         if not self.available:
-            member.send_error(NO_SERVICE)
+            member.send_error(texts.NO_SERVICE)
             return None
         if text is None:
             # Asked of Redis, after this member's earlier commands: the node's room
@@ -1052,21 +972,18 @@ class RedisChat(Service):
 
             async def show() -> None:
                 topic = await self._execute("GET", self.keys.room_topic(key))
-                show_topic(member, name, topic or "")
+                member.send_text(texts.topic_of(name, topic or ""))
 
-            return self._failing(member, NO_SERVICE, show())
-        notice = f"* {member.nick} set the topic of {room.name}: {text}"
+            return self._failing(member, texts.NO_SERVICE, show())
+        notice = texts.topic_set(member.nick, room.name, text)
         setting = self._run(
             scripts.EVENT, key, scripts.LOG_KEEP, "k", "t", "t", notice, "v", text
         )
-        return self._failing(member, NO_SERVICE, setting)
+        return self._failing(member, texts.NO_SERVICE, setting)
 
     def shutdown(self) -> None:
         self.shutting_down = True
-        for pending in self._arrivals.values():
-            if pending.active():
-                pending.cancel()
-        self._arrivals.clear()
+        self._cancel_arrivals()
         for waiter in self._waiting:
             waiter.callback(None)
         self._waiting = []
@@ -1074,7 +991,7 @@ class RedisChat(Service):
             retiring = self._run(
                 scripts.RETIRE,
                 self.node,
-                "server shutting down",
+                texts.SHUTTING_DOWN,
                 self.default_key,
                 scripts.LOG_KEEP,
             )
