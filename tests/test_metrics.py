@@ -6,20 +6,25 @@ C{promtool}, and C{/healthz}.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_twisted
 from twisted.application.service import IServiceCollection
+from twisted.internet.task import deferLater
 from twisted.internet.threads import deferToThread
 from twisted.python import usage
 
 from twisted_tcp._metrics import _MetricsService
-from twisted_tcp.tap import tcp_echo, tcp_greet, udp_echo
+from twisted_tcp.tap import tcp_chat, tcp_echo, tcp_greet, udp_echo
+from twisted_tcp.tap._common import ServerService
 
+from .redis_support import RedisServer
 from .support import http_get, port_of, read_until_closed, samples
 
 
@@ -32,9 +37,32 @@ def start(module: Any, *argv: str) -> tuple[Any, Any]:
     return options, service
 
 
+def server_of(service: Any) -> Any:
+    """The server in a plugin's service (the chat's is beside its backend)."""
+    servers = [each for each in service if isinstance(each, ServerService)]
+    return servers[0] if servers else service
+
+
+async def listening_port(service: Any) -> int:
+    """The port the plugin's first endpoint listens on."""
+    listener = next(iter(server_of(service)))
+    return port_of(await listener._waitingForPort)
+
+
+async def health_becomes(reactor: Any, port: int, status: int) -> tuple[int, str]:
+    """Ask /healthz until it answers C{status} (bounded: a hang fails the test)."""
+    for _ in range(300):
+        answer = await deferToThread(http_get, port, "/healthz")
+        if answer[0] == status:
+            return answer
+        await deferLater(reactor, 0.1)
+    raise AssertionError(f"/healthz never answered {status}")
+
+
 async def metrics_port(service: IServiceCollection) -> int:
     """The port the service's C{--metrics} listens on."""
-    (metrics,) = [each for each in service if isinstance(each, _MetricsService)]
+    server = server_of(service)
+    (metrics,) = [each for each in server if isinstance(each, _MetricsService)]
     assert metrics._waitingForPort is not None
     return port_of(await metrics._waitingForPort)
 
@@ -194,3 +222,111 @@ def test_bad_metrics_endpoint_is_a_usage_error(module: Any) -> None:
     options = module.Options()
     with pytest.raises(usage.UsageError, match=re.escape("bad endpoint 'tcp:x'")):
         options.parseOptions(["--metrics", "tcp:x"])
+
+
+def chat_line(sock: socket.socket, pattern: bytes, seen: bytearray) -> None:
+    """Read from a chat connection until C{pattern} has been seen."""
+    while pattern not in seen:
+        chunk = sock.recv(65536)
+        assert chunk, bytes(seen)
+        seen += chunk
+
+
+def slow_reader_scenario(port: int) -> int:
+    """
+    A reader, a member that never reads, and a poster who posts long lines until
+    the one that never reads is dropped; return how many lines were posted.
+    """
+    reader = socket.create_connection(("127.0.0.1", port), timeout=30)
+    heard = bytearray()
+    chat_line(reader, b"Welcome", heard)
+    slow = socket.socket()
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+    slow.connect(("127.0.0.1", port))
+    poster = socket.create_connection(("127.0.0.1", port), timeout=30)
+    chat_line(poster, b"Welcome", bytearray())
+    posted = 0
+    poster.settimeout(0.001)
+    while b"dropped" not in heard and posted < 20000:
+        poster.sendall(b"x" * 900 + b"\n")
+        posted += 1
+        with contextlib.suppress(TimeoutError):
+            poster.recv(1 << 20)
+        reader.settimeout(0.001)
+        with contextlib.suppress(TimeoutError):
+            heard += reader.recv(1 << 20)
+    assert b"dropped" in heard
+    poster.settimeout(30)
+    poster.sendall(b"/me is done\n")
+    reader.settimeout(30)
+    chat_line(reader, b"is done", heard)
+    for sock in (reader, slow, poster):
+        sock.close()
+    return posted + 1
+
+
+@pytest_twisted.ensureDeferred
+async def test_chat_counts_members_lines_history_and_drops(
+    reactor: Any, tmp_path: Path
+) -> None:
+    """The chat's metrics count the lines posted (and /me), the member dropped for
+    not reading, the members and rooms, and the history's writes to its file."""
+    _, service = start(tcp_chat, "--listen", "tcp:0:interface=127.0.0.1",
+                       "--flood-rate", "0", "--max-send-queue", "10000",
+                       "--history", "5",
+                       "--history-db", str(tmp_path / "history.db"))  # fmt: skip
+    try:
+        port = await listening_port(service)
+        scraped = await metrics_port(service)
+        posted = await deferToThread(slow_reader_scenario, port)
+        metrics = await scrape(scraped)
+        assert metrics["twisted_tcp_chat_lines_posted_total"] == posted
+        assert metrics["twisted_tcp_slow_readers_dropped_total"] == 1
+        assert metrics["twisted_tcp_connections_accepted_total"] == 3
+        assert metrics["twisted_tcp_chat_rooms"] == 1
+        delivered = metrics["twisted_tcp_chat_lines_delivered_total"]
+        assert delivered == metrics["twisted_tcp_sent_messages_total"]
+        assert delivered >= 2 * posted
+        for _ in range(100):
+            if metrics["twisted_tcp_chat_history_write_seconds_count"] >= 1:
+                break
+            await deferLater(reactor, 0.1)
+            metrics = await scrape(scraped)
+        assert metrics["twisted_tcp_chat_history_write_seconds_count"] >= 1
+        assert metrics["twisted_tcp_chat_history_write_seconds_sum"] > 0
+    finally:
+        await service.stopService()
+
+
+@pytest_twisted.ensureDeferred
+async def test_chat_node_reports_its_redis_link(
+    reactor: Any, redis_server: RedisServer
+) -> None:
+    """A chat node's /healthz answers 200 while its links to Redis are up and 503
+    naming the link once Redis is gone; its metrics say so, and count the nodes
+    whose events it read."""
+    _, service = start(tcp_chat, "--listen", "tcp:0:interface=127.0.0.1",
+                       "--redis", redis_server.url)  # fmt: skip
+    try:
+        port = await listening_port(service)
+        scraped = await metrics_port(service)
+        await health_becomes(reactor, scraped, 200)
+
+        def post() -> None:
+            with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+                heard = bytearray()
+                chat_line(sock, b"Welcome", heard)
+                sock.sendall(b"hello\n")
+                chat_line(sock, b"> hello", heard)
+
+        await deferToThread(post)
+        metrics = await scrape(scraped)
+        assert metrics["twisted_tcp_chat_redis_up"] == 1
+        assert metrics["twisted_tcp_chat_nodes_seen"] == 1
+        assert metrics["twisted_tcp_chat_redis_outbox"] == 0
+        redis_server.stop()
+        health = await health_becomes(reactor, scraped, 503)
+        assert health == (503, "not ready: the link to Redis is down\n")
+        assert (await scrape(scraped))["twisted_tcp_chat_redis_up"] == 0
+    finally:
+        await service.stopService()

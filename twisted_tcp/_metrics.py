@@ -11,7 +11,7 @@ no lock and no call. Imported only when C{--metrics} is given.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from prometheus_client import (
     GC_COLLECTOR,
@@ -25,6 +25,7 @@ from prometheus_client.metrics_core import (
     CounterMetricFamily,
     GaugeMetricFamily,
     Metric,
+    SummaryMetricFamily,
 )
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
@@ -38,7 +39,12 @@ from twisted.web.server import NOT_DONE_YET, Request, Site
 from twisted_tcp._listen import cannot_listen, server_endpoint
 from twisted_tcp._server import LimitedServerFactory
 from twisted_tcp._workers import Answers, WorkerSupervisor
+from twisted_tcp.chat.factory import ChatFactory
+from twisted_tcp.chat.history import SQLiteHistory
 from twisted_tcp.udp_echo import UDPEchoProtocol
+
+if TYPE_CHECKING:
+    from twisted_tcp.chat.cluster.service import RedisChat
 
 #: The prefix of every metric of this package's own.
 PREFIX: Final = "twisted_tcp_"
@@ -122,6 +128,68 @@ def udp_echo_metrics(protocol: UDPEchoProtocol) -> Iterator[Metric]:
     )
     yield counter("udp_received_bytes", "Payload bytes received.", counts.bytes_in)
     yield counter("udp_sent_bytes", "Payload bytes echoed.", counts.bytes_out)
+
+
+def chat_metrics(factory: ChatFactory) -> Iterator[Metric]:
+    """The chat's own metrics, whichever backend runs it."""
+    chat: Any = factory.service
+    yield gauge("chat_members", "Chat members connected here.", len(chat.members))
+    yield gauge("chat_rooms", "Rooms with members connected here.", len(chat.rooms))
+    yield counter(
+        "chat_lines_posted",
+        "Lines members posted: to a room, as /me, or as /msg.",
+        factory.counters.lines_posted,
+    )
+    yield counter(
+        "chat_lines_delivered",
+        "Lines handed to members' connections (the same as sent_messages).",
+        factory.counters.messages_out,
+    )
+    store = getattr(chat, "history_store", None)
+    if isinstance(store, SQLiteHistory):
+        yield SummaryMetricFamily(
+            PREFIX + "chat_history_write_seconds",
+            "Time spent writing batches of messages to --history-db.",
+            count_value=store.writes,
+            sum_value=store.write_seconds,
+        )
+
+
+def cluster_metrics(chat: RedisChat) -> Iterator[Metric]:
+    """The metrics of a chat node's link to Redis."""
+    yield gauge(
+        "chat_redis_up",
+        "1 while both links to Redis are up and this node is known there, else 0.",
+        chat.available,
+    )
+    yield gauge(
+        "chat_redis_outbox",
+        "Messages and arrivals waiting to be sent to Redis.",
+        chat.outbox_depth,
+    )
+    yield gauge(
+        "chat_nodes_seen",
+        "Nodes whose events this node has read since it started (itself included).",
+        len(chat.nodes_seen),
+    )
+
+
+def chat_collectors(factory: ChatFactory) -> tuple[list[Collector], Health]:
+    """The chat's collectors, and what tells C{/healthz} it is ready."""
+    chat: Any = factory.service
+    collectors: list[Collector] = [ReadingCollector(lambda: chat_metrics(factory))]
+    if not hasattr(chat, "available"):
+        return collectors, server_health(factory)
+    collectors.append(ReadingCollector(lambda: cluster_metrics(chat)))
+
+    def health() -> str | None:
+        if chat.refused is not None:
+            return f"Redis refused this node: {chat.refused}"
+        if not chat.available:
+            return "the link to Redis is down"
+        return server_health(factory)()
+
+    return collectors, health
 
 
 def server_health(factory: LimitedServerFactory) -> Health:

@@ -10,6 +10,7 @@ import sys
 from dataclasses import replace
 from importlib.util import find_spec
 from pathlib import Path
+from typing import Any
 
 from twisted.application.service import IService, MultiService, Service
 from twisted.internet.defer import Deferred, maybeDeferred
@@ -176,7 +177,13 @@ def makeService(options: Options) -> IService:
     parent = supervised(options, [*options["endpoints"], *options["web"]])
     if parent is not None:
         return parent
-    server = make_server_service(options)
+    collectors: list[Any] = []
+    health = None
+    if options["metrics"] is not None:
+        from twisted_tcp._metrics import chat_collectors
+
+        collectors, health = chat_collectors(options["factory"])
+    server = make_server_service(options, collectors, health)
     if options["motd"] is not None:
         reloader = server.getServiceNamed("reload")
         reloader.add(f"--motd {options['motd']}", lambda: _reload_motd(options))

@@ -172,6 +172,8 @@ class RedisChat(ChatCore):
         #: message ('m', its line) or an arrival ('a', the newcomer's nick), and
         #: what to tell once Redis has it (nobody, for an arrival).
         self._outbox: list[tuple[str, str, str, Deferred[None] | None]] = []
+        #: The nodes whose events this node has read (for C{--metrics}).
+        self.nodes_seen: set[str] = set()
         self._outbox_call: IDelayedCall | None = None
 
     # Starting and stopping.
@@ -264,6 +266,11 @@ class RedisChat(ChatCore):
             self._send_outbox()
         elif self._outbox_call is None:
             self._outbox_call = self.clock.callLater(0, self._send_outbox)
+
+    @property
+    def outbox_depth(self) -> int:
+        """How many messages and arrivals wait in the outbox (for C{--metrics})."""
+        return len(self._outbox)
 
     def _send_outbox(self) -> None:
         """
@@ -503,6 +510,8 @@ class RedisChat(ChatCore):
             if member is not None:
                 member.send_text(fields.get("t", ""))
             return
+        if "o" in fields:
+            self.nodes_seen.add(fields["o"])
         key = self.keys.room_of_log(stream)
         room = self.rooms.get(key or "")
         if room is None:
