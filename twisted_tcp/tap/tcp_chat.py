@@ -23,6 +23,7 @@ from twisted_tcp._checks import (
     rate,
 )
 from twisted_tcp._listen import on_every_address
+from twisted_tcp._workers import worker_number
 from twisted_tcp.chat import (
     DEFAULT_ANNOUNCE_LIMIT,
     DEFAULT_FLOOD_BURST,
@@ -143,7 +144,7 @@ class Options(ServerOptions):
             timestamp_format=self["timestamp-format"],
             redis=self["redis"],
             cluster=self["cluster"],
-            node_name=self["node-name"],
+            node_name=_node_name(self["node-name"]),
             heartbeat=self["heartbeat"],
             on_refused=_stop_refused,
         )
@@ -196,6 +197,12 @@ def makeService(options: Options) -> IService:
     options["chat"].setServiceParent(both)
     server.setServiceParent(both)
     return both
+
+
+def _node_name(name: str | None) -> str | None:
+    """C{--node-name}; in worker N of C{--workers}, with C{-N} after it."""
+    number = worker_number()
+    return f"{name}-{number}" if name is not None and number else name
 
 
 def _reload_motd(options: Options) -> None:
