@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -227,6 +228,36 @@ def self_signed(
     )
     cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
     return key_path, cert_path
+
+
+def made(directory: Path, name: str) -> tuple[Path, Path]:
+    """A key and certificate for C{name}, in a directory of their own."""
+    directory.mkdir()
+    return self_signed(directory, common_name=name)
+
+
+def tls_connect(port: int) -> ssl.SSLSocket:
+    """A TLS connection to 127.0.0.1 that takes any certificate (it is looked at)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    return context.wrap_socket(sock)
+
+
+def served_name(sock: ssl.SSLSocket) -> str:
+    """The common name of the certificate a TLS server showed."""
+    der = sock.getpeercert(binary_form=True)
+    assert der is not None
+    subject = x509.load_der_x509_certificate(der).subject
+    (name,) = subject.get_attributes_for_oid(x509.oid.NameOID.COMMON_NAME)
+    return str(name.value)
+
+
+def echoes(sock: ssl.SSLSocket, data: bytes) -> bool:
+    """Whether the server sends C{data} back (read in one C{recv})."""
+    sock.sendall(data)
+    return sock.recv(100) == data
 
 
 def _alt_name(name: str) -> x509.GeneralName:

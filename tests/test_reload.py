@@ -9,42 +9,10 @@ from __future__ import annotations
 import shutil
 import signal
 import socket
-import ssl
 from pathlib import Path
 
-from cryptography import x509
-
-from .support import self_signed
+from .support import echoes, made, served_name, tls_connect
 from .twist_support import Twist
-
-
-def made(directory: Path, name: str) -> tuple[Path, Path]:
-    """A key and certificate for C{name}, in a directory of their own."""
-    directory.mkdir()
-    return self_signed(directory, common_name=name)
-
-
-def tls_connect(port: int) -> ssl.SSLSocket:
-    """A TLS connection to 127.0.0.1 that takes any certificate (it is looked at)."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-    return context.wrap_socket(sock)
-
-
-def served_name(sock: ssl.SSLSocket) -> str:
-    """The common name of the certificate a TLS server showed."""
-    der = sock.getpeercert(binary_form=True)
-    assert der is not None
-    subject = x509.load_der_x509_certificate(der).subject
-    (name,) = subject.get_attributes_for_oid(x509.oid.NameOID.COMMON_NAME)
-    return str(name.value)
-
-
-def echoes(sock: ssl.SSLSocket, data: bytes) -> bool:
-    sock.sendall(data)
-    return sock.recv(100) == data
 
 
 def test_sighup_reloads_the_tls_certificate(

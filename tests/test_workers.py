@@ -6,12 +6,15 @@ replaced, SIGTERM ends them all, and C{--metrics} shows each worker's counts.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import time
 from pathlib import Path
 
-from .support import http_get, samples
+from .redis_support import RedisServer
+from .support import echoes, http_get, made, samples, served_name, tls_connect
 from .twist_support import TWIST, Twist
 
 #: Connections tried before concluding that a worker never accepts one.
@@ -36,7 +39,12 @@ def accepted_by_worker(metrics_port: int) -> dict[str, float]:
 
 
 def alive(pid: int) -> bool:
-    return Path(f"/proc/{pid}").exists()
+    """Whether a process runs (a zombie waiting for its parent to reap it does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def test_workers_share_the_socket_and_are_supervised(
@@ -84,6 +92,27 @@ def test_workers_share_the_socket_and_are_supervised(
     assert not any("Traceback" in line for line in twist.log)
 
 
+def test_workers_stop_when_the_parent_is_killed(
+    tmp_path: Path, twist_runs: list[Twist]
+) -> None:
+    """Workers whose parent was killed with SIGKILL (which it cannot pass on) see
+    their pipes to it close, and stop."""
+    twist = Twist("tcp-echo", "--listen", "tcp:0:interface=127.0.0.1",
+                  "--workers", "2", cwd=tmp_path)  # fmt: skip
+    twist_runs.append(twist)
+    pids = [int(twist.wait_for_log(r"worker \d started: pid (\d+)")[1]) for _ in "12"]
+    for _ in range(2):
+        twist.wait_for_log(r"EchoFactory starting on")
+    twist.process.send_signal(signal.SIGKILL)
+    for _ in range(2):
+        twist.wait_for_log(r"the parent process is gone: stopping")
+    for _ in range(300):
+        if not any(alive(pid) for pid in pids):
+            break
+        time.sleep(0.1)
+    assert not any(alive(pid) for pid in pids)
+
+
 def test_chat_workers_need_redis(tmp_path: Path) -> None:
     """tcp-chat --workers without --redis is a usage error saying why."""
     run = subprocess.run(
@@ -94,3 +123,76 @@ def test_chat_workers_need_redis(tmp_path: Path) -> None:
     )
     assert run.returncode == 64
     assert "--workers needs --redis: each worker is a node of the cluster" in run.stderr
+
+
+def test_workers_serve_tls_and_reload_on_sighup(
+    tmp_path: Path, twist_runs: list[Twist]
+) -> None:
+    """Workers serve an ssl: listener they were handed; SIGHUP to the parent reaches
+    every worker, which then shows the new certificate."""
+    old_key, old_cert = made(tmp_path / "old", "old.example")
+    new_key, new_cert = made(tmp_path / "new", "new.example")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    shutil.copy(old_key, key)
+    shutil.copy(old_cert, cert)
+    twist = Twist("tcp-echo", "--workers", "2", "--listen",
+                  f"ssl:0:interface=127.0.0.1:privateKey={key}:certKey={cert}",
+                  cwd=tmp_path)  # fmt: skip
+    twist_runs.append(twist)
+    port = int(twist.wait_for_log(r"workers \(TLS\) starting on (\d+)")[1])
+    for _ in range(2):
+        twist.wait_for_log(r"EchoFactory \(TLS\) starting on")
+    with tls_connect(port) as sock:
+        assert served_name(sock) == "old.example"
+        assert echoes(sock, b"tls")
+    shutil.copy(new_key, key)
+    shutil.copy(new_cert, cert)
+    twist.process.send_signal(signal.SIGHUP)
+    for _ in range(2):
+        twist.wait_for_log(r"reloaded the certificate and key of ssl:")
+    for _ in range(10):
+        with tls_connect(port) as sock:
+            assert served_name(sock) == "new.example"
+    assert twist.terminate() == -signal.SIGTERM
+
+
+def test_chat_workers_are_nodes_of_one_cluster(
+    tmp_path: Path, twist_runs: list[Twist], redis_server: RedisServer
+) -> None:
+    """tcp-chat --redis --workers 2: each worker is a node of the cluster, ready
+    with its link to Redis, and members see each other's lines whichever worker
+    took them."""
+    twist = Twist("tcp-chat", "--listen", "tcp:0:interface=127.0.0.1",
+                  "--redis", redis_server.url, "--workers", "2",
+                  "--node-name", "n", "--metrics", "tcp:0:interface=127.0.0.1",
+                  cwd=tmp_path)  # fmt: skip
+    twist_runs.append(twist)
+    port = int(twist.wait_for_log(r"workers starting on (\d+)")[1])
+    metrics_port = int(twist.wait_for_log(r"metrics starting on (\d+)")[1])
+    for _ in range(300):
+        if http_get(metrics_port, "/healthz")[0] == 200:
+            break
+        time.sleep(0.1)
+    status, body = http_get(metrics_port, "/metrics")
+    assert status == 200
+    found = samples(body)
+    assert found['twisted_tcp_chat_redis_up{worker="1"}'] == 1
+    assert found['twisted_tcp_chat_redis_up{worker="2"}'] == 1
+    nodes = redis_server.cli("SMEMBERS", "twisted-tcp:nodes")
+    # A node's name in Redis is its --node-name and an instance id: n-1/ID.
+    assert sorted(node.split("/")[0] for node in nodes if node) == ["n-1", "n-2"]
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=30) as first,
+        socket.create_connection(("127.0.0.1", port), timeout=30) as second,
+    ):
+        heard = bytearray()
+        for sock in (first, second):
+            heard = bytearray()
+            while b"Welcome" not in heard:
+                heard += sock.recv(4096)
+        first.sendall(b"across workers\n")
+        while b"> across workers" not in heard:
+            chunk = second.recv(4096)
+            assert chunk
+            heard += chunk
+    assert twist.terminate() == -signal.SIGTERM

@@ -28,7 +28,7 @@ from twisted.application.service import Service
 from twisted.internet.defer import Deferred, gatherResults, succeed
 from twisted.internet.error import CannotListenError, ProcessDone
 from twisted.internet.interfaces import IListeningPort
-from twisted.internet.protocol import Factory, ProcessProtocol
+from twisted.internet.protocol import Factory, ProcessProtocol, connectionDone
 from twisted.logger import Logger
 from twisted.protocols.basic import Int32StringReceiver
 from twisted.python.failure import Failure
@@ -55,16 +55,25 @@ def worker_number() -> int:
 
 
 class _Answerer(Int32StringReceiver):
-    """A worker's end of its pipes: each question read is answered in turn."""
+    """
+    A worker's end of its pipes: each question read is answered in turn. The pipes
+    close when the parent ends, however it ends: the worker then stops too.
+    """
 
     MAX_LENGTH = 1 << 24
 
-    def __init__(self, answers: Answers) -> None:
+    def __init__(self, answers: Answers, reactor: Any) -> None:
         self._answers = answers
+        self._reactor = reactor
 
     def stringReceived(self, string: bytes) -> None:
         answer = self._answers.get(string)
         self.sendString(b"" if answer is None else answer())
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        if self._reactor.running:
+            WorkerChannel.log.warn("the parent process is gone: stopping")
+            self._reactor.stop()
 
 
 class _Answers(Int32StringReceiver):
@@ -87,16 +96,23 @@ class _Answers(Int32StringReceiver):
 
 
 class WorkerChannel(Service):
-    """In a worker: answers the parent's questions on the pipes it was given."""
+    """
+    In a worker: answers the parent's questions on the pipes it was given, and
+    stops the worker when the parent is gone.
+    """
 
-    def __init__(self, answers: Answers) -> None:
+    log = Logger()
+
+    def __init__(self, reactor: Any, answers: Answers) -> None:
+        self._reactor = reactor
         self._answers = answers
 
     def startService(self) -> None:
         super().startService()
         from twisted.internet._posixstdio import StandardIO
 
-        StandardIO(_Answerer(self._answers), stdin=REQUESTS_FD, stdout=ANSWERS_FD)
+        answerer = _Answerer(self._answers, self._reactor)
+        StandardIO(answerer, stdin=REQUESTS_FD, stdout=ANSWERS_FD)
 
 
 class _Worker(ProcessProtocol):

@@ -38,7 +38,7 @@ from twisted_tcp._listen import (
 from twisted_tcp._logging import readable_logs
 from twisted_tcp._reload import Reloader, tls_listeners
 from twisted_tcp._server import LimitedServerFactory
-from twisted_tcp._workers import WorkerChannel, worker_number
+from twisted_tcp._workers import Answers, WorkerChannel, worker_number
 
 if TYPE_CHECKING:
     from prometheus_client.registry import Collector
@@ -310,6 +310,7 @@ def make_server_service(
     readable_logs()
     factory = options["factory"]
     server = ServerService(reactor, factory, options["endpoints"])
+    answers: Answers = {}
     if options["metrics"] is not None:
         from twisted_tcp._metrics import (
             ReadingCollector,
@@ -323,10 +324,12 @@ def make_server_service(
         ready = health or server_health(factory)
         if worker_number():
             # The parent serves --metrics; it asks this worker for its own.
-            WorkerChannel(worker_answers(metrics, ready)).setServiceParent(server)
+            answers = worker_answers(metrics, ready)
         else:
             service = metrics_service(reactor, options["metrics"], metrics, ready)
             service.setServiceParent(server)
+    if worker_number():
+        WorkerChannel(reactor, answers).setServiceParent(server)
     reloader = Reloader(reactor)
     for tls in tls_listeners(server):
         reloader.add(f"the certificate and key of {tls.description}", tls.reload)
