@@ -7,13 +7,13 @@ STAMP := $(VENV)/.installed-test
 
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: test lint docs prometheus systemd browser chat bench bench-quick clean redis-server
+.PHONY: test lint docs prometheus systemd browser irc-client chat bench bench-quick clean redis-server http-peers
 
 # What running needs and nothing more: the project and its dependencies.
 $(RUN_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e ".[redis]"
 	touch $@
 
 # Then the test and lint tools.
@@ -23,7 +23,7 @@ $(STAMP): $(RUN_STAMP)
 
 ## make test: create .venv, install the project with its test extras, lint, run the suite
 ## on Twisted's epoll reactor, then the tests that run on a reactor again on the lean one.
-test: $(STAMP) redis-server browser prometheus systemd lint docs
+test: $(STAMP) redis-server browser http-peers irc-client prometheus systemd lint docs
 	$(BIN)/python -m pytest
 	$(BIN)/python -m pytest --twisted-reactor lean-epoll --reactor-tests-only
 
@@ -80,6 +80,34 @@ browser:
 		fi; \
 	fi
 
+## make http-peers: Debian's nginx-light and tinyproxy, the real server and forward proxy
+## the HTTP client's tests run against (ranges, validators, keep-alive; plain and CONNECT).
+http-peers:
+	@if ! { command -v nginx || test -x /usr/sbin/nginx; } >/dev/null \
+			|| ! command -v tinyproxy >/dev/null; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+				-o DPkg::Lock::Timeout=600 nginx-light tinyproxy >/dev/null; \
+		else \
+			echo "The HTTP client's tests need Debian's nginx-light and tinyproxy packages:" \
+				"sudo apt-get install nginx-light tinyproxy" >&2; \
+			exit 1; \
+		fi; \
+	fi
+
+## make irc-client: Debian's weechat-headless, the real IRC client the IRC tests drive.
+irc-client:
+	@if ! command -v weechat-headless >/dev/null; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+				-o DPkg::Lock::Timeout=600 weechat-headless >/dev/null; \
+		else \
+			echo "The IRC client tests need Debian's weechat-headless package:" \
+				"sudo apt-get install weechat-headless" >&2; \
+			exit 1; \
+		fi; \
+	fi
+
 ## make lint: ruff and mypy over the package, the plugin dropin and the tests.
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -92,13 +120,26 @@ docs: $(STAMP)
 	rm -rf build/api
 	$(BIN)/pydoctor
 
-## make chat: .venv with what running needs (no test or lint tools), then the chat
-## server on port 6666 in the foreground. Ctrl-C stops the server; the shell's trap
-## ends the recipe normally, so make does not report an interrupt.
+## make chat: .venv with what running needs (no test or lint tools; the cluster extra
+## included, so CHAT_OPTIONS may hold --redis URL), then the chat server in the
+## foreground with CHAT_OPTIONS, e.g. make chat CHAT_OPTIONS='--port 7000 --history 20'.
+## Once the server listens, a line names the port to connect to; a server that fails
+## to start prints no such line, and make fails. Ctrl-C stops the server; the shell's
+## trap ends the recipe normally, so make does not report an interrupt.
 CHAT_OPTIONS ?= --port 6666
+chat: SHELL := /bin/bash
+chat: .SHELLFLAGS := -o pipefail -c
 chat: $(RUN_STAMP)
-	@echo "Connect with: $(BIN)/twisted-tcp chat 127.0.0.1 (or source $(BIN)/activate first). Ctrl-C stops the server."
-	@trap 'exit 0' INT; $(BIN)/twist --log-format=text tcp-chat $(CHAT_OPTIONS)
+	@trap 'exit 0' INT; $(BIN)/twist --log-format=text tcp-chat $(CHAT_OPTIONS) | { \
+		trap '' INT; hinted=; \
+		while IFS= read -r line; do \
+			printf '%s\n' "$$line"; \
+			port=$${line##*ChatFactory starting on }; \
+			if [ -z "$$hinted" ] && [ "$$port" != "$$line" ] && [[ "$$port" =~ ^[0-9]+$$ ]]; then \
+				hinted=1; \
+				echo "Connect with: $(BIN)/twisted-tcp chat 127.0.0.1 $$port (or source $(BIN)/activate first). Ctrl-C stops the server."; \
+			fi; \
+		done; }
 
 $(BENCH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[test,bench]"

@@ -10,6 +10,9 @@ Each mode prints one JSON object.
 
 With --other-port (two nodes of one chat cluster), the burst's clients are split
 between the two ports, and the steady load's sender is on PORT, its receivers on P2.
+With --irc-port P (the same chat's IRC door), the burst's receivers are IRC clients
+on P (the sender stays on PORT), and each client of a storm registers on P and joins
+#storm, done at the end of its NAMES.
 With --cpu-of PID (repeatable), the burst and the steady load also report the CPU
 time each of those processes used during the load alone (cpu_s_0, cpu_s_1, ...).
 
@@ -30,6 +33,7 @@ import re
 import statistics
 import time
 from collections.abc import Callable, Coroutine
+from functools import partial
 from typing import Any, cast
 
 import uvloop
@@ -186,8 +190,14 @@ class ChatClient(asyncio.Protocol):
             self.done.set_exception(AssertionError("server closed a receiver"))
 
 
+def _registration(number: int, channel: bytes = b"") -> bytes:
+    """What the Nth IRC client sends to register (and join C{channel})."""
+    joining = b"JOIN %s\r\n" % channel if channel else b""
+    return b"NICK bench%d\r\nUSER b 0 * :b\r\n%s" % (number, joining)
+
+
 async def _members(
-    ports: list[int], count: int, timeout: float, quiet: float = 0.5
+    ports: list[int], count: int, timeout: float, quiet: float = 0.5, irc: bool = False
 ) -> list[ChatClient]:
     """
     COUNT connected chat clients, the Nth on PORTS[N % len(PORTS)]. A server that
@@ -200,6 +210,8 @@ async def _members(
     for number in range(count):
         port = ports[number % len(ports)]
         _, member = await loop.create_connection(ChatClient, "127.0.0.1", port)
+        if irc:
+            member.transport.write(_registration(number))
         members.append(member)
     give_up = time.monotonic() + timeout
     while (silent := time.monotonic() - max(m.last_data for m in members)) < quiet:
@@ -233,13 +245,25 @@ async def _roll_call(members: list[ChatClient], timeout: float) -> None:
 
 
 async def burst(
-    ports: list[int], clients: int, lines: int, timeout: float, watched: list[int]
+    ports: list[int],
+    clients: int,
+    lines: int,
+    timeout: float,
+    watched: list[int],
+    irc_port: int = 0,
 ) -> dict[str, float | str]:
     """
     One sender sends LINES at once; time until every client has every line, and
-    the CPU time the WATCHED processes used meanwhile.
+    the CPU time the WATCHED processes used meanwhile. With IRC_PORT, every
+    client but the sender is an IRC client there.
     """
-    members = await _members(ports, clients, timeout)
+    if irc_port:
+        members = [
+            *await _members(ports[:1], 1, timeout),
+            *await _members([irc_port], clients - 1, timeout, irc=True),
+        ]
+    else:
+        members = await _members(ports, clients, timeout)
     await _roll_call(members, timeout)
     for member in members:
         member.expect(lines, lambda data: data.count(MARK))
@@ -399,17 +423,32 @@ async def _until_idle(pid: int, timeout: float, quiet: float = 0.3) -> float:
 
 
 class StormClient(asyncio.Protocol):
-    """A chat member of a join storm: done once its first line (the welcome) came."""
+    """
+    A chat member of a join storm: done once its first line (the welcome) came, or
+    as an IRC client (given its registration), once its NAMES of #storm ended.
+    """
 
-    def __init__(self) -> None:
+    def __init__(self, registration: bytes = b"") -> None:
         self.welcomed = _outcome()
+        self.registration = registration
+        self.tail = b""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
+        if self.registration:
+            self.transport.write(self.registration)
 
     def data_received(self, data: bytes) -> None:
-        if b"\n" in data and not self.welcomed.done():
+        if self.welcomed.done():
+            return
+        if not self.registration:
+            if b"\n" in data:
+                self.welcomed.set_result(None)
+            return
+        seen = self.tail + data
+        if b" 366 " in seen and b"#storm :" in seen[seen.find(b" 366 ") :]:
             self.welcomed.set_result(None)
+        self.tail = seen[-64:]
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.welcomed.done():
@@ -417,7 +456,7 @@ class StormClient(asyncio.Protocol):
 
 
 async def storm(
-    port: int, clients: int, pid: int, timeout: float
+    port: int, clients: int, pid: int, timeout: float, irc: bool = False
 ) -> dict[str, float | str]:
     """
     CLIENTS connect at once and wait for their welcome: the time until every one is
@@ -427,8 +466,12 @@ async def storm(
     loop = asyncio.get_running_loop()
     before = _rss_kib(pid)
     started = time.perf_counter()
+    registrations = [
+        _registration(n, b"#storm") if irc else b"" for n in range(clients)
+    ]
     connecting = [
-        loop.create_connection(StormClient, "127.0.0.1", port) for _ in range(clients)
+        loop.create_connection(partial(StormClient, sent), "127.0.0.1", port)
+        for sent in registrations
     ]
     members = [member for _, member in await asyncio.gather(*connecting)]
     if unwelcomed := await _all_done([m.welcomed for m in members], timeout):
@@ -461,6 +504,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=20)
     parser.add_argument("--pid", type=int, default=0)
     parser.add_argument("--other-port", type=int, default=0)
+    parser.add_argument("--irc-port", type=int, default=0)
     parser.add_argument(
         "--cpu-of",
         type=int,
@@ -489,7 +533,12 @@ def main() -> None:
         )
     elif arguments.mode == "burst":
         job = burst(
-            ports, arguments.clients, arguments.lines, timeout, arguments.cpu_of
+            ports,
+            arguments.clients,
+            arguments.lines,
+            timeout,
+            arguments.cpu_of,
+            arguments.irc_port,
         )
     elif arguments.mode == "steady":
         job = steady(
@@ -501,7 +550,12 @@ def main() -> None:
             arguments.cpu_of,
         )
     elif arguments.mode == "storm":
-        job = storm(arguments.port, arguments.clients, arguments.pid, timeout)
+        if arguments.irc_port:
+            job = storm(
+                arguments.irc_port, arguments.clients, arguments.pid, timeout, True
+            )
+        else:
+            job = storm(arguments.port, arguments.clients, arguments.pid, timeout)
     else:
         job = idle(arguments.port, arguments.connections, arguments.pid, timeout)
     try:

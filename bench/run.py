@@ -471,6 +471,32 @@ def bench_storm(counts: list[int]) -> dict[int, Result]:
     return results
 
 
+def bench_irc(clients: int, lines: int, storm: int) -> dict[str, Result]:
+    """
+    On one tcp-chat with --irc: the burst to line-protocol receivers, the same burst
+    to IRC receivers, and a storm of IRC clients registering and joining one room.
+    """
+    port, irc = free_port(), free_port()
+    command = [
+        *CHAT_SERVERS["twisted-tcp"](port),
+        "--irc",
+        f"tcp:{irc}:interface=127.0.0.1",
+    ]
+    results = {}
+    for name, extra in (("line", []), ("irc", ["--irc-port", irc])):
+        with server(command, port):
+            results[name] = loadgen(
+                "burst", port, "--clients", clients, "--lines", lines, *extra
+            )
+        print(f"irc burst to {name} receivers: {results[name]}", flush=True)
+    with server(command, port) as process:
+        results["storm"] = loadgen(
+            "storm", port, "--clients", storm, "--pid", process.pid, "--irc-port", irc
+        )
+    print(f"irc storm {storm}: {results['storm']}", flush=True)
+    return results
+
+
 def _peak_rss_kib(pid: int) -> int:
     """A live process's peak RSS so far (VmHWM), or 0 if it has just gone."""
     try:
@@ -600,6 +626,64 @@ def bench_get(size_mib: int, rounds: int) -> dict[str, object]:
             "mb_per_s": statistics.median(rate for rate, _ in runs),
             "peak_mib": max(peak for _, peak in runs),
         }
+    return results
+
+
+def bench_many(files: int, size_kib: int, rounds: int) -> dict[str, Any]:
+    """
+    FILES files of SIZE_KIB from nginx in one run of each client, ROUNDS times in
+    rotating order: in turn over kept-alive connections, and 8 at once; files/s,
+    medians. Every file must arrive whole each time.
+    """
+    root = Path(tempfile.mkdtemp(prefix="bench-many-", dir=SHM))
+    root.chmod(0o755)
+    www = root / "www"
+    www.mkdir()
+    www.chmod(0o755)
+    names = [f"f{number:03d}" for number in range(files)]
+    for name in names:
+        (www / name).write_bytes(os.urandom(size_kib << 10))
+        (www / name).chmod(0o644)
+    out = root / "out"
+    samples: dict[str, list[float]] = {}
+    results: dict[str, Any] = {}
+    try:
+        with http_server(www) as (name, port):
+            results["server"] = name
+            urls = [f"http://127.0.0.1:{port}/{file}" for file in names]
+            (root / "urls").write_text("\n".join(urls) + "\n")
+            ours = [str(BIN / "twisted-tcp"), "get", "-f", "-s", "--remote-name-all"]
+            curl = ["curl", "-f", "-s", "--remote-name-all"]
+            clients = {
+                "get in turn": [*ours, *urls],
+                "get -Z 8": [*ours, "-Z", "--parallel-max", "8", *urls],
+                "curl in turn": [*curl, *urls],
+                "curl -Z 8": [*curl, "-Z", "--parallel-max", "8", *urls],
+                "wget -i": ["wget", "-q", "-i", str(root / "urls")],
+            }
+            order = [
+                client for client, argv in clients.items() if shutil.which(argv[0])
+            ]
+            for round_number in range(rounds + 1):  # The first warms up.
+                shift = round_number % len(order)
+                for client in order[shift:] + order[:shift]:
+                    out.mkdir()
+                    started = time.perf_counter()
+                    subprocess.run(clients[client], cwd=out, check=True)
+                    elapsed = time.perf_counter() - started
+                    saved = sorted(path.name for path in out.iterdir())
+                    if saved != names:
+                        raise RuntimeError(f"{client} saved {len(saved)} of {files}")
+                    shutil.rmtree(out)
+                    if round_number:
+                        samples.setdefault(client, []).append(files / elapsed)
+                        print(
+                            f"many {client}: {files / elapsed:,.0f} files/s", flush=True
+                        )
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    for client, runs in samples.items():
+        results[client] = statistics.median(runs)
     return results
 
 
@@ -750,6 +834,22 @@ def get_rows(get: dict[str, Any], size_mib: int) -> list[str]:
     return rows
 
 
+def many_rows(many: dict[str, Any], files: int, size_kib: int) -> list[str]:
+    rows = []
+    what = f"{files} x {size_kib} KiB ({many.get('server')}), files/s"
+    for ours, ref, target in (
+        ("get in turn", "curl in turn", ">= 1.0x"),
+        ("get in turn", "wget -i", "-"),
+        ("get -Z 8", "curl -Z 8", ">= 1.0x"),
+    ):
+        if ours in many and ref in many:
+            rows.append(
+                f"| {ours} {what} | {many[ours]:,.0f} | {ref} {many[ref]:,.0f} | "
+                f"{ratio(many[ours], many[ref])} | {target} |"
+            )
+    return rows
+
+
 def startup_rows(startup: dict[str, float]) -> list[str]:
     rows = []
     for ours, ref, label, target in (
@@ -796,6 +896,22 @@ def storm_rows(storm: dict[int, Result]) -> list[str]:
     return rows
 
 
+def irc_rows(irc: dict[str, Result], clients: int, storm: int) -> list[str]:
+    line, ircs = (
+        figure(irc["line"], "deliveries_per_s"),
+        figure(irc["irc"], "deliveries_per_s"),
+    )
+    join = figure(irc["storm"], "join_s")
+    return [
+        f"| chat burst {clients} lines to {clients} IRC clients, deliveries/s | "
+        f"{noted(format(ircs, ',.0f'), irc['irc'].get('incomplete'))} | "
+        f"line-protocol receivers {noted(format(line, ',.0f'), irc['line'].get('incomplete'))} | "
+        f"{ratio(ircs, line)} | >= 0.8x |",
+        f"| IRC join storm, {storm:,} clients registering and joining one room, s until all have its NAMES | "
+        f"{noted(f'{join:.2f}', irc['storm'].get('incomplete'))} | - | - | <= 10 s |",
+    ]
+
+
 def cluster_rows(cluster: dict[str, Any], clients: int) -> list[str]:
     one_p99, two_p99 = cluster["one_p99"], cluster["two_p99"]
     note = [f"| cluster runs that did not complete | {cluster['note']} | - | - | - |"]
@@ -819,8 +935,17 @@ def cluster_rows(cluster: dict[str, Any], clients: int) -> list[str]:
 
 
 SECTIONS: Final = (
-    "echo", "ops", "chat", "cluster", "storm", "idle", "get", "startup"
-)  # fmt: skip
+    "echo",
+    "ops",
+    "chat",
+    "irc",
+    "cluster",
+    "storm",
+    "idle",
+    "get",
+    "many",
+    "startup",
+)
 
 
 def main() -> None:
@@ -855,6 +980,9 @@ def main() -> None:
     if "chat" in only:
         chat, rates = bench_chat(clients, clients, seconds, start_rate=20.0)
         rows += chat_rows(chat, rates, clients)
+    if "irc" in only:
+        storm = 2000 if args.quick else 10000
+        rows += irc_rows(bench_irc(clients, clients, storm), clients, storm)
     if "cluster" in only:
         rows += cluster_rows(bench_cluster(clients, clients, seconds), clients)
     if "storm" in only:
@@ -863,6 +991,8 @@ def main() -> None:
         )
     if "get" in only:
         rows += get_rows(bench_get(get_mib, rounds=2 if args.quick else 3), get_mib)
+    if "many" in only:
+        rows += many_rows(bench_many(200, 10, rounds=2 if args.quick else 5), 200, 10)
     if "startup" in only:
         rows += startup_rows(bench_startup(runs=10))
     if "idle" in only:

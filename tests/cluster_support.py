@@ -21,7 +21,8 @@ from twisted.internet.protocol import Protocol, connectionDone
 from twisted.protocols.portforward import ProxyFactory, ProxyServer
 from twisted.python.failure import Failure
 
-from tests.redis_support import free_port, until
+from tests.redis_support import free_port
+from tests.support import until
 
 TWIST = Path(sys.executable).with_name("twist")
 #: Heartbeat of the test nodes, so that lost nodes are found in about a second.

@@ -11,12 +11,9 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 
-from twisted.internet.interfaces import IReactorTime
-from twisted.internet.task import deferLater
+from tests.support import wait_until
 
 #: How long the server may take to start answering or to exit, in seconds.
 START_TIMEOUT = 10.0
@@ -98,17 +95,15 @@ class RedisServer:
         self._wait_until_answering()
 
     def _wait_until_answering(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            assert self.process is not None
-            if self.process.poll() is not None:
-                log = (self.directory / "redis.log").read_text(errors="replace")
-                raise RuntimeError(f"redis-server exited at start:\n{log[-2000:]}")
-            if self.command("PING") == b"+PONG":
-                return
-            if time.monotonic() > deadline:
-                raise RuntimeError("redis-server did not answer in time")
-            time.sleep(0.01)
+        wait_until(self._answers, "redis-server to answer", START_TIMEOUT)
+
+    def _answers(self) -> bool:
+        """Whether the server answers PING; an error if it has exited."""
+        assert self.process is not None
+        if self.process.poll() is not None:
+            log = (self.directory / "redis.log").read_text(errors="replace")
+            raise RuntimeError(f"redis-server exited at start:\n{log[-2000:]}")
+        return self.command("PING") == b"+PONG"
 
     def command(self, *words: str) -> bytes | None:
         """
@@ -182,18 +177,3 @@ class RedisServer:
         """User and system CPU time the server has used so far (from /proc)."""
         fields = Path(f"/proc/{self.pid()}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-async def until(
-    reactor: IReactorTime, condition: Callable[[], bool], seconds: float = 20.0
-) -> None:
-    """
-    Let the reactor run until C{condition()} holds; fail the test if it still does
-    not after C{seconds} (a bound against hanging, far above what any step needs).
-    """
-    step = 0.01
-    for _ in range(int(seconds / step)):
-        if condition():
-            return
-        await deferLater(reactor, step, lambda: None)
-    raise AssertionError(f"condition not met after {seconds} s: {condition}")

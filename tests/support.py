@@ -14,7 +14,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -26,9 +26,9 @@ from cryptography.x509.oid import NameOID
 from hypothesis import strategies as st
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IListeningPort
+from twisted.internet.interfaces import IListeningPort, IReactorTime
 from twisted.internet.protocol import Factory, Protocol, connectionDone
-from twisted.internet.task import Clock
+from twisted.internet.task import Clock, deferLater
 from twisted.internet.testing import StringTransportWithDisconnection
 from twisted.internet.threads import deferToThread
 from twisted.python.failure import Failure
@@ -38,17 +38,43 @@ from twisted_tcp.cli.datagram import stop_listening
 
 #: The longest wait for anything in a test, in seconds: a bound, not a measure.
 PATIENCE = 30.0
+#: Seconds between two looks at a condition a test waits for.
+POLL_STEP = 0.01
 
 
-def until(
-    condition: Callable[[], object], what: str, seconds: float = PATIENCE
-) -> None:
-    """Poll C{condition} every 10 ms until it holds; fail after C{seconds}."""
+def _polls(
+    condition: Callable[[], object], what: str, seconds: float
+) -> Iterator[None]:
+    """
+    The one way tests wait: look at C{condition} until it holds, yielding between
+    looks (the caller waits L{POLL_STEP}); fail the test once C{seconds} have
+    passed without it holding (a bound against hanging, far above what any step
+    needs).
+    """
     deadline = time.monotonic() + seconds
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        time.sleep(0.01)
+            raise AssertionError(f"gave up after {seconds} s waiting for {what}")
+        yield
+
+
+async def until(
+    reactor: IReactorTime,
+    condition: Callable[[], object],
+    seconds: float = PATIENCE,
+    what: str = "a condition",
+) -> None:
+    """Let the reactor run until C{condition()} holds (see L{_polls})."""
+    for _ in _polls(condition, what, seconds):
+        await deferLater(reactor, POLL_STEP)
+
+
+def wait_until(
+    condition: Callable[[], object], what: str, seconds: float = PATIENCE
+) -> None:
+    """L{until} for a test that blocks (a browser, a subprocess), sleeping."""
+    for _ in _polls(condition, what, seconds):
+        time.sleep(POLL_STEP)
 
 
 def connect(
@@ -295,8 +321,26 @@ def raw_server(
     return port, f"http://127.0.0.1:{port_of(port)}/"
 
 
-#: The C{twisted-tcp get} command of the environment running the tests.
-GET_COMMAND = [str(Path(sys.executable).with_name("twisted-tcp")), "get"]
+#: The C{twisted-tcp} command of the environment running the tests.
+COMMAND = [str(Path(sys.executable).with_name("twisted-tcp"))]
+GET_COMMAND = [*COMMAND, "get"]
+
+
+def run(*argv: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
+    """Run C{twisted-tcp ARGV...} to completion on C{stdin}, capturing its output."""
+    return subprocess.run(
+        [*COMMAND, *argv], input=stdin, capture_output=True, timeout=60
+    )
+
+
+async def run_against(
+    *argv: str, stdin: bytes = b""
+) -> subprocess.CompletedProcess[bytes]:
+    """L{run} in a thread, so that a server on the test's reactor can answer."""
+    result: subprocess.CompletedProcess[bytes] = await deferToThread(
+        run, *argv, stdin=stdin
+    )
+    return result
 
 
 def run_get(*argv: str, cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:

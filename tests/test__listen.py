@@ -150,7 +150,11 @@ def test_good_endpoints(reactor: Any, tmp_path: Path) -> None:
         ),
         (
             FileNotFoundError(errno.ENOENT, "No such file", "1", None, b"/no/a.lock"),
-            "cannot listen on /no/a.lock: No such file",
+            "cannot listen on /no/a: no directory /no",
+        ),
+        (
+            PermissionError(errno.EACCES, "Permission denied", "1", None, b"/r/a.lock"),
+            "cannot listen on /r/a: Permission denied",
         ),
     ],
 )
@@ -175,6 +179,19 @@ def test_cannot_listen_message(error: Exception, message: str) -> None:
 def test_unmapped(host: str, plain: str) -> None:
     """IPv4-mapped IPv6 addresses become the IPv4 address; others are unchanged."""
     assert unmapped(host) == plain
+
+
+@pytest_twisted.ensureDeferred
+async def test_unix_socket_in_a_missing_directory(reactor: Any, tmp_path: Path) -> None:
+    """A UNIX socket in a directory that does not exist is reported by the
+    socket's path and the missing directory, not by the lock file beside it."""
+    missing = tmp_path / "missing"
+    endpoint = server_endpoint(reactor, f"unix:{missing}/chat.sock")
+    with pytest.raises(OSError) as raised:
+        await endpoint.listen(Factory.forProtocol(Protocol))
+    assert cannot_listen(raised.value) == (
+        f"cannot listen on {missing}/chat.sock: no directory {missing}"
+    )
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ import pytest
 import pytest_twisted
 from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
 from twisted.internet.protocol import Factory
-from twisted.internet.task import Clock, deferLater
+from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport, StringTransportWithDisconnection
 from twisted.internet.threads import deferToThread
 from twisted.logger import LogLevel, capturedLogs
@@ -24,7 +24,15 @@ from twisted_tcp.echo import EchoFactory, EchoProtocol
 from twisted_tcp.greet import GreetingFactory
 
 from .chat_support import ChatHarness
-from .support import clock_of, connect, port_of, read_until_closed, stop, take
+from .support import (
+    clock_of,
+    connect,
+    port_of,
+    read_until_closed,
+    stop,
+    take,
+    until,
+)
 
 
 def line_echo(**options: Any) -> EchoFactory:
@@ -383,8 +391,7 @@ async def test_shutdown_notice_then_close_at_once(reactor: Any) -> None:
     port = reactor.listenTCP(0, factory, interface="127.0.0.1")
     try:
         received = deferToThread(exchange_until_closed, port_of(port), b"Ann\n")
-        while not factory.connections:
-            await deferLater(reactor, 0.01)
+        await until(reactor, lambda: bool(factory.connections))
         await stop(port)
         await factory.shutdown()
         assert await received == b"Welcome\r\nHello, Ann!\r\n* server shutting down\r\n"

@@ -22,7 +22,6 @@ from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.error import ConnectionDone, ConnectionLost
 from twisted.internet.interfaces import IListeningPort
 from twisted.internet.protocol import Protocol, connectionDone
-from twisted.internet.task import deferLater
 from twisted.internet.testing import StringTransport, StringTransportWithDisconnection
 from twisted.internet.threads import deferToThread
 from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
@@ -33,7 +32,7 @@ from twisted_tcp.chat import ChatFactory, ChatProtocol, make_chat
 from twisted_tcp.chat import room as chat_room
 
 from .chat_support import ChatHarness, lines, local_chat, say, take
-from .support import port_of, stop
+from .support import port_of, stop, until
 from .support import take as take_now
 
 
@@ -90,6 +89,25 @@ def test_empty_lines_ignored(room: ChatHarness) -> None:
     take(out)
     alice.dataReceived(b"\n  \r\n\t\n\x1b\n")
     assert lines(out) == []
+
+
+@pytest.mark.parametrize(
+    ("padding", "kept"), [(" " * 128, " " * 4), ("\t" * 9, " " * 4), ("  ", "  ")]
+)
+def test_long_white_space_runs_are_cut(
+    room: ChatHarness, padding: str, kept: str
+) -> None:
+    """
+    A run of more than 4 white-space characters in a line reaches the room as 4
+    spaces, so padding cannot push text to the start of a row; shorter runs stay.
+    """
+    alice, out = room.join()
+    take(out)
+    say(alice, f"hi{padding}<bob> fake", f"/me waves{padding}x")
+    assert lines(out) == [
+        f"[{room.stamp()}] <guest-1> hi{kept}<bob> fake",
+        f"[{room.stamp()}] * guest-1 waves{kept}x",
+    ]
 
 
 @pytest.mark.parametrize("nick", ["a", "Alice", "x" * 30, "n1_c-k"])
@@ -969,8 +987,7 @@ async def churn(reactor: Any, count: int) -> tuple[int, int]:
         assert all(c.lines[0].startswith("* Welcome, guest-") for c in clients)
         assert len(local_chat(chat).rooms["#lobby"]) == count
         await leave_all(reactor, clients)
-        while chat.connections:
-            await deferLater(reactor, 0.01)
+        await until(reactor, lambda: not chat.connections)
         return counting.writes, counting.written
     finally:
         await stop(port)

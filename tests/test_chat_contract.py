@@ -16,8 +16,7 @@ import pytest_twisted
 from twisted.internet.defer import maybeDeferred
 from twisted.internet.testing import StringTransportWithDisconnection
 
-from tests.redis_support import until
-from tests.support import connect
+from tests.support import connect, until
 from twisted_tcp.chat import ChatFactory, ChatProtocol, make_chat, texts
 
 _ports = count(50000)
@@ -64,6 +63,10 @@ class Chat:
     def __init__(self, reactor: Any, redis_url: str | None, **options: Any) -> None:
         self.reactor = reactor
         max_send_queue = options.pop("max_send_queue", 1 << 20)
+        flood = {
+            "flood_rate": options.pop("flood_rate", 0),
+            "flood_burst": options.pop("flood_burst", 10),
+        }
         cluster: dict[str, Any] = {"redis": redis_url, "heartbeat": 0.2}
         if redis_url is None:
             cluster = {}
@@ -75,7 +78,10 @@ class Chat:
             **options,
         )
         self.factory = ChatFactory(
-            self.chat, clock=reactor, flood_rate=0, max_send_queue=max_send_queue
+            self.chat,
+            clock=reactor,
+            max_send_queue=max_send_queue,
+            **flood,
         )
         self.members: list[Member] = []
 
@@ -316,3 +322,33 @@ async def test_slow_reader_dropped_and_the_room_told(chat: Any) -> None:
     dropped = texts.dropped("bob", texts.QUEUE_EXCEEDED)
     await alice.has(dropped)
     assert bob.transport.disconnected or not bob.transport.connected
+
+
+@pytest_twisted.ensureDeferred
+async def test_nick_race_has_one_winner(chat: Any) -> None:
+    """Two members asking for one nick at once: one gets it, the other is told who."""
+    room = await chat()
+    alice, bob = await room.join("alice"), await room.join("bob")
+    alice.say("/nick Zed")
+    bob.say("/nick zed")
+    await until(
+        room.reactor, lambda: "zed" in (alice.nick.casefold(), bob.nick.casefold())
+    )
+    winner, loser = (alice, bob) if alice.nick == "Zed" else (bob, alice)
+    asked = "zed" if loser is bob else "Zed"
+    await loser.has(f"error: {texts.nick_taken(asked, winner.nick)}")
+    assert loser.nick in ("alice", "bob")
+
+
+@pytest_twisted.ensureDeferred
+async def test_flood_is_paced_not_dropped(chat: Any) -> None:
+    """Past the burst, a member's lines go out at the flood rate, all, in order."""
+    room = await chat(flood_rate=20, flood_burst=2)
+    alice = await room.join("alice")
+    alice.say(*(f"n{number}" for number in range(6)))
+    last = texts.said(STAMP, "alice", "n5")
+    got = await alice.lines_until(last)
+    assert [line for line in got if line != texts.paced(20)] == [
+        texts.said(STAMP, "alice", f"n{number}") for number in range(6)
+    ]
+    assert got.count(texts.paced(20)) == 1

@@ -26,7 +26,7 @@ from twisted_tcp.chat.history import (
 )
 
 from .chat_support import ChatHarness, lines, say
-from .support import PATIENCE, until
+from .support import PATIENCE, wait_until
 from .twist_support import Twist
 
 
@@ -221,13 +221,13 @@ def test_files_cut_short_by_another_program_cost_no_connection(
         alice.sendall(b"before\n")
         chat_lines(bob, b"> before\r\n")
         wal = database.with_name("h.db-wal")
-        until(lambda: wal.exists() and wal.stat().st_size > 0, "the first write")
+        wait_until(lambda: wal.exists() and wal.stat().st_size > 0, "the first write")
         for path in files:
             if path.exists():
                 os.truncate(path, 0)
         alice.sendall(b"after\n")
         chat_lines(bob, b"> after\r\n")
-        until(
+        wait_until(
             lambda: wal.stat().st_size > 0 or server.process.poll() is not None,
             "the next write",
         )

@@ -29,7 +29,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from .cluster_support import Node
 from .redis_support import RedisServer, free_port
 from .support import PATIENCE as WAIT
-from .support import until
+from .support import wait_until
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 TWIST = Path(sys.executable).with_name("twist")
@@ -78,7 +78,7 @@ class ChatServer:
                 ],
                 cwd=self.directory, stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
-        until(lambda: "Site starting on" in self.log.read_text(), "twist to start")
+        wait_until(lambda: "Site starting on" in self.log.read_text(), "twist to start")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -490,7 +490,7 @@ def test_page_on_a_cluster_node(
     near.start()
     far.start()
     try:
-        until(lambda: near.ready() and far.ready(), "both nodes to serve")
+        wait_until(lambda: near.ready() and far.ready(), "both nodes to serve")
         page = Page(tab, f"http://127.0.0.1:{web}/")
         tcp = Nc(far.port)
         try:

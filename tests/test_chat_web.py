@@ -21,6 +21,7 @@ from twisted.internet.endpoints import serverFromString
 from twisted.internet.error import ConnectionAborted
 from twisted.internet.testing import StringTransportWithDisconnection
 from twisted.internet.threads import deferToThread
+from twisted.logger import LogLevel, capturedLogs
 from twisted.python.failure import Failure
 
 from twisted_tcp.chat import ChatFactory
@@ -561,6 +562,27 @@ def test_a_websocket_counts_once() -> None:
     assert frames_of(frames)[0][0][1].startswith(b"* Welcome, guest-1!")
     _, refused = http_connection(chat)
     assert refused.value().endswith(b"error: too many connections (max 1)\r\n")
+
+
+def test_null_origin_is_judged_as_any_other() -> None:
+    """An Origin of null (a sandboxed or file page) gets 403 as a foreign origin
+    does, and is let in when --web-origin names it."""
+    chat = Chat()
+    refused = Browser(chat.websockets, origin="null")
+    assert refused.response.startswith(b"HTTP/1.1 403 ")
+    chat.websockets = ChatWebSocketFactory(chat.factory, OriginPolicy(["null"]))
+    allowed = Browser(chat.websockets, origin="null")
+    assert allowed.response.startswith(b"HTTP/1.1 101 ")
+
+
+def test_nul_in_a_path_is_not_found() -> None:
+    """A path holding a NUL byte (/%00) is a 404, not a server error."""
+    chat = Chat()
+    protocol, transport = http_connection(chat)
+    with capturedLogs() as events:
+        protocol.dataReceived(b"GET /%00 HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert transport.value().startswith(b"HTTP/1.1 404 ")
+    assert [event for event in events if event["log_level"] >= LogLevel.warn] == []
 
 
 # Over real sockets, through the web site.

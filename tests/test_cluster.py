@@ -13,7 +13,8 @@ import pytest_twisted
 from twisted.internet.task import deferLater
 
 from tests.cluster_support import FAST, Client, join, start_nodes
-from tests.redis_support import RedisServer, until
+from tests.redis_support import RedisServer
+from tests.support import until
 from twisted_tcp.chat.texts import NOT_DELIVERED, RESTORED, UNAVAILABLE
 
 

@@ -13,7 +13,8 @@ from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.protocol import Protocol
 
 from tests.cluster_support import FAST, Client, join, start_nodes
-from tests.redis_support import RedisServer, until
+from tests.redis_support import RedisServer
+from tests.support import until
 
 
 class Monitor(Protocol):

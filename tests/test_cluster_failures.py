@@ -20,7 +20,8 @@ import pytest_twisted
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 
 from tests.cluster_support import FAST, Client, Cut, Node, join, start_nodes
-from tests.redis_support import RedisServer, until
+from tests.redis_support import RedisServer
+from tests.support import until
 from twisted_tcp.chat.texts import (
     NO_SERVICE,
     NOT_DELIVERED,

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import pytest_twisted
 
-from tests.redis_support import RedisServer, until
-from tests.support import self_signed
+from tests.redis_support import RedisServer
+from tests.support import self_signed, until
 from twisted_tcp.chat.cluster.address import RedisAddress, parse_redis_url
 from twisted_tcp.chat.cluster.link import (
     RedisLink,

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest_twisted
 
-from tests.redis_support import RedisServer, until
+from tests.redis_support import RedisServer
+from tests.support import until
 from twisted_tcp.chat.cluster.address import parse_redis_url
 from twisted_tcp.chat.cluster.link import RedisLink
 from twisted_tcp.chat.cluster.reader import StreamReader, stream_id

@@ -7,21 +7,26 @@ the order of events it is about (see C{docs/cluster.md}).
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
 from itertools import count
+from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_twisted
+from twisted.internet.task import deferLater
 from twisted.internet.testing import StringTransportWithDisconnection
+from twisted.logger import capturedLogs, formatEvent
 
-from tests.redis_support import RedisServer, until
-from tests.support import connect
+from tests.redis_support import RedisServer
+from tests.support import connect, until
 from twisted_tcp.chat import ChatFactory, ChatProtocol, make_chat
 from twisted_tcp.chat.cluster.service import RedisChat
-from twisted_tcp.chat.core import MAX_LISTED
+from twisted_tcp.chat.listing import MAX_LISTED
 from twisted_tcp.chat.texts import RESTORED
 
 _ports = count(40000)
@@ -609,3 +614,84 @@ def test_refusal_leaves_an_application_its_process(redis_server: RedisServer) ->
         "carried on after Redis error",
         "its own exit hook ran",
     ]
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_newcomer_gone_before_it_had_a_nick_is_not_logged_nameless(
+    reactor: Any, nodes: Any
+) -> None:
+    """
+    A connection that ends before Redis has given it a nick is not logged as a
+    nameless member leaving: it was never logged as connected either.
+    """
+    node = await nodes()
+    with capturedLogs() as events:
+        member = node.connect()
+        member.transport.loseConnection()
+        other = await node.join()
+    texts = [formatEvent(event) for event in events]
+    assert [text for text in texts if " left (" in text] == []
+    assert f"{other.nick} connected" in texts
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_unreachable_redis_is_said_once_not_at_each_retry(
+    reactor: Any, tmp_path: Path
+) -> None:
+    """
+    A node whose Redis does not answer (a wrong port) logs one warning naming the
+    address and the error, however many times its links try again, and says when
+    Redis is there at last; no attempt is logged on its own.
+    """
+    redis = RedisServer(tmp_path / "redis")
+    chat = make_chat(redis=redis.url, reactor=reactor, heartbeat=0.2)
+    assert isinstance(chat, RedisChat)
+    attempts: list[str] = []
+    with capturedLogs() as events:
+        chat.startService()
+        told = chat.command.on_unreachable
+
+        def counted(error: str) -> None:
+            attempts.append(error)
+            told(error)
+
+        chat.command.on_unreachable = counted
+        try:
+            await until(reactor, lambda: len(attempts) >= 4)
+            redis.start()
+            await until(reactor, lambda: chat.available)
+        finally:
+            chat.shutdown()
+            await chat.stopService()
+            redis.stop()
+    logged = [formatEvent(event) for event in events]
+    warned = [line for line in logged if "cannot reach Redis" in line]
+    assert len(warned) == 1
+    assert f"127.0.0.1:{redis.port}" in warned[0]
+    assert "refused" in warned[0]
+    assert [line for line in logged if "retry" in line.casefold()] == []
+    assert "Redis available: newcomers are let in" in logged
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_redis_freeze_does_not_look_like_a_lost_node(
+    reactor: Any, nodes: Any, redis_server: RedisServer
+) -> None:
+    """
+    Redis frozen for longer than a heartbeat lifetime lets every node's heartbeat
+    expire; once it runs again no node declares another lost: heartbeats missed
+    while a node could not reach Redis itself do not count against the others.
+    """
+    first, second = await nodes(), await nodes()
+    alice, bob = await first.join(), await second.join()
+    os.kill(redis_server.pid(), signal.SIGSTOP)
+    try:
+        await deferLater(reactor, 5 * 0.2 * 2, lambda: None)
+    finally:
+        os.kill(redis_server.pid(), signal.SIGCONT)
+
+    # Three heartbeat lifetimes: the nodes hear each other again, and judge again.
+    await deferLater(reactor, 3 * 5 * 0.2, lambda: None)
+    bob.say("still here")
+    await until(reactor, lambda: alice.has("<" + bob.nick + "> still here"))
+    assert not [line for line in alice.lines + bob.lines if "server lost" in line]

@@ -25,10 +25,10 @@ from twisted.internet.endpoints import (
 )
 from twisted.internet.interfaces import IListeningPort
 from twisted.internet.protocol import Protocol
-from twisted.internet.task import Clock, deferLater
+from twisted.internet.task import Clock
 from twisted.internet.threads import deferToThread
 
-from twisted_tcp.echo import EchoFactory, EchoProtocol
+from twisted_tcp.echo import EchoFactory, MirrorProtocol
 
 from .support import (
     Collector,
@@ -40,6 +40,7 @@ from .support import (
     self_signed,
     splits,
     stop,
+    until,
 )
 
 # In-memory tests.
@@ -174,15 +175,6 @@ def pending_output(transport: Any) -> int:
     return held
 
 
-async def wait_for(reactor: Any, condition: Any, timeout: float = 20.0) -> None:
-    """Poll C{condition} every 10 ms until it holds; fail after C{timeout}."""
-    for _ in range(int(timeout / 0.01)):
-        if condition():
-            return
-        await deferLater(reactor, 0.01)
-    raise AssertionError(f"condition never held: {condition}")
-
-
 @pytest_twisted.ensureDeferred
 async def test_megabyte_of_random_binary_echoed_exactly(reactor: Any) -> None:
     """1 MiB of random bytes comes back exactly, then the server closes on our EOF."""
@@ -254,58 +246,80 @@ class NonReader(Protocol):
             self.all_back.callback(None)
 
 
-class EchoWithoutPushback(EchoProtocol):
+class MeasuredEcho(MirrorProtocol):
+    """The echo protocol, keeping the most it ever held unsent and what it read."""
+
+    def dataReceived(self, data: bytes) -> None:
+        super().dataReceived(data)
+        factory = self.factory
+        assert isinstance(factory, MeasuredFactory)
+        factory.read += len(data)
+        factory.most_held = max(factory.most_held, pending_output(self.transport))
+
+
+class EchoWithoutPushback(MeasuredEcho):
     """The echo protocol with backpressure switched off, for a control experiment."""
 
     def output_producer(self) -> None:
         return None
 
 
-async def flood_without_reading(reactor: Any, pushback: bool) -> tuple[int, Any]:
-    """
-    Flood an echo server with 24 MiB from a client that does not read, until the
-    client can send no more; return the server's unsent bytes then, and the client.
-    """
-    factory = EchoFactory()
-    if not pushback:
-        factory.protocol = EchoWithoutPushback
-    port = listen(reactor, factory)
-    flooder = NonReader(os.urandom(24 << 20))
-    await client(reactor, port, flooder)
-    await wait_for(reactor, lambda: len(factory.connections) == 1)
-    [server] = factory.connections
-    stable = 0
-    last = -1
-    while stable < 20:  # 20 polls in a row without the client sending anything.
-        await deferLater(reactor, 0.02)
-        now = pending_output(flooder.transport)
-        stable = stable + 1 if now == last else 0
-        last = now
-    held = pending_output(server.transport)
-    await stop(port)
-    return held, flooder
+class MeasuredFactory(EchoFactory):
+    """An echo factory whose protocols say the most any of them held unsent."""
+
+    read = 0
+    most_held = 0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.protocol = MeasuredEcho
+
+
+FLOOD = 24 << 20
 
 
 @pytest_twisted.ensureDeferred
 async def test_client_that_never_reads_cannot_grow_server_memory(reactor: Any) -> None:
-    """A client sending 24 MiB without reading leaves at most ~1 MiB queued server-side,
-    and once it reads, every byte comes back."""
-    held, flooder = await flood_without_reading(reactor, pushback=True)
-    assert held <= 1 << 20
-    assert (
-        pending_output(flooder.transport) > 8 << 20
-    )  # The flood really was held back.
-    flooder.transport.resumeProducing()
-    await flooder.all_back.addTimeout(60, reactor)
-    flooder.transport.loseConnection()
+    """A client sending 24 MiB without reading makes the server stop reading from it
+    with at most ~1 MiB queued, and once it reads, every byte comes back without
+    the server ever holding more."""
+    factory = MeasuredFactory()
+    port = listen(reactor, factory)
+    flooder = NonReader(os.urandom(FLOOD))
+    try:
+        await client(reactor, port, flooder)
+        sender: Any = flooder.transport
+        await until(reactor, lambda: len(factory.connections) == 1)
+        [server] = factory.connections
+        transport: Any = server.transport
+        await until(reactor, lambda: transport.producerPaused)
+        assert factory.most_held <= 1 << 20
+        # The flood really was held back: most of it still waits in the client.
+        assert pending_output(sender) > 8 << 20
+        sender.resumeProducing()
+        await flooder.all_back.addTimeout(60, reactor)
+        assert (factory.read, factory.most_held <= 1 << 20) == (FLOOD, True)
+        sender.loseConnection()
+    finally:
+        await stop(port)
 
 
 @pytest_twisted.ensureDeferred
 async def test_without_pushback_the_flood_would_pile_up(reactor: Any) -> None:
-    """The control for the test above: without pushback the server queues the flood."""
-    held, flooder = await flood_without_reading(reactor, pushback=False)
-    assert held > 8 << 20
-    flooder.transport.abortConnection()
+    """The control for the test above: without pushback the server reads the whole
+    flood of a client that does not read, and queues most of it."""
+    factory = MeasuredFactory()
+    factory.protocol = EchoWithoutPushback
+    port = listen(reactor, factory)
+    flooder = NonReader(os.urandom(FLOOD))
+    try:
+        await client(reactor, port, flooder)
+        await until(reactor, lambda: factory.read == FLOOD)
+        assert factory.most_held > 8 << 20
+        sender: Any = flooder.transport
+        sender.abortConnection()
+    finally:
+        await stop(port)
 
 
 def reset_mid_transfer(port: int) -> None:
@@ -324,7 +338,7 @@ async def test_abrupt_reset_mid_transfer(reactor: Any) -> None:
     port = listen(reactor, factory)
     try:
         await deferToThread(reset_mid_transfer, port_of(port))
-        await wait_for(reactor, lambda: not factory.connections)
+        await until(reactor, lambda: not factory.connections)
         assert factory._per_host == {}
         collector = Collector(b"still here", half_close=True)
         await client(reactor, port, collector)
@@ -342,7 +356,7 @@ async def test_max_connections_refusal_line(reactor: Any) -> None:
         holders = [Collector(), Collector()]
         for holder in holders:
             await client(reactor, port, holder)
-        await wait_for(reactor, lambda: len(factory.connections) == 2)
+        await until(reactor, lambda: len(factory.connections) == 2)
         refused = Collector()
         await client(reactor, port, refused)
         assert await refused.done.addTimeout(10, reactor) == (

@@ -21,8 +21,9 @@ VENV = Path(sys.executable).parent.parent
 
 
 def test_make_chat_installs_only_what_running_needs(tmp_path: Path) -> None:
-    """make chat on a fresh checkout installs the project without its test extras
-    (no ruff, mypy, pytest), then serves the chat on port 6666."""
+    """make chat on a fresh checkout installs the project with its cluster extra (so
+    --redis works) but without its test extras (no ruff, mypy, pytest), then serves
+    the chat on port 6666."""
     planned = subprocess.run(
         ["make", "--dry-run", "chat", f"VENV={tmp_path / 'venv'}"],
         cwd=CHECKOUT,
@@ -32,9 +33,27 @@ def test_make_chat_installs_only_what_running_needs(tmp_path: Path) -> None:
         timeout=60,
     ).stdout
     installs = [line for line in planned.splitlines() if " pip install " in line]
-    assert installs[-1].endswith("pip install --quiet -e .")
+    assert installs[-1].endswith('pip install --quiet -e ".[redis]"')
     assert "[test]" not in planned
     assert "twist --log-format=text tcp-chat --port 6666" in planned
+
+
+def test_make_chat_that_cannot_start_fails_without_a_hint() -> None:
+    """When the server cannot start (its port is taken), make chat prints no line
+    saying how to connect, and fails."""
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [
+                "make", "--no-print-directory", "chat", f"VENV={VENV}",
+                f"--old-file={VENV}/.installed-run",
+                f"CHAT_OPTIONS=--listen tcp:{port}:interface=127.0.0.1",
+            ],
+            cwd=CHECKOUT, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert "Connect with" not in result.stdout + result.stderr
+    assert f"twist: cannot listen on 127.0.0.1 port {port}" in result.stderr
+    assert result.returncode != 0
 
 
 def _as_on_a_terminal() -> None:
@@ -67,6 +86,9 @@ def test_ctrl_c_ends_make_chat_quietly() -> None:
                 break
         else:
             raise AssertionError(f"the server did not start: {make.communicate()}")
+        hint = make.stdout.readline()
+        assert hint.startswith(f"Connect with: {VENV}/bin/twisted-tcp chat 127.0.0.1 ")
+        assert hint.split()[5] == started[1]  # The port it really listens on.
         with socket.create_connection(("127.0.0.1", int(started[1])), 10) as user:
             # Welcomed: the reactor runs, and handles SIGINT from now on.
             assert user.recv(1024).startswith(b"* Welcome")

@@ -264,11 +264,13 @@ def test_busy_port_is_one_line(outside: Path, plugin: str, kind: int) -> None:
 
 
 def test_unix_socket_in_missing_directory_is_one_line(outside: Path) -> None:
-    """A UNIX socket that cannot be made ends twist with one line naming the path."""
+    """A UNIX socket that cannot be made ends twist with one line naming the
+    socket's path (not its lock file's) and the missing directory."""
     result = run_twist("tcp-echo", "--listen", "unix:missing/echo.sock", cwd=outside)
     assert (result.returncode, result.stdout) == (1, "")
-    assert result.stderr == (
-        "twist: cannot listen on missing/echo.sock.lock: No such file or directory\n"
+    assert (
+        result.stderr
+        == "twist: cannot listen on missing/echo.sock: no directory missing\n"
     )
 
 

@@ -9,7 +9,10 @@ import re
 import resource
 import selectors
 import socket
+import subprocess
+import sys
 import time
+import tomllib
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,6 +21,7 @@ import pytest
 import pytest_twisted
 from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import MultiService
+from twisted.copyright import version as twisted_version
 from twisted.internet import udp
 from twisted.internet.endpoints import (
     TCP4ClientEndpoint,
@@ -30,6 +34,7 @@ from twisted.python import usage
 from twisted.web.server import Site
 
 from twisted_tcp._listen import listen_backlog
+from twisted_tcp._version import __version__
 from twisted_tcp.chat import ChatFactory, LocalChat
 from twisted_tcp.chat.history import SQLiteHistory
 from twisted_tcp.echo import EchoFactory
@@ -39,9 +44,12 @@ from twisted_tcp.tap._common import ServerService
 from twisted_tcp.udp_echo import MAX_DATAGRAM, UDPEchoProtocol
 
 from .support import Collector, port_of, read_until_closed
-from .twist_support import Twist
+from .twist_support import TWIST, Twist
 
 OptionsT = TypeVar("OptionsT", bound=usage.Options)
+
+
+CHECKOUT = Path(__file__).resolve().parent.parent
 
 
 def listeners(service: MultiService) -> list[Any]:
@@ -202,16 +210,24 @@ def test_greet_defaults() -> None:
         (tcp_greet, ["--greeting", "{0}"], "bad greeting"),
         (tcp_greet, ["--exit-word", ""], "exit word"),
         (tcp_chat, ["--flood-burst", "0"], "expected a whole number >= 1, got 0"),
-        (tcp_chat, ["--motd", "/nonexistent/motd"], "cannot read --motd"),
+        (tcp_chat, ["--history-db", "h.db"], "--history-db needs --history N"),
+        (tcp_chat, ["--irc-password", "x"], "--irc-password needs --irc"),
+        (tcp_chat, ["--irc", "bogus:1"], "bad endpoint 'bogus:1'"),
+        (
+            tcp_chat,
+            ["--irc", "tcp:0", "--timestamp-format", "%H]"],
+            r"--irc needs a --timestamp-format without \]",
+        ),
         (udp_echo, ["--mode", "lower"], "unknown mode"),
         (udp_echo, ["--interface", "bogus.test"], "an IPv4 or IPv6 address, got bog"),
         (udp_echo, ["--rate", "-5"], "expected a whole number >= 0, got -5"),
     ],
 )
 def test_usage_errors(module: Any, argv: list[str], message: str) -> None:
-    """Bad option values are usage errors that say what is wrong."""
-    with pytest.raises(usage.UsageError, match=message):
+    """Bad option values are usage errors that say what is wrong, in plain words."""
+    with pytest.raises(usage.UsageError, match=message) as raised:
         parsed(module.Options, *argv)
+    assert not str(raised.value).startswith("Parameter type enforcement failed")
 
 
 def test_chat_options_reach_factory(tmp_path: Path) -> None:
@@ -257,14 +273,30 @@ def test_bad_default_room_is_a_usage_error(room: str) -> None:
         parsed(tcp_chat.Options, "--default-room", room)
 
 
-def test_unusable_history_db_is_a_usage_error(tmp_path: Path) -> None:
-    """A history file that is not a database, or cannot be created, is refused."""
+def test_unusable_history_db_stops_the_start(tmp_path: Path) -> None:
+    """A history file that is not a database, or cannot be created, stops twist
+    with one line saying so."""
     garbage = tmp_path / "garbage.db"
     garbage.write_bytes(b"this is not an SQLite database" * 100)
-    with pytest.raises(usage.UsageError, match="not a usable history database"):
-        parsed(tcp_chat.Options, "--history-db", str(garbage))
-    with pytest.raises(usage.UsageError, match="cannot open the history database"):
-        parsed(tcp_chat.Options, "--history-db", str(tmp_path / "no" / "such.db"))
+    with pytest.raises(SystemExit, match=r"^twist: .* not a usable history database"):
+        parsed(tcp_chat.Options, "--history", "5", "--history-db", str(garbage))
+    missing = str(tmp_path / "no" / "such.db")
+    with pytest.raises(SystemExit, match=r"^twist: cannot open the history database"):
+        parsed(tcp_chat.Options, "--history", "5", "--history-db", missing)
+
+
+def test_start_errors_are_one_line_without_the_usage(tmp_path: Path) -> None:
+    """A server that cannot start for want of a usable file says why in one line
+    on stderr, without the usage, and exits 1."""
+    (tmp_path / "garbage.db").write_bytes(b"this is not an SQLite database" * 100)
+    result = subprocess.run(
+        [str(TWIST), "tcp-chat", "--history", "5", "--history-db", "garbage.db"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        "twist: garbage.db is not a usable history database (file is not a database)\n"
+    )
 
 
 def test_chat_defaults() -> None:
@@ -279,11 +311,30 @@ def test_chat_defaults() -> None:
     assert (chat.default_room, chat.settings.announce_limit) == ("#lobby", 200)
 
 
+def test_redis_without_its_packages_names_commands_that_install_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """--redis where txredisapi is missing stops twist with one line naming the
+    commands of this checkout that install the cluster extra (no package of the
+    project's name is published)."""
+    monkeypatch.setitem(sys.modules, "txredisapi", None)
+    with pytest.raises(SystemExit) as stopped:
+        parsed(tcp_chat.Options, "--redis", "redis://127.0.0.1:6379")
+    assert str(stopped.value) == (
+        "twist: --redis needs the txredisapi and hiredis packages: make chat"
+        " installs them, as does pip install '.[redis]' in the checkout"
+    )
+    extras = tomllib.loads((CHECKOUT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    assert {"txredisapi>=1.6", "hiredis>=3.0"} <= set(extras["redis"])
+
+
 def test_oversized_motd_refused(tmp_path: Path) -> None:
     """A MOTD file over 64 KiB is refused as a mistake."""
     motd = tmp_path / "motd.txt"
     motd.write_bytes(b"x" * (64 * 1024 + 1))
-    with pytest.raises(usage.UsageError, match="over 65536 bytes"):
+    with pytest.raises(SystemExit, match="over 65536 bytes"):
         parsed(tcp_chat.Options, "--motd", str(motd))
 
 
@@ -539,3 +590,29 @@ def test_connections_past_what_descriptors_allow_get_the_error_line(
         with socket.create_connection(("127.0.0.1", port), timeout=30) as extra:
             refused = read_until_closed(extra)
     assert refused == f"error: too many connections (max {capacity})\r\n".encode()
+
+
+@pytest.mark.parametrize("plugin", ["tcp-echo", "udp-echo"])
+def test_version_is_the_projects(plugin: str, tmp_path: Path) -> None:
+    """twist PLUGIN --version names twisted-tcp's version (and Twisted's)."""
+    result = subprocess.run(
+        [str(TWIST), plugin, "--version"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0
+    assert result.stdout == f"twisted-tcp {__version__} (Twisted {twisted_version})\n"
+
+
+def test_servers_log_no_factory_objects(
+    tmp_path: Path, twist_runs: list[Twist]
+) -> None:
+    """Starting and stopping, a server logs where it listens, never Twisted's
+    'Starting factory <... object at 0x...>' lines."""
+    server = Twist("tcp-chat", "--listen", "tcp:0:interface=127.0.0.1",
+                   "--web", "tcp:0:interface=127.0.0.1", cwd=tmp_path)  # fmt: skip
+    twist_runs.append(server)
+    server.wait_for_log(r"Starting reactor")
+    server.terminate()
+    log = "".join(server.log)
+    assert "ChatFactory starting on" in log and "Site starting on" in log
+    assert " object at 0x" not in log

@@ -18,8 +18,7 @@ from twisted.logger import capturedLogs, formatEvent
 
 from twisted_tcp.udp_echo import MAX_BURST, MAX_DATAGRAM, UDPEchoProtocol
 
-from .redis_support import until as until_on
-from .support import port_of, stop
+from .support import port_of, stop, until
 
 
 class FakeDatagramTransport:
@@ -245,7 +244,7 @@ async def bounce_between_two_servers(reactor: Any, same_port: bool) -> int:
     try:
         with capturedLogs() as events:
             second.transport.write(b"loop?", ("127.0.0.1", port_of(one)))
-            await until_on(
+            await until(
                 reactor,
                 lambda: any(
                     "refused" in formatEvent(event) or "dropped" in formatEvent(event)

@@ -12,6 +12,7 @@ the user set one.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -366,12 +367,16 @@ def unmapped(host: str) -> str:
 def cannot_listen(error: CannotListenError | OSError) -> str:
     """
     A one-line message for an endpoint that cannot be listened on: an address taken
-    or not this machine's (L{CannotListenError}), or a UNIX socket's lock file that
-    cannot be made (an L{OSError} naming it).
+    or not this machine's (L{CannotListenError}), or a UNIX socket whose lock file
+    (C{PATH.lock}, which Twisted makes beside it) cannot be made (an L{OSError}
+    naming that file): the message names the socket, and a missing directory.
     """
     if isinstance(error, OSError):
-        path = _text(error.filename2 or error.filename)
-        return f"cannot listen on {path}: {error.strerror}"
+        path = _text(error.filename2 or error.filename).removesuffix(".lock")
+        reason = error.strerror
+        if error.errno == errno.ENOENT:
+            reason = f"no directory {os.path.dirname(path) or '.'}"
+        return f"cannot listen on {path}: {reason}"
     if error.interface is None:  # A UNIX socket: port is its path.
         where = _text(error.port)
     else:

@@ -165,7 +165,7 @@ def cluster_metrics(chat: RedisChat) -> Iterator[Metric]:
     yield gauge(
         "chat_redis_outbox",
         "Messages and arrivals waiting to be sent to Redis.",
-        chat.outbox_depth,
+        len(chat.outbox),
     )
     yield gauge(
         "chat_nodes_seen",

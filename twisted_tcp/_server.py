@@ -131,6 +131,9 @@ class LimitedServerFactory(Factory[Protocol]):
     """
 
     log = Logger()
+    #: The port already logs C{NAME starting on PORT}; Twisted's C{Starting factory
+    #: <... object at 0x...>} beside it says nothing more.
+    noisy = False
 
     def __init__(
         self,

@@ -17,6 +17,15 @@ CRLF = b"\r\n"
 # paragraph separators, which some terminals and editors treat as line breaks.
 _UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
 
+# IRC's formatting codes: bold, italics, underline, strike-through, monospace,
+# reverse, reset, and colours with their numbers (C{\x03FG[,BG]}, C{\x04RRGGBB}).
+_FORMATTING_CODES = "\x02\x1d\x1f\x1e\x11\x16\x0f\x03\x04"
+_FORMATTING = re.compile(
+    "[\x02\x1d\x1f\x1e\x11\x16\x0f]"
+    "|\x03(?:[0-9]{1,2}(?:,[0-9]{1,2})?)?"
+    "|\x04(?:[0-9a-fA-F]{6}(?:,[0-9a-fA-F]{6})?)?"
+)
+
 # A C1 control, or a byte 0x80-0x9F that is not part of valid UTF-8 (decoded as a
 # lone surrogate by surrogateescape).
 _C1 = re.compile("[\x80-\x9f\udc80-\udc9f]")
@@ -89,6 +98,29 @@ def sanitize(text: str) -> str:
     return "".join(
         char for char in text if unicodedata.category(char) not in _UNSAFE_CATEGORIES
     )
+
+
+def sanitize_keeping_formatting(text: str) -> str:
+    """L{sanitize}, but IRC's formatting codes are kept (see L{strip_formatting})."""
+    text = text.replace("\t", " ")
+    if text.isprintable():
+        return text
+    return "".join(
+        char
+        for char in text
+        if char in _FORMATTING_CODES
+        or unicodedata.category(char) not in _UNSAFE_CATEGORIES
+    )
+
+
+def has_formatting(text: str) -> bool:
+    """Whether C{text} holds an IRC formatting code."""
+    return not text.isprintable() and _FORMATTING.search(text) is not None
+
+
+def strip_formatting(text: str) -> str:
+    """C{text} without its IRC formatting codes, colour numbers included."""
+    return _FORMATTING.sub("", text) if has_formatting(text) else text
 
 
 def neutralise_c1(data: bytes) -> bytes:

@@ -1,15 +1,18 @@
 """
 A scripted HTTP server for the client's tests: each request's head is recorded and
-answered by a function of it, then the connection ends as the answer says (closed,
-reset, or left open), so a test can stage a fault at any point of an exchange.
+answered by a function of it, then the connection is closed or left open; a test
+resets the open ones (L{ScriptedServer.reset}) when the client has read what it
+was sent, so a fault can be staged at any point of an exchange.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
+from twisted.internet import ssl
 from twisted.internet.interfaces import IListeningPort
 from twisted.internet.protocol import Factory, Protocol
 
@@ -18,10 +21,10 @@ from ..support import port_of, stop
 
 @dataclass(frozen=True)
 class Answer:
-    """Bytes to send, then how the connection ends."""
+    """Bytes to send, then whether the connection is closed or left open."""
 
     data: bytes
-    end: Literal["close", "reset", "stall"] = "close"
+    end: Literal["close", "stall"] = "close"
 
 
 @dataclass(frozen=True)
@@ -68,25 +71,51 @@ class _Exchange(Protocol):
         self.transport.write(answer.data)
         if answer.end == "close":
             self.transport.loseConnection()
-        elif answer.end == "reset":
-            self.transport.abortConnection()  # type: ignore[attr-defined]
 
 
 class ScriptedServer:
     """Listens on 127.0.0.1; C{answer} decides each reply; C{requests} records."""
 
-    def __init__(self, reactor: Any, answer: Callable[[Request], Answer]) -> None:
+    def __init__(
+        self,
+        reactor: Any,
+        answer: Callable[[Request], Answer],
+        tls: tuple[Path, Path] | None = None,
+    ) -> None:
+        """With C{tls} (a key and its certificate), the server speaks HTTPS."""
         self.answer = answer
         self.requests: list[Request] = []
         self.open: set[_Exchange] = set()
-        self.port: IListeningPort = reactor.listenTCP(
-            0, Factory.forProtocol(lambda: _Exchange(self)), interface="127.0.0.1"
-        )
-        self.url = f"http://127.0.0.1:{port_of(self.port)}"
+        factory = Factory.forProtocol(lambda: _Exchange(self))
+        if tls is None:
+            self.port: IListeningPort = reactor.listenTCP(
+                0, factory, interface="127.0.0.1"
+            )
+        else:
+            key, certificate = tls
+            options = ssl.PrivateCertificate.loadPEM(
+                certificate.read_bytes() + key.read_bytes()
+            ).options()
+            self.port = reactor.listenSSL(0, factory, options, interface="127.0.0.1")
+        scheme = "http" if tls is None else "https"
+        self.url = f"{scheme}://127.0.0.1:{port_of(self.port)}"
 
-    async def stop(self) -> None:
-        """Stop listening; cut the connections left open."""
+    def reset(self) -> None:
+        """Reset (RST) every connection left open."""
         for exchange in list(self.open):
             assert exchange.transport is not None
             exchange.transport.abortConnection()  # type: ignore[attr-defined]
+
+    def reset_at(self, size: int) -> Callable[[int], None]:
+        """An C{on_progress} hook: L{reset} once the client has C{size} bytes."""
+
+        def progress(received: int) -> None:
+            if received == size:
+                self.reset()
+
+        return progress
+
+    async def stop(self) -> None:
+        """Stop listening; reset the connections left open."""
+        self.reset()
         await stop(self.port)

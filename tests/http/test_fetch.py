@@ -608,6 +608,7 @@ async def test_cli_remote_name_silent_json(
         "saved": "page.html",
         "exit_code": 0,
         "error": None,
+        "attempts": 1,
     }
     assert (tmp_path / "page.html").read_bytes() == PAGE
 
@@ -633,6 +634,7 @@ async def test_cli_json_on_failure(reactor: Any, web: str, tmp_path: Path) -> No
         "saved": None,
         "exit_code": 22,
         "error": message,
+        "attempts": 1,
     }
     assert result.returncode == 22
     assert result.stderr == f"twisted-tcp: {message}\n".encode()

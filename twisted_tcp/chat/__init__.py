@@ -4,6 +4,7 @@ speak (see C{docs/chat-protocol.md}). One core, two backends:
 
     - L{core}: the rules every backend shares, and the service interface;
     - L{texts}: every line members are sent;
+    - L{listing}: the answers to C{/who} and C{/rooms};
     - L{room}: one room's members in this process, and coalesced delivery to them;
     - L{service}: L{LocalChat}, the backend of one process;
     - L{cluster}: L{RedisChat}, the backend of a node sharing rooms through Redis;

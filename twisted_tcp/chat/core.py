@@ -9,18 +9,16 @@ The chat's core: what every backend shares, so that each rule is written once.
     - L{ChatCore}: the rules every backend applies before it touches shared state
       (validation, the arrival policy, the answers built from what the backend
       knows), over the few operations a backend implements (see L{ChatCore});
-    - the answers to C{/who} and C{/rooms}, capped at L{MAX_LISTED} entries.
 
 Every line members are sent is built by L{twisted_tcp.chat.texts}.
 """
 
 from __future__ import annotations
 
-import heapq
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred
@@ -44,15 +42,22 @@ DEFAULT_TIMESTAMP_FORMAT: Final = "%Y/%m/%d %H:%M:%S"
 #: Seconds a newcomer's join waits to be announced, so that a client that names
 #: itself with C{/nick} as its first line is announced under that nick.
 ARRIVAL_GRACE: Final = 1.0
-#: Most entries C{/who} and C{/rooms} list; a notice after the listing says how many
-#: more there are. Their answers thus stay small whatever the size of the chat: an
-#: asker is never dropped for its send queue by the answer to its own question.
-#: The number in a listing's first line is how many lines follow, always.
-MAX_LISTED: Final = 1000
-#: Characters of a room's topic that C{/rooms} shows.
-LISTED_TOPIC: Final = 80
 
 Completion = Deferred[None] | None
+#: White-space characters in a row that a line keeps; a longer run is cut to this
+#: many spaces (see L{tidy}).
+MAX_SPACES: Final = 4
+_LONG_SPACE: Final = re.compile(rf"\s{{{MAX_SPACES + 1},}}")
+
+
+def tidy(text: str) -> str:
+    """
+    A member's line as the chat takes it: stripped, and no run of white space in it
+    longer than L{MAX_SPACES}. Padding would otherwise push the rest of a message to
+    the start of the next row of a terminal or the page, where it would look like a
+    line of its own (another member's).
+    """
+    return _LONG_SPACE.sub(" " * MAX_SPACES, text.strip())
 
 
 def nick_key(nick: str) -> str:
@@ -261,6 +266,22 @@ class ChatCore(Service):
         seconds = self.clock.seconds() if when is None else when
         return texts.timestamp(self.settings.timestamp_format, seconds)
 
+    def _new_room(self, name: str) -> Room:
+        """A room of this chat's members here, called C{name}."""
+        from twisted_tcp.chat.room import Room
+
+        return Room(
+            name,
+            clock=self.clock,
+            encoding=self.settings.encoding,
+            announce_limit=self.settings.announce_limit,
+            overflowed=self._overflowed,
+        )
+
+    def _overflowed(self, member: Member) -> None:
+        """A room could not deliver to C{member}: it is dropped."""
+        raise NotImplementedError
+
     def greeting(self, member: ChatMember) -> list[str]:
         """What a newcomer is shown first: the welcome and the message of the day."""
         return [texts.welcome(member.nick), *self.settings.motd]
@@ -362,70 +383,3 @@ def enter_room(
             return False
         member.send_text(line)
     return member.room is room
-
-
-def first_by_nick(members: Iterable[tuple[str, float]]) -> list[tuple[str, float]]:
-    """
-    The L{MAX_LISTED} first of C{members} (nick, connected since) in the order
-    C{/who} lists them: by nick, ignoring case.
-    """
-    return heapq.nsmallest(MAX_LISTED, members, key=lambda entry: nick_key(entry[0]))
-
-
-def tell_who(
-    member: ChatMember,
-    room: str,
-    listed: list[tuple[str, float]],
-    total: int,
-    timestamp: Callable[[float], str],
-) -> None:
-    """
-    Answer C{/who}: a count of the lines that follow, the C{listed} members (see
-    L{first_by_nick}) of C{room}, and how many of its C{total} are not listed.
-    """
-    member.send_text(texts.who_header(room, len(listed)))
-    for nick, since in listed:
-        member.send_text(texts.who_entry(nick, timestamp(since)))
-    _tell_unlisted(member, total - len(listed), "")
-
-
-class RoomEntry(NamedTuple):
-    """A room as C{/rooms} sees it."""
-
-    key: str
-    name: str
-    population: int
-    topic: str
-
-
-def most_crowded(rooms: Iterable[RoomEntry]) -> list[RoomEntry]:
-    """The L{MAX_LISTED} most crowded of C{rooms} (of equal ones, the first by key)."""
-    return heapq.nsmallest(
-        MAX_LISTED, rooms, key=lambda room: (-room.population, room.key)
-    )
-
-
-def tell_rooms(member: ChatMember, listed: list[RoomEntry], total: int) -> None:
-    """
-    Answer C{/rooms}: a count of the lines that follow, the C{listed} rooms (see
-    L{most_crowded}) by name, and how many of C{total} rooms are not listed.
-    """
-    member.send_text(texts.rooms_header(len(listed)))
-    for room in sorted(listed, key=lambda room: room.key):
-        member.send_text(
-            texts.rooms_entry(room.name, room.population, _excerpt(room.topic))
-        )
-    _tell_unlisted(member, total - len(listed), " rooms")
-
-
-def _tell_unlisted(member: ChatMember, count: int, what: str) -> None:
-    """After a listing cut at L{MAX_LISTED}: how many entries it left out."""
-    if count > 0:
-        member.send_text(texts.unlisted(count, what))
-
-
-def _excerpt(topic: str) -> str:
-    """A topic as C{/rooms} shows it: at most L{LISTED_TOPIC} characters."""
-    if len(topic) <= LISTED_TOPIC:
-        return topic
-    return topic[: LISTED_TOPIC - 3] + "..."

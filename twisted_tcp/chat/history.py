@@ -75,7 +75,7 @@ class MemoryHistory:
         self._rooms.clear()
 
 
-class HistoryFileError(ValueError):
+class HistoryFileError(OSError):
     """The history database cannot be opened or is not one of ours."""
 
 

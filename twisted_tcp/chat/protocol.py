@@ -23,10 +23,10 @@ from twisted_tcp._server import (
     LimitedServerFactory,
     ServerCounters,
 )
-from twisted_tcp._text import CRLF, sanitize
+from twisted_tcp._text import CRLF, sanitize, strip_formatting
 from twisted_tcp._writethrough import write_through
 from twisted_tcp.chat import texts
-from twisted_tcp.chat.core import ChatService, Completion
+from twisted_tcp.chat.core import ChatService, Completion, tidy
 from twisted_tcp.chat.room import Room
 
 DEFAULT_MAX_LINE: Final = 1024
@@ -155,6 +155,10 @@ class ChatProtocol(FramedServerProtocol):
         if not self.deliver(message + CRLF):
             self.chat.drop(self)
 
+    def send_text(self, text: str) -> None:
+        """A line for this member alone, without IRC formatting codes."""
+        super().send_text(strip_formatting(text))
+
     def evict(self) -> None:
         """Throw the client out at once, unsent output and all (it does not read)."""
         self.factory.counters.slow_dropped += 1
@@ -204,7 +208,7 @@ class ChatProtocol(FramedServerProtocol):
     # Input.
 
     def messageReceived(self, message: bytes) -> None:
-        line = sanitize(self.decode(message)).strip()
+        line = tidy(sanitize(self.decode(message)))
         if not line:
             return
         if line.casefold() == "quit":

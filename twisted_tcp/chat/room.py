@@ -8,6 +8,9 @@ a large room (over C{announce_limit} members) are not announced one by one but s
 up in one line every L{SUMMARY_PERIOD} seconds, so a join storm of M members costs M
 lines to each member at most, not M for every one of them (see
 C{docs/chat-protocol.md}, "Large rooms").
+
+A line holding IRC formatting codes (said by an IRC member) is delivered with them to
+members whose C{formatting} attribute is true, and without them to the others.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Final
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
-from twisted_tcp._text import CRLF, encode
+from twisted_tcp._text import CRLF, encode, has_formatting, strip_formatting
 from twisted_tcp.chat import texts
 from twisted_tcp.chat.core import Member, room_key
 
@@ -59,7 +62,7 @@ class Room:
         self._encoding = encoding
         self._announce_limit = announce_limit
         self._overflowed = overflowed
-        self._pending: list[tuple[bytes, Member | None]] = []
+        self._pending: list[tuple[bytes, bytes | None, Member | None]] = []
         self._pending_bytes = 0
         self._flushing = False
         self._delivery: IDelayedCall | None = None
@@ -104,11 +107,20 @@ class Room:
         """
         Send a line to every member but C{exclude}, by the end of this reactor turn.
         """
-        self.post_encoded(self.encode(text), exclude)
+        if has_formatting(text):
+            plain = self.encode(strip_formatting(text))
+            self.post_encoded(plain, exclude, rich=self.encode(text))
+        else:
+            self.post_encoded(self.encode(text), exclude)
 
-    def post_encoded(self, line: bytes, exclude: Member | None = None) -> None:
-        """Send an encoded line to every member but C{exclude} (see L{post})."""
-        self._pending.append((line, exclude))
+    def post_encoded(
+        self, line: bytes, exclude: Member | None = None, rich: bytes | None = None
+    ) -> None:
+        """
+        Send an encoded line to every member but C{exclude} (see L{post}); C{rich}
+        is the line with its formatting codes, for the members that show them.
+        """
+        self._pending.append((line, rich, exclude))
         self._pending_bytes += len(line)
         if self._pending_bytes >= MAX_BATCH:
             self.flush()
@@ -141,27 +153,21 @@ class Room:
                     self._delivery.cancel()
                 self._delivery = None
 
-    def _deliver(self, pending: list[tuple[bytes, Member | None]]) -> list[Member]:
+    def _deliver(
+        self, pending: list[tuple[bytes, bytes | None, Member | None]]
+    ) -> list[Member]:
         """
         Write C{pending} to every member, each line joined into one write, leaving out
         each line's excluded member. Returns the members whose queue overflowed.
-
-        An excluded member's bytes are cut out of the joined batch as it is served:
-        a join storm excludes a member per line, and a copy of the batch for each
-        of them at once would cost their number times its size.
         """
-        everything = b"".join(line for line, _ in pending)
-        batch = memoryview(everything)
-        spans: dict[Member, list[tuple[int, int]]] = {}
-        end = 0
-        for line, excluded in pending:
-            start, end = end, end + len(line)
-            if excluded is not None:
-                spans.setdefault(excluded, []).append((start, end))
+        plain = _Batch([(line, excluded) for line, _, excluded in pending])
+        rich = plain
+        if any(formatted is not None for _, formatted, _ in pending):
+            rich = _Batch([(f or line, excluded) for line, f, excluded in pending])
         overflowing = []
         for member in self.members:
-            cut = spans.get(member)
-            data = everything if cut is None else _without(batch, cut)
+            batch = rich if getattr(member, "formatting", False) else plain
+            data = batch.for_member(member)
             if data and not member.deliver(data):
                 overflowing.append(member)
         return overflowing
@@ -224,6 +230,29 @@ class Room:
         if self._summary is not None and self._summary.active():
             self._summary.cancel()
         self._summary = None
+
+
+class _Batch:
+    """
+    Lines joined into one write. An excluded member's bytes are cut out as it is
+    served: a join storm excludes a member per line, and a copy of the batch for
+    each of them at once would cost their number times its size.
+    """
+
+    def __init__(self, lines: list[tuple[bytes, Member | None]]) -> None:
+        self.everything = b"".join(line for line, _ in lines)
+        self.spans: dict[Member, list[tuple[int, int]]] = {}
+        end = 0
+        for line, excluded in lines:
+            start, end = end, end + len(line)
+            if excluded is not None:
+                self.spans.setdefault(excluded, []).append((start, end))
+
+    def for_member(self, member: Member) -> bytes:
+        cut = self.spans.get(member)
+        if cut is None:
+            return self.everything
+        return _without(memoryview(self.everything), cut)
 
 
 def _without(batch: memoryview, cut: list[tuple[int, int]]) -> bytes:

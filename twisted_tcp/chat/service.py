@@ -19,16 +19,18 @@ from twisted_tcp.chat.core import (
     ChatSettings,
     Completion,
     Member,
-    RoomEntry,
     enter_room,
-    first_by_nick,
-    most_crowded,
     nick_key,
     room_key,
+)
+from twisted_tcp.chat.history import HistoryStore, MemoryHistory
+from twisted_tcp.chat.listing import (
+    RoomEntry,
+    first_by_nick,
+    most_crowded,
     tell_rooms,
     tell_who,
 )
-from twisted_tcp.chat.history import HistoryStore, MemoryHistory
 from twisted_tcp.chat.room import Room
 
 
@@ -71,13 +73,7 @@ class LocalChat(ChatCore):
             limit = self.settings.history
             stored = self.history_store.load(key, limit) if limit else []
             self._history[key] = deque(stored, maxlen=limit)
-            room = self.rooms[key] = Room(
-                name,
-                clock=self.clock,
-                encoding=self.settings.encoding,
-                announce_limit=self.settings.announce_limit,
-                overflowed=self._overflowed,
-            )
+            room = self.rooms[key] = self._new_room(name)
         return room
 
     def _leave_room(self, member: ChatMember) -> Room | None:

@@ -15,6 +15,8 @@ from twisted_tcp._text import sanitize
 
 #: Why a member whose send queue overflowed is dropped (in the log and the notice).
 QUEUE_EXCEEDED: Final = "send queue exceeded"
+#: Why the members of a node declared lost leave, as the others are told.
+SERVER_LOST: Final = "server lost"
 #: Why the members of a stopping node leave, as the others are told.
 SHUTTING_DOWN: Final = "server shutting down"
 #: The reason a member's departure from a room gives when it went to another room;

@@ -88,8 +88,8 @@ class Interruption:
 
 async def _exit_with_code(running: Deferred[int], interruption: Interruption) -> None:
     """Wait for the command; exit with its code, after its one-line complaint."""
-    from twisted_tcp._http_parser import HTTPError
     from twisted_tcp.cli.errors import ClientError
+    from twisted_tcp.http.errors import HTTPError
 
     try:
         code = await running

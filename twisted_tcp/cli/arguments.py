@@ -13,14 +13,13 @@ from typing import Any
 
 from twisted_tcp._checks import (
     encoding,
-    non_negative_int,
     positive_int,
     positive_seconds,
     remote_port,
     seconds,
 )
-from twisted_tcp._defaults import DEFAULT_MAX_REDIRECTS, DEFAULT_USER_AGENT
 from twisted_tcp._version import __version__
+from twisted_tcp.cli.get_options import REMOTE, add_arguments
 
 
 def _nick(value: str) -> str:
@@ -35,6 +34,26 @@ def _add_target(parser: argparse.ArgumentParser) -> None:
     """The HOST and PORT arguments every client takes."""
     parser.add_argument("host", help="name or address of the server")
     parser.add_argument("port", type=remote_port, help="its port")
+
+
+def _add_tls(parser: argparse.ArgumentParser) -> None:
+    """The TLS options of the line clients."""
+    parser.add_argument(
+        "--tls", action="store_true",
+        help="connect over TLS, verifying the server's certificate and name as get "
+        "does",
+    )  # fmt: skip
+    parser.add_argument(
+        "--cacert", metavar="FILE",
+        help="with --tls: trust the CA certificate(s) in this PEM file instead of "
+        "the system's",
+    )  # fmt: skip
+    parser.add_argument(
+        "--cert", metavar="FILE",
+        help="with --tls: present this client certificate (PEM, with its key unless "
+        "--key is given)",
+    )  # fmt: skip
+    parser.add_argument("--key", metavar="FILE", help="the private key of --cert (PEM)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
             "--encoding", type=encoding, default="utf-8",
             help="text encoding on the wire (default: utf-8)",
         )  # fmt: skip
+        _add_tls(sub)
 
     datagram = commands.add_parser(
         "udp",
@@ -156,31 +176,30 @@ def _add_get(commands: Any) -> None:
         "line and headers are printed.",
     )
     getter.add_argument(
-        "url", metavar="URL", help="http:// or https:// URL (http:// if none is given)"
-    )
-    target = getter.add_mutually_exclusive_group()
-    target.add_argument(
-        "-o",
-        "--output",
-        metavar="FILE",
-        help="save the body here (- for standard output)",
-    )
-    target.add_argument(
-        "-O",
-        "--remote-name",
-        action="store_true",
-        help="save under the last part of the URL's path",
-    )
+        "url", metavar="URL", nargs="+",
+        help="http:// or https:// URL (http:// if none is given); several are "
+        "fetched in turn over connections kept open, or at once with -Z",
+    )  # fmt: skip
     getter.add_argument(
-        "-L", "--location", action="store_true", help="follow redirects"
-    )
+        "-o", "--output", metavar="FILE", action="append", dest="outputs",
+        help="save the next URL's body here (- for standard output)",
+    )  # fmt: skip
     getter.add_argument(
-        "--max-redirs",
-        type=non_negative_int,
-        default=DEFAULT_MAX_REDIRECTS,
-        metavar="N",
-        help=f"most redirects to follow (default: {DEFAULT_MAX_REDIRECTS})",
-    )
+        "-O", "--remote-name", action="append_const", const=REMOTE, dest="outputs",
+        help="save the next URL's body under the last part of its path",
+    )  # fmt: skip
+    getter.add_argument(
+        "--remote-name-all", action="store_true",
+        help="-O for every URL without -o",
+    )  # fmt: skip
+    getter.add_argument(
+        "-Z", "--parallel", action="store_true",
+        help="fetch the URLs at once rather than in turn",
+    )  # fmt: skip
+    getter.add_argument(
+        "--parallel-max", type=positive_int, default=50, metavar="N",
+        help="with -Z, at most N transfers at a time (default: %(default)s)",
+    )  # fmt: skip
     getter.add_argument(
         "-i",
         "--include",
@@ -194,49 +213,9 @@ def _add_get(commands: Any) -> None:
         help="write the response head to FILE (- for standard output)",
     )
     getter.add_argument(
-        "-f",
-        "--fail",
-        action="store_true",
-        help="fail (exit 22) on HTTP status 400 or more",
-    )
-    getter.add_argument(
-        "--connect-timeout",
-        type=positive_seconds,
-        default=30.0,
-        metavar="S",
-        help="seconds allowed to connect (default: 30)",
-    )
-    getter.add_argument(
-        "-m",
-        "--max-time",
-        type=positive_seconds,
-        metavar="S",
-        help="seconds allowed for the whole transfer",
-    )
-    getter.add_argument(
-        "--max-filesize",
-        type=non_negative_int,
-        metavar="BYTES",
-        help="largest body accepted (after decoding)",
-    )
-    getter.add_argument(
-        "--compressed",
-        action="store_true",
-        help="ask for gzip or deflate and decode every content coding listed",
-    )
-    getter.add_argument(
         "-s", "--silent", action="store_true", help="no head, no progress bar"
     )
-    getter.add_argument("-A", "--user-agent", default=DEFAULT_USER_AGENT, metavar="UA")
-    getter.add_argument(
-        "--cacert", metavar="FILE", help="trust the CA certificate(s) in this PEM file"
-    )
-    getter.add_argument(
-        "-k",
-        "--insecure",
-        action="store_true",
-        help="do not verify the server's certificate",
-    )
+    add_arguments(getter)
     getter.add_argument(
         "--json",
         action="store_true",

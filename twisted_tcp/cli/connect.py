@@ -10,7 +10,7 @@ import ipaddress
 from typing import Any, Final, TypeVar
 
 import idna
-from twisted.internet.endpoints import HostnameEndpoint, connectProtocol
+from twisted.internet.endpoints import HostnameEndpoint, connectProtocol, wrapClientTLS
 from twisted.internet.error import ConnectError, DNSLookupError
 from twisted.internet.protocol import Protocol
 
@@ -23,15 +23,20 @@ CONNECT_TIMEOUT: Final = 10.0
 P = TypeVar("P", bound=Protocol)
 
 
-async def connect_tcp(reactor: Any, host: str, port: int, protocol: P) -> P:
+async def connect_tcp(
+    reactor: Any, host: str, port: int, protocol: P, tls: Any = None
+) -> P:
     """
-    Connect C{protocol} to C{host}:C{port} (see L{host_to_reach}).
+    Connect C{protocol} to C{host}:C{port} (see L{host_to_reach}), over TLS if
+    C{tls} is a connection creator (L{twisted_tcp.cli.tls.tls_for}).
 
     @raise ClientError: exit code 6 if the name is none or does not resolve, 7 if no
         address accepts the connection.
     """
     name = host_to_reach(host)
-    endpoint = HostnameEndpoint(reactor, name, port, timeout=CONNECT_TIMEOUT)
+    endpoint: Any = HostnameEndpoint(reactor, name, port, timeout=CONNECT_TIMEOUT)
+    if tls is not None:
+        endpoint = wrapClientTLS(tls, endpoint)
     try:
         await connectProtocol(endpoint, protocol)
     except DNSLookupError:

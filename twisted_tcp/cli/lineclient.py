@@ -19,6 +19,7 @@ from twisted_tcp._text import encode
 from twisted_tcp.cli.errors import ClientError
 from twisted_tcp.cli.exitcodes import EXIT_CONNECTION_LOST, EXIT_OK
 from twisted_tcp.cli.printer import Printer
+from twisted_tcp.http.tls import verification_error
 
 #: In raw mode, how long the server must stay quiet after it answered (or after we
 #: connected) before the next message goes out.
@@ -38,7 +39,8 @@ class LineClient(Protocol):
     @param wait: once input is done, close after this many seconds without data.
     @param quit_line: sent when input ends (the chat client's C{/quit}), or C{None}.
     @ivar finished: fires with the exit code when the session is over, or fails with
-        a L{ClientError} when the connection broke or the session was abandoned.
+        a L{ClientError} when the connection broke or the session was abandoned (a
+        L{twisted_tcp.http.errors.CertificateError} when TLS failed).
         Cancelling it (Ctrl-C) aborts the connection.
     @ivar holding: while true, queued lines wait instead of going out (a subclass
         holds them until the server has answered its opening request).
@@ -118,18 +120,19 @@ class LineClient(Protocol):
         self.printer.close()
         if self.finished.called:
             return
-        complaint = None
-        if not self._closing:
+        error: Exception | None = self._error
+        if error is None and not self._closing:
+            complaint: str | None = f"connection lost: {reason.getErrorMessage()}"
             if reason.check(ConnectionDone):
                 complaint = self.complaint_about_close()
-            else:
-                complaint = f"connection lost: {reason.getErrorMessage()}"
-        if self._error is not None:
-            self.finished.errback(self._error)
-        elif complaint is None:
+            if complaint is not None:
+                error = verification_error(reason) or ClientError(
+                    EXIT_CONNECTION_LOST, complaint
+                )
+        if error is None:
             self.finished.callback(EXIT_OK)
         else:
-            self.finished.errback(ClientError(EXIT_CONNECTION_LOST, complaint))
+            self.finished.errback(error)
 
     def complaint_about_close(self) -> str | None:
         """

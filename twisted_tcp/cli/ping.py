@@ -28,7 +28,7 @@ from twisted_tcp.cli import say
 from twisted_tcp.cli.connect import connect_tcp
 from twisted_tcp.cli.datagram import ConnectedDatagramProtocol
 from twisted_tcp.cli.errors import ClientError
-from twisted_tcp.cli.exitcodes import EXIT_CONNECT, EXIT_FAILURE, EXIT_OK
+from twisted_tcp.cli.exitcodes import EXIT_CONNECT, EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 from twisted_tcp.udp_echo import MAX_DATAGRAM
 
 #: Each UDP probe starts with its sequence number, so answers are matched to probes
@@ -120,11 +120,12 @@ class Pinger:
         self._timeout = timeout
         self._probes: dict[int, _Probe] = {}
         self._waiting = 0
-        self._started = clock.seconds()
+        self._started = 0.0
         self._next: IDelayedCall | None = None
 
     def start(self) -> None:
         """Send the first probe now, and the others on their schedule."""
+        self._started = self._clock.seconds()
         self._send_next()
 
     def _send_next(self) -> None:
@@ -337,7 +338,9 @@ async def ping(
 async def run(reactor: Any, arguments: argparse.Namespace) -> int:
     """C{twisted-tcp ping}: round trips to an echo server, payloads verified."""
     if arguments.udp and not MIN_UDP_SIZE <= arguments.size <= MAX_DATAGRAM:
-        raise ClientError(2, f"--size must be {MIN_UDP_SIZE}-{MAX_DATAGRAM} with --udp")
+        raise ClientError(
+            EXIT_USAGE, f"--size must be {MIN_UDP_SIZE}-{MAX_DATAGRAM} with --udp"
+        )
     report = await ping(
         reactor, arguments.host, arguments.port, udp=arguments.udp,
         count=arguments.count, size=arguments.size, interval=arguments.interval,

@@ -24,24 +24,16 @@ def _size(count: float) -> str:
     return f"{count / 1024:.1f} GiB"
 
 
-class Progress:
-    """Draws C{[#####     ]  42%  12.0 MiB of 28.5 MiB  3.1 MiB/s} as bytes arrive."""
+class _Line:
+    """A line redrawn in place on a terminal, at most every L{REDRAW} seconds."""
 
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
         self._enabled = stream.isatty()
-        self._total: int | None = None
         self._started = time.monotonic()
         self._drawn = 0.0
-        self._size = 0
 
-    def start(self, total: int | None) -> None:
-        """A response head arrived; its body length, if announced, is the total."""
-        self._total = total
-        self._started = time.monotonic()
-
-    def update(self, size: int) -> None:
-        self._size = size
+    def _changed(self) -> None:
         now = time.monotonic()
         if self._enabled and now - self._drawn >= REDRAW:
             self._drawn = now
@@ -54,13 +46,63 @@ class Progress:
             self._stream.flush()
 
     def _draw(self, now: float) -> None:
+        self._stream.write(f"\r{self._line(now)}\x1b[K")
+        self._stream.flush()
+
+    def _line(self, now: float) -> str:
+        raise NotImplementedError
+
+
+class Progress(_Line):
+    """Draws C{[#####     ]  42%  12.0 MiB of 28.5 MiB  3.1 MiB/s} as bytes arrive."""
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__(stream)
+        self._total: int | None = None
+        self._size = 0
+
+    def start(self, total: int | None) -> None:
+        """A response head arrived; its body length, if announced, is the total."""
+        self._total = total
+        self._started = time.monotonic()
+
+    def update(self, size: int) -> None:
+        self._size = size
+        self._changed()
+
+    def _line(self, now: float) -> str:
         rate = self._size / max(now - self._started, 1e-6)
         if self._total:
             done = min(1.0, self._size / self._total)
             bar = "#" * int(done * WIDTH)
-            line = (f"[{bar:<{WIDTH}}] {done:4.0%}  {_size(self._size)} of "
+            return (f"[{bar:<{WIDTH}}] {done:4.0%}  {_size(self._size)} of "
                     f"{_size(self._total)}  {_size(rate)}/s")  # fmt: skip
-        else:
-            line = f"{_size(self._size)}  {_size(rate)}/s"
-        self._stream.write(f"\r{line}\x1b[K")
-        self._stream.flush()
+        return f"{_size(self._size)}  {_size(rate)}/s"
+
+
+class Overall(_Line):
+    """
+    The line of a run of several transfers, however many run at once:
+    C{12/200 done  1.2 MiB  3.1 MiB/s}.
+    """
+
+    def __init__(self, stream: TextIO, transfers: int) -> None:
+        super().__init__(stream)
+        self._transfers = transfers
+        self._done = 0
+        self._size = 0
+
+    def add(self, count: int) -> None:
+        """C{count} more body bytes arrived, for any transfer."""
+        self._size += count
+        self._changed()
+
+    def done(self) -> None:
+        """One more transfer ended, well or not."""
+        self._done += 1
+        self._changed()
+
+    def _line(self, now: float) -> str:
+        rate = self._size / max(now - self._started, 1e-6)
+        return (f"{self._done}/{self._transfers} done  {_size(self._size)}  "
+                f"{_size(rate)}/s")  # fmt: skip

@@ -13,6 +13,7 @@ from twisted_tcp.cli.connect import connect_tcp
 from twisted_tcp.cli.console import ConsoleOpener, open_console
 from twisted_tcp.cli.lineclient import LineClient
 from twisted_tcp.cli.printer import Printer
+from twisted_tcp.cli.tls import tls_for
 
 
 async def line_session(
@@ -22,8 +23,9 @@ async def line_session(
 ) -> int:  # fmt: skip
     """
     Run a C{client_class} between the server and the console that C{opener} opens;
-    with C{lines}, send those instead of what is typed.
+    with C{lines}, send those instead of what is typed. With C{--tls}, over TLS.
     """
+    tls = tls_for(arguments)
     console = opener(
         reactor,
         on_line=lambda line: client.send(line),
@@ -41,7 +43,7 @@ async def line_session(
             client.send(line)
         client.end_of_input()
     try:
-        await connect_tcp(reactor, arguments.host, arguments.port, client)
+        await connect_tcp(reactor, arguments.host, arguments.port, client, tls)
         return await client.finished
     finally:
         await console.close()

@@ -9,7 +9,9 @@ Twisted's protocols (docs/http-client.md)::
     splice     an identity body moved from socket to file in the kernel
     tls        the CA file and the server identity check
     protocol   one request and its response on one connection
-    fetch      L{fetch}: redirects, the options, the result
+    resume     resuming from kept bytes without splicing two versions
+    retry      when and how soon a transfer is tried again
+    fetch      L{fetch}: redirects, retries, the options, the result
     errors     every failure, one class per curl exit code
 """
 
@@ -20,6 +22,7 @@ from twisted_tcp.http.errors import (
     BadURLError,
     CACertError,
     CertificateError,
+    ChecksumError,
     CouldNotConnectError,
     CouldNotResolveError,
     EmptyReplyError,
@@ -28,6 +31,7 @@ from twisted_tcp.http.errors import (
     HTTPStatusError,
     MalformedResponseError,
     OperationTimeoutError,
+    RangeError,
     ReceiveError,
     ShortBodyError,
     TooManyRedirectsError,
@@ -42,6 +46,7 @@ __all__ = [
     "BadURLError",
     "CACertError",
     "CertificateError",
+    "ChecksumError",
     "CouldNotConnectError",
     "CouldNotResolveError",
     "EmptyReplyError",
@@ -53,6 +58,7 @@ __all__ = [
     "HTTPStatusError",
     "MalformedResponseError",
     "OperationTimeoutError",
+    "RangeError",
     "ReceiveError",
     "ShortBodyError",
     "TooManyRedirectsError",

@@ -14,6 +14,7 @@ import contextlib
 import errno
 import hashlib
 import os
+import re
 import stat
 import tempfile
 import zlib
@@ -21,11 +22,15 @@ from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Final, Protocol
+from urllib.parse import unquote
 
 from twisted_tcp.http.errors import (
     BadTransferEncodingError,
+    ChecksumError,
     FileTooLargeError,
     WriteError,
+    server_text,
+    shown,
 )
 
 #: Bytes decompressed at a time, so a gzip bomb never inflates in one go.
@@ -97,9 +102,10 @@ class FileTarget:
     in_place: bool
 
     @classmethod
-    def of(cls, path: str) -> FileTarget:
+    def of(cls, path: str, create_dirs: bool = False) -> FileTarget:
         """
-        Look at C{path} (following symbolic links) and decide how to write to it.
+        Look at C{path} (following symbolic links) and decide how to write to it;
+        with C{create_dirs}, make the directories it names that are missing.
 
         @raise WriteError: if it is a directory, a block device, a socket, or
             cannot be looked at (a symbolic link loop, a file as a directory, ...).
@@ -112,6 +118,8 @@ class FileTarget:
             # Nothing there, or a symbolic link to nothing: the file is created
             # where the last link points, in a directory that must exist.
             final = Path(os.path.realpath(path))
+            if create_dirs:
+                _make_directories(path, final.parent)
             if not final.parent.is_dir():
                 raise WriteError(
                     f"cannot write {path}: no directory {final.parent}"
@@ -139,6 +147,60 @@ class FileTarget:
         return AtomicFile(self.final)
 
 
+def _make_directories(path: str, directory: Path) -> None:
+    """Create C{directory} and its missing parents (C{--create-dirs})."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise WriteError(f"cannot create the directory of {path}: "
+                         f"{error.strerror}") from None  # fmt: skip
+
+
+#: A Content-Disposition file name: C{filename="..."}, C{filename=token}, or RFC
+#: 6266's C{filename*=UTF-8''percent-encoded}.
+_DISPOSITION_NAME = re.compile(
+    r"""(?:^|;)\s*filename\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]+))""",
+    re.IGNORECASE,
+)
+_DISPOSITION_NAME_UTF8 = re.compile(
+    r"(?:^|;)\s*filename\*\s*=\s*UTF-8''([^;\s]+)", re.IGNORECASE
+)
+
+
+def disposition_name(value: str) -> str | None:
+    """
+    The file name a C{Content-Disposition} field gives (C{-J}), if it gives one,
+    when it is a safe name for a file in the target's directory: one path segment,
+    not hidden, with no control character. Anything else is refused, never
+    cleaned up into a name.
+
+    @raise WriteError: when the name is not safe.
+    """
+    utf8 = _DISPOSITION_NAME_UTF8.search(value)
+    plain = _DISPOSITION_NAME.search(value)
+    if utf8 is not None:
+        name = unquote(utf8[1], errors="surrogateescape")
+    elif plain is not None:
+        quoted = plain[1]
+        name = server_text(
+            re.sub(r"\\(.)", r"\1", quoted) if quoted is not None else plain[2]
+        )
+    else:
+        return None
+    if (
+        not name
+        or name.startswith(".")
+        or "/" in name
+        or "\\" in name
+        or not name.isprintable()
+        or any("\udc80" <= char <= "\udcff" for char in name)
+    ):
+        raise WriteError(
+            f"-J: the server's file name {shown(name)!r} is not a plain file name"
+        )
+    return name
+
+
 class _FileDestination:
     """What L{DeviceFile} and L{AtomicFile} share: writing to an open file."""
 
@@ -157,7 +219,7 @@ class _FileDestination:
         return WriteError(f"cannot write {self.path}: {error.strerror}")
 
     def abort(self) -> None:
-        _close_quietly(self._file)
+        close_quietly(self._file)
 
 
 class DeviceFile(_FileDestination):
@@ -200,7 +262,7 @@ def _mode_of(path: str) -> int:
         return 0
 
 
-def _close_quietly(file: BinaryIO) -> None:
+def close_quietly(file: BinaryIO) -> None:
     """
     Close C{file} on a path that is already failing: the flush inside C{close}
     can fail again (a full disk, a FIFO whose reader left), and that second error
@@ -219,6 +281,13 @@ class AtomicFile(_FileDestination):
     """
 
     path: Path
+    #: The SHA-256 the body must have, checked on the disk before the rename.
+    expected_sha256: str | None = None
+    #: Whether L{commit} reads the file back for its L{digest} (when the body did
+    #: not all pass through a hash on its way in).
+    hash_on_commit = False
+    #: The body's SHA-256, once L{commit} has computed it.
+    digest: str | None = None
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
@@ -230,7 +299,7 @@ class AtomicFile(_FileDestination):
             raise WriteError(f"cannot create a file in {self.path.parent}: "
                              f"{error.strerror}") from None  # fmt: skip
         self._temporary = Path(temporary)
-        self._file = os.fdopen(descriptor, "wb")
+        self._file = os.fdopen(descriptor, "r+b")
         os.fchmod(descriptor, self._mode())
 
     def _mode(self) -> int:
@@ -251,7 +320,41 @@ class AtomicFile(_FileDestination):
         self._file.flush()
         return self._file.fileno()
 
+    def size(self) -> int:
+        """The bytes in the temporary file."""
+        self._file.flush()
+        return os.fstat(self._file.fileno()).st_size
+
+    def truncate(self) -> None:
+        """Drop every byte written: the body starts again from its first byte."""
+        self._file.seek(0)
+        self._file.truncate()
+
+    def sha256(self) -> str:
+        """The SHA-256 of the temporary file's bytes, read back from the disk."""
+        self._file.flush()
+        digest = hashlib.sha256()
+        offset = 0
+        while piece := os.pread(self._file.fileno(), 1 << 20, offset):
+            digest.update(piece)
+            offset += len(piece)
+        return digest.hexdigest()
+
     def commit(self) -> None:
+        """
+        Rename the whole body into place (after checking its SHA-256, if one is
+        expected).
+
+        @raise ChecksumError: the body is not the one expected; nothing is renamed.
+        """
+        if self.expected_sha256 is not None or self.hash_on_commit:
+            self.digest = self.sha256()
+        if self.expected_sha256 not in (None, self.digest):
+            self.discard()
+            raise ChecksumError(
+                f"the body's SHA-256 is {self.digest}, not {self.expected_sha256}: "
+                f"{self.path} is left as it was"
+            )
         try:
             self._file.flush()
             os.fsync(self._file.fileno())
@@ -263,7 +366,11 @@ class AtomicFile(_FileDestination):
         _fsync_directory(self.path.parent)
 
     def abort(self) -> None:
-        _close_quietly(self._file)
+        self.discard()
+
+    def discard(self) -> None:
+        """Remove the temporary file: its bytes are of no use."""
+        close_quietly(self._file)
         self._temporary.unlink(missing_ok=True)
 
 

@@ -15,13 +15,15 @@ class HTTPError(Exception):
 
     L{twisted_tcp.http.fetch} tells where it happened: C{url}, the request that
     failed (after any redirects); C{status}, that of the response head received,
-    if one was; C{redirects}, how many were followed before.
+    if one was; C{redirects}, how many were followed before; C{attempts}, how many
+    times the transfer was tried.
     """
 
     exit_code = 1
     url: str | None = None
     status: int | None = None
     redirects: int = 0
+    attempts: int = 1
 
 
 class UnsupportedSchemeError(HTTPError):
@@ -36,6 +38,12 @@ class BadURLError(HTTPError):
     exit_code = 3
 
 
+class CouldNotResolveProxyError(HTTPError):
+    """The proxy's host name does not resolve."""
+
+    exit_code = 5
+
+
 class CouldNotResolveError(HTTPError):
     """The host name does not resolve."""
 
@@ -43,9 +51,13 @@ class CouldNotResolveError(HTTPError):
 
 
 class CouldNotConnectError(HTTPError):
-    """The server refused the connection, or could not be reached."""
+    """
+    The server could not be reached; C{refused} if it answered that nothing
+    listens there (a reset to the connection attempt).
+    """
 
     exit_code = 7
+    refused = False
 
 
 class MalformedResponseError(HTTPError):
@@ -94,6 +106,45 @@ class ReceiveError(HTTPError):
     """The connection broke while the response was arriving."""
 
     exit_code = 56
+
+
+class TransientStatusError(HTTPError):
+    """
+    The server answered a status worth trying again for (503, ...) and an attempt
+    is left: the response is dropped and the transfer retried. It never leaves
+    L{twisted_tcp.http.fetch}; its C{retry_after} is what the server asked for.
+    """
+
+    def __init__(self, message: str, retry_after: float | None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class RangeError(HTTPError):
+    """A resumed transfer got a range other than the one asked for, or none."""
+
+    exit_code = 33
+
+
+class ChecksumError(HTTPError):
+    """
+    The body's SHA-256 is not the one C{expect_sha256} named. curl has no number
+    for it: 120 lies past all of curl's.
+    """
+
+    exit_code = 120
+
+
+class ProxyTunnelError(HTTPError):
+    """The proxy answered C{CONNECT} with another status than 2xx (407, 403, ...)."""
+
+    exit_code = 56
+
+
+class ProxyHandshakeError(HTTPError):
+    """The proxy's answer to C{CONNECT} was not HTTP, or never came."""
+
+    exit_code = 97
 
 
 class CertificateError(HTTPError):

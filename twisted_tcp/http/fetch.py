@@ -1,23 +1,27 @@
 """
-L{fetch}: GET a URL with the HTTP client, following redirects, and save the body
-safely. What it sends, accepts and refuses, and every exit code:
-docs/http-client.md.
+L{fetch}: GET a URL with the HTTP client, following redirects, trying again after
+transient failures, resuming where it can, and saving the body safely. What it
+sends, accepts and refuses, and every exit code: docs/http-client.md.
 """
 
 from __future__ import annotations
 
 import builtins
-import time
-from collections.abc import Callable
+import os
+import random
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Any, BinaryIO, Final
 from urllib.parse import urljoin
 
 from twisted.internet.defer import Deferred
 from twisted.internet.defer import TimeoutError as DeferredTimeoutError
 from twisted.internet.endpoints import HostnameEndpoint, connectProtocol, wrapClientTLS
-from twisted.internet.error import ConnectError, DNSLookupError
+from twisted.internet.error import ConnectError, ConnectionRefusedError, DNSLookupError
 from twisted.internet.error import TimeoutError as ConnectTimeoutError
+from twisted.internet.task import deferLater
 
 from twisted_tcp._defaults import DEFAULT_MAX_REDIRECTS, DEFAULT_USER_AGENT
 from twisted_tcp.cli.connect import connection_error_reason
@@ -30,22 +34,39 @@ from twisted_tcp.http.body import (
     StreamDestination,
     check_codings,
     content_codings,
+    disposition_name,
 )
 from twisted_tcp.http.errors import (
     BadURLError,
     CouldNotConnectError,
     CouldNotResolveError,
+    CouldNotResolveProxyError,
+    EmptyReplyError,
     FileTooLargeError,
     HTTPError,
     HTTPStatusError,
     OperationTimeoutError,
+    RangeError,
+    ReceiveError,
     TooManyRedirectsError,
+    TransientStatusError,
+    WriteError,
     server_text,
     shown,
 )
 from twisted_tcp.http.parser import ResponseHead
-from twisted_tcp.http.protocol import GetProtocol, ResponseHandler
-from twisted_tcp.http.request import build_request
+from twisted_tcp.http.pool import Pool
+from twisted_tcp.http.protocol import GetProtocol, RateLimit, ResponseHandler
+from twisted_tcp.http.proxy import Proxy, TunnelProtocol, choose_proxy, connect_request
+from twisted_tcp.http.request import (
+    CREDENTIAL_FIELDS,
+    Field,
+    basic_credentials,
+    build_request,
+    http_date,
+)
+from twisted_tcp.http.resume import ResumableFile, full_length
+from twisted_tcp.http.retry import TRANSIENT_STATUSES, RetryPolicy, retry_after
 from twisted_tcp.http.tls import client_tls, load_ca
 from twisted_tcp.http.url import UNSAFE_IN_URL, Target, parse_url
 
@@ -60,6 +81,18 @@ class FetchOptions:
 
     @ivar sha256: hash the body (the result's C{sha256}); off, it is C{None}: on a
         fast link the hash costs more than receiving and writing the body together.
+    @ivar headers: the C{-H} lines, parsed by L{twisted_tcp.http.request.parse_field}.
+    @ivar user: C{user:password} for Basic authentication, sent to the URL's
+        origin only (never after a redirect elsewhere).
+    @ivar resume: keep the bytes of a failed transfer beside the target and resume
+        from them (C{-C -}); see L{twisted_tcp.http.resume}.
+    @ivar if_modified_since: a time (seconds since the epoch): a 304 answer leaves
+        the target as it is. C{if_unmodified_since} is its opposite (C{-z -DATE}).
+    @ivar if_none_match: an ETag: the same, for a file whose ETag has not changed.
+    @ivar proxy: the proxy's URL (C{-x}; empty for none); C{noproxy} the hosts
+        reached without one; C{proxy_user} its credentials; C{environment} where
+        C{http_proxy} and the other variables are read (C{os.environ} for the
+        command), by L{twisted_tcp.http.proxy.choose_proxy}'s rules.
     """
 
     follow_redirects: bool = False
@@ -74,6 +107,24 @@ class FetchOptions:
     fail: bool = False
     include_headers: bool = False
     sha256: bool = True
+    headers: tuple[Field, ...] = ()
+    user: str | None = None
+    referer: str | None = None
+    head: bool = False
+    limit_rate: int | None = None
+    create_dirs: bool = False
+    remote_header_name: bool = False
+    remote_time: bool = False
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    resume: bool = False
+    expect_sha256: str | None = None
+    if_modified_since: float | None = None
+    if_unmodified_since: float | None = None
+    if_none_match: str | None = None
+    proxy: str | None = None
+    noproxy: str | None = None
+    proxy_user: str | None = None
+    environment: Mapping[str, str] | None = None
 
 
 @dataclass
@@ -90,6 +141,11 @@ class FetchResult:
     seconds: float
     path: str | None = None
     head: builtins.bytes = field(default=b"", repr=False)
+    attempts: int = 1
+
+
+def _ignore(*values: object) -> None:
+    """The default hook: nothing to do."""
 
 
 class _Hop(ResponseHandler):
@@ -101,44 +157,76 @@ class _Hop(ResponseHandler):
         self.response: ResponseHead | None = None
         self.location: str | None = None
         self.pipeline: BodyPipeline | None = None
+        #: Bytes of the body already kept from an earlier attempt or run.
+        self.offset = 0
+        #: A 416 said the kept bytes are the whole file.
+        self.complete = False
 
     def head(self, head: ResponseHead, length: int | None) -> bool:
         self.response = head
-        options = self.fetch.options
+        fetch = self.fetch
+        options = fetch.options
         location = head.get("Location")
         if options.follow_redirects and head.status in REDIRECT_STATUSES and location:
             self.location = location
             return False
-        if options.fail and head.status >= 400:
-            raise HTTPStatusError(
-                f"the server answered {head.status} {shown(server_text(head.reason))}"
+        reason = shown(server_text(head.reason))
+        if head.status in TRANSIENT_STATUSES and fetch.may_try_again():
+            wait = retry_after(head.get("Retry-After"), fetch.clock.seconds())
+            raise TransientStatusError(
+                f"the server answered {head.status} {reason}", wait
             )
-        self.fetch.on_head(head)
+        resumable = fetch.resumable
+        if head.status == 416 and resumable is not None and resumable.size():
+            if resumable.complete(head):
+                self.complete = True
+                return False
+            resumable.discard()
+            raise RangeError(
+                f"the server has no bytes past the {resumable.size()} kept "
+                f"(416 {reason})"
+            )
+        if options.fail and head.status >= 400:
+            raise HTTPStatusError(f"the server answered {head.status} {reason}")
+        fetch.on_head(head)
+        if head.status == 304 or options.head:
+            self.pipeline = BodyPipeline(fetch.head_only(head), max_size=None)
+            return True
+        if options.remote_header_name:
+            fetch.name_from(head)
         codings = content_codings(head.get_all("Content-Encoding"))
         decoding = options.compressed and bool(codings)
         if decoding:
             check_codings(codings)  # Before anything is opened.
+        destination = fetch.open_destination(head, length, decoding)
+        if isinstance(destination, ResumableFile) and head.status == 206:
+            self.offset = destination.size()
         limit = options.max_filesize
+        if limit is not None:
+            limit -= self.offset
         # An encoded body's announced length is not its decoded size: that is
         # checked as it is decoded.
         if limit is not None and length is not None and length > limit and not decoding:
-            raise FileTooLargeError(f"the body ({length} bytes) is over {limit} bytes")
+            raise FileTooLargeError(
+                f"the body ({length + self.offset} bytes) is over "
+                f"{options.max_filesize} bytes"
+            )
         self.pipeline = BodyPipeline(
-            self.fetch.open_destination(head),
+            destination,
             max_size=limit,
             codings=codings if decoding else (),
-            sha256=options.sha256,
+            sha256=options.sha256 and not isinstance(destination, ResumableFile),
         )
         return True
 
     def body(self, data: bytes) -> None:
         assert self.pipeline is not None
         self.pipeline.write(data)
-        self.fetch.on_progress(self.pipeline.size)
+        self.fetch.on_progress(self.offset + self.pipeline.size)
 
     def end(self) -> None:
-        assert self.pipeline is not None
-        self.pipeline.finish()
+        if self.pipeline is not None:
+            self.pipeline.finish()
 
     def splice_target(self) -> AtomicFile | None:
         return None if self.pipeline is None else self.pipeline.direct_target()
@@ -146,58 +234,186 @@ class _Hop(ResponseHandler):
     def spliced(self, count: int) -> None:
         assert self.pipeline is not None
         self.pipeline.count(count)
-        self.fetch.on_progress(self.pipeline.size)
+        self.fetch.on_progress(self.offset + self.pipeline.size)
 
 
-@dataclass
 class _Fetch:
-    """One L{fetch} call: its options, hooks and state across redirects."""
+    """One L{fetch} call: its options, hooks and state across redirects and tries."""
 
-    reactor: Any
-    options: FetchOptions
-    trust: Any
-    path: str | None
-    output: BinaryIO | None
-    on_head: Callable[[ResponseHead], None]
-    on_progress: Callable[[int], None]
-    destination: Destination | None = None
-    file: FileTarget | None = None
-    hop: _Hop | None = None
-    redirects: int = 0
+    def __init__(
+        self,
+        reactor: Any,
+        options: FetchOptions,
+        path: str | None,
+        output: BinaryIO | None,
+        hooks: _Hooks,
+    ) -> None:
+        self.reactor = reactor
+        self.clock: Any = hooks.clock or reactor
+        self.options = options
+        self.path = path
+        self.output = output
+        self.on_head = hooks.on_head
+        self.on_progress = hooks.on_progress
+        self.on_retry = hooks.on_retry
+        self.jitter = hooks.jitter or random.Random()
+        self.pool = hooks.pool
+        self.trust: Any = None
+        if options.insecure:
+            self.trust = False
+        elif options.cacert is not None:
+            self.trust = load_ca(options.cacert)
+        self.destination: Destination | None = None
+        self.resumable: ResumableFile | None = None
+        self.file: FileTarget | None = None
+        self.hop: _Hop | None = None
+        self.redirects = 0
+        self.attempts = 1
+        self.started = 0.0
+        self.written = False
+        self.url = ""
+        self.origin: tuple[bool, str, int] | None = None
+        self.authorization: str | None = None
 
     def place(self, error: HTTPError) -> HTTPError:
-        """Tell C{error} where the fetch was: its URL, status and redirects."""
+        """Tell C{error} where the fetch was: its URL, status, redirects, attempts."""
         if self.hop is not None:
             error.url = self.hop.target.url
             if self.hop.response is not None:
                 error.status = self.hop.response.status
         error.redirects = self.redirects
+        error.attempts = self.attempts
         return error
 
-    def open_destination(self, head: ResponseHead) -> Destination:
+    def may_try_again(self) -> bool:
+        """Whether an attempt is left, in number and in time."""
+        policy = self.options.retry
+        if self.attempts > policy.retries:
+            return False
+        if policy.max_time is None:
+            return True
+        return bool(self.clock.seconds() - self.started < policy.max_time)
+
+    def head_only(self, head: ResponseHead) -> Destination:
+        """Where a response without a body to save goes: its head, with C{-i}."""
+        destination: Destination = Discard()
+        if self.options.include_headers and self.output is not None:
+            destination = StreamDestination(self.output)
+            destination.write(head.raw)
+        return destination
+
+    def name_from(self, head: ResponseHead) -> None:
+        """
+        C{-J}: save under the name the server's C{Content-Disposition} gives, in the
+        target's directory; a file already there is never replaced (as curl).
+        """
+        value = head.get("Content-Disposition")
+        if value is None or self.file is None or self.path is None:
+            return
+        name = disposition_name(value)
+        if name is None:
+            return
+        path = str(Path(self.path).parent / name)
+        if os.path.lexists(path):
+            raise WriteError(f"-J: {path} exists: it is not replaced")
+        self.path = path
+        self.file = FileTarget.of(path)
+
+    def open_destination(
+        self, head: ResponseHead, length: int | None, decoding: bool
+    ) -> Destination:
         destination: Destination
-        if self.file is not None:
+        options = self.options
+        file = self.file
+        if (
+            self.resumable is None
+            and file
+            and not file.in_place
+            and options.retry.retries
+        ):
+            self.resumable = ResumableFile(file.final, self.url, keep=False)
+        if self.resumable is not None:
+            destination = self.resumable
+            total = length if head.status != 206 else full_length(head)
+            self.resumable.begin(head, None if decoding else total)
+        elif self.file is not None:
             destination = self.file.open()
         elif self.output is not None:
             destination = StreamDestination(self.output)
         else:
             destination = Discard()
+        if isinstance(destination, AtomicFile):
+            destination.expected_sha256 = options.expect_sha256
+            destination.hash_on_commit = (
+                destination is self.resumable and options.sha256
+            )
         self.destination = destination
-        if self.options.include_headers:
+        if options.include_headers:
             destination.write(head.raw)
         return destination
 
     async def run(self, url: str) -> FetchResult:
-        started = time.monotonic()
-        target = parse_url(url)
+        self.started = self.clock.seconds()
+        first = parse_url(url)
+        self.url = first.url
+        self.origin = first.origin
+        user = self.options.user or first.credentials
+        self.authorization = None if user is None else basic_credentials(user)
         if self.path is not None:
             # Before connecting: a directory or a block device is refused at once.
-            self.file = FileTarget.of(self.path)
+            self.file = FileTarget.of(self.path, self.options.create_dirs)
+            if self.options.resume and not self.file.in_place:
+                self.resumable = ResumableFile(self.file.final, self.url, keep=True)
+        while True:
+            try:
+                hop = await self._attempt(first)
+                break
+            except HTTPError as error:
+                if not self._retrying(error):
+                    raise
+                policy = self.options.retry
+                pause = policy.pause(self.attempts, error, self.jitter)
+                if policy.max_time is not None:
+                    left = policy.max_time - (self.clock.seconds() - self.started)
+                    pause = max(0.0, min(pause, left))
+                self.on_retry(self.attempts, pause, self.place(error))
+                await deferLater(self.clock, pause)
+                self.attempts += 1
+        return self._result(hop)
+
+    def _retrying(self, error: HTTPError) -> bool:
+        """After a failed attempt: whether to try again (keeping what was saved)."""
+        if not self.options.retry.is_transient(error) or not self.may_try_again():
+            return False
+        if self.destination is not None and self.destination is not self.resumable:
+            if self.written:
+                return False  # Bytes given to a stream or a device stay given.
+            self.destination.abort()
+            self.destination = None
+        if self.resumable is not None:
+            self.resumable.suspend()
+        return True
+
+    async def _attempt(self, first: Target) -> _Hop:
+        """One attempt: the request and the redirects it leads to, in C{max_time}."""
+        self.redirects = 0
+        running = Deferred.fromCoroutine(self._follow(first))
+        limit = self.options.max_time
+        if limit is not None:
+            running.addTimeout(limit, self.clock)
+        try:
+            return await running
+        except DeferredTimeoutError:
+            raise self.place(
+                OperationTimeoutError(f"the transfer took over {limit:g} s")
+            ) from None
+
+    async def _follow(self, target: Target) -> _Hop:
         while True:
             hop = self.hop = _Hop(self, target)
             await self._exchange(hop)
             if hop.location is None:
-                break
+                return hop
             self.redirects += 1
             limit = self.options.max_redirects
             if self.redirects > limit:
@@ -206,44 +422,185 @@ class _Fetch:
                     f"(last to {shown(server_text(hop.location))})"
                 )
             target = parse_url(urljoin(target.url, server_text(hop.location)))
+
+    def _result(self, hop: _Hop) -> FetchResult:
         response, pipeline = hop.response, hop.pipeline
-        assert response is not None and pipeline is not None
+        assert response is not None
+        size = hop.offset + (pipeline.size if pipeline is not None else 0)
+        digest = None if pipeline is None else pipeline.sha256
+        resumable = self.resumable
+        if hop.complete:
+            # A 416 for the kept bytes: they are the whole file.
+            assert resumable is not None
+            size = resumable.size()
+            resumable.hash_on_commit = self.options.sha256
+            resumable.commit()
+        if resumable is not None and (hop.complete or self.destination is resumable):
+            digest = resumable.digest
+        path = self.path
+        if response.status == 304 or self.options.head:
+            path = None  # Nothing was saved.
+        elif path is not None and self.options.remote_time:
+            _set_remote_time(path, response)
         return FetchResult(
-            url=target.url, status=response.status, reason=response.reason,
-            headers=response.headers, bytes=pipeline.size, sha256=pipeline.sha256,
-            redirects=self.redirects, seconds=time.monotonic() - started,
-            path=self.path, head=response.raw,
+            url=hop.target.url, status=response.status, reason=response.reason,
+            headers=response.headers, bytes=size, sha256=digest,
+            redirects=self.redirects, seconds=self.clock.seconds() - self.started,
+            path=path, head=response.raw, attempts=self.attempts,
         )  # fmt: skip
+
+    def _fields(self, target: Target) -> tuple[list[tuple[str, str]], list[Field]]:
+        """
+        The fields of a request to C{target} besides the client's own: conditions,
+        a range, credentials (to the first URL's origin only) and the user's.
+        """
+        options = self.options
+        fields: list[tuple[str, str]] = []
+        if options.referer is not None:
+            fields.append(("Referer", options.referer))
+        if options.if_modified_since is not None:
+            fields.append(("If-Modified-Since", http_date(options.if_modified_since)))
+        if options.if_unmodified_since is not None:
+            since = http_date(options.if_unmodified_since)
+            fields.append(("If-Unmodified-Since", since))
+        if options.if_none_match is not None:
+            fields.append(("If-None-Match", options.if_none_match))
+        if self.resumable is not None and not options.head:
+            fields += self.resumable.range_fields()
+        user_fields = list(options.headers)
+        if target.origin == self.origin:
+            if self.authorization is not None:
+                fields.append(("Authorization", self.authorization))
+        else:
+            user_fields = [
+                field
+                for field in user_fields
+                if field.name.lower() not in CREDENTIAL_FIELDS
+            ]
+        return fields, user_fields
 
     async def _exchange(self, hop: _Hop) -> None:
         target, options = hop.target, self.options
-        timeout = options.connect_timeout
-        endpoint: Any = HostnameEndpoint(
-            self.reactor, target.host, target.port, timeout=timeout
-        )
-        if target.tls:
-            endpoint = wrapClientTLS(client_tls(target.host, self.trust), endpoint)
-        request = build_request(target, options.user_agent, options.compressed)
-        protocol = GetProtocol(request, hop)
+        proxy = choose_proxy(
+            target, options.proxy, options.noproxy, options.environment or {},
+            options.proxy_user,
+        )  # fmt: skip
+        fields, user_fields = self._fields(target)
+        if proxy is not None and not target.tls and proxy.authorization is not None:
+            fields.append(("Proxy-Authorization", proxy.authorization))
+        request = build_request(
+            target, method="HEAD" if options.head else "GET",
+            user_agent=options.user_agent, compressed=options.compressed,
+            fields=fields, user_fields=user_fields,
+            absolute=proxy is not None and not target.tls,
+            keep_alive=self.pool is not None,
+        )  # fmt: skip
+        try:
+            await self._send(hop, request, proxy)
+        finally:
+            if hop.pipeline is not None and hop.pipeline.size:
+                self.written = True
+
+    def _rate_limit(self) -> RateLimit | None:
+        """A fresh C{--limit-rate} pace for one response, if asked for."""
+        if self.options.limit_rate is None:
+            return None
+        return RateLimit(self.clock, self.options.limit_rate)
+
+    async def _send(self, hop: _Hop, request: bytes, proxy: Proxy | None) -> None:
+        """
+        Send C{request} on an idle connection of the pool, or, if none is there
+        (or the one taken turns out closed before answering), on a new one.
+        """
+        target, options = hop.target, self.options
+        key = (target.tls, target.host, target.port, proxy)
+        if self.pool is not None:
+            idle = self.pool.take(key)
+            if idle is not None:
+                try:
+                    await idle.send(
+                        request, hop, bodiless=options.head,
+                        limit_rate=self._rate_limit(),
+                    )  # fmt: skip
+                except (EmptyReplyError, ReceiveError):
+                    if hop.response is not None:
+                        raise
+                else:
+                    self.pool.give(key, idle)
+                    return
+        protocol = GetProtocol(
+            request, hop, bodiless=options.head, limit_rate=self._rate_limit(),
+            keep_alive=self.pool is not None,
+        )  # fmt: skip
+        connection: GetProtocol | TunnelProtocol = protocol
+        if proxy is None:
+            endpoint: Any = HostnameEndpoint(
+                self.reactor, target.host, target.port, timeout=options.connect_timeout
+            )
+            if target.tls:
+                endpoint = wrapClientTLS(client_tls(target.host, self.trust), endpoint)
+        else:
+            endpoint = HostnameEndpoint(
+                self.reactor, proxy.host, proxy.port, timeout=options.connect_timeout
+            )
+            if target.tls:
+                connection = TunnelProtocol(
+                    connect_request(target, proxy),
+                    client_tls(target.host, self.trust), protocol, proxy,
+                )  # fmt: skip
+        await self._connect(endpoint, connection, target, proxy)
+        await connection.finished
+        if self.pool is not None:
+            self.pool.opened += 1
+            self.pool.give(key, protocol)
+
+    async def _connect(
+        self, endpoint: Any, protocol: Any, target: Target, proxy: Proxy | None
+    ) -> None:
+        """Connect C{protocol}, to the server or its proxy, or raise curl's error."""
+        if proxy is None:
+            where = f"{target.host} port {target.port}"
+        else:
+            where = f"the proxy {proxy.name}"
         try:
             await connectProtocol(endpoint, protocol)
         except DNSLookupError:
+            if proxy is not None:
+                raise CouldNotResolveProxyError(
+                    f"cannot resolve the proxy {proxy.host}"
+                ) from None
             raise CouldNotResolveError(f"cannot resolve {target.host}") from None
         except ConnectTimeoutError:
             raise OperationTimeoutError(
-                f"no connection to {target.host} port {target.port} within "
-                f"{timeout:g} s"
+                f"no connection to {where} within {self.options.connect_timeout:g} s"
             ) from None
         except ConnectError as error:
-            raise CouldNotConnectError(
-                f"cannot connect to {target.host} port {target.port}: "
-                f"{connection_error_reason(error)}"
-            ) from None
-        await protocol.finished
+            failure = CouldNotConnectError(
+                f"cannot connect to {where}: {connection_error_reason(error)}"
+            )
+            failure.refused = isinstance(error, ConnectionRefusedError)
+            raise failure from None
 
 
-def _ignore(value: object) -> None:
-    """The default hook: nothing to do."""
+def _set_remote_time(path: str, head: ResponseHead) -> None:
+    """C{-R}: give the saved file the time the server's C{Last-Modified} says."""
+    try:
+        when = parsedate_to_datetime(head.get("Last-Modified") or "").timestamp()
+        os.utime(path, (when, when))
+    except (TypeError, ValueError, IndexError, OverflowError, OSError):
+        pass
+
+
+@dataclass(frozen=True)
+class _Hooks:
+    """What L{fetch} tells its caller as it goes, and what it runs on."""
+
+    on_head: Callable[[ResponseHead], None]
+    on_progress: Callable[[int], None]
+    on_retry: Callable[[int, float, HTTPError], None]
+    clock: Any
+    jitter: random.Random | None
+    pool: Pool | None
 
 
 async def fetch(
@@ -255,37 +612,35 @@ async def fetch(
     output: BinaryIO | None = None,
     on_head: Callable[[ResponseHead], None] = _ignore,
     on_progress: Callable[[int], None] = _ignore,
+    on_retry: Callable[[int, float, HTTPError], None] = _ignore,
+    clock: Any = None,
+    jitter: random.Random | None = None,
+    pool: Pool | None = None,
 ) -> FetchResult:
     """
     GET C{url} and save its body to C{path} atomically (or write it to C{output}, or,
     with neither, only count and hash it), as C{options} say. C{on_head} sees the
-    final response's head before its body; C{on_progress} the body's size so far.
+    final response's head before its body; C{on_progress} the body's size so far;
+    C{on_retry} each failed attempt that will be tried again (its number, the
+    seconds until the next, the error). C{clock} (the reactor by default) times the
+    pauses between attempts, and C{jitter} draws their randomness. With a C{pool},
+    connections are kept open for the next fetch given the same pool (which a
+    body spliced to its file could not be: pooled bodies go through Python).
 
     @raise HTTPError: a subclass per curl exit code; C{path} is then left as it was.
     """
     if UNSAFE_IN_URL.search(options.user_agent):
         raise BadURLError("the User-Agent holds control characters")
-    trust: Any = None
-    if options.insecure:
-        trust = False
-    elif options.cacert is not None:
-        trust = load_ca(options.cacert)
-    job = _Fetch(reactor, options, trust, path, output, on_head, on_progress)
-    running = Deferred.fromCoroutine(job.run(url))
-    if options.max_time is not None:
-        running.addTimeout(options.max_time, reactor)
+    hooks = _Hooks(on_head, on_progress, on_retry, clock, jitter, pool)
+    job = _Fetch(reactor, options, path, output, hooks)
     try:
-        return await running
+        return await job.run(url)
     except BaseException as error:
         # Whatever ended it, an error, a timeout or a cancellation (Ctrl-C), no
-        # temporary file outlives the transfer.
-        if job.destination is not None:
-            job.destination.abort()
-        if isinstance(error, DeferredTimeoutError):
-            late = OperationTimeoutError(
-                f"the transfer took over {options.max_time:g} s"
-            )
-            raise job.place(late) from None
+        # temporary file outlives the transfer (resumable bytes are kept, -C -).
+        for destination in (job.destination, job.resumable):
+            if destination is not None:
+                destination.abort()
         if isinstance(error, HTTPError):
             job.place(error)
         raise

@@ -120,10 +120,12 @@ class ResponseParser:
     """
     Parses one HTTP/1.1 response to a GET: skips up to L{MAX_INTERIM} interim (1xx)
     responses, then yields the head, the body (Content-Length, chunked or
-    close-delimited; none for 204 and 304) and the end.
+    close-delimited; none for 204 and 304, nor for any answer to a HEAD request,
+    C{bodiless}) and the end.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, bodiless: bool = False) -> None:
+        self._bodiless = bodiless
         # Unconsumed input is self._buffer[self._position:]: consuming moves the
         # position, so many small lines or chunks in one read cost no copying.
         self._buffer = b""
@@ -300,7 +302,7 @@ class ResponseParser:
             for coding in value.split(",")
             if coding.strip(" \t")
         ]
-        if head.status in (204, 304):
+        if self._bodiless or head.status in (204, 304):
             events.append(Head(head, 0))
             return self._finish(events)
         if codings:

@@ -6,23 +6,57 @@ can (L{twisted_tcp.http.splice}).
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionDone
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.internet.tcp import Connection
 from twisted.python.failure import Failure
 
 from twisted_tcp.http.body import AtomicFile
-from twisted_tcp.http.errors import CertificateError, HTTPError, ReceiveError
+from twisted_tcp.http.errors import HTTPError, ReceiveError
 from twisted_tcp.http.parser import Body, End, Event, Head, ResponseHead, ResponseParser
 from twisted_tcp.http.splice import BodySplicer, can_splice
-from twisted_tcp.http.tls import is_tls_error, tls_message
+from twisted_tcp.http.tls import verification_error
 
 #: Bytes read from the server at a time (Twisted reads 64 KiB): a quarter of the
 #: reads, and of the Python work per read, on a large body that cannot be spliced.
 READ_SIZE: Final = 256 * 1024
+
+
+class RateLimit:
+    """
+    Keeps a transfer at C{rate} bytes a second at most, on average since its
+    start: after each read that puts it ahead, the transport stops reading until
+    the pace has caught up (C{--limit-rate}).
+    """
+
+    def __init__(self, clock: IReactorTime, rate: int) -> None:
+        self._clock = clock
+        self._rate = rate
+        self._started = clock.seconds()
+        self._count = 0
+        self._resume: IDelayedCall | None = None
+
+    def received(self, count: int, transport: Any) -> None:
+        """C{count} more bytes were read from C{transport}."""
+        self._count += count
+        ahead = self._count / self._rate - (self._clock.seconds() - self._started)
+        if ahead > 0 and self._resume is None:
+            transport.pauseProducing()
+            self._resume = self._clock.callLater(ahead, self._go_on, transport)
+
+    def _go_on(self, transport: Any) -> None:
+        self._resume = None
+        transport.resumeProducing()
+
+    def stop(self) -> None:
+        """The transfer ended: no more resuming."""
+        if self._resume is not None and self._resume.active():
+            self._resume.cancel()
+        self._resume = None
 
 
 class ResponseHandler:
@@ -51,21 +85,57 @@ class ResponseHandler:
 
 class GetProtocol(Protocol):
     """
-    Sends one GET request and parses the response into a L{ResponseHandler}.
+    Sends one request and parses the response into a L{ResponseHandler}; with
+    C{keep_alive}, the connection may then carry more (L{send}), one at a time.
 
+    @param bodiless: the request is a HEAD: the response has no body.
+    @param limit_rate: the most bytes a second to read, or C{None}; reading pauses
+        whenever the transfer is ahead of that pace (see L{RateLimit}).
     @ivar finished: fires when the response is complete, or fails with an
         L{HTTPError}; cancelling it aborts the connection.
     """
 
-    def __init__(self, request: bytes, handler: ResponseHandler) -> None:
+    def __init__(
+        self,
+        request: bytes,
+        handler: ResponseHandler,
+        *,
+        bodiless: bool = False,
+        limit_rate: RateLimit | None = None,
+        keep_alive: bool = False,
+    ) -> None:
+        self._keep_alive = keep_alive
+        #: The last response left the connection fit for another request.
+        self.idle = False
+        #: The connection is gone (an idle one may be closed by the server).
+        self.closed = False
+        self._prepare(request, handler, bodiless, limit_rate)
+
+    def _prepare(
+        self, request: bytes, handler: ResponseHandler, bodiless: bool,
+        limit_rate: RateLimit | None,
+    ) -> None:  # fmt: skip
         self._request = request
         self._handler = handler
-        self._parser = ResponseParser()
+        self._parser = ResponseParser(bodiless)
+        self._limit = limit_rate
         self._outcome: Failure | None = None
         self._done = False
+        self._head: ResponseHead | None = None
         self._head_just_seen = False
         self._splicer: BodySplicer | None = None
         self.finished: Deferred[None] = Deferred(self._cancel)
+
+    def send(
+        self, request: bytes, handler: ResponseHandler, *, bodiless: bool = False,
+        limit_rate: RateLimit | None = None,
+    ) -> Deferred[None]:  # fmt: skip
+        """Send another request on this L{idle} connection; its C{finished}."""
+        assert self.idle and self.transport is not None
+        self.idle = False
+        self._prepare(request, handler, bodiless, limit_rate)
+        self.transport.write(request)
+        return self.finished
 
     def connectionMade(self) -> None:
         assert self.transport is not None
@@ -76,6 +146,10 @@ class GetProtocol(Protocol):
 
     def dataReceived(self, data: bytes) -> None:
         if self._done:
+            if self.idle:
+                # Bytes nobody asked for: the connection cannot be trusted.
+                self.idle = False
+                self.transport.abortConnection()  # type: ignore[union-attr]
             return
         try:
             self._handle(self._parser.feed(data))
@@ -84,12 +158,17 @@ class GetProtocol(Protocol):
                 self._splice_rest()
         except HTTPError:
             self._stop(Failure())
+            return
+        if self._limit is not None and not self._done:
+            self._limit.received(len(data), self.transport)
 
     def _splice_rest(self) -> None:
         """
         Right after the head, with the body bytes read so far delivered: splice the
         rest of an identity body straight into its file, where that can be done.
         """
+        if self._keep_alive or self._limit is not None:
+            return
         if not can_splice(self.transport):
             return
         target = self._handler.splice_target()
@@ -118,6 +197,7 @@ class GetProtocol(Protocol):
     def _handle(self, events: list[Event]) -> None:
         for event in events:
             if isinstance(event, Head):
+                self._head = event.head
                 if not self._handler.head(event.head, event.length):
                     self._stop(None)
                     return
@@ -126,8 +206,30 @@ class GetProtocol(Protocol):
                 self._handler.body(event.data)
             elif isinstance(event, End):
                 self._handler.end()
-                self._stop(None)
+                if self._reusable():
+                    self._done = self.idle = True
+                    if self._limit is not None:
+                        self._limit.stop()
+                    self.finished.callback(None)
+                else:
+                    self._stop(None)
                 return
+
+    def _reusable(self) -> bool:
+        """
+        Whether the response just completed (during a read: its framing said where
+        it ended) leaves the connection fit for another request: kept alive, an
+        HTTP/1.1 answer, no C{Connection: close}.
+        """
+        head = self._head
+        if not self._keep_alive or head is None or head.version != "HTTP/1.1":
+            return False
+        tokens = {
+            token.strip(" \t").lower()
+            for value in head.get_all("Connection")
+            for token in value.split(",")
+        }
+        return "close" not in tokens
 
     def _stop(self, outcome: Failure | None) -> None:
         """Settle the outcome now and drop the connection."""
@@ -138,6 +240,8 @@ class GetProtocol(Protocol):
 
     def _cancel(self, _: Deferred[None]) -> None:
         self._done = True
+        if self._limit is not None:
+            self._limit.stop()
         if self._splicer is not None:
             self._splicer.stop()
             self._splicer = None
@@ -145,6 +249,10 @@ class GetProtocol(Protocol):
             self.transport.abortConnection()  # type: ignore[attr-defined]
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self.closed = True
+        self.idle = False
+        if self._limit is not None:
+            self._limit.stop()
         if self.finished.called:
             return
         if self._splicer is not None:
@@ -173,6 +281,6 @@ def _receive_error(reason: Failure) -> HTTPError:
     """The error for a connection that broke: a TLS failure, or a lost connection."""
     if isinstance(reason.value, HTTPError):
         return reason.value  # A certificate refused by the identity check.
-    if is_tls_error(reason):
-        return CertificateError(f"TLS failure: {tls_message(reason)}")
-    return ReceiveError(f"connection lost while receiving: {reason.getErrorMessage()}")
+    return verification_error(reason) or ReceiveError(
+        f"connection lost while receiving: {reason.getErrorMessage()}"
+    )

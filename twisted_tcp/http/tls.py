@@ -1,6 +1,7 @@
 """
-TLS for the HTTP client: the CA file of C{--cacert}, and a server identity check
-that never lets a certificate through by mistake (see docs/http-client.md, "TLS").
+TLS for the HTTP client (and the line clients' C{--tls}): the CA file of
+C{--cacert}, and a server identity check that never lets a certificate through by
+mistake (see docs/http-client.md, "TLS").
 
 Twisted's own check passes the leaf certificate to service_identity and treats its
 C{VerificationError} as a failure; but a certificate without subjectAltName makes
@@ -40,16 +41,20 @@ def load_ca(path: str) -> Any:
         raise CACertError(f"--cacert {path} is not a PEM certificate") from None
 
 
-def client_tls(host: str, trust: Any) -> Any:
+def client_tls(host: str, trust: Any, certificate: Any = None) -> Any:
     """
     The TLS connection creator for C{host}: C{trust} is C{False} to verify nothing
-    (C{--insecure}), C{None} for the system's CAs, or a trust root from L{load_ca}.
+    (C{--insecure}), C{None} for the system's CAs, or a trust root from L{load_ca};
+    C{certificate}, a C{PrivateCertificate} to present to the server, if any.
     """
     from twisted.internet import ssl
 
     if trust is False:
         return ssl.CertificateOptions()
-    return _IdentityChecking(ssl.optionsForClientTLS(host, trustRoot=trust), host)
+    creator = ssl.optionsForClientTLS(
+        host, trustRoot=trust, clientCertificate=certificate
+    )
+    return _IdentityChecking(creator, host)
 
 
 @implementer(IOpenSSLClientConnectionCreator)
@@ -144,6 +149,18 @@ def _pattern_name(pattern: Any) -> str:
     if isinstance(pattern, IPAddressPattern):
         return str(pattern.pattern)
     return type(pattern).__name__
+
+
+def verification_error(reason: Failure) -> CertificateError | None:
+    """
+    The error for a connection lost to TLS (exit code 60): the identity check's
+    refusal, or OpenSSL's reason; C{None} if C{reason} is no TLS failure.
+    """
+    if isinstance(reason.value, CertificateError):
+        return reason.value  # A certificate refused by the identity check.
+    if is_tls_error(reason):
+        return CertificateError(f"TLS failure: {tls_message(reason)}")
+    return None
 
 
 def is_tls_error(reason: Failure) -> bool:

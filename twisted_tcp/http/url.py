@@ -8,7 +8,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from urllib.parse import SplitResult, quote, urlsplit, urlunsplit
+from urllib.parse import SplitResult, quote, unquote, urlsplit, urlunsplit
 
 import idna
 
@@ -28,6 +28,13 @@ class Target:
     port: int
     request_target: str
     host_header: str
+    #: C{user:password} from the URL, if it had any.
+    credentials: str | None = None
+
+    @property
+    def origin(self) -> tuple[bool, str, int]:
+        """What credentials are tied to: the scheme, the host and the port."""
+        return (self.tls, self.host, self.port)
 
 
 def guess_scheme(url: str) -> str:
@@ -72,7 +79,10 @@ def parse_url(url: str) -> Target:
     url = urlunsplit(
         (scheme, host_header, path, query, _percent_encoded(parts.fragment))
     )
-    return Target(url, tls, host, port, request_target, host_header)
+    credentials = None
+    if parts.username is not None:
+        credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+    return Target(url, tls, host, port, request_target, host_header, credentials)
 
 
 def _ascii_host(host: str, url: str) -> str:

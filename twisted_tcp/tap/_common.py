@@ -38,6 +38,7 @@ from twisted_tcp._listen import (
 from twisted_tcp._logging import readable_logs
 from twisted_tcp._reload import Reloader, tls_listeners
 from twisted_tcp._server import LimitedServerFactory
+from twisted_tcp._version import __version__
 from twisted_tcp._workers import Answers, WorkerChannel, worker_number
 
 if TYPE_CHECKING:
@@ -46,6 +47,38 @@ if TYPE_CHECKING:
     from twisted_tcp._metrics import Health
 
 _log = Logger()
+#: What Twisted's option parser puts before a checker's message.
+_ENFORCEMENT_PREFIX = "Parameter type enforcement failed: "
+
+
+class StartError(Exception):
+    """
+    What keeps a server from starting that is not a mistake in its options (a
+    package that is not installed): C{twist} says it in one line, without the usage.
+    A file that cannot be used (an C{OSError}) is reported the same way.
+    """
+
+
+class PluginOptions(usage.Options):
+    """
+    What the options of every plugin share: errors that read as one plain sentence
+    (a refused value without Twisted's "Parameter type enforcement failed:"
+    prefix), and a C{--version} that names this project's version.
+    """
+
+    def opt_version(self) -> None:
+        """Print the version of twisted-tcp (and of Twisted) and exit."""
+        from twisted.copyright import version
+
+        print(f"twisted-tcp {__version__} (Twisted {version})")
+        sys.exit(0)
+
+    def parseOptions(self, options: Sequence[str] | None = None) -> None:
+        try:
+            super().parseOptions(options)
+        except usage.UsageError as error:
+            message = str(error).removeprefix(_ENFORCEMENT_PREFIX)
+            raise usage.UsageError(message) from None
 
 
 def prefer_lean_reactor() -> None:
@@ -140,7 +173,7 @@ def checked_metrics_endpoint(options: usage.Options) -> None:
         options["metrics"] = checked_endpoints([options["metrics"]])[0]
 
 
-class ServerOptions(usage.Options):
+class ServerOptions(PluginOptions):
     """Command-line options common to the TCP server plugins."""
 
     default_port: ClassVar[int]
@@ -161,6 +194,8 @@ class ServerOptions(usage.Options):
         checked_metrics_endpoint(self)
         try:
             self["factory"] = self.build_factory()
+        except (StartError, OSError) as error:
+            raise SystemExit(f"twist: {error}") from None
         except ValueError as error:
             raise usage.UsageError(str(error)) from None
 

@@ -16,10 +16,10 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python import usage
 
-from twisted_tcp._checks import non_negative_int, positive_seconds
-from twisted_tcp._defaults import DEFAULT_MAX_REDIRECTS, DEFAULT_USER_AGENT
+from twisted_tcp._checks import BadValueError
 from twisted_tcp._logging import readable_logs
-from twisted_tcp.http import FetchOptions, HTTPError, fetch
+from twisted_tcp.cli.get_options import add_to_usage, fetch_options, save_etag
+from twisted_tcp.http import HTTPError, fetch
 from twisted_tcp.http.errors import server_text, shown
 from twisted_tcp.http.url import guess_scheme
 from twisted_tcp.tap._common import (
@@ -28,29 +28,17 @@ from twisted_tcp.tap._common import (
 
 
 class Options(usage.Options):
-    """Options of C{twist http-get}, named like C{twisted-tcp get}'s long options."""
+    """
+    Options of C{twist http-get}: C{--output} and those of C{twisted-tcp get} that
+    make sense for a one-shot service (L{twisted_tcp.cli.get_options}).
+    """
 
     synopsis = "URL --output FILE [options]"
     longdesc = "Fetch URL once with the raw HTTP/1.1 client, save it, and stop."
-    optFlags = [
-        ["location", "L", "Follow redirects."],
-        ["fail", "f", "Fail on HTTP status 400 or more."],
-        ["compressed", None, "Ask for gzip or deflate and decode every coding."],
-        ["insecure", "k", "Do not verify the server's certificate."],
-    ]
-    optParameters = [
+    optFlags: list[list[str | None]] = []
+    optParameters: list[list[Any]] = [
         ["output", "o", None, "Save the body to FILE (required)."],
-        ["max-redirs", None, DEFAULT_MAX_REDIRECTS, "Most redirects to follow",
-         non_negative_int],
-        ["connect-timeout", None, 30.0, "Seconds allowed to connect",
-         positive_seconds],
-        ["max-time", "m", None, "Seconds allowed for the whole transfer",
-         positive_seconds],
-        ["max-filesize", None, None, "Largest body accepted, in bytes",
-         non_negative_int],
-        ["user-agent", "A", DEFAULT_USER_AGENT, "User-Agent header."],
-        ["cacert", None, None, "Trust the CA certificate(s) in this PEM file."],
-    ]  # fmt: skip
+    ]
 
     def parseOptions(self, options: Sequence[str] | None = None) -> None:
         """
@@ -88,6 +76,13 @@ class Options(usage.Options):
         prefer_lean_reactor()
         if not self["output"]:
             raise usage.UsageError("--output FILE is required")
+        try:
+            self["fetch"] = fetch_options(self, self["url"], sha256=True)
+        except BadValueError as error:
+            raise usage.UsageError(str(error)) from None
+
+
+add_to_usage(Options)
 
 
 class FetchOnce(Service):
@@ -107,18 +102,11 @@ class FetchOnce(Service):
     async def _fetch(self) -> None:
         options = self.options
         try:
-            chosen = FetchOptions(
-                follow_redirects=bool(options["location"]),
-                max_redirects=options["max-redirs"],
-                connect_timeout=options["connect-timeout"],
-                max_time=options["max-time"], max_filesize=options["max-filesize"],
-                compressed=bool(options["compressed"]),
-                user_agent=options["user-agent"], cacert=options["cacert"],
-                insecure=bool(options["insecure"]), fail=bool(options["fail"]),
-            )  # fmt: skip
             result = await fetch(
-                self.reactor, options["url"], options["output"], chosen
-            )
+                self.reactor, options["url"], options["output"], options["fetch"],
+                on_retry=self._retrying,
+            )  # fmt: skip
+            save_etag(options["etag-save"], result)
         except HTTPError as error:
             self.log.error(
                 "http-get {url} failed (exit code {code}): {error}",
@@ -136,6 +124,14 @@ class FetchOnce(Service):
         finally:
             if self.reactor.running:
                 self.reactor.stop()
+
+    def _retrying(self, attempt: int, pause: float, error: HTTPError) -> None:
+        self.log.warn(
+            "http-get {url}: {error}; trying again in {pause:.3g} s "
+            "({left} more tries left)",
+            url=self.options["url"], error=str(error), pause=pause,
+            left=self.options["fetch"].retry.retries - attempt,
+        )  # fmt: skip
 
 
 def makeService(options: Options) -> FetchOnce:

@@ -36,9 +36,11 @@ from twisted_tcp.chat import (
     make_chat,
     texts,
 )
+from twisted_tcp.chat.irc import IRCFactory
 from twisted_tcp.chat.web import chat_site, parse_origin
 from twisted_tcp.tap._common import (
     ServerOptions,
+    StartError,
     checked_endpoints,
     make_server_service,
     server_parameters,
@@ -94,6 +96,8 @@ class Options(ServerOptions):
          "With --redis: the cluster's name, the prefix of its Redis keys."],
         ["node-name", None, None,
          "With --redis: this node's name [default: host name and process id]."],
+        ["irc-password", None, None,
+         "With --irc: the password (PASS) every IRC client must give."],
         ["heartbeat", None, 1.0,
          "With --redis: seconds between heartbeats; a node silent for 5 of them is"
          " lost.", positive_seconds],
@@ -103,6 +107,14 @@ class Options(ServerOptions):
         super().__init__()
         self["web"] = []
         self["web-origin"] = []
+        self["irc"] = []
+
+    def opt_irc(self, description: str) -> None:
+        """
+        Let IRC clients in on an endpoint (tcp:6667, ssl:6697:..., unix:);
+        repeatable (see docs/irc.md).
+        """
+        self["irc"].append(description)
 
     def opt_web(self, description: str) -> None:
         """Serve the chat page on an endpoint (tcp:8080, ssl:, unix:); repeatable."""
@@ -118,8 +130,15 @@ class Options(ServerOptions):
     def postOptions(self) -> None:
         if self["web-origin"] and not self["web"]:
             raise usage.UsageError("--web-origin needs --web")
+        if self["history-db"] is not None and not self["history"]:
+            raise usage.UsageError(
+                "--history-db needs --history N, the messages it keeps of each room"
+            )
+        if self["irc-password"] is not None and not self["irc"]:
+            raise usage.UsageError("--irc-password needs --irc")
         super().postOptions()
         self["web"] = checked_endpoints([on_every_address(w) for w in self["web"]])
+        self["irc"] = checked_endpoints([on_every_address(i) for i in self["irc"]])
         if self["workers"] > 1 and self["redis"] is None:
             raise usage.UsageError(
                 "--workers needs --redis: each worker is a node of the cluster"
@@ -129,9 +148,9 @@ class Options(ServerOptions):
         if self["redis"] is not None and (
             find_spec("txredisapi") is None or find_spec("hiredis") is None
         ):
-            raise ValueError(
-                "--redis needs the txredisapi and hiredis packages:"
-                " pip install 'twisted-tcp[redis]'"
+            raise StartError(
+                "--redis needs the txredisapi and hiredis packages: make chat"
+                " installs them, as does pip install '.[redis]' in the checkout"
             )
         common = self.common_factory_arguments()
         self["chat"] = make_chat(
@@ -148,13 +167,16 @@ class Options(ServerOptions):
             heartbeat=self["heartbeat"],
             on_refused=_stop_refused,
         )
-        return ChatFactory(
+        factory = ChatFactory(
             self["chat"],
             max_send_queue=self["max-send-queue"],
             flood_rate=self["flood-rate"],
             flood_burst=self["flood-burst"],
             **common,
         )
+        if self["irc"]:
+            self["irc-factory"] = IRCFactory(factory, password=self["irc-password"])
+        return factory
 
     def _read_motd(self) -> str | None:
         if self["motd"] is None:
@@ -163,19 +185,21 @@ class Options(ServerOptions):
             with Path(self["motd"]).open("rb") as motd:
                 data = motd.read(MAX_MOTD_BYTES + 1)
         except OSError as error:
-            raise ValueError(f"cannot read --motd: {error}") from None
+            raise StartError(f"cannot read --motd: {error}") from None
         if len(data) > MAX_MOTD_BYTES:
-            raise ValueError(f"--motd is over {MAX_MOTD_BYTES} bytes")
+            raise StartError(f"--motd is over {MAX_MOTD_BYTES} bytes")
         return data.decode("utf-8", "replace")
 
 
 def makeService(options: Options) -> IService:
     """
-    Serve the chat on every endpoint, and its web page on every C{--web} endpoint.
+    Serve the chat on every endpoint, its web page on every C{--web} endpoint and
+    its IRC door on every C{--irc} endpoint.
     The chat service starts before the listeners and stops after them (with
     C{--redis}, once its members' departures are recorded).
     """
-    parent = supervised(options, [*options["endpoints"], *options["web"]])
+    listening = [*options["endpoints"], *options["web"], *options["irc"]]
+    parent = supervised(options, listening)
     if parent is not None:
         return parent
     collectors: list[Any] = []
@@ -193,6 +217,8 @@ def makeService(options: Options) -> IService:
             options["factory"], options["web-origin"], reactor=server.reactor
         )
         server.listen(site, options["web"])
+    if options["irc"]:
+        server.listen(options["irc-factory"], options["irc"])
     both = _StopsInTurn()
     options["chat"].setServiceParent(both)
     server.setServiceParent(both)
@@ -206,9 +232,18 @@ def _node_name(name: str | None) -> str | None:
 
 
 def _reload_motd(options: Options) -> None:
-    """Read the message of the day again: newcomers from now on are shown it."""
+    """
+    Read the message of the day again: newcomers from now on are shown it.
+
+    @raise ValueError: the file cannot be read or is too large (the one in use
+        stays).
+    """
+    try:
+        motd = options._read_motd()
+    except StartError as error:
+        raise ValueError(str(error)) from None
     chat = options["chat"]
-    chat.settings = replace(chat.settings, motd=texts.motd(options._read_motd()))
+    chat.settings = replace(chat.settings, motd=texts.motd(motd))
 
 
 def _stop_refused(reason: str) -> None:

@@ -19,13 +19,14 @@ from twisted_tcp._listen import cannot_listen, listen_udp
 from twisted_tcp._logging import readable_logs
 from twisted_tcp.tap._common import (
     METRICS_PARAMETER,
+    PluginOptions,
     checked_metrics_endpoint,
     prefer_lean_reactor,
 )
 from twisted_tcp.udp_echo import DEFAULT_RATE, MAX_DATAGRAM, UDP_MODES, UDPEchoProtocol
 
 
-class Options(usage.Options):
+class Options(PluginOptions):
     """Options of C{twist udp-echo}."""
 
     synopsis = "[options]"

@@ -17,9 +17,15 @@ from functools import cache
 from typing import Any, Final
 
 from twisted.internet.defer import Deferred, fail, maybeDeferred, succeed
-from twisted.internet.interfaces import IReactorTime
-from twisted.logger import Logger
+from twisted.internet.interfaces import (
+    IProtocol,
+    IProtocolFactory,
+    IReactorTime,
+    IStreamClientEndpoint,
+)
+from twisted.logger import Logger, LogPublisher
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
 from twisted_tcp.chat.cluster.address import RedisAddress
 
@@ -56,6 +62,8 @@ class RedisLink:
     @param on_refused: called once with the reason when Redis refuses the login (a
         wrong password, or none where one is needed) or the database; the link
         then stops.
+    @param on_unreachable: called with the error each time an attempt to connect
+        fails (the link tries again later; it does not log each attempt).
     """
 
     log = Logger()
@@ -69,6 +77,7 @@ class RedisLink:
         on_ready: Callable[[], object] = lambda: None,
         on_lost: Callable[[], object] = lambda: None,
         on_refused: Callable[[str], object] = lambda reason: None,
+        on_unreachable: Callable[[str], object] = lambda error: None,
         reply_timeout: float = REPLY_TIMEOUT,
     ) -> None:
         self.address = address
@@ -76,6 +85,7 @@ class RedisLink:
         self.on_ready = on_ready
         self.on_lost = on_lost
         self.on_refused = on_refused
+        self.on_unreachable = on_unreachable
         self.reply_timeout = reply_timeout
         self._reactor = reactor
         self._factory: Any = None
@@ -104,7 +114,9 @@ class RedisLink:
         # again as an unhandled error.
         factory.deferred.addErrback(lambda _: None)
         self._factory = factory
-        factory.startConnecting(self.address.endpoint(self._reactor))
+        factory.startConnecting(
+            _Reporting(self.address.endpoint(self._reactor), self._unreachable)
+        )
 
     def stop(self) -> Deferred[None]:
         """Stop reconnecting and close the connection."""
@@ -207,6 +219,11 @@ class RedisLink:
             )
             self.on_lost()
 
+    def _unreachable(self, failure: Failure) -> Failure:
+        if self._factory is not None:
+            self.on_unreachable(failure.getErrorMessage())
+        return failure
+
     def _refused(self, reason: str) -> None:
         """Redis refused this link: stop trying, and tell the owner (who logs it)."""
         if self._factory is None:
@@ -215,10 +232,33 @@ class RedisLink:
         self.on_refused(reason)
 
 
+@implementer(IStreamClientEndpoint)
+class _Reporting:
+    """An endpoint whose failures to connect are reported, then passed on."""
+
+    def __init__(
+        self,
+        endpoint: IStreamClientEndpoint,
+        failed: Callable[[Failure], Failure],
+    ) -> None:
+        self._endpoint = endpoint
+        self._failed = failed
+
+    def connect(self, factory: IProtocolFactory) -> Deferred[IProtocol]:
+        return self._endpoint.connect(factory).addErrback(self._failed)
+
+
 @cache
 def _factory_type() -> type:
     """txredisapi's connection factory, with our backoff and our notifications."""
     import txredisapi
+    from twisted.application.internet import ClientService
+
+    class QuietService(ClientService):
+        # Twisted's ClientService logs every retry (to a publisher with no
+        # observer here); the link reports failures to its owner instead, which
+        # says when the state changes (docs/cluster.md).
+        _log = Logger(observer=LogPublisher())
 
     class LinkFactory(txredisapi.RedisFactory):  # type: ignore[misc]
         # hiredis parses each read as it arrives. txredisapi's pure-Python parser
@@ -230,6 +270,19 @@ def _factory_type() -> type:
         maxDelay = MAX_DELAY
         factor = 2.0
         link: RedisLink
+
+        def startConnecting(self, endpoint: IStreamClientEndpoint) -> None:
+            # As txredisapi's own, with slots whose service does not log retries.
+            for _ in range(self.poolsize):
+                slot = txredisapi._PoolSlot(self, endpoint, self.reconnect)
+                slot.service = QuietService(
+                    endpoint,
+                    txredisapi._SlotFactory(self, slot),
+                    retryPolicy=slot._retryDelay,
+                    prepareConnection=slot._prepareConnection,
+                )
+                self.slots.append(slot)
+                slot.start()
 
         def addConnection(self, connection: Any) -> None:
             super().addConnection(connection)

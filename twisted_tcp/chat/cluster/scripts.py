@@ -1,5 +1,7 @@
 """
-The chat cluster's keys and the Lua scripts that change several of them at once.
+The Lua scripts that change several of the cluster's keys at once: those of
+members and rooms here, those of nodes (heartbeats, loss, re-assertion) in
+L{node_scripts}.
 
 Redis runs a script whole, with no other command in between, so a change that touches
 several keys (a member joining: its nick, its room's member list, the room's log) is
@@ -15,6 +17,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from twisted_tcp.chat.cluster.schema import LUA_NAMES
+
 #: Entries kept in a room's log (C{XADD ... MAXLEN ~}): how far a node that was cut
 #: off can fall behind in one room and still catch up without loss.
 LOG_KEEP: Final = 10_000
@@ -25,43 +29,11 @@ INBOX_KEEP: Final = 1_000
 LOST_MEMORY: Final = 3600
 
 
-class Keys:
-    """The names of the cluster's keys under one prefix (see C{docs/cluster.md})."""
-
-    def __init__(self, prefix: str) -> None:
-        self.prefix = prefix
-        self.nodes = f"{prefix}:nodes"
-        self.rooms = f"{prefix}:rooms"
-
-    def room_log(self, room: str) -> str:
-        return f"{self.prefix}:room:{room}:log"
-
-    def room_members(self, room: str) -> str:
-        return f"{self.prefix}:room:{room}:members"
-
-    def room_topic(self, room: str) -> str:
-        return f"{self.prefix}:room:{room}:topic"
-
-    def nick(self, nick: str) -> str:
-        return f"{self.prefix}:nick:{nick}"
-
-    def node(self, node: str) -> str:
-        return f"{self.prefix}:node:{node}"
-
-    def inbox(self, node: str) -> str:
-        return f"{self.prefix}:node:{node}:inbox"
-
-    def room_of_log(self, key: str) -> str | None:
-        """The room whose log C{key} is, or C{None} if it is no room's log."""
-        head = f"{self.prefix}:room:"
-        if key.startswith(head) and key.endswith(":log"):
-            return key[len(head) : -len(":log")]
-        return None
-
-
-#: Functions every script below starts with. Room member values are
+#: Functions every script starts with. Room member values are
 #: "NICK<TAB>NODE<TAB>SINCE"; nick owners are "NODE<TAB>NICK".
-_COMMON: Final = r"""
+COMMON: Final = (
+    LUA_NAMES
+    + r"""
 local P = ARGV[1]
 local function k(...) return P .. ':' .. table.concat({...}, ':') end
 local function field(value, n)
@@ -87,9 +59,11 @@ local function leave_room(room, nick_key, nick, kind, text, default, keep, origi
   redis.call('HDEL', k('room', room, 'members'), nick_key)
   local population = redis.call('HLEN', k('room', room, 'members'))
   if kind ~= '' and origin then
-    event(room, keep, 'k', kind, 'u', nick, 't', text, 'p', population, 'o', origin)
+    event(room, keep, F.kind, kind, F.nick, nick, F.text, text, F.population,
+      population, F.origin, origin)
   elseif kind ~= '' then
-    event(room, keep, 'k', kind, 'u', nick, 't', text, 'p', population)
+    event(room, keep, F.kind, kind, F.nick, nick, F.text, text, F.population,
+      population)
   end
   if population == 0 and room ~= default then
     redis.call('HDEL', k('rooms'), room)
@@ -103,7 +77,8 @@ local function retire(node, reason, default, keep)
     local nick_key, room = members[i], members[i + 1]
     local record = redis.call('HGET', k('room', room, 'members'), nick_key)
     if record and field(record, 2) == node then
-      leave_room(room, nick_key, field(record, 1), 'd', reason, default, keep, node)
+      leave_room(room, nick_key, field(record, 1), K.departure, reason, default, keep,
+        node)
     end
     if owned(nick_key, node) then redis.call('DEL', k('nick', nick_key)) end
   end
@@ -122,6 +97,7 @@ local function new_guest(node)
   return nil
 end
 """
+)
 
 #: Into a room: the member is listed there, and an event in the room's log marks the
 #: moment from which the member's node delivers the room to it (the event's token
@@ -135,14 +111,14 @@ local function enter(node, nick, since, room, name, token, history, default, kee
   name = redis.call('HGET', k('rooms'), room)
   if current ~= '' then
     local reason = string.gsub(moved, '{room}', name, 1)
-    leave_room(current, nick_key, nick, 'd', reason, default, keep)
+    leave_room(current, nick_key, nick, K.departure, reason, default, keep)
   end
   redis.call('HSET', k('room', room, 'members'), nick_key,
     nick .. '\t' .. node .. '\t' .. since)
   redis.call('HSET', k('node', node, 'members'), nick_key, room)
   local population = redis.call('HLEN', k('room', room, 'members'))
-  local id = event(room, keep, 'k', kind, 'u', nick, 'o', node, 'c', token,
-    'p', population)
+  local id = event(room, keep, F.kind, kind, F.nick, nick, F.origin, node,
+    F.token, token, F.population, population)
   local reply = {id, name, population,
     redis.call('GET', k('room', room, 'topic')) or ''}
   history = tonumber(history)
@@ -152,7 +128,7 @@ local function enter(node, nick, since, room, name, token, history, default, kee
     for i = #past, 1, -1 do
       local fields = past[i][2]
       for j = 1, #fields, 2 do
-        if fields[j] == 't' then table.insert(reply, fields[j + 1]) end
+        if fields[j] == F.text then table.insert(reply, fields[j + 1]) end
       end
     end
   end
@@ -165,14 +141,14 @@ end
 #: ARGV: prefix, node, since, room, room name, token, history, default room, log keep.
 #: Returns the nick, then what entering a room returns.
 CONNECT: Final = (
-    _COMMON
+    COMMON
     + _ENTER
     + r"""
 local node = ARGV[2]
 local nick = new_guest(node)
 if not nick then return redis.error_reply('no free guest nick') end
 local reply = enter(node, nick, ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8],
-  ARGV[9], '', 's', '')
+  ARGV[9], '', K.entered, '')
 table.insert(reply, 1, nick)
 return reply
 """
@@ -184,11 +160,11 @@ return reply
 #: nick, current room, the departure's reason (L{texts.MOVED}: C{{room}} is replaced
 #: by the room's name).
 ENTER: Final = (
-    _COMMON
+    COMMON
     + _ENTER
     + r"""
 return enter(ARGV[2], ARGV[10], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8],
-  ARGV[9], ARGV[11], 'a', ARGV[12])
+  ARGV[9], ARGV[11], K.arrival, ARGV[12])
 """
 )
 
@@ -196,7 +172,7 @@ return enter(ARGV[2], ARGV[10], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARG
 #: freed. ARGV: prefix, node, nick, room, event kind ('d' departure, 'n' notice, ''
 #: none), reason or notice, default room, log keep.
 LEAVE: Final = (
-    _COMMON
+    COMMON
     + r"""
 local node, nick, room = ARGV[2], ARGV[3], ARGV[4]
 local nick_key = string.lower(nick)
@@ -214,7 +190,7 @@ return 1
 #: ARGV: prefix, node, old nick, new nick, room, since, notice ('' for none), log keep.
 #: Returns C{{1}}, or C{{0, HOLDER}} if the nick is taken.
 RENAME: Final = (
-    _COMMON
+    COMMON
     + r"""
 local node, old, new, room, since, notice = ARGV[2], ARGV[3], ARGV[4], ARGV[5],
   ARGV[6], ARGV[7]
@@ -236,8 +212,8 @@ redis.call('HSET', k('room', room, 'members'), new_key,
 redis.call('HDEL', k('node', node, 'members'), old_key)
 redis.call('HSET', k('node', node, 'members'), new_key, room)
 if notice ~= '' then
-  event(room, ARGV[8], 'k', 'n', 't', notice,
-    'p', redis.call('HLEN', k('room', room, 'members')))
+  event(room, ARGV[8], F.kind, K.notice, F.text, notice,
+    F.population, redis.call('HLEN', k('room', room, 'members')))
 end
 return {1}
 """
@@ -251,27 +227,27 @@ return {1}
 #: keep, node, then per event its kind ('m' a line, 'a' an arrival) and its text (the
 #: line, or the newcomer's nick).
 POST: Final = (
-    _COMMON
+    COMMON
     + r"""
 local room, history, keep, node = ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
 local lines = {}
 local function post_lines()
   if #lines > 0 then
-    event(room, keep, 'k', 'm', 't', table.concat(lines, '\n'))
+    event(room, keep, F.kind, K.messages, F.text, table.concat(lines, '\n'))
     lines = {}
   end
 end
 for i = 6, #ARGV, 2 do
   local kind, text = ARGV[i], ARGV[i + 1]
-  if kind == 'a' then
+  if kind == K.arrival then
     post_lines()
-    event(room, keep, 'k', 'a', 'u', text, 'o', node,
-      'p', redis.call('HLEN', k('room', room, 'members')))
+    event(room, keep, F.kind, K.arrival, F.nick, text, F.origin, node,
+      F.population, redis.call('HLEN', k('room', room, 'members')))
   else
     table.insert(lines, text)
     if history > 0 then
       pcall(redis.call, 'XADD', k('room', room, 'history'), 'MAXLEN', '~', history,
-        '*', 't', text)
+        '*', F.text, text)
     end
   end
 end
@@ -283,16 +259,18 @@ post_lines()
 #: ARGV: prefix, room, log keep, then field, value pairs. Sets the topic when one of
 #: the fields is 'v'.
 EVENT: Final = (
-    _COMMON
+    COMMON
     + r"""
 local room = ARGV[2]
 local fields = {}
 for i = 4, #ARGV, 2 do
   table.insert(fields, ARGV[i])
   table.insert(fields, ARGV[i + 1])
-  if ARGV[i] == 'v' then redis.call('SET', k('room', room, 'topic'), ARGV[i + 1]) end
+  if ARGV[i] == F.topic then
+    redis.call('SET', k('room', room, 'topic'), ARGV[i + 1])
+  end
 end
-table.insert(fields, 'p')
+table.insert(fields, F.population)
 table.insert(fields, redis.call('HLEN', k('room', room, 'members')))
 return event(room, ARGV[3], unpack(fields))
 """
@@ -302,12 +280,12 @@ return event(room, ARGV[3], unpack(fields))
 #: ARGV: prefix, nick, line, inbox keep. Returns the nick as its holder wrote it, or
 #: false if nobody holds it.
 PRIVATE: Final = (
-    _COMMON
+    COMMON
     + r"""
 local owner = redis.call('GET', k('nick', string.lower(ARGV[2])))
 if not owner then return false end
 redis.call('XADD', k('node', field(owner, 1), 'inbox'), 'MAXLEN', '~', ARGV[4], '*',
-  'u', string.lower(ARGV[2]), 't', ARGV[3])
+  F.nick, string.lower(ARGV[2]), F.text, ARGV[3])
 return field(owner, 2)
 """
 )
@@ -317,7 +295,7 @@ return field(owner, 2)
 #: Returns the next cursor (0: done), how many rooms there are, then each room's
 #: key, name and population.
 ROOMS: Final = (
-    _COMMON
+    COMMON
     + r"""
 local page = redis.call('HSCAN', k('rooms'), ARGV[2], 'COUNT', ARGV[3])
 local rooms = page[2]
@@ -329,113 +307,5 @@ for i = 1, #rooms, 2 do
   table.insert(reply, redis.call('HLEN', k('room', room, 'members')))
 end
 return reply
-"""
-)
-
-#: A heartbeat, then a look for lost nodes: each node whose heartbeat expired is
-#: retired (its members announced as lost in their rooms, their nicks freed).
-#: ARGV: prefix, node, heartbeat lifetime (ms), default room, log keep, seconds a lost
-#: node is remembered as lost.
-#: Returns whether this node's own heartbeat was still there (0: it was lost or
-#: Redis lost its data, and the node must re-assert its members), then the ids of
-#: the nodes declared lost.
-HEARTBEAT: Final = (
-    _COMMON
-    + r"""
-local node, ttl, default, keep = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local alive = redis.call('SET', k('node', node), '1', 'PX', ttl, 'XX') and 1 or 0
-local reply = {alive}
-for _, other in ipairs(redis.call('SMEMBERS', k('nodes'))) do
-  if other ~= node and redis.call('EXISTS', k('node', other)) == 0 then
-    retire(other, 'server lost', default, keep)
-    redis.call('SET', k('node', other, 'lost'), '1', 'EX', ARGV[6])
-    table.insert(reply, other)
-  end
-end
-return reply
-"""
-)
-
-#: A node stops: its members leave their rooms, and it leaves the cluster.
-#: ARGV: prefix, node, reason, default room, log keep.
-RETIRE: Final = (
-    _COMMON
-    + r"""
-retire(ARGV[2], ARGV[3], ARGV[4], ARGV[5])
-redis.call('DEL', k('node', ARGV[2]))
-return 1
-"""
-)
-
-#: A node (re)joins the cluster, after starting or after Redis was away: its
-#: heartbeat, and every one of its members as it knows them (the truth: Redis may have
-#: lost its data, or declared the node lost, or missed a leave during the outage).
-#: A member whose nick another node's member took meanwhile gets a new C{guest-N}.
-#: A member the others saw leave (the node was declared lost) or renamed so comes
-#: back with a 'b' event: its nick, its former nick, whether the node was lost.
-#: ARGV: prefix, node, heartbeat lifetime (ms), default room, default room's name,
-#: log keep, then per member: nick, room, room name, since; then '', then per room:
-#: room, topic.
-#: Returns whether the node had been declared lost (1 or 0), then the renamed
-#: members: former nick, new nick, and so on.
-REASSERT: Final = (
-    _COMMON
-    + r"""
-local node, ttl, default, keep = ARGV[2], ARGV[3], ARGV[4], ARGV[6]
-redis.call('SET', k('node', node), '1', 'PX', ttl)
-redis.call('SADD', k('nodes'), node)
-redis.call('HSETNX', k('rooms'), default, ARGV[5])
-local was_lost = redis.call('DEL', k('node', node, 'lost')) == 1
-local here, renamed = {}, {}
-local i = 7
-while ARGV[i] ~= '' do
-  local was, room, name, since = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  i = i + 4
-  local nick = was
-  local owner = redis.call('GET', k('nick', string.lower(was)))
-  if owner and field(owner, 1) ~= node then
-    nick = new_guest(node)
-    if not nick then return redis.error_reply('no free guest nick') end
-    table.insert(renamed, was)
-    table.insert(renamed, nick)
-  else
-    redis.call('SET', k('nick', string.lower(was)), node .. '\t' .. was)
-  end
-  local nick_key = string.lower(nick)
-  here[nick_key] = true
-  local recorded = redis.call('HGET', k('node', node, 'members'), nick_key)
-  if recorded and recorded ~= room then
-    leave_room(recorded, nick_key, nick, '', '', default, keep)
-  end
-  redis.call('HSET', k('node', node, 'members'), nick_key, room)
-  redis.call('HSETNX', k('rooms'), room, name)
-  local new = redis.call('HSET', k('room', room, 'members'), nick_key,
-    nick .. '\t' .. node .. '\t' .. since)
-  if (new == 1 and was_lost) or nick ~= was then
-    event(room, keep, 'k', 'b', 'u', nick, 'w', was, 'l', was_lost and '1' or '',
-      'o', node, 'p', redis.call('HLEN', k('room', room, 'members')))
-  end
-end
-i = i + 1
-while i <= #ARGV do
-  redis.call('SET', k('room', ARGV[i], 'topic'), ARGV[i + 1], 'NX')
-  i = i + 2
-end
--- Members Redis still lists here that this node no longer has.
-local listed = redis.call('HGETALL', k('node', node, 'members'))
-for j = 1, #listed, 2 do
-  local nick_key, room = listed[j], listed[j + 1]
-  if not here[nick_key] then
-    local record = redis.call('HGET', k('room', room, 'members'), nick_key)
-    if record and field(record, 2) == node then
-      leave_room(room, nick_key, field(record, 1), 'd', 'connection lost', default,
-        keep)
-    end
-    redis.call('HDEL', k('node', node, 'members'), nick_key)
-    if owned(nick_key, node) then redis.call('DEL', k('nick', nick_key)) end
-  end
-end
-table.insert(renamed, 1, was_lost and 1 or 0)
-return renamed
 """
 )

@@ -66,6 +66,13 @@ class _PageFile(static.File):
     # Twisted's default page does not escape the path it names.
     childNotFound = pages.notFound()  # type: ignore[assignment]
 
+    def getChild(self, path: bytes, request: Request) -> IResource:
+        try:
+            child: IResource = super().getChild(path, request)
+        except ValueError:  # A NUL byte (/%00): no file has such a name.
+            return self.childNotFound
+        return child
+
     def directoryListing(self) -> IResource:
         return pages.notFound()
 
@@ -174,9 +181,11 @@ class _CountedSite(WrappingFactory):
     """The page's site, its connections counted in the limits of C{chat}."""
 
     protocol = _CountedConnection
+    noisy = False  # As the chat's factory (see LimitedServerFactory.noisy).
 
     def __init__(self, site: Site, chat: LimitedServerFactory) -> None:
         super().__init__(site)
+        site.noisy = False
         self.chat = chat
 
     def logPrefix(self) -> str:

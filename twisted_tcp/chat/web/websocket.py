@@ -280,6 +280,8 @@ class ChatWebSocketFactory(WebSocketServerFactory):
         self.setProtocolOptions(
             # No server status page for plain GETs, and a peer that does not answer
             # a close gets as long to read its last lines as a TCP member does.
+            # An Origin of null is for the origin policy to judge, as any other.
             webStatus=False,
+            allowNullOrigin=True,
             closeHandshakeTimeout=CLOSE_GRACE_PERIOD,
         )

@@ -1,12 +1,13 @@
 """
-Tests for L{twisted_tcp.cli.progress}: drawn on terminals only, with or without a total.
+Tests for L{twisted_tcp.cli.progress}: drawn on terminals only, with or without a total,
+for one transfer or a run of several.
 """
 
 from __future__ import annotations
 
 import io
 
-from twisted_tcp.cli.progress import Progress, _size
+from twisted_tcp.cli.progress import Overall, Progress, _size
 
 
 class Terminal(io.StringIO):
@@ -51,3 +52,15 @@ def test_sizes() -> None:
     assert [_size(n) for n in (0, 1023, 1024, 5 << 20, 3 << 30)] == [
         "0 B", "1023 B", "1.0 KiB", "5.0 MiB", "3.0 GiB",
     ]  # fmt: skip
+
+
+def test_overall_line_counts_transfers_and_bytes() -> None:
+    """A run of several shows how many are done and the bytes of all so far."""
+    screen = Terminal()
+    overall = Overall(screen, 3)
+    overall.add(1024)
+    overall.done()
+    overall.add(1024)
+    overall.finish()
+    last = screen.getvalue().rstrip("\n").rsplit("\r", 1)[-1]
+    assert last.startswith("1/3 done  2.0 KiB  ")

@@ -14,12 +14,14 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 
-from twisted_tcp.cli.chat import NICK_TIMEOUT, ChatClient
+from twisted_tcp.chat import texts
+from twisted_tcp.chat.protocol import ChatProtocol
+from twisted_tcp.cli.chat import GOODBYE, NICK_TIMEOUT, ChatClient
 from twisted_tcp.cli.errors import ClientError
 from twisted_tcp.cli.exitcodes import EXIT_CONNECTION_LOST
 from twisted_tcp.cli.printer import Printer
 
-from .support import byte_by_byte, splits
+from ..support import byte_by_byte, splits
 
 WELCOME_GUEST = b"* Welcome, guest-3! Change your nick with /nick NAME.\r\n"
 TAKEN = b"error: the nick zed is taken by Zed\r\n"
@@ -244,3 +246,12 @@ def test_close_after_an_error_reports_it() -> None:
         EXIT_CONNECTION_LOST,
         "the server closed the connection: too many connections (max 1)",
     )
+
+
+def test_goodbyes_are_the_servers() -> None:
+    """The goodbyes the client knows are the lines the chat server closes after."""
+    idle = ChatProtocol.idleNotice
+    assert idle is not None
+    for line in (texts.BYE, ChatProtocol.shutdownNotice, idle.format(seconds=0.5)):
+        assert line is not None
+        assert GOODBYE.match(line), line

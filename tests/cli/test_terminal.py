@@ -29,7 +29,7 @@ from twisted.protocols import portforward
 
 from twisted_tcp import ChatFactory
 
-from .support import port_of, stop
+from ..support import port_of, stop
 
 COMMAND = str(Path(sys.executable).with_name("twisted-tcp"))
 ROWS, COLUMNS = 24, 80

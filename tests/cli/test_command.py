@@ -9,7 +9,6 @@ import signal
 import socket
 import struct
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -31,26 +30,8 @@ from twisted_tcp import (
 from twisted_tcp._version import __version__
 from twisted_tcp.chat import LocalChat
 
-from .support import Collector, port_of, stop
-from .twist_support import Twist
-
-COMMAND = [str(Path(sys.executable).with_name("twisted-tcp"))]
-
-
-def run(*argv: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
-        [*COMMAND, *argv], input=stdin, capture_output=True, timeout=60
-    )
-
-
-async def run_against(
-    *argv: str, stdin: bytes = b""
-) -> subprocess.CompletedProcess[bytes]:
-    """Run the command in a thread, so the reactor keeps serving meanwhile."""
-    result: subprocess.CompletedProcess[bytes] = await deferToThread(
-        run, *argv, stdin=stdin
-    )
-    return result
+from ..support import COMMAND, Collector, port_of, run, run_against, stop
+from ..twist_support import Twist
 
 
 def tcp(reactor: Any, factory: Factory[Any]) -> tuple[IListeningPort, str]:

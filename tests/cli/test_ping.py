@@ -15,7 +15,7 @@ from twisted.internet.testing import StringTransport
 
 from twisted_tcp.cli.ping import Pinger, PingReport, TCPEchoProbe
 
-from .support import byte_by_byte, feed, splits
+from ..support import byte_by_byte, feed, splits
 
 
 class Run:

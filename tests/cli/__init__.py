@@ -1,0 +1,1 @@
+"""Tests of the twisted-tcp command, twisted_tcp.cli: one module per module."""
