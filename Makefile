@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-test
 
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: test lint docs prometheus systemd browser irc-client chat bench bench-quick clean redis-server http-peers
+.PHONY: test lint docs peers bench-peers chat bench bench-quick clean
 
 # What running needs and nothing more: the project and its dependencies.
 $(RUN_STAMP): pyproject.toml
@@ -23,87 +23,33 @@ $(STAMP): $(RUN_STAMP)
 
 ## make test: create .venv, install the project with its test extras, lint, run the suite
 ## on Twisted's epoll reactor, then the tests that run on a reactor again on the lean one.
-test: $(STAMP) redis-server browser http-peers irc-client prometheus systemd lint docs
+test: $(STAMP) peers lint docs
 	$(BIN)/python -m pytest
 	$(BIN)/python -m pytest --twisted-reactor lean-epoll --reactor-tests-only
 
-## The cluster tests start their own redis-server (Debian's package of that name): as
-## root it is installed when missing; otherwise make stops and says what to install.
-redis-server:
-	@command -v redis-server >/dev/null || { \
+## The real programs the tests run as peers, each as COMMAND:DEBIAN-PACKAGE: Redis (the
+## cluster), chromium and its WebDriver (the chat page), nginx and tinyproxy (the HTTP
+## client's server and forward proxy), weechat-headless (a real IRC client), promtool
+## (checks what --metrics serves), systemd-socket-activate and systemd-analyze (socket
+## activation, the example units; nothing runs under the machine's own systemd). As
+## root, make installs the packages of the missing ones; otherwise it stops and names them.
+PEERS := redis-server:redis-server chromium:chromium chromedriver:chromium-driver \
+	nginx:nginx-light tinyproxy:tinyproxy weechat-headless:weechat-headless \
+	promtool:prometheus systemd-socket-activate:systemd systemd-analyze:systemd
+
+## make peers: install (as root) or name the Debian packages of the missing peers.
+peers:
+	@missing=""; for peer in $(PEERS); do \
+		command -v "$${peer%%:*}" >/dev/null || test -x "/usr/sbin/$${peer%%:*}" \
+			|| missing="$$missing $${peer#*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-				-o DPkg::Lock::Timeout=600 redis-server >/dev/null; \
+				-o DPkg::Lock::Timeout=600 $$missing >/dev/null \
+				|| { echo "installing$$missing failed" >&2; exit 1; }; \
 		else \
-			echo "make test needs redis-server: install the package (apt-get install redis-server) and run make test again" >&2; \
-			exit 1; \
-		fi; }
-	@command -v redis-server >/dev/null || { echo "installing redis-server failed" >&2; exit 1; }
-
-## The metrics tests check what --metrics serves with promtool, from Debian's prometheus
-## package: as root it is installed when missing; otherwise make says so and stops.
-prometheus:
-	@command -v promtool >/dev/null || { \
-		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-				-o DPkg::Lock::Timeout=600 prometheus >/dev/null; \
-		else \
-			echo "make test needs promtool: install the package (apt-get install prometheus) and run make test again" >&2; \
-			exit 1; \
-		fi; }
-	@command -v promtool >/dev/null || { echo "installing prometheus failed" >&2; exit 1; }
-
-## The systemd tests run systemd-socket-activate and systemd-analyze, from Debian's
-## systemd package (nothing is started under the machine's own systemd): as root it
-## is installed when missing; otherwise make says so and stops.
-systemd:
-	@command -v systemd-socket-activate >/dev/null && command -v systemd-analyze >/dev/null || { \
-		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-				-o DPkg::Lock::Timeout=600 systemd >/dev/null; \
-		else \
-			echo "make test needs systemd-socket-activate and systemd-analyze: install the package (apt-get install systemd) and run make test again" >&2; \
-			exit 1; \
-		fi; }
-	@command -v systemd-socket-activate >/dev/null || { echo "installing systemd failed" >&2; exit 1; }
-
-## make browser: Debian's chromium and its WebDriver, for the chat page's browser tests.
-browser:
-	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
-		if [ "$$(id -u)" = 0 ]; then \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-				-o DPkg::Lock::Timeout=600 chromium chromium-driver >/dev/null; \
-		else \
-			echo "The browser tests need Debian's chromium and chromium-driver packages:" \
-				"sudo apt-get install chromium chromium-driver" >&2; \
-			exit 1; \
-		fi; \
-	fi
-
-## make http-peers: Debian's nginx-light and tinyproxy, the real server and forward proxy
-## the HTTP client's tests run against (ranges, validators, keep-alive; plain and CONNECT).
-http-peers:
-	@if ! { command -v nginx || test -x /usr/sbin/nginx; } >/dev/null \
-			|| ! command -v tinyproxy >/dev/null; then \
-		if [ "$$(id -u)" = 0 ]; then \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-				-o DPkg::Lock::Timeout=600 nginx-light tinyproxy >/dev/null; \
-		else \
-			echo "The HTTP client's tests need Debian's nginx-light and tinyproxy packages:" \
-				"sudo apt-get install nginx-light tinyproxy" >&2; \
-			exit 1; \
-		fi; \
-	fi
-
-## make irc-client: Debian's weechat-headless, the real IRC client the IRC tests drive.
-irc-client:
-	@if ! command -v weechat-headless >/dev/null; then \
-		if [ "$$(id -u)" = 0 ]; then \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-				-o DPkg::Lock::Timeout=600 weechat-headless >/dev/null; \
-		else \
-			echo "The IRC client tests need Debian's weechat-headless package:" \
-				"sudo apt-get install weechat-headless" >&2; \
+			echo "make test needs Debian's$$missing: install them (sudo apt-get install$$missing) and run make test again" >&2; \
 			exit 1; \
 		fi; \
 	fi
@@ -143,18 +89,18 @@ chat: $(RUN_STAMP)
 
 $(BENCH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
-	command -v nginx >/dev/null || test -x /usr/sbin/nginx || \
-		{ apt-get update -qq && apt-get install -y -qq nginx-light || apt-get install -y -qq nginx; } \
-		|| echo "nginx not installed: the download bench falls back to twist web"
-	command -v curl >/dev/null || apt-get install -y -qq curl || true
 	touch $@
 
+## The download rows compare with curl and wget, from Debian's packages like the peers.
+bench-peers:
+	@$(MAKE) --no-print-directory peers PEERS="$(PEERS) curl:curl wget:wget"
+
 ## make bench: every benchmark of bench/README.md, side by side, ratios printed (not part of make test).
-bench: $(BENCH_STAMP) redis-server
+bench: $(BENCH_STAMP) bench-peers
 	$(BIN)/python bench/run.py --markdown bench/latest.md
 
 ## make bench-quick: the same with short runs and small sizes, to check the harness.
-bench-quick: $(BENCH_STAMP) redis-server
+bench-quick: $(BENCH_STAMP) bench-peers
 	$(BIN)/python bench/run.py --quick
 
 clean:

@@ -12,12 +12,14 @@ C{make test}.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_twisted
 from hypothesis import HealthCheck, settings
+from twisted.internet.defer import maybeDeferred
 
 from tests.cluster_support import Client, Node
 from tests.redis_support import RedisServer
@@ -138,3 +140,45 @@ def clients() -> Iterator[list[Client]]:
     yield opened
     for client in opened:
         client.close()
+
+
+@pytest.fixture(params=["local", "redis"])
+def chat_backend(request: pytest.FixtureRequest) -> str | None:
+    """The Redis URL of a real redis-server for the cluster backend, or C{None}."""
+    if request.param == "local":
+        return None
+    url: str = request.getfixturevalue("redis_server").url
+    return url
+
+
+@pytest_twisted.async_yield_fixture
+async def moderated_chat(
+    reactor: Any, chat_backend: str | None
+) -> AsyncIterator[Callable[..., Any]]:
+    """
+    Make started chats of either backend with cheap password hashes, as the
+    contract suite makes them; each is stopped after the test.
+    """
+    from tests.support import until
+    from tests.test_chat_contract import Chat
+    from twisted_tcp.chat.passwords import Cost, PasswordHasher
+
+    made: list[Chat] = []
+
+    async def make(**options: Any) -> Chat:
+        options.setdefault("hasher", PasswordHasher(reactor, cost=Cost(16, 1, 1)))
+        if chat_backend is not None:
+            options.pop("state_db", None)  # Redis keeps the state.
+        made_chat = Chat(reactor, chat_backend, **options)
+        made.append(made_chat)
+        made_chat.chat.startService()
+        service = made_chat.chat
+        await until(reactor, lambda: getattr(service, "available", True))
+        return made_chat
+
+    yield make
+    for each in made:
+        for member in each.members:
+            member.transport.loseConnection()
+        each.chat.shutdown()
+        await maybeDeferred(each.chat.stopService)

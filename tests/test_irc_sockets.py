@@ -13,6 +13,9 @@ from twisted.internet.endpoints import TCP4ClientEndpoint, TCP4ServerEndpoint
 from twisted.internet.protocol import Factory, Protocol
 from twisted.words.protocols.irc import IRCClient
 
+from tests.cluster_support import FAST, join, start_nodes
+from tests.cluster_support import Client as LineClient
+from tests.redis_support import free_port
 from tests.support import until
 from twisted_tcp.chat import ChatFactory, make_chat
 from twisted_tcp.chat.irc import IRCFactory
@@ -103,3 +106,42 @@ async def test_irc_client_and_line_member(reactor: Any) -> None:
         chat.service.shutdown()
         for port in ports:
             await port.stopListening()
+
+
+@pytest_twisted.ensureDeferred
+async def test_irc_and_nc_members_on_two_nodes(
+    reactor: Any, make_node: Any, clients: list[LineClient]
+) -> None:
+    """An IRC client on one node of a cluster and an nc member on another share a
+    room: each sees the other's lines, joins and quits."""
+    irc_port = free_port()
+    a = make_node("a", *FAST)
+    b = make_node("b", *FAST, "--irc", f"tcp:{irc_port}:interface=127.0.0.1")
+    await start_nodes(reactor, [a, b])
+    bob = await join(reactor, a, "bob")
+    clients.append(bob)
+    client = cast(
+        Client,
+        await TCP4ClientEndpoint(reactor, "127.0.0.1", irc_port).connect(
+            Factory.forProtocol(Client)
+        ),
+    )
+    assert client.transport is not None
+    try:
+        await until(reactor, lambda: ("joined", "#rust") in client.events)
+        bob.send("/join #rust")
+        await until(reactor, lambda: client.events[-1][:2] == ("user joined", "bob"))
+        bob.send("hello from a")
+        client.msg("#rust", "hello from b")
+        await until(reactor, lambda: bob.has("<ann> hello from b"))
+        await until(
+            reactor,
+            lambda: (
+                ("privmsg", "bob!bob@chat.twisted-tcp", "#rust", "hello from a")
+                in client.events
+            ),
+        )
+        client.quit("bye")
+        await until(reactor, lambda: bob.has("* ann left #rust (Quit: bye)"))
+    finally:
+        client.transport.loseConnection()

@@ -174,11 +174,17 @@ def cluster_metrics(chat: RedisChat) -> Iterator[Metric]:
     )
 
 
-def chat_collectors(factory: ChatFactory) -> tuple[list[Collector], Health]:
-    """The chat's collectors, and what tells C{/healthz} it is ready."""
+def chat_collectors(
+    factory: ChatFactory, cluster: bool
+) -> tuple[list[Collector], Health]:
+    """
+    The chat's collectors, and what tells C{/healthz} it is ready.
+
+    @param cluster: whether the chat is a node of a cluster (C{--redis}).
+    """
     chat: Any = factory.service
     collectors: list[Collector] = [ReadingCollector(lambda: chat_metrics(factory))]
-    if not hasattr(chat, "available"):
+    if not cluster:
         return collectors, server_health(factory)
     collectors.append(ReadingCollector(lambda: cluster_metrics(chat)))
 

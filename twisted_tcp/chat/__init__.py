@@ -10,19 +10,14 @@ speak (see C{docs/chat-protocol.md}). One core, two backends:
     - L{cluster}: L{RedisChat}, the backend of a node sharing rooms through Redis;
     - L{build}: L{make_chat}, either backend from the options;
     - L{history}: where rooms' recent messages are kept;
-    - L{protocol}, L{web}: the front doors (the line protocol, the browser page);
+    - L{protocol}, L{web}, L{irc}: the front doors (the line protocol, the browser
+      page, IRC clients);
     - L{factory}: L{ChatFactory}, which hands the service to each protocol.
 """
 
 from twisted_tcp.chat.build import make_chat
-from twisted_tcp.chat.core import (
-    DEFAULT_ANNOUNCE_LIMIT,
-    DEFAULT_ROOM,
-    DEFAULT_TIMESTAMP_FORMAT,
-    ChatService,
-    ChatSettings,
-)
 from twisted_tcp.chat.factory import ChatFactory
+from twisted_tcp.chat.interfaces import ChatService
 from twisted_tcp.chat.protocol import (
     DEFAULT_FLOOD_BURST,
     DEFAULT_FLOOD_RATE,
@@ -31,6 +26,12 @@ from twisted_tcp.chat.protocol import (
     ChatProtocol,
 )
 from twisted_tcp.chat.service import LocalChat
+from twisted_tcp.chat.settings import (
+    DEFAULT_ANNOUNCE_LIMIT,
+    DEFAULT_ROOM,
+    DEFAULT_TIMESTAMP_FORMAT,
+    ChatSettings,
+)
 
 __all__ = [
     "DEFAULT_ANNOUNCE_LIMIT",

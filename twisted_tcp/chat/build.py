@@ -6,21 +6,24 @@ C{tcp-chat} tap and library users build a chat here, and hand it to L{ChatFactor
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from twisted_tcp.chat import texts
-from twisted_tcp.chat.core import (
+from twisted_tcp.chat.history import SQLiteHistory
+from twisted_tcp.chat.interfaces import ChatService
+from twisted_tcp.chat.names import NICK_PATTERN, nick_key
+from twisted_tcp.chat.passwords import PasswordHasher
+from twisted_tcp.chat.service import LocalChat
+from twisted_tcp.chat.settings import (
     ARRIVAL_GRACE,
     DEFAULT_ANNOUNCE_LIMIT,
     DEFAULT_ROOM,
     DEFAULT_TIMESTAMP_FORMAT,
-    ChatService,
     ChatSettings,
 )
-from twisted_tcp.chat.history import SQLiteHistory
-from twisted_tcp.chat.service import LocalChat
+from twisted_tcp.chat.state import NICK_GRACE, Authority, SQLiteState
 
 DEFAULT_CLUSTER = "twisted-tcp"
 #: Seconds between two heartbeats of a cluster's node.
@@ -42,6 +45,10 @@ def make_chat(
     node_name: str | None = None,
     heartbeat: float = DEFAULT_HEARTBEAT,
     on_refused: Callable[[str], object] = lambda reason: None,
+    state_db: str | Path | None = None,
+    operators: Iterable[str] = (),
+    nick_grace: float = NICK_GRACE,
+    hasher: PasswordHasher | None = None,
     reactor: Any = None,
 ) -> ChatService:
     """
@@ -64,6 +71,11 @@ def make_chat(
     @param heartbeat: with C{redis}: seconds between two heartbeats of this node.
     @param on_refused: with C{redis}: called with the reason if Redis refuses the
         node (see L{twisted_tcp.chat.cluster.service.RedisChat}).
+    @param state_db: an SQLite file that keeps accounts, bans, mutes and room
+        operators across restarts (default: memory).
+    @param operators: the accounts that are server operators.
+    @param nick_grace: seconds whoever takes a registered nick has to identify.
+    @param hasher: hashes passwords (default: scrypt in the reactor's threads).
     @param reactor: times, schedules and connects (default: the global reactor,
         imported when first needed).
     @raise ValueError: for options that cannot go together or a bad value, with a
@@ -78,14 +90,22 @@ def make_chat(
         timestamp_format=timestamp_format,
         arrival_grace=arrival_grace,
     )
+    accounts = frozenset(map(check_account, operators))
+    if nick_grace < 0:
+        raise ValueError("nick_grace must be >= 0")
     if redis is None:
         store = None
         if history_db is not None:
             # Opened now, so a bad file is a start-up error, not a later failure.
             store = SQLiteHistory(history_db, history, reactor)
-        return LocalChat(settings, history_store=store, reactor=reactor)
+        authority = Authority(SQLiteState(state_db), accounts, hasher, nick_grace)
+        return LocalChat(
+            settings, history_store=store, reactor=reactor, authority=authority
+        )
     if history_db is not None:
         raise ValueError("--history-db does not go with --redis: Redis keeps history")
+    if state_db is not None:
+        raise ValueError("--state-db does not go with --redis")
     from twisted_tcp.chat.cluster.address import parse_redis_url
     from twisted_tcp.chat.cluster.service import RedisChat
 
@@ -97,4 +117,33 @@ def make_chat(
         heartbeat=heartbeat,
         reactor=reactor,
         on_refused=on_refused,
+        operators=accounts,
+        hasher=hasher,
+        nick_grace=nick_grace,
     )
+
+
+def check_account(name: str) -> str:
+    """
+    The account (a nick key) C{name} names.
+
+    @raise ValueError: if C{name} is not a nick, with a message for a usage error.
+    """
+    if not NICK_PATTERN.match(name):
+        raise ValueError(f"bad account name {name!r}: {texts.NICK_RULE}")
+    return nick_key(name)
+
+
+def read_operators(path: str | Path) -> list[str]:
+    """
+    The account names in an operators file: one a line; blank lines and lines
+    starting with C{#} are skipped.
+
+    @raise ValueError: if it cannot be read, with a message for a usage error.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValueError(f"cannot read --operators: {error}") from None
+    lines = (line.strip() for line in text.splitlines())
+    return [line for line in lines if line and not line.startswith("#")]

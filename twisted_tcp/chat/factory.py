@@ -12,8 +12,8 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IAddress
 from twisted.internet.protocol import Protocol
 
-from twisted_tcp._server import CommonServerArguments
-from twisted_tcp.chat.core import ChatService, ChatSettings
+from twisted_tcp._server import CommonServerArguments, describe_peer, peer_host
+from twisted_tcp.chat.interfaces import ChatService
 from twisted_tcp.chat.protocol import (
     DEFAULT_FLOOD_BURST,
     DEFAULT_FLOOD_RATE,
@@ -24,6 +24,7 @@ from twisted_tcp.chat.protocol import (
     ChatServerFactory,
 )
 from twisted_tcp.chat.service import LocalChat
+from twisted_tcp.chat.settings import ChatSettings
 
 
 class ChatFactory(ChatServerFactory):
@@ -79,6 +80,17 @@ class ChatFactory(ChatServerFactory):
         if isinstance(protocol, ChatProtocol):
             protocol.chat = self.service
         return protocol
+
+    def refusal(self, addr: IAddress | None) -> str | None:
+        """A banned address is refused too, with one line, before it has a nick."""
+        reason = super().refusal(addr)
+        if reason is None:
+            reason = self.service.refusal(peer_host(addr))
+            if reason is not None:
+                self.log.warn(
+                    "{peer} refused: {reason}", peer=describe_peer(addr), reason=reason
+                )
+        return reason
 
     def shutdown(self) -> Deferred[None]:
         """Stop the chat service, then close every connection."""

@@ -26,17 +26,25 @@ from twisted_tcp._server import (
 from twisted_tcp._text import CRLF, sanitize, strip_formatting
 from twisted_tcp._writethrough import write_through
 from twisted_tcp.chat import texts
-from twisted_tcp.chat.core import ChatService, Completion, tidy
+from twisted_tcp.chat.interfaces import (
+    ACCOUNT_COMMANDS,
+    OPERATOR_COMMANDS,
+    ChatService,
+    Completion,
+)
+from twisted_tcp.chat.names import tidy
 from twisted_tcp.chat.room import Room
 
 DEFAULT_MAX_LINE: Final = 1024
 DEFAULT_MAX_SEND_QUEUE: Final = 1 << 20
 DEFAULT_FLOOD_RATE: Final = 5.0
 DEFAULT_FLOOD_BURST: Final = 10
-#: The commands a member may use (see L{ChatProtocol.messageReceived}).
+#: The commands a member may use (see L{ChatProtocol.messageReceived}), besides
+#: those of accounts and operators, which the chat's core reads.
 COMMANDS: Final = frozenset(
     {"nick", "join", "part", "rooms", "topic", "who", "me", "msg", "help", "quit"}
 )
+CORE_COMMANDS: Final = ACCOUNT_COMMANDS | OPERATOR_COMMANDS
 #: Longest /quit reason relayed to others, in characters.
 MAX_REASON: Final = 100
 
@@ -75,6 +83,7 @@ class ChatProtocol(FramedServerProtocol):
     nick = ""
     room: Room | None = None
     connected_since = 0.0
+    account: str | None = None
     _stalled = False
     _queued_bytes = 0
     _departed = False
@@ -155,6 +164,16 @@ class ChatProtocol(FramedServerProtocol):
         if not self.deliver(message + CRLF):
             self.chat.drop(self)
 
+    @property
+    def address(self) -> str:
+        """The IP address of the client (C{""} over a UNIX socket)."""
+        return self._host
+
+    def dismiss(self, reason: str) -> None:
+        """The chat sends this member out: close, and tell its room C{reason}."""
+        self._leave_reason = reason
+        self.close_gracefully()
+
     def send_text(self, text: str) -> None:
         """A line for this member alone, without IRC formatting codes."""
         super().send_text(strip_formatting(text))
@@ -221,6 +240,9 @@ class ChatProtocol(FramedServerProtocol):
             if name.casefold() in COMMANDS:
                 command = getattr(self, f"do_{name.casefold()}")
                 self._wait_for(command(argument.strip()))
+            elif name.casefold() in CORE_COMMANDS:
+                core = self.chat.perform(self, name.casefold(), argument.strip())
+                self._wait_for(core)
             else:
                 self.send_error(texts.unknown_command(name))
         else:
@@ -264,8 +286,7 @@ class ChatProtocol(FramedServerProtocol):
         return self.chat.private(self, target, text)
 
     def do_help(self, _: str) -> None:
-        for line in texts.HELP:
-            self.send_text(line)
+        self.chat.help(self)
 
     def do_quit(self, reason: str) -> None:
         self._leave_reason = reason[:MAX_REASON] or "quit"

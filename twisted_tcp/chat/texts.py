@@ -199,3 +199,166 @@ def paced(rate: float) -> str:
         f"* you are sending more than {rate:g} lines a second: your lines go out at"
         " that pace"
     )
+
+
+# Accounts: registered nicks (docs/chat-protocol.md, "Accounts").
+REGISTER_USAGE: Final = "usage: /register PASSWORD"
+IDENTIFY_USAGE: Final = "usage: /identify [NICK] PASSWORD"
+PASSWORD_USAGE: Final = "usage: /password OLD NEW"
+#: The one answer to a failed login, whether the account exists or not.
+WRONG_LOGIN: Final = "wrong account or password"
+NOT_IDENTIFIED: Final = "you are not identified (/identify PASSWORD)"
+GUEST_NICK: Final = "choose a nick with /nick before you register it"
+BUSY: Final = "the server is busy; try again in a moment"
+LOGGED_OUT: Final = "* you are logged out"
+PASSWORD_CHANGED: Final = "* your password is changed"
+HELP_ACCOUNTS: Final = (
+    "*   /register PASSWORD          register your nick",
+    "*   /identify [NICK] PASSWORD   log in to your registered nick",
+    "*   /password OLD NEW           change your password",
+    "*   /logout                     log out",
+    "*   /claim                      run your room (if no one does yet)",
+)
+HELP_OPERATORS: Final = (
+    "* Operator commands (in your room; in the default room: everywhere):",
+    "*   /kick NICK [REASON]             send NICK out of your room",
+    "*   /ban MASK [DURATION] [REASON]   keep a nick, account:NAME or address out",
+    "*   /unban MASK                     lift a ban",
+    "*   /bans                           list the bans",
+    "*   /mute NICK [DURATION]           NICK may read but not post",
+    "*   /unmute NICK                    lift a mute",
+    "*   /op NICK, /deop NICK            make or unmake an operator of your room",
+    "*   /lock, /unlock                  only operators may set the topic, or all",
+    "* A DURATION is a number and s, m, h, d or w (10m); without one: for good.",
+)
+
+
+def password_rule(shortest: int, longest: int) -> str:
+    return f"a password is one word of {shortest} to {longest} characters"
+
+
+def registered(nick: str) -> str:
+    return f"* the nick {nick} is registered to you; next time, /identify PASSWORD"
+
+
+def already_registered(nick: str) -> str:
+    return f"the nick {nick} is already registered"
+
+
+def identified(account: str) -> str:
+    return f"* you are identified as {account}"
+
+
+def already_identified(account: str) -> str:
+    return f"you are already identified as {account}"
+
+
+def too_many_attempts(seconds: float) -> str:
+    return f"too many failed logins; try again in {max(1, round(seconds))} s"
+
+
+def nick_registered(nick: str, grace: float) -> str:
+    """Told to whoever takes a registered nick without being identified as it."""
+    return (
+        f"* the nick {nick} is registered: /identify PASSWORD within {grace:g} s,"
+        " or you will be renamed"
+    )
+
+
+def renamed_unidentified(nick: str) -> str:
+    """Why a member holding a registered nick without identifying was renamed."""
+    return f"* you did not identify as {nick}, a registered nick, in time"
+
+
+# Operators (docs/chat-protocol.md, "Operators").
+KICK_USAGE: Final = "usage: /kick NICK [REASON]"
+BAN_USAGE: Final = "usage: /ban MASK [DURATION] [REASON]"
+UNBAN_USAGE: Final = "usage: /unban MASK"
+MUTE_USAGE: Final = "usage: /mute NICK [DURATION]"
+UNMUTE_USAGE: Final = "usage: /unmute NICK"
+OP_USAGE: Final = "usage: /op NICK"
+DEOP_USAGE: Final = "usage: /deop NICK"
+NOT_OPERATOR: Final = "you are not an operator of this room"
+TOPIC_LOCKED: Final = "the topic of this room is set by its operators only"
+CLAIM_DEFAULT: Final = "the default room is run by the server's operators"
+#: The reason of a kick, ban or mute given none.
+NO_REASON: Final = "no reason given"
+
+
+def claimed(nick: str, room: str) -> str:
+    return f"* {nick} claimed {room} and runs it"
+
+
+def already_claimed(room: str, owner: str) -> str:
+    return f"{room} is already claimed by {owner}"
+
+
+def for_how_long(duration: str | None) -> str:
+    """A ban's or mute's length as notices show it: C{for 10m}, or C{for good}."""
+    return f"for {duration}" if duration else "for good"
+
+
+def kicked(actor: str, target: str, room: str, reason: str) -> str:
+    return f"* {actor} kicked {target} from {room} ({reason})"
+
+
+def you_were_kicked(actor: str, room: str, reason: str) -> str:
+    """What a kicked member is told, as it leaves the room that is told."""
+    return f"* {actor} kicked you from {room} ({reason})"
+
+
+def banned(actor: str, mask: str, room: str, duration: str | None, reason: str) -> str:
+    return f"* {actor} banned {mask} from {room} {for_how_long(duration)} ({reason})"
+
+
+def unbanned(actor: str, mask: str, room: str) -> str:
+    return f"* {actor} lifted the ban on {mask} in {room}"
+
+
+def muted(actor: str, target: str, room: str, duration: str | None) -> str:
+    return f"* {actor} muted {target} in {room} {for_how_long(duration)}"
+
+
+def unmuted(actor: str, target: str, room: str) -> str:
+    return f"* {actor} unmuted {target} in {room}"
+
+
+def opped(actor: str, target: str, room: str) -> str:
+    return f"* {actor} made {target} an operator of {room}"
+
+
+def deopped(actor: str, target: str, room: str) -> str:
+    return f"* {actor} made {target} no longer an operator of {room}"
+
+
+def topic_lock(actor: str, room: str, locked: bool) -> str:
+    who = "its operators only" if locked else "anyone"
+    return f"* {actor} let {who} set the topic of {room}"
+
+
+def you_are_banned(room: str, reason: str) -> str:
+    return f"you are banned from {room} ({reason})"
+
+
+def you_are_muted(room: str) -> str:
+    return f"you are muted in {room}"
+
+
+def not_identified_as_operator(nick: str) -> str:
+    return f"{nick} is not identified: only accounts can be operators"
+
+
+def server_operator(nick: str) -> str:
+    return f"{nick} is a server operator"
+
+
+def no_such_restriction(what: str, room: str) -> str:
+    return f"nothing to lift for {what} in {room}"
+
+
+def bans_header(room: str, listed: int) -> str:
+    return f"* {listed} bans in {room}:"
+
+
+def bans_entry(mask: str, actor: str, until: str, reason: str) -> str:
+    return f"*   {mask} by {actor}, {until}: {reason}"

@@ -8,7 +8,10 @@ Twisted's protocols (docs/http-client.md)::
     body       where a body goes: decoding, limits, hashing, atomic files
     splice     an identity body moved from socket to file in the kernel
     tls        the CA file and the server identity check
-    protocol   one request and its response on one connection
+    protocol   one request and its response on one connection (kept alive if asked)
+    pool       connections kept open between the fetches of a run
+    proxy      choosing a proxy as curl does; the CONNECT tunnel
+    connections  carrying a request: a pooled or new connection, straight or proxied
     resume     resuming from kept bytes without splicing two versions
     retry      when and how soon a transfer is tried again
     fetch      L{fetch}: redirects, retries, the options, the result

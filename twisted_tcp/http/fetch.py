@@ -18,13 +18,9 @@ from urllib.parse import urljoin
 
 from twisted.internet.defer import Deferred
 from twisted.internet.defer import TimeoutError as DeferredTimeoutError
-from twisted.internet.endpoints import HostnameEndpoint, connectProtocol, wrapClientTLS
-from twisted.internet.error import ConnectError, ConnectionRefusedError, DNSLookupError
-from twisted.internet.error import TimeoutError as ConnectTimeoutError
 from twisted.internet.task import deferLater
 
 from twisted_tcp._defaults import DEFAULT_MAX_REDIRECTS, DEFAULT_USER_AGENT
-from twisted_tcp.cli.connect import connection_error_reason
 from twisted_tcp.http.body import (
     AtomicFile,
     BodyPipeline,
@@ -36,18 +32,14 @@ from twisted_tcp.http.body import (
     content_codings,
     disposition_name,
 )
+from twisted_tcp.http.connections import Connections
 from twisted_tcp.http.errors import (
     BadURLError,
-    CouldNotConnectError,
-    CouldNotResolveError,
-    CouldNotResolveProxyError,
-    EmptyReplyError,
     FileTooLargeError,
     HTTPError,
     HTTPStatusError,
     OperationTimeoutError,
     RangeError,
-    ReceiveError,
     TooManyRedirectsError,
     TransientStatusError,
     WriteError,
@@ -56,8 +48,8 @@ from twisted_tcp.http.errors import (
 )
 from twisted_tcp.http.parser import ResponseHead
 from twisted_tcp.http.pool import Pool
-from twisted_tcp.http.protocol import GetProtocol, RateLimit, ResponseHandler
-from twisted_tcp.http.proxy import Proxy, TunnelProtocol, choose_proxy, connect_request
+from twisted_tcp.http.protocol import ResponseHandler
+from twisted_tcp.http.proxy import choose_proxy
 from twisted_tcp.http.request import (
     CREDENTIAL_FIELDS,
     Field,
@@ -67,7 +59,7 @@ from twisted_tcp.http.request import (
 )
 from twisted_tcp.http.resume import ResumableFile, full_length
 from twisted_tcp.http.retry import TRANSIENT_STATUSES, RetryPolicy, retry_after
-from twisted_tcp.http.tls import client_tls, load_ca
+from twisted_tcp.http.tls import load_ca
 from twisted_tcp.http.url import UNSAFE_IN_URL, Target, parse_url
 
 REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
@@ -257,12 +249,19 @@ class _Fetch:
         self.on_progress = hooks.on_progress
         self.on_retry = hooks.on_retry
         self.jitter = hooks.jitter or random.Random()
-        self.pool = hooks.pool
-        self.trust: Any = None
+        trust: Any = None
         if options.insecure:
-            self.trust = False
+            trust = False
         elif options.cacert is not None:
-            self.trust = load_ca(options.cacert)
+            trust = load_ca(options.cacert)
+        self.connections = Connections(
+            reactor,
+            self.clock,
+            trust,
+            options.connect_timeout,
+            options.limit_rate,
+            hooks.pool,
+        )
         self.destination: Destination | None = None
         self.resumable: ResumableFile | None = None
         self.file: FileTarget | None = None
@@ -493,93 +492,13 @@ class _Fetch:
             user_agent=options.user_agent, compressed=options.compressed,
             fields=fields, user_fields=user_fields,
             absolute=proxy is not None and not target.tls,
-            keep_alive=self.pool is not None,
+            keep_alive=self.connections.pool is not None,
         )  # fmt: skip
         try:
-            await self._send(hop, request, proxy)
+            await self.connections.send(hop, target, proxy, request, options.head)
         finally:
             if hop.pipeline is not None and hop.pipeline.size:
                 self.written = True
-
-    def _rate_limit(self) -> RateLimit | None:
-        """A fresh C{--limit-rate} pace for one response, if asked for."""
-        if self.options.limit_rate is None:
-            return None
-        return RateLimit(self.clock, self.options.limit_rate)
-
-    async def _send(self, hop: _Hop, request: bytes, proxy: Proxy | None) -> None:
-        """
-        Send C{request} on an idle connection of the pool, or, if none is there
-        (or the one taken turns out closed before answering), on a new one.
-        """
-        target, options = hop.target, self.options
-        key = (target.tls, target.host, target.port, proxy)
-        if self.pool is not None:
-            idle = self.pool.take(key)
-            if idle is not None:
-                try:
-                    await idle.send(
-                        request, hop, bodiless=options.head,
-                        limit_rate=self._rate_limit(),
-                    )  # fmt: skip
-                except (EmptyReplyError, ReceiveError):
-                    if hop.response is not None:
-                        raise
-                else:
-                    self.pool.give(key, idle)
-                    return
-        protocol = GetProtocol(
-            request, hop, bodiless=options.head, limit_rate=self._rate_limit(),
-            keep_alive=self.pool is not None,
-        )  # fmt: skip
-        connection: GetProtocol | TunnelProtocol = protocol
-        if proxy is None:
-            endpoint: Any = HostnameEndpoint(
-                self.reactor, target.host, target.port, timeout=options.connect_timeout
-            )
-            if target.tls:
-                endpoint = wrapClientTLS(client_tls(target.host, self.trust), endpoint)
-        else:
-            endpoint = HostnameEndpoint(
-                self.reactor, proxy.host, proxy.port, timeout=options.connect_timeout
-            )
-            if target.tls:
-                connection = TunnelProtocol(
-                    connect_request(target, proxy),
-                    client_tls(target.host, self.trust), protocol, proxy,
-                )  # fmt: skip
-        await self._connect(endpoint, connection, target, proxy)
-        await connection.finished
-        if self.pool is not None:
-            self.pool.opened += 1
-            self.pool.give(key, protocol)
-
-    async def _connect(
-        self, endpoint: Any, protocol: Any, target: Target, proxy: Proxy | None
-    ) -> None:
-        """Connect C{protocol}, to the server or its proxy, or raise curl's error."""
-        if proxy is None:
-            where = f"{target.host} port {target.port}"
-        else:
-            where = f"the proxy {proxy.name}"
-        try:
-            await connectProtocol(endpoint, protocol)
-        except DNSLookupError:
-            if proxy is not None:
-                raise CouldNotResolveProxyError(
-                    f"cannot resolve the proxy {proxy.host}"
-                ) from None
-            raise CouldNotResolveError(f"cannot resolve {target.host}") from None
-        except ConnectTimeoutError:
-            raise OperationTimeoutError(
-                f"no connection to {where} within {self.options.connect_timeout:g} s"
-            ) from None
-        except ConnectError as error:
-            failure = CouldNotConnectError(
-                f"cannot connect to {where}: {connection_error_reason(error)}"
-            )
-            failure.refused = isinstance(error, ConnectionRefusedError)
-            raise failure from None
 
 
 def _set_remote_time(path: str, head: ResponseHead) -> None:

@@ -13,6 +13,7 @@ C{int()} on raw text, which would accept C{+5}, C{1_0}, C{ 5} and non-ASCII digi
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -120,8 +121,8 @@ class ResponseParser:
     """
     Parses one HTTP/1.1 response to a GET: skips up to L{MAX_INTERIM} interim (1xx)
     responses, then yields the head, the body (Content-Length, chunked or
-    close-delimited; none for 204 and 304, nor for any answer to a HEAD request,
-    C{bodiless}) and the end.
+    close-delimited, each read by its own reader, as h11 does; none for 204 and
+    304, nor for any answer to a HEAD request, C{bodiless}) and the end.
     """
 
     def __init__(self, bodiless: bool = False) -> None:
@@ -130,13 +131,12 @@ class ResponseParser:
         # position, so many small lines or chunks in one read cost no copying.
         self._buffer = b""
         self._position = 0
-        self._state = self._status_line
+        self._state: Callable[[list[Event]], bool] = self._status_line
         self._head_bytes = 0
         self._interim = 0
         self._head: ResponseHead | None = None
         self._raw_head: list[bytes] = []
-        self._remaining = 0
-        self._trailers = 0
+        self._reader: _LengthReader | _ChunkedReader | _CloseReader | None = None
         self._received_any = False
         self._done = False
 
@@ -165,9 +165,9 @@ class ResponseParser:
         """
         if self._done or self._available():
             return None
-        if self._state == self._fixed_body:
-            remaining: int | None = self._remaining
-        elif self._state == self._close_delimited:
+        if isinstance(self._reader, _LengthReader):
+            remaining: int | None = self._reader.remaining
+        elif isinstance(self._reader, _CloseReader):
             remaining = None
         else:
             return None
@@ -182,13 +182,13 @@ class ResponseParser:
             return []
         if not self._received_any:
             raise EmptyReplyError("the server closed the connection without replying")
-        if self._state == self._close_delimited:
-            self._done = True
-            return [End()]
-        if self._state in (self._status_line, self._header_line):
+        if self._reader is None:
             raise MalformedResponseError(
                 "the connection ended inside the response head"
             )
+        if isinstance(self._reader, _CloseReader):
+            self._done = True
+            return [End()]
         raise ShortBodyError("the connection ended before the body did")
 
     # Lines of the head and of chunked framing.
@@ -311,18 +311,21 @@ class ResponseParser:
                     f"unsupported transfer coding {', '.join(codings)!r}"
                 )
             events.append(Head(head, None))
-            self._state = self._chunk_size
-            return True
+            return self._read_with(_ChunkedReader(self))
         lengths = head.get_all("Content-Length")
         if lengths:
-            self._remaining = parse_content_length(lengths)
-            events.append(Head(head, self._remaining))
-            if not self._remaining:
+            length = parse_content_length(lengths)
+            events.append(Head(head, length))
+            if not length:
                 return self._finish(events)
-            self._state = self._fixed_body
-            return True
+            return self._read_with(_LengthReader(self, length))
         events.append(Head(head, None))
-        self._state = self._close_delimited
+        return self._read_with(_CloseReader(self))
+
+    def _read_with(self, reader: _LengthReader | _ChunkedReader | _CloseReader) -> bool:
+        """The head is done: C{reader} reads the body from here."""
+        self._reader = reader
+        self._state = reader.read
         return True
 
     def _finish(self, events: list[Event]) -> bool:
@@ -336,51 +339,87 @@ class ResponseParser:
         """Bytes received and not yet consumed."""
         return len(self._buffer) - self._position
 
-    def _take_body(self) -> bytes:
-        """Up to the rest of the current body or chunk, without copying if it can."""
+    def _take(self, count: int) -> bytes:
+        """Up to C{count} bytes of body, without copying if it can."""
         start = self._position
-        if start == 0 and len(self._buffer) <= self._remaining:
+        if start == 0 and len(self._buffer) <= count:
             data = self._buffer
         else:
-            data = self._buffer[start : start + self._remaining]
+            data = self._buffer[start : start + count]
         self._position = start + len(data)
-        self._remaining -= len(data)
         return data
 
-    def _fixed_body(self, events: list[Event]) -> bool:
-        if not self._available():
+
+class _LengthReader:
+    """A body of C{Content-Length} bytes."""
+
+    def __init__(self, parser: ResponseParser, length: int) -> None:
+        self._parser = parser
+        self.remaining = length
+
+    def read(self, events: list[Event]) -> bool:
+        parser = self._parser
+        if not parser._available():
             return False
-        events.append(Body(self._take_body()))
-        if not self._remaining:
-            return self._finish(events)
+        data = parser._take(self.remaining)
+        self.remaining -= len(data)
+        events.append(Body(data))
+        if not self.remaining:
+            return parser._finish(events)
         return True
 
-    def _close_delimited(self, events: list[Event]) -> bool:
-        if not self._available():
+
+class _CloseReader:
+    """A body that ends when the server closes the connection."""
+
+    def __init__(self, parser: ResponseParser) -> None:
+        self._parser = parser
+
+    def read(self, events: list[Event]) -> bool:
+        parser = self._parser
+        if not parser._available():
             return False
-        data = self._buffer[self._position :] if self._position else self._buffer
-        events.append(Body(data))
-        self._buffer = b""
-        self._position = 0
+        events.append(Body(parser._take(parser._available())))
+        parser._buffer = b""
+        parser._position = 0
         return False
 
-    def _chunk_size(self, events: list[Event]) -> bool:
-        line = self._chunk_line("chunk size")
+
+class _ChunkedReader:
+    """
+    A chunked body: chunk sizes, their data each followed by CRLF, the last chunk,
+    trailer fields (read and dropped). Its errors are transfer-coding errors.
+    """
+
+    def __init__(self, parser: ResponseParser) -> None:
+        self._parser = parser
+        self._remaining = 0
+        self._trailers = 0
+        #: Reads what comes next: a size line, data, its CRLF, or a trailer.
+        self.read: Callable[[list[Event]], bool] = self._size
+
+    def _size(self, events: list[Event]) -> bool:
+        parser = self._parser
+        line = self._line("chunk size")
         if line is None:
             # A size too large is refused as soon as its digits are in, not once
             # its line ends.
-            self._check_chunk_digits(_HEX.match(self._buffer, self._position))
+            self._check_digits(_HEX.match(parser._buffer, parser._position))
             return False
         match = _CHUNK_SIZE.fullmatch(line)
         if not match:
             raise BadTransferEncodingError(f"invalid chunk size line {line[:80]!r}")
-        self._check_chunk_digits(match)
+        self._check_digits(match)
         self._remaining = int(match[1], 16)
-        self._state = self._chunk_data if self._remaining else self._trailer
+        self._go(self._data if self._remaining else self._trailer)
         return True
 
+    def _go(self, state: Callable[[list[Event]], bool]) -> None:
+        """Read on in C{state}."""
+        self.read = self._parser._state = state
+
     @staticmethod
-    def _check_chunk_digits(match: re.Match[bytes] | None) -> None:
+    def _check_digits(match: re.Match[bytes] | None) -> None:
         """Refuse a chunk size over L{MAX_CHUNK_DIGITS} hex digits."""
         digits = match[1].lstrip(b"0") if match else b""
         if len(digits) > MAX_CHUNK_DIGITS:
@@ -390,40 +429,44 @@ class ResponseParser:
                 f"(2**{4 * MAX_CHUNK_DIGITS} - 1)"
             )
 
-    def _chunk_line(self, kind: str) -> bytes | None:
+    def _line(self, kind: str) -> bytes | None:
         """A line of chunked framing; its errors are transfer-coding errors."""
         try:
-            return self._line(kind)
+            return self._parser._line(kind)
         except MalformedResponseError as error:
             raise BadTransferEncodingError(str(error)) from None
 
-    def _chunk_data(self, events: list[Event]) -> bool:
-        if not self._available():
+    def _data(self, events: list[Event]) -> bool:
+        parser = self._parser
+        if not parser._available():
             return False
-        events.append(Body(self._take_body()))
+        data = parser._take(self._remaining)
+        self._remaining -= len(data)
+        events.append(Body(data))
         if not self._remaining:
-            self._state = self._chunk_end
+            self._go(self._end)
         return True
 
-    def _chunk_end(self, events: list[Event]) -> bool:
-        ending = self._buffer[self._position : self._position + 2]
+    def _end(self, events: list[Event]) -> bool:
+        parser = self._parser
+        ending = parser._buffer[parser._position : parser._position + 2]
         if ending in (b"", b"\r"):
             return False
         if ending == b"\r\n":
-            self._position += 2
+            parser._position += 2
         elif ending.startswith(b"\n"):
-            self._position += 1
+            parser._position += 1
         else:
             raise BadTransferEncodingError("a chunk is not followed by CRLF")
-        self._state = self._chunk_size
+        self._go(self._size)
         return True
 
     def _trailer(self, events: list[Event]) -> bool:
-        line = self._chunk_line("trailer")
+        line = self._line("trailer")
         if line is None:
             return False
         if not line:
-            return self._finish(events)
+            return self._parser._finish(events)
         self._trailers += 1
         if self._trailers > MAX_HEADERS:
             raise BadTransferEncodingError(f"more than {MAX_HEADERS} trailer fields")

@@ -62,6 +62,9 @@ class RateLimit:
 class ResponseHandler:
     """What a L{GetProtocol} tells about the response it receives."""
 
+    #: The final response's head, once it came (set by L{head}'s implementations).
+    response: ResponseHead | None = None
+
     def head(self, head: ResponseHead, length: int | None) -> bool:
         """The final head arrived; return False to stop receiving (no body wanted)."""
         raise NotImplementedError

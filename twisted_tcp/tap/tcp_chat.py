@@ -36,7 +36,9 @@ from twisted_tcp.chat import (
     make_chat,
     texts,
 )
+from twisted_tcp.chat.build import read_operators
 from twisted_tcp.chat.irc import IRCFactory
+from twisted_tcp.chat.state import NICK_GRACE
 from twisted_tcp.chat.web import chat_site, parse_origin
 from twisted_tcp.tap._common import (
     ServerOptions,
@@ -88,6 +90,14 @@ class Options(ServerOptions):
         ["motd", None, None, "File whose text each newcomer is shown."],
         ["timestamp-format", None, DEFAULT_TIMESTAMP_FORMAT,
          "strftime format of message timestamps."],
+        ["state-db", None, None,
+         "SQLite file that keeps accounts, bans, mutes and room operators across"
+         " restarts [default: memory]."],
+        ["operators", None, None,
+         "File of the accounts that are server operators, one a line."],
+        ["nick-grace", None, NICK_GRACE,
+         "Seconds whoever takes a registered nick has to /identify.",
+         positive_seconds],
         ["redis", None, None,
          "Share rooms with other nodes through this Redis server:"
          " redis://[[USER]:PASSWORD@]HOST[:PORT][/DB], rediss://..., or"
@@ -166,6 +176,9 @@ class Options(ServerOptions):
             node_name=_node_name(self["node-name"]),
             heartbeat=self["heartbeat"],
             on_refused=_stop_refused,
+            state_db=self["state-db"],
+            operators=read_operators(o) if (o := self["operators"]) else (),
+            nick_grace=self["nick-grace"],
         )
         factory = ChatFactory(
             self["chat"],
@@ -207,7 +220,8 @@ def makeService(options: Options) -> IService:
     if options["metrics"] is not None:
         from twisted_tcp._metrics import chat_collectors
 
-        collectors, health = chat_collectors(options["factory"])
+        cluster = options["redis"] is not None
+        collectors, health = chat_collectors(options["factory"], cluster)
     server = make_server_service(options, collectors, health)
     if options["motd"] is not None:
         reloader = server.getServiceNamed("reload")

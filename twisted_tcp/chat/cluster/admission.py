@@ -14,22 +14,26 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.python.failure import Failure
 
 from twisted_tcp.chat import texts
 from twisted_tcp.chat.cluster import scripts
 from twisted_tcp.chat.cluster.link import Argument, RedisUnavailableError
 from twisted_tcp.chat.cluster.reader import StreamReader, stream_id
-from twisted_tcp.chat.cluster.schema import Keys
-from twisted_tcp.chat.core import ChatMember, ChatSettings, enter_room, nick_key
-from twisted_tcp.chat.room import Room
+from twisted_tcp.chat.cluster.schema import Keys, Kind
+from twisted_tcp.chat.interfaces import ChatMember, Completion
+from twisted_tcp.chat.names import nick_key, room_key
+from twisted_tcp.chat.room import Room, enter_room
+from twisted_tcp.chat.settings import ChatSettings
 
 if TYPE_CHECKING:
     from weakref import WeakSet
 
-    from twisted.internet.interfaces import IReactorTime
+    from twisted.internet.interfaces import IDelayedCall, IReactorTime
     from twisted.logger import Logger
+
+    from twisted_tcp.chat.cluster.outbox import Outbox
 
 
 def predecessor(entry_id: str) -> str:
@@ -87,6 +91,59 @@ class Admission:
     _leave_after_change: Callable[..., None]
     _expect_arrival: Callable[..., None]
     greeting: Callable[[ChatMember], list[str]]
+    heartbeat: float
+    available: bool
+    shutting_down: bool
+    default_room: str
+    outbox: Outbox
+    _arrivals: dict[ChatMember, IDelayedCall]
+    _arrive: Callable[[ChatMember], None]
+    _until_available: Callable[[], Deferred[None]]
+    _failing: Callable[[ChatMember, str, Any], Deferred[None]]
+
+    def connect(self, member: ChatMember) -> Completion:
+        return ensureDeferred(self._connect(member))
+
+    async def _connect(self, member: ChatMember) -> None:
+        told = False
+        while not self.shutting_down and member not in self._gone:
+            if not self.available:
+                if not told:
+                    member.send_text(texts.WAITING)
+                    told = True
+                await self._until_available()
+                continue
+            member.connected_since = self.clock.seconds()
+            try:
+                await self._enter(member, self.default_key, self.default_room, True)
+                self.log.info("{nick} connected", nick=member.nick)
+                return
+            except RedisUnavailableError:
+                continue
+
+    def _announce_arrival(self, member: ChatMember) -> None:
+        key = self._where.get(member)
+        if key is None:
+            return
+        if not self.available:
+            # Not lost: tried again at each heartbeat until Redis is back.
+            self._arrivals[member] = self.clock.callLater(
+                self.heartbeat, self._arrive, member
+            )
+            return
+        self.outbox.queue(key, Kind.ARRIVAL, member.nick, None)
+
+    def _move(self, member: ChatMember, name: str) -> Completion:
+        key = room_key(name)
+        if self._where.get(member) == key:
+            room = member.room
+            member.send_error(texts.already_in(room.name if room else name))
+            return None
+        if not self.available:
+            member.send_error(texts.NO_SERVICE)
+            return None
+        entering = self._enter(member, key, name, False)
+        return self._failing(member, texts.NO_SERVICE, entering)
 
     def _admit_if_lost(self, ticket: Ticket) -> None:
         """

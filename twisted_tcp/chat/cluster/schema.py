@@ -73,6 +73,10 @@ class Keys:
         self.prefix = prefix
         self.nodes = f"{prefix}:nodes"
         self.rooms = f"{prefix}:rooms"
+        #: Accounts, and the records of operators (see L{cluster.state}).
+        self.accounts = f"{prefix}:accounts"
+        self.records = f"{prefix}:records"
+        self.records_version = f"{prefix}:records:version"
 
     def room_log(self, room: str) -> str:
         return f"{self.prefix}:room:{room}:log"

@@ -29,22 +29,20 @@ from twisted_tcp.chat.cluster.admission import Admission, Ticket
 from twisted_tcp.chat.cluster.availability import Availability
 from twisted_tcp.chat.cluster.link import Argument, RedisLink, RedisUnavailableError
 from twisted_tcp.chat.cluster.membership import Membership
+from twisted_tcp.chat.cluster.moderated import Moderated
 from twisted_tcp.chat.cluster.outbox import Outbox
 from twisted_tcp.chat.cluster.presence import Presence
 from twisted_tcp.chat.cluster.reader import StreamReader
 from twisted_tcp.chat.cluster.schema import Field, Keys, Kind
-from twisted_tcp.chat.core import (
-    ChatCore,
-    ChatMember,
-    ChatSettings,
-    Completion,
-    room_key,
-)
-from twisted_tcp.chat.listing import (
-    tell_rooms,
-    tell_who,
-)
+from twisted_tcp.chat.cluster.state import RedisState
+from twisted_tcp.chat.core import ChatCore
+from twisted_tcp.chat.interfaces import ChatMember, Completion
+from twisted_tcp.chat.listing import RoomEntry
+from twisted_tcp.chat.names import room_key
+from twisted_tcp.chat.passwords import PasswordHasher
 from twisted_tcp.chat.room import Room
+from twisted_tcp.chat.settings import ChatSettings
+from twisted_tcp.chat.state import NICK_GRACE, Authority
 
 #: Seconds a stopping node waits for Redis to record its members' departure.
 RETIRE_TIMEOUT: Final = 3.0
@@ -65,7 +63,7 @@ def default_node_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
-class RedisChat(Availability, Admission, Membership, ChatCore):
+class RedisChat(Availability, Admission, Moderated, Membership, ChatCore):
     """
     The chat service of one node of a cluster sharing rooms through Redis. The
     parameters not described here are L{LocalChat}'s.
@@ -81,9 +79,13 @@ class RedisChat(Availability, Admission, Membership, ChatCore):
         wrong or missing password, no such database), after it is logged. No retry
         can help, so the refused link stops retrying; what happens next is the
         application's choice (C{twist tcp-chat} ends with exit status 1).
+    @param operators: the accounts that are server operators.
+    @param hasher: hashes passwords (default: scrypt in the reactor's threads).
+    @param nick_grace: seconds whoever takes a registered nick has to identify.
     """
 
     log = Logger()
+    outages = (RedisUnavailableError,)
 
     def __init__(
         self,
@@ -95,8 +97,15 @@ class RedisChat(Availability, Admission, Membership, ChatCore):
         heartbeat: float = DEFAULT_HEARTBEAT,
         reactor: Any = None,
         on_refused: Callable[[str], object] = lambda reason: None,
+        operators: frozenset[str] = frozenset(),
+        hasher: PasswordHasher | None = None,
+        nick_grace: float = NICK_GRACE,
     ) -> None:
-        super().__init__(settings or ChatSettings(), reactor)
+        #: Accounts, bans, mutes and room operators, in Redis.
+        self.records = RedisState(self._execute, Keys(cluster), heartbeat)
+        authority = Authority(self.records, operators, hasher, nick_grace)
+        super().__init__(settings or ChatSettings(), reactor, authority)
+        self.records.changed = self.moderation.enforce
         if not heartbeat > 0:
             raise ValueError("heartbeat must be > 0")
         if not cluster or any(c.isspace() or c == ":" for c in cluster):
@@ -186,9 +195,11 @@ class RedisChat(Availability, Admission, Membership, ChatCore):
         self._reader_link.start()
         self.reader.start()
         self.presence.start()
+        self.records.start(self.clock)
 
     async def _stop(self) -> None:
         self.presence.stop()
+        self.records.stop()
         if self._retiring is not None:
             await self._retiring
         self.reader.stop()
@@ -282,65 +293,9 @@ class RedisChat(Availability, Admission, Membership, ChatCore):
             room, fields, node=self.node, members=self.members, former=self._former
         )
 
-    # The ChatService interface: membership.
-
-    def connect(self, member: ChatMember) -> Completion:
-        return ensureDeferred(self._connect(member))
-
-    async def _connect(self, member: ChatMember) -> None:
-        told = False
-        while not self.shutting_down and member not in self._gone:
-            if not self.available:
-                if not told:
-                    member.send_text(texts.WAITING)
-                    told = True
-                await self._until_available()
-                continue
-            member.connected_since = self.clock.seconds()
-            try:
-                await self._enter(member, self.default_key, self.default_room, True)
-                self.log.info("{nick} connected", nick=member.nick)
-                return
-            except RedisUnavailableError:
-                continue
-
-    def _announce_arrival(self, member: ChatMember) -> None:
-        key = self._where.get(member)
-        if key is None:
-            return
-        if not self.available:
-            # Not lost: tried again at each heartbeat until Redis is back.
-            self._arrivals[member] = self.clock.callLater(
-                self.heartbeat, self._arrive, member
-            )
-            return
-        self.outbox.queue(key, Kind.ARRIVAL, member.nick, None)
-
     def _ignore_outage(self, failure: Failure) -> None:
         if not failure.check(RedisUnavailableError):
             self.log.failure("a room event was not recorded", failure)
-
-    def _move(self, member: ChatMember, name: str) -> Completion:
-        key = room_key(name)
-        if self._where.get(member) == key:
-            room = member.room
-            member.send_error(texts.already_in(room.name if room else name))
-            return None
-        if not self.available:
-            member.send_error(texts.NO_SERVICE)
-            return None
-        entering = self._enter(member, key, name, False)
-        return self._failing(member, texts.NO_SERVICE, entering)
-
-    def _failing(self, member: ChatMember, error: str, work: Any) -> Deferred[None]:
-        """Run C{work}; if Redis fails it, tell the member C{error}."""
-
-        def failed(failure: Failure) -> None:
-            if not failure.check(RedisUnavailableError):
-                self.log.failure("a request to Redis failed", failure)
-            member.send_error(error)
-
-        return ensureDeferred(work).addCallbacks(lambda _: None, failed)
 
     # Messages.
 
@@ -364,84 +319,30 @@ class RedisChat(Availability, Admission, Membership, ChatCore):
         done = self._failing(member, texts.NOT_DELIVERED, posting.addBoth(answered))
         return done if in_flight >= MAX_IN_FLIGHT else None
 
-    def private(self, member: ChatMember, nick: str, text: str) -> Completion:
-        self._arrive(member)
-        if not self.available:
-            member.send_error(texts.NOT_DELIVERED)
-            return None
-        stamp = self.timestamp()
-        line = texts.private_from(stamp, member.nick, text)
+    def _deliver_private(self, nick: str, line: str) -> Deferred[str | None]:
+        return self._run(scripts.PRIVATE, nick, line, scripts.INBOX_KEEP)
 
-        async def send() -> None:
-            holder = await self._run(scripts.PRIVATE, nick, line, scripts.INBOX_KEEP)
-            if holder is None:
-                member.send_error(texts.no_such_nick(nick))
-            else:
-                member.send_text(texts.private_to(stamp, holder, text))
+    # What the core asks of the rooms: asked of Redis, after this node's earlier
+    # commands (a node's room learns of a change only when its reader gets there).
 
-        return self._failing(member, texts.NOT_DELIVERED, send())
+    def _room_key_of(self, member: ChatMember) -> str | None:
+        return self._where.get(member)
 
-    def who(self, member: ChatMember) -> Completion:
-        self._arrive(member)
-        key = self._where.get(member)
-        if key is None:
-            return None
-        if not self.available:
-            member.send_error(texts.NO_SERVICE)
-            return None
+    def _members_of(self, key: str) -> Deferred[tuple[list[tuple[str, float]], int]]:
+        return ensureDeferred(queries.members(self._execute, self.keys, key))
 
-        async def who() -> None:
-            listed, total = await queries.members(self._execute, self.keys, key)
-            room = member.room
-            name = room.name if room else key
-            tell_who(member, name, listed, total, self.timestamp)
+    def _rooms(self) -> Deferred[tuple[list[RoomEntry], int]]:
+        return ensureDeferred(queries.rooms(self._run, self._execute, self.keys))
 
-        return self._failing(member, texts.NO_SERVICE, who())
+    def _read_topic(self, key: str) -> Deferred[str]:
+        topic = self._execute("GET", self.keys.room_topic(key))
+        return topic.addCallback(lambda topic: topic or "")
 
-    def list_rooms(self, member: ChatMember) -> Completion:
-        self._arrive(member)
-        if not self.available:
-            member.send_error(texts.NO_SERVICE)
-            return None
-
-        async def rooms() -> None:
-            listed, total = await queries.rooms(self._run, self._execute, self.keys)
-            tell_rooms(member, listed, total)
-
-        return self._failing(member, texts.NO_SERVICE, rooms())
-
-    def topic(self, member: ChatMember, text: str | None) -> Completion:
-        self._arrive(member)
-        key = self._where.get(member)
-        room = member.room
-        if key is None or room is None:
-            return None
-        if not self.available:
-            member.send_error(texts.NO_SERVICE)
-            return None
-        if text is None:
-            # Asked of Redis, after this member's earlier commands: the node's room
-            # learns of a topic only when its reader gets there, maybe later.
-            name = room.name
-
-            async def show() -> None:
-                topic = await self._execute("GET", self.keys.room_topic(key))
-                member.send_text(texts.topic_of(name, topic or ""))
-
-            return self._failing(member, texts.NO_SERVICE, show())
-        notice = texts.topic_set(member.nick, room.name, text)
-        setting = self._run(
-            scripts.EVENT,
-            key,
-            scripts.LOG_KEEP,
-            Field.KIND,
-            Kind.TOPIC,
-            Field.TEXT,
-            notice,
-            Field.TOPIC,
-            text,
-        )
-        return self._failing(member, texts.NO_SERVICE, setting)
+    def _set_topic(self, key: str, topic: str, notice: str) -> Deferred[Any]:
+        return self._run(
+            scripts.EVENT, key, scripts.LOG_KEEP, Field.KIND, Kind.TOPIC,
+            Field.TEXT, notice, Field.TOPIC, topic,
+        )  # fmt: skip
 
     def shutdown(self) -> None:
         self.shutting_down = True

@@ -12,16 +12,17 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.words.protocols.irc import ctcpExtract
 
 from twisted_tcp._text import sanitize_keeping_formatting
-from twisted_tcp.chat.core import (
+from twisted_tcp.chat.interfaces import ACCOUNT_COMMANDS, Completion
+from twisted_tcp.chat.irc import numerics
+from twisted_tcp.chat.irc.registration import Registration
+from twisted_tcp.chat.irc.welcome import TOPICLEN
+from twisted_tcp.chat.names import (
+    NICKSERV,
     ROOM_PATTERN,
-    Completion,
     nick_key,
     room_key,
     room_name_problem,
 )
-from twisted_tcp.chat.irc import numerics
-from twisted_tcp.chat.irc.registration import Registration
-from twisted_tcp.chat.irc.welcome import TOPICLEN
 from twisted_tcp.chat.protocol import MAX_REASON
 
 
@@ -145,6 +146,12 @@ class IRCProtocol(Registration):
 
     # Messages.
 
+    def irc_KICK(self, params: tuple[str, ...]) -> Completion:
+        """C{KICK #CHANNEL NICK [:REASON]}: the chat's C{/kick}, in the channel."""
+        if not self.need(params, 2, "KICK"):
+            return None
+        return self.chat.perform(self, "kick", " ".join(params[1:3]))
+
     def irc_PRIVMSG(self, params: tuple[str, ...]) -> Completion:
         return self._message(params, "PRIVMSG")
 
@@ -200,6 +207,11 @@ class IRCProtocol(Registration):
             if action:
                 return self.chat.emote(self, action)
             return self.chat.say(self, text)
+        if nick_key(target) == NICKSERV:
+            # /msg NickServ IDENTIFY PASSWORD, as IRC clients log in.
+            word, _, rest = text.partition(" ")
+            if word.lower() in ACCOUNT_COMMANDS:
+                return self.chat.perform(self, word.lower(), rest.strip())
         away = self.factory.away.get(nick_key(target))
         if away is not None and not self._quiet:
             self.reply(numerics.RPL_AWAY, target, away)

@@ -20,7 +20,7 @@ from twisted.internet.protocol import connectionDone
 from twisted.python.failure import Failure
 
 from twisted_tcp._text import CRLF, decode, encode
-from twisted_tcp.chat.core import Completion, nick_key
+from twisted_tcp.chat.interfaces import Completion
 from twisted_tcp.chat.irc import numerics, reading
 from twisted_tcp.chat.irc.message import (
     MAX_LINE,
@@ -31,7 +31,8 @@ from twisted_tcp.chat.irc.message import (
     split_line,
 )
 from twisted_tcp.chat.irc.output import Batch, Shown
-from twisted_tcp.chat.protocol import ChatProtocol, ChatServerFactory
+from twisted_tcp.chat.names import nick_key
+from twisted_tcp.chat.protocol import CORE_COMMANDS, ChatProtocol, ChatServerFactory
 
 #: Seconds a client has to register before it is disconnected.
 REGISTRATION_TIMEOUT: Final = 60.0
@@ -72,6 +73,7 @@ class IRCConnection(ChatProtocol):
     _password = ""
     _registration: IDelayedCall | None = None
     _pinger: IDelayedCall | None = None
+    _arrival_names: IDelayedCall | None = None
     _heard = False
     _awaiting_pong = False
     _quiet = False
@@ -108,6 +110,11 @@ class IRCConnection(ChatProtocol):
         handler: Callable[[tuple[str, ...]], Completion] | None = getattr(
             self, f"irc_{command}", None
         )
+        if handler is None and command.lower() in CORE_COMMANDS:
+            # The chat's account and operator commands: BAN MASK 1h :REASON.
+            argument = " ".join(parsed.params)
+            self._wait_for(self.chat.perform(self, command.lower(), argument))
+            return
         if handler is None:
             self.reply(numerics.ERR_UNKNOWNCOMMAND, command, numerics.UNKNOWN_COMMAND)
             return
@@ -223,7 +230,7 @@ class IRCConnection(ChatProtocol):
         self.quit(f"Idle for {self.factory.idle_timeout:g} seconds")
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
-        for timer in (self._registration, self._pinger):
+        for timer in (self._registration, self._pinger, self._arrival_names):
             if timer is not None and timer.active():
                 timer.cancel()
         self.factory.away.pop(nick_key(self.nick), None)

@@ -5,14 +5,17 @@ then the welcome burst, once it has the nick it asked for in the chat.
 
 from __future__ import annotations
 
+from functools import partial
+
 from twisted.internet.defer import succeed
 
-from twisted_tcp.chat.core import Completion, nick_problem
+from twisted_tcp.chat.interfaces import Completion
 from twisted_tcp.chat.irc import numerics, reading
 from twisted_tcp.chat.irc.message import Message
 from twisted_tcp.chat.irc.output import CAPABILITIES, mask
 from twisted_tcp.chat.irc.protocol import IRCConnection
 from twisted_tcp.chat.irc.welcome import welcome_burst
+from twisted_tcp.chat.names import nick_key, nick_problem
 
 
 class Registration(IRCConnection):
@@ -83,11 +86,19 @@ class Registration(IRCConnection):
             self.reply(numerics.ERR_ERRONEUSNICKNAME, nick, problem)
             return None
         if self._registered:
-            return self.chat.rename(self, nick)
+            was = nick_key(self.nick)
+            renaming = self.chat.rename(self, nick) or succeed(None)
+            return renaming.addCallback(lambda _: self._away_as(was))
         self._wanted = nick
         if self._connected:
             return self._claim()
         return self._try_registering()
+
+    def _away_as(self, was: str) -> None:
+        """An away message follows its member's renames."""
+        away = self.factory.away.pop(was, None)
+        if away is not None:
+            self.factory.away[nick_key(self.nick)] = away
 
     def _try_registering(self) -> Completion:
         """Join the chat once NICK, USER and any CAP negotiation are done."""
@@ -107,11 +118,23 @@ class Registration(IRCConnection):
         wanted = self._wanted
         renaming = self.chat.rename(self, wanted) if self.nick != wanted else None
 
-        def renamed(_: object) -> None:
+        def renamed(_: object) -> Completion:
             if self.nick == wanted and not self._registered:
                 self._welcome()
+                return self._log_in()
+            return None
 
         return (renaming or succeed(None)).addCallback(renamed)
+
+    def _log_in(self) -> Completion:
+        """
+        C{PASS ACCOUNT:PASSWORD} on a server without a password of its own logs in
+        to that account, as C{IDENTIFY ACCOUNT PASSWORD} would.
+        """
+        account, colon, password = self._password.partition(":")
+        if self.factory.password is not None or not colon:
+            return None
+        return self.chat.perform(self, "identify", f"{account} {password}")
 
     def _welcome(self) -> None:
         """The welcome burst, then what the chat said while the client registered."""
@@ -141,7 +164,14 @@ class Registration(IRCConnection):
                 continue  # Its own arrival under its guest nick, and the greeting.
             self.write(*self.shown.render(event, live))
         if self.shown.channel is not None:
-            self.names(self.shown.channel)
+            # At the end of the turn: a client that joins another channel at once
+            # (in the same read) has no use for the default room's names.
+            arrival = partial(self._names_on_arrival, self.shown.channel)
+            self._arrival_names = self.callLater(0, arrival)
+
+    def _names_on_arrival(self, channel: str) -> None:
+        if self.shown.channel == channel and not self._closing:
+            self._wait_for(self.names(channel))
 
     def _registration_timed_out(self) -> None:
         if not self._registered:
