@@ -125,6 +125,12 @@ class ChatService(Protocol):
         line as C{argument}.
         """
 
+    def flush(self, member: ChatMember) -> None:
+        """
+        Deliver now what the chat holds for C{member} (its room coalesces lines
+        within a reactor turn), so that a line for it alone comes after them.
+        """
+
     def help(self, member: ChatMember) -> None:
         """C{/help}: the commands the member may use."""
 

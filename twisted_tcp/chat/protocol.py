@@ -159,8 +159,7 @@ class ChatProtocol(FramedServerProtocol):
 
     def send_message(self, message: bytes) -> None:
         """A line for this member alone, after what its room has sent it so far."""
-        if self.room is not None:
-            self.room.flush()
+        self.chat.flush(self)
         if not self.deliver(message + CRLF):
             self.chat.drop(self)
 
@@ -187,8 +186,7 @@ class ChatProtocol(FramedServerProtocol):
         self.abort()
 
     def flush_output(self) -> None:
-        if self.room is not None:
-            self.room.flush()
+        self.chat.flush(self)
         queued, self._queue = self._queue, deque()
         self._queued_bytes = 0
         self.transport.writeSequence(queued)

@@ -119,8 +119,6 @@ class RedisChat(Availability, Admission, Moderated, Membership, ChatCore):
         self.heartbeat = heartbeat
         self.default_key = room_key(self.default_room)
         self.on_refused = on_refused
-        self.members: dict[str, ChatMember] = {}
-        self.rooms: dict[str, Room] = {}
         self.available = False
         #: The nodes whose events this node has read (for C{--metrics}).
         self.nodes_seen: set[str] = set()

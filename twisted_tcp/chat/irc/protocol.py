@@ -157,8 +157,7 @@ class IRCConnection(ChatProtocol):
         """Send IRC messages to this client, after what its room sent it before."""
         if not messages:
             return
-        if self.room is not None:
-            self.room.flush()
+        self.chat.flush(self)
         if not ChatProtocol.deliver(self, self._encode(list(messages))):
             self.chat.drop(self)
 
