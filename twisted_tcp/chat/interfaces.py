@@ -73,7 +73,7 @@ class ChatService(Protocol):
     """
     What a member's protocol asks of the chat. Each call answers through the member
     (C{send_text}, C{send_error}) rather than by return value, and returns a
-    L{Deferred} if it completes later: while it is pending, the member's further
+    C{Deferred} if it completes later: while it is pending, the member's further
     input waits, so its lines keep their order.
     """
 

@@ -84,7 +84,7 @@ class IRCConnection(ChatProtocol):
             self.factory.server_name,
             self.chat.settings.timestamp_format,
         )
-        #: What the chat sent while the client was registering (see L{_welcome}).
+        #: What the chat sent while the client was registering (see C{_welcome}).
         self._early: list[tuple[str, bool]] | None = []
         super().connectionMade()
 
