@@ -47,7 +47,7 @@ DEFAULT_TIMESTAMP_FORMAT: Final = "%Y/%m/%d %H:%M:%S"
 #: itself with C{/nick} as its first line is announced under that nick.
 ARRIVAL_GRACE: Final = 1.0
 #: The commands of accounts (L{twisted_tcp.chat.accounts}) and of operators
-#: (L{twisted_tcp.chat.moderation}), which L{ChatService.perform} runs.
+#: (L{twisted_tcp.chat.operators}), which L{ChatService.perform} runs.
 ACCOUNT_COMMANDS: Final = frozenset({"register", "identify", "logout", "password"})
 OPERATOR_COMMANDS: Final = frozenset(
     {"claim", "kick", "ban", "unban", "bans", "mute", "unmute", "op", "deop"}
@@ -281,7 +281,7 @@ class ChatCore(Service):
     ) -> None:
         # Imported here: they build on this module.
         from twisted_tcp.chat.accounts import Accounts
-        from twisted_tcp.chat.moderation import Moderation
+        from twisted_tcp.chat.operators import Operators
         from twisted_tcp.chat.state import Authority
 
         self.settings = settings
@@ -291,7 +291,7 @@ class ChatCore(Service):
         self._arrivals: dict[ChatMember, IDelayedCall] = {}
         self.authority = authority or Authority()
         self.accounts = Accounts(self, self.authority)
-        self.moderation = Moderation(self, self.authority)
+        self.moderation = Operators(self, self.authority)
 
     @property
     def clock(self) -> IReactorTime:
