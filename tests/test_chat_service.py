@@ -11,8 +11,8 @@ import time
 import pytest
 from hypothesis import given, settings
 
-from twisted_tcp.chat.core import ARRIVAL_GRACE
 from twisted_tcp.chat.listing import MAX_LISTED
+from twisted_tcp.chat.settings import ARRIVAL_GRACE
 from twisted_tcp.chat.texts import ROOM_RULE
 
 from .chat_support import ChatHarness, lines, say, take

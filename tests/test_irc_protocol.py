@@ -377,3 +377,24 @@ def test_names_once_per_channel_arrived_in() -> None:
     client.send("NICK ann", "USER u 0 * :Ann", "JOIN #rust")
     ends = [c[2] for c in client.commands() if c[0] == "366"]
     assert ends == ["#rust"]
+
+
+def test_away() -> None:
+    """AWAY marks a member away (301 to whoever messages or looks it up, under any
+    later nick); a bare AWAY takes it back."""
+    harness = IRCHarness()
+    ann = harness.registered("ann")
+    bob = harness.registered("bob")
+    ann.read()
+    ann.send("AWAY :lunch", "NICK annie")
+    assert ann.commands()[0] == ("306", "ann", "You have been marked as being away")
+    bob.read()
+    bob.send("PRIVMSG annie :hi", "WHOIS annie")
+    assert [c for c in bob.commands() if c[0] == "301"] == [
+        ("301", "bob", "annie", "lunch"),
+        ("301", "bob", "annie", "lunch"),
+    ]
+    ann.send("AWAY")
+    assert ann.commands()[-1][0] == "305"
+    bob.send("PRIVMSG annie :back?")
+    assert [c for c in bob.commands() if c[0] == "301"] == []

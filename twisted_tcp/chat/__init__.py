@@ -16,13 +16,7 @@ speak (see C{docs/chat-protocol.md}). One core, two backends:
 """
 
 from twisted_tcp.chat.build import make_chat
-from twisted_tcp.chat.core import (
-    DEFAULT_ANNOUNCE_LIMIT,
-    DEFAULT_ROOM,
-    DEFAULT_TIMESTAMP_FORMAT,
-    ChatService,
-    ChatSettings,
-)
+from twisted_tcp.chat.core import ChatService
 from twisted_tcp.chat.factory import ChatFactory
 from twisted_tcp.chat.protocol import (
     DEFAULT_FLOOD_BURST,
@@ -32,6 +26,12 @@ from twisted_tcp.chat.protocol import (
     ChatProtocol,
 )
 from twisted_tcp.chat.service import LocalChat
+from twisted_tcp.chat.settings import (
+    DEFAULT_ANNOUNCE_LIMIT,
+    DEFAULT_ROOM,
+    DEFAULT_TIMESTAMP_FORMAT,
+    ChatSettings,
+)
 
 __all__ = [
     "DEFAULT_ANNOUNCE_LIMIT",

@@ -11,19 +11,18 @@ from pathlib import Path
 from typing import Any
 
 from twisted_tcp.chat import texts
-from twisted_tcp.chat.core import (
+from twisted_tcp.chat.core import ChatService
+from twisted_tcp.chat.history import SQLiteHistory
+from twisted_tcp.chat.names import NICK_PATTERN, nick_key
+from twisted_tcp.chat.passwords import PasswordHasher
+from twisted_tcp.chat.service import LocalChat
+from twisted_tcp.chat.settings import (
     ARRIVAL_GRACE,
     DEFAULT_ANNOUNCE_LIMIT,
     DEFAULT_ROOM,
     DEFAULT_TIMESTAMP_FORMAT,
-    NICK_PATTERN,
-    ChatService,
     ChatSettings,
-    nick_key,
 )
-from twisted_tcp.chat.history import SQLiteHistory
-from twisted_tcp.chat.passwords import PasswordHasher
-from twisted_tcp.chat.service import LocalChat
 from twisted_tcp.chat.state import NICK_GRACE, Authority, SQLiteState
 
 DEFAULT_CLUSTER = "twisted-tcp"

@@ -1,51 +1,37 @@
 """
 The chat's core: what every backend shares, so that each rule is written once.
 
-    - the names: nick and room rules, and their one normalisation (L{nick_key},
-      L{room_key}: case-folded);
-    - L{ChatSettings}: the options of a chat, checked once;
     - L{ChatMember} and L{ChatService}: what a member's protocol is to the chat, and
       the chat to it;
     - L{ChatCore}: the rules every backend applies before it touches shared state
       (validation, the arrival policy, the answers built from what the backend
       knows), over the few operations a backend implements (see L{ChatCore});
 
-Every line members are sent is built by L{twisted_tcp.chat.texts}.
+Every line members are sent is built by L{twisted_tcp.chat.texts}; the names and lines
+members write are checked by L{twisted_tcp.chat.names}; what a chat is told to be is a
+L{twisted_tcp.chat.settings.ChatSettings}.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from collections.abc import Callable, Coroutine, Iterable
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeAlias, TypeVar
 
 from twisted.application.service import Service
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, ensureDeferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from twisted_tcp.chat import texts
+from twisted_tcp.chat.listing import RoomEntry, tell_rooms, tell_who
+from twisted_tcp.chat.names import nick_problem, room_key, room_name_problem
+from twisted_tcp.chat.settings import ChatSettings
 
 if TYPE_CHECKING:
     from twisted_tcp.chat.room import Room
     from twisted_tcp.chat.state import Authority
 
-#: Nicks: an ASCII letter, then up to 29 ASCII letters, digits, C{_} or C{-}. ASCII
-#: only, so that no two nicks look alike on screen.
-NICK_PATTERN: Final = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,29}\Z")
-#: Room names: C{#} then 1-30 ASCII letters, digits, C{_} or C{-}.
-ROOM_PATTERN: Final = re.compile(r"#[A-Za-z0-9_-]{1,30}\Z")
-#: Where IRC clients send their logins (C{/msg NickServ IDENTIFY PASSWORD}): no
-#: member may be called so and read them.
-NICKSERV: Final = "nickserv"
-RESERVED_NICKS: Final = frozenset({"server", "system", "admin", NICKSERV})
-DEFAULT_ROOM: Final = "#lobby"
-DEFAULT_ANNOUNCE_LIMIT: Final = 200
-DEFAULT_TIMESTAMP_FORMAT: Final = "%Y/%m/%d %H:%M:%S"
-#: Seconds a newcomer's join waits to be announced, so that a client that names
-#: itself with C{/nick} as its first line is announced under that nick.
-ARRIVAL_GRACE: Final = 1.0
 #: The commands of accounts (L{twisted_tcp.chat.accounts}) and of operators
 #: (L{twisted_tcp.chat.operators}), which L{ChatService.perform} runs.
 ACCOUNT_COMMANDS: Final = frozenset({"register", "identify", "logout", "password"})
@@ -55,91 +41,9 @@ OPERATOR_COMMANDS: Final = frozenset(
 )
 
 Completion = Deferred[None] | None
-#: White-space characters in a row that a line keeps; a longer run is cut to this
-#: many spaces (see L{tidy}).
-MAX_SPACES: Final = 4
-_LONG_SPACE: Final = re.compile(rf"\s{{{MAX_SPACES + 1},}}")
-
-
-def tidy(text: str) -> str:
-    """
-    A member's line as the chat takes it: stripped, and no run of white space in it
-    longer than L{MAX_SPACES}. Padding would otherwise push the rest of a message to
-    the start of the next row of a terminal or the page, where it would look like a
-    line of its own (another member's).
-    """
-    return _LONG_SPACE.sub(" " * MAX_SPACES, text.strip())
-
-
-def nick_key(nick: str) -> str:
-    """The identity of a nick: two nicks that differ only in case are one."""
-    return nick.casefold()
-
-
-def room_key(name: str) -> str:
-    """The identity of a room name: two names that differ only in case are one."""
-    return name.casefold()
-
-
-def nick_problem(nick: str) -> str | None:
-    """What is wrong with a nick asked for with C{/nick}, or C{None}."""
-    if not nick:
-        return texts.NICK_USAGE
-    if not NICK_PATTERN.match(nick):
-        return texts.NICK_RULE
-    if nick_key(nick) in RESERVED_NICKS:
-        return texts.nick_reserved(nick)
-    return None
-
-
-def room_name_problem(name: str) -> str | None:
-    """What is wrong with a room name asked for with C{/join}, or C{None}."""
-    if not name:
-        return texts.JOIN_USAGE
-    if not ROOM_PATTERN.match(name):
-        return texts.ROOM_RULE
-    return None
-
-
-def check_room_name(name: str) -> str:
-    """
-    Return C{name} if it is a valid room name.
-
-    @raise ValueError: otherwise, with a message fit for a usage error.
-    """
-    if not ROOM_PATTERN.match(name):
-        raise ValueError(f"bad room name {name!r}: {texts.ROOM_RULE}")
-    return name
-
-
-@dataclass(frozen=True)
-class ChatSettings:
-    """
-    What a chat is told to be, whichever backend runs it (checked here, once).
-
-    @ivar encoding: the wire encoding of every line.
-    @ivar history: messages per room replayed to whoever joins it.
-    @ivar default_room: where members start, and return with C{/part}.
-    @ivar announce_limit: above this many members, a room sums up joins and leaves
-        instead of announcing each; 0 announces always.
-    @ivar motd: lines shown to each newcomer after the welcome (see L{texts.motd}).
-    @ivar timestamp_format: L{time.strftime} format of message timestamps.
-    @ivar arrival_grace: seconds a newcomer's join waits to be announced (see
-        L{ARRIVAL_GRACE}); 0 announces it at once.
-    """
-
-    encoding: str = "utf-8"
-    history: int = 0
-    default_room: str = DEFAULT_ROOM
-    announce_limit: int = DEFAULT_ANNOUNCE_LIMIT
-    motd: list[str] = field(default_factory=list)
-    timestamp_format: str = DEFAULT_TIMESTAMP_FORMAT
-    arrival_grace: float = ARRIVAL_GRACE
-
-    def __post_init__(self) -> None:
-        check_room_name(self.default_room)
-        if self.history < 0 or self.announce_limit < 0 or self.arrival_grace < 0:
-            raise ValueError("history, announce_limit and arrival_grace must be >= 0")
+_Found = TypeVar("_Found")
+#: What a backend answers: at once, or later.
+Answer: TypeAlias = "Deferred[_Found] | _Found"
 
 
 class Member(Protocol):
@@ -260,18 +164,26 @@ class ChatService(Protocol):
 
 class ChatCore(Service):
     """
-    What both backends share: the settings, the clock, the rules applied before a
-    request reaches shared state, and the arrival policy (a newcomer is announced
-    at its first line, or after L{ChatSettings.arrival_grace}, once).
+    What both backends share: the settings, the clock, the arrival policy (a
+    newcomer is announced at its first line, or after
+    L{ChatSettings.arrival_grace}, once), and every command: its checks, and the
+    lines it answers with, built from what the backend knows.
 
-    A backend implements L{_move} (into another room), L{_post} (a line to the
-    member's room), L{_announce_arrival} and the rest of L{ChatService}.
+    A backend implements where shared state lives and who orders events: the
+    operations below "What differs between backends" (a nick claimed, a private
+    line delivered, a room's members, the rooms, a room's topic read and set), and
+    L{_move} (into another room), L{_post} (a line to the member's room),
+    L{_announce_arrival}, membership (C{connect}, C{disconnect}, C{drop}) and
+    C{shutdown}. Adding a command is a change here.
 
     @param reactor: times and schedules (default: the global reactor, imported on
         first use, as library code must not import it earlier).
     """
 
     log = Logger()
+    #: The failures of the backend's shared state that are outages, told to the
+    #: member and logged elsewhere (any other is logged as a bug).
+    outages: tuple[type[Exception], ...] = ()
 
     def __init__(
         self,
@@ -287,6 +199,8 @@ class ChatCore(Service):
         self.settings = settings
         self._reactor = reactor
         self.shutting_down = False
+        #: Whether the backend's shared state can be reached.
+        self.available = True
         #: Newcomers whose join is not announced yet, and the timer that will.
         self._arrivals: dict[ChatMember, IDelayedCall] = {}
         self.authority = authority or Authority()
@@ -388,10 +302,6 @@ class ChatCore(Service):
         """A free nick of the kind newcomers are given."""
         raise NotImplementedError
 
-    def rename(self, member: ChatMember, nick: str) -> Completion:
-        """C{/nick NICK}, and a member renamed by the chat."""
-        raise NotImplementedError
-
     def move(self, member: ChatMember, name: str) -> Completion:
         """Move C{member} to room C{name}, as C{/join} does once it is checked."""
         return self._move(member, name)
@@ -450,16 +360,169 @@ class ChatCore(Service):
     def _post(self, member: ChatMember, line: str) -> Completion:
         raise NotImplementedError
 
-    def _check_rename(self, member: ChatMember, nick: str) -> bool:
-        """Whether C{/nick NICK} asks for a change (the member is told if not)."""
+    def rename(self, member: ChatMember, nick: str) -> Completion:
+        """C{/nick NICK}, and a member renamed by the chat."""
         problem = nick_problem(nick)
         if problem:
             member.send_error(problem)
-            return False
+            return None
         if member.nick == nick:
             member.send_text(texts.already_nick(nick))
-            return False
-        return True
+            return None
+        if not self._serving(member, texts.NO_SERVICE):
+            return None
+        old = member.nick
+        # Not announced yet: the others meet the member under the nick it gets.
+        pending = member in self._arrivals
+        notice = "" if pending else texts.renamed(old, nick)
+
+        def claimed(holder: str | None) -> Completion:
+            if holder is not None:
+                member.send_error(texts.nick_taken(nick, holder))
+                return None
+            if self.member_named(nick) is member:  # Else its connection ended.
+                self.log.info("{old} is now {new}", old=old, new=nick)
+                if pending:
+                    member.send_text(texts.renamed(old, nick))
+                    self._arrive(member)
+            return self.accounts.check_nick(member)
+
+        claiming = self._claim_nick(member, nick, notice)
+        return self._then(member, texts.NO_SERVICE, claiming, claimed)
+
+    def private(self, member: ChatMember, nick: str, text: str) -> Completion:
+        self._arrive(member)
+        if not self._serving(member, texts.NOT_DELIVERED):
+            return None
+        stamp = self.timestamp()
+
+        def delivered(holder: str | None) -> None:
+            if holder is None:
+                member.send_error(texts.no_such_nick(nick))
+            else:
+                member.send_text(texts.private_to(stamp, holder, text))
+
+        line = texts.private_from(stamp, member.nick, text)
+        delivering = self._deliver_private(nick, line)
+        return self._then(member, texts.NOT_DELIVERED, delivering, delivered)
+
+    def who(self, member: ChatMember) -> Completion:
+        self._arrive(member)
+        key = self._room_key_of(member)
+        if key is None or not self._serving(member, texts.NO_SERVICE):
+            return None
+
+        def found(listing: tuple[list[tuple[str, float]], int]) -> None:
+            room = member.room
+            listed, total = listing
+            name = room.name if room else key
+            tell_who(member, name, listed, total, self.timestamp)
+
+        return self._then(member, texts.NO_SERVICE, self._members_of(key), found)
+
+    def list_rooms(self, member: ChatMember) -> Completion:
+        self._arrive(member)
+        if not self._serving(member, texts.NO_SERVICE):
+            return None
+
+        def found(listing: tuple[list[RoomEntry], int]) -> None:
+            tell_rooms(member, *listing)
+
+        return self._then(member, texts.NO_SERVICE, self._rooms(), found)
+
+    def topic(self, member: ChatMember, text: str | None) -> Completion:
+        self._arrive(member)
+        key = self._room_key_of(member)
+        room = member.room
+        if key is None or room is None or not self._serving(member, texts.NO_SERVICE):
+            return None
+        name = room.name
+        if text is None:
+
+            def found(topic: str) -> None:
+                member.send_text(texts.topic_of(name, topic))
+
+            return self._then(member, texts.NO_SERVICE, self._read_topic(key), found)
+        if not self.moderation.may_set_topic(member):
+            return None
+        notice = texts.topic_set(member.nick, name, text)
+        setting = self._set_topic(key, text, notice)
+        return self._then(member, texts.NO_SERVICE, setting, lambda _: None)
+
+    # How an answer that may come later reaches the member.
+
+    def _serving(self, member: ChatMember, error: str) -> bool:
+        """Whether the chat's shared state can be reached; the member is told if not."""
+        if not self.available:
+            member.send_error(error)
+        return self.available
+
+    def _then(
+        self,
+        member: ChatMember,
+        error: str,
+        result: Answer[_Found],
+        then: Callable[[_Found], Completion],
+    ) -> Completion:
+        """
+        Answer C{member} with C{then} once the backend has C{result}; if the backend
+        fails, the member is told C{error}.
+        """
+        if not isinstance(result, Deferred):
+            return then(result)
+        return self._failing(member, error, result.addCallback(then))
+
+    def _failing(
+        self,
+        member: ChatMember,
+        error: str,
+        work: Coroutine[Any, Any, Any] | Deferred[Any],
+    ) -> Deferred[None]:
+        """Run C{work}; if it fails, tell the member C{error}."""
+
+        def failed(failure: Failure) -> None:
+            if not failure.check(*self.outages):
+                self.log.failure("a request to the chat's state failed", failure)
+            member.send_error(error)
+
+        return ensureDeferred(work).addCallbacks(lambda _: None, failed)
+
+    # What differs between backends: where shared state lives, and who orders
+    # events. Each may answer at once, or with a Deferred.
+
+    def _room_key_of(self, member: ChatMember) -> str | None:
+        """The key of the room C{member} is in (as the chat's shared state knows)."""
+        raise NotImplementedError
+
+    def _claim_nick(
+        self, member: ChatMember, nick: str, notice: str
+    ) -> Answer[str | None]:
+        """
+        Give C{member} the nick C{nick} if it is free, and post C{notice} (if any)
+        to its room; else answer the nick of who holds it.
+        """
+        raise NotImplementedError
+
+    def _deliver_private(self, nick: str, line: str) -> Answer[str | None]:
+        """Send C{line} to the member called C{nick}: answer its nick, or C{None}."""
+        raise NotImplementedError
+
+    def _members_of(self, key: str) -> Answer[tuple[list[tuple[str, float]], int]]:
+        """The first members of room C{key} by nick (see L{first_by_nick}), and how
+        many it has."""
+        raise NotImplementedError
+
+    def _rooms(self) -> Answer[tuple[list[RoomEntry], int]]:
+        """The most crowded rooms (see L{most_crowded}), and how many there are."""
+        raise NotImplementedError
+
+    def _read_topic(self, key: str) -> Answer[str]:
+        """The topic of room C{key} (C{""} for none)."""
+        raise NotImplementedError
+
+    def _set_topic(self, key: str, topic: str, notice: str) -> Answer[object]:
+        """Set the topic of room C{key}, and post C{notice} there."""
+        raise NotImplementedError
 
 
 def enter_room(

@@ -13,7 +13,7 @@ from twisted.internet.interfaces import IAddress
 from twisted.internet.protocol import Protocol
 
 from twisted_tcp._server import CommonServerArguments, describe_peer, peer_host
-from twisted_tcp.chat.core import ChatService, ChatSettings
+from twisted_tcp.chat.core import ChatService
 from twisted_tcp.chat.protocol import (
     DEFAULT_FLOOD_BURST,
     DEFAULT_FLOOD_RATE,
@@ -23,6 +23,7 @@ from twisted_tcp.chat.protocol import (
     ChatServerFactory,
 )
 from twisted_tcp.chat.service import LocalChat
+from twisted_tcp.chat.settings import ChatSettings
 
 
 class ChatFactory(ChatServerFactory):

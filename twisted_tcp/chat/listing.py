@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Iterable
-from typing import Final, NamedTuple
+from typing import TYPE_CHECKING, Final, NamedTuple
 
 from twisted_tcp.chat import texts
-from twisted_tcp.chat.core import ChatMember, nick_key
+from twisted_tcp.chat.names import nick_key
+
+if TYPE_CHECKING:
+    from twisted_tcp.chat.core import ChatMember
 
 #: Most entries C{/who} and C{/rooms} list; a notice after the listing says how many
 #: more there are. Their answers thus stay small whatever the size of the chat: an

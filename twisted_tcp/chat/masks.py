@@ -20,7 +20,7 @@ from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from typing import Final, Literal
 
 from twisted_tcp._listen import unmapped
-from twisted_tcp.chat.core import NICK_PATTERN, nick_key
+from twisted_tcp.chat.names import NICK_PATTERN, nick_key
 
 ACCOUNT_PREFIX: Final = "account:"
 #: Seconds in each unit of a duration.

@@ -26,8 +26,8 @@ from twisted_tcp.chat.core import (
     OPERATOR_COMMANDS,
     ChatService,
     Completion,
-    tidy,
 )
+from twisted_tcp.chat.names import tidy
 from twisted_tcp.chat.room import Room
 
 DEFAULT_MAX_LINE: Final = 1024

@@ -22,7 +22,8 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
 from twisted_tcp._text import CRLF, encode, has_formatting, strip_formatting
 from twisted_tcp.chat import texts
-from twisted_tcp.chat.core import Member, room_key
+from twisted_tcp.chat.core import Member
+from twisted_tcp.chat.names import room_key
 
 #: Seconds between two summary lines of a room above its announce limit.
 SUMMARY_PERIOD: Final = 10.0

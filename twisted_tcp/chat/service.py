@@ -14,25 +14,16 @@ from typing import Any
 from twisted.logger import Logger
 
 from twisted_tcp.chat import texts
-from twisted_tcp.chat.core import (
-    ChatCore,
-    ChatMember,
-    ChatSettings,
-    Completion,
-    Member,
-    enter_room,
-    nick_key,
-    room_key,
-)
+from twisted_tcp.chat.core import ChatCore, ChatMember, Completion, Member, enter_room
 from twisted_tcp.chat.history import HistoryStore, MemoryHistory
 from twisted_tcp.chat.listing import (
     RoomEntry,
     first_by_nick,
     most_crowded,
-    tell_rooms,
-    tell_who,
 )
+from twisted_tcp.chat.names import nick_key, room_key
 from twisted_tcp.chat.room import Room
+from twisted_tcp.chat.settings import ChatSettings
 from twisted_tcp.chat.state import Authority
 
 
@@ -159,26 +150,17 @@ class LocalChat(ChatCore):
         if room is not None:
             room.post(texts.dropped(member.nick, texts.QUEUE_EXCEEDED))
 
-    def rename(self, member: ChatMember, nick: str) -> Completion:
-        if not self._check_rename(member, nick):
-            return None
+    def _claim_nick(self, member: ChatMember, nick: str, notice: str) -> str | None:
         key = nick_key(nick)
         holder = self.members.get(key)
         if holder is not None and holder is not member:
-            member.send_error(texts.nick_taken(nick, holder.nick))
-            return None
-        old = member.nick
-        del self.members[nick_key(old)]
+            return holder.nick
+        del self.members[nick_key(member.nick)]
         self.members[key] = member
         member.nick = nick
-        self.log.info("{old} is now {new}", old=old, new=nick)
-        if member in self._arrivals:
-            # Not announced yet: the others will meet it under its new nick.
-            member.send_text(texts.renamed(old, nick))
-            self._arrive(member)
-        elif member.room is not None:
-            member.room.post(texts.renamed(old, nick))
-        return self.accounts.check_nick(member)
+        if notice and member.room is not None:
+            member.room.post(notice)
+        return None
 
     def _move(self, member: ChatMember, name: str) -> Completion:
         current = member.room
@@ -211,50 +193,38 @@ class LocalChat(ChatCore):
         room.post(line)
         return None
 
-    def private(self, member: ChatMember, nick: str, text: str) -> Completion:
-        self._arrive(member)
+    def _deliver_private(self, nick: str, line: str) -> str | None:
         recipient = self.members.get(nick_key(nick))
         if recipient is None:
-            member.send_error(texts.no_such_nick(nick))
             return None
-        stamp = self.timestamp()
-        recipient.send_text(texts.private_from(stamp, member.nick, text))
-        member.send_text(texts.private_to(stamp, recipient.nick, text))
-        return None
+        recipient.send_text(line)
+        return recipient.nick
 
-    def who(self, member: ChatMember) -> Completion:
-        self._arrive(member)
-        room = member.room
-        if room is None:
-            return None
+    # What the core asks of the rooms.
+
+    def _room_key_of(self, member: ChatMember) -> str | None:
+        return member.room.key if member.room is not None else None
+
+    def _members_of(self, key: str) -> tuple[list[tuple[str, float]], int]:
+        room = self.rooms[key]
         room.flush()  # Whoever that delivery throws out is not listed.
         everyone = ((other.nick, other.connected_since) for other in room.members)
-        listed = first_by_nick(everyone)
-        tell_who(member, room.name, listed, len(room), self.timestamp)
-        return None
+        return first_by_nick(everyone), len(room)
 
-    def list_rooms(self, member: ChatMember) -> Completion:
-        self._arrive(member)
+    def _rooms(self) -> tuple[list[RoomEntry], int]:
         entries = (
             RoomEntry(room.key, room.name, len(room), room.topic)
             for room in self.rooms.values()
         )
-        tell_rooms(member, most_crowded(entries), len(self.rooms))
-        return None
+        return most_crowded(entries), len(self.rooms)
 
-    def topic(self, member: ChatMember, text: str | None) -> Completion:
-        self._arrive(member)
-        room = member.room
-        if room is None:
-            return None
-        if text is None:
-            member.send_text(texts.topic_of(room.name, room.topic))
-            return None
-        if not self.moderation.may_set_topic(member):
-            return None
-        room.topic = text
-        room.post(texts.topic_set(member.nick, room.name, text))
-        return None
+    def _read_topic(self, key: str) -> str:
+        return self.rooms[key].topic
+
+    def _set_topic(self, key: str, topic: str, notice: str) -> None:
+        room = self.rooms[key]
+        room.topic = topic
+        room.post(notice)
 
     def shutdown(self) -> None:
         self.shutting_down = True

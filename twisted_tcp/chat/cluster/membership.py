@@ -1,8 +1,9 @@
 """
-A member of a node leaving (its connection ended, or it was dropped) and renaming
-itself: each is a script in Redis, and a departure waits for the answer to a
-rename or a move still under way, so that the member leaves under the nick, and
-from the room, it ends up with. L{Membership} is that part of L{RedisChat}.
+A member of a node leaving (its connection ended, or it was dropped) and claiming a
+nick (for the core's C{/nick}): each is a script in Redis, and a departure waits for
+the answer to a rename or a move still under way, so that the member leaves under
+the nick, and from the room, it ends up with. L{Membership} is that part of
+L{RedisChat}.
 """
 
 from __future__ import annotations
@@ -10,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, ensureDeferred
 
 from twisted_tcp.chat import texts
 from twisted_tcp.chat.cluster import scripts
 from twisted_tcp.chat.cluster.schema import Kind
-from twisted_tcp.chat.core import ChatMember, Completion, Member, nick_key
+from twisted_tcp.chat.core import ChatMember, Member
+from twisted_tcp.chat.names import nick_key
 
 if TYPE_CHECKING:
     from weakref import WeakSet
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
 
 class Membership:
     """
-    Departures and renames of a node's members. (A mixin: the node's state it
+    Departures and nick claims of a node's members. (A mixin: the node's state it
     reads is declared below.)
     """
 
@@ -48,10 +50,8 @@ class Membership:
     _run: Callable[..., Deferred[Any]]
     _arrive: Callable[[ChatMember], None]
     _cancel_arrival: Callable[[ChatMember], bool]
-    _check_rename: Callable[[ChatMember, str], bool]
     _leave_local: Callable[[ChatMember], None]
     _ignore_outage: Callable[[Failure], None]
-    _failing: Callable[[ChatMember, str, Any], Deferred[None]]
 
     def disconnect(self, member: ChatMember, reason: str) -> None:
         self._gone.add(member)
@@ -118,26 +118,22 @@ class Membership:
         elif room is not None and room.members:
             room.post(texts.dropped(member.nick, why))
 
-    def rename(self, member: ChatMember, nick: str) -> Completion:
-        if not self._check_rename(member, nick):
-            return None
-        if not self.available:
-            member.send_error(texts.NO_SERVICE)
-            return None
-        return self._failing(member, texts.NO_SERVICE, self._rename(member, nick))
+    def _claim_nick(
+        self, member: ChatMember, nick: str, notice: str
+    ) -> Deferred[str | None]:
+        return ensureDeferred(self._rename(member, nick, notice))
 
-    async def _rename(self, member: ChatMember, nick: str) -> bool:
+    async def _rename(self, member: ChatMember, nick: str, notice: str) -> str | None:
         old = member.nick
-        # Not announced yet: the others meet the member under the nick it gets. The
-        # arrival's timer waits for Redis's answer (but the member still counts as
-        # unannounced meanwhile), and then runs on if the nick was taken.
+        # The arrival's timer of a member not announced yet waits for Redis's
+        # answer (but the member still counts as unannounced meanwhile), and then
+        # runs on if the nick was taken.
         pending = self._arrivals.get(member)
         due = 0.0
         if pending is not None:
             due = pending.getTime()
             if pending.active():
                 pending.cancel()
-        notice = "" if pending else texts.renamed(old, nick)
         key = self._where.get(member, self.default_key)
         self._changing[member] = None
         try:
@@ -165,18 +161,13 @@ class Membership:
             member.nick = nick
         self._leave_after_change(member)
         if not taken:
-            member.send_error(texts.nick_taken(nick, holder[0]))
-            return False
-        if member in self._gone:
-            return True
-        if self.members.get(nick_key(old)) is member:
-            del self.members[nick_key(old)]
-        self.members[nick_key(nick)] = member
-        self.log.info("{old} is now {new}", old=old, new=nick)
-        if pending is not None:
-            member.send_text(texts.renamed(old, nick))
-            self._arrive(member)
-        return True
+            holder_nick: str = holder[0]
+            return holder_nick
+        if member not in self._gone:
+            if self.members.get(nick_key(old)) is member:
+                del self.members[nick_key(old)]
+            self.members[nick_key(nick)] = member
+        return None
 
     def _leave_after_change(self, member: ChatMember, key: str | None = None) -> None:
         """

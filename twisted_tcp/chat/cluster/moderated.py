@@ -1,7 +1,7 @@
 """
 What accounts and operators (L{twisted_tcp.chat.accounts},
-L{twisted_tcp.chat.moderation}) need of a node: its own members, a room's notices
-through the room's log, and a nick checked once Redis has renamed a member.
+L{twisted_tcp.chat.moderation}) need of a node: its own members, and a room's
+notices through the room's log.
 L{Moderated} is that part of L{RedisChat}.
 """
 
@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
 from twisted_tcp.chat.cluster import scripts
 from twisted_tcp.chat.cluster.schema import Field, Kind
-from twisted_tcp.chat.core import ChatMember, Completion, nick_key
-
-if TYPE_CHECKING:
-    from twisted_tcp.chat.accounts import Accounts
+from twisted_tcp.chat.core import ChatMember
+from twisted_tcp.chat.names import nick_key
 
 
 class Moderated:
@@ -29,7 +27,6 @@ class Moderated:
     """
 
     members: dict[str, ChatMember]
-    accounts: Accounts
     _run: Callable[..., Deferred[Any]]
     _ignore_outage: Callable[[Failure], None]
 
@@ -50,16 +47,3 @@ class Moderated:
     def guest_nick(self) -> str:
         """A guest nick of random digits (Redis numbers those of newcomers)."""
         return f"guest-{secrets.randbelow(10**9)}"
-
-    def rename(self, member: ChatMember, nick: str) -> Completion:
-        """Once Redis has renamed C{member}, the nick's account is checked."""
-        renaming: Completion = super().rename(member, nick)  # type: ignore[misc]
-        if renaming is None:
-            return None
-
-        def renamed(_: object) -> Completion:
-            if nick_key(member.nick) == nick_key(nick):
-                return self.accounts.check_nick(member)
-            return None
-
-        return renaming.addCallback(renamed)

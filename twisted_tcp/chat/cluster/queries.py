@@ -11,8 +11,8 @@ from typing import Any, Final, TypeVar
 
 from twisted_tcp.chat.cluster import scripts
 from twisted_tcp.chat.cluster.schema import Keys
-from twisted_tcp.chat.core import nick_key
 from twisted_tcp.chat.listing import RoomEntry, first_by_nick, most_crowded
+from twisted_tcp.chat.names import nick_key
 
 #: Entries asked of Redis at a time: however many there are, no answer from Redis
 #: is larger.

@@ -35,19 +35,12 @@ from twisted_tcp.chat.cluster.presence import Presence
 from twisted_tcp.chat.cluster.reader import StreamReader
 from twisted_tcp.chat.cluster.schema import Field, Keys, Kind
 from twisted_tcp.chat.cluster.state import RedisState
-from twisted_tcp.chat.core import (
-    ChatCore,
-    ChatMember,
-    ChatSettings,
-    Completion,
-    room_key,
-)
-from twisted_tcp.chat.listing import (
-    tell_rooms,
-    tell_who,
-)
+from twisted_tcp.chat.core import ChatCore, ChatMember, Completion
+from twisted_tcp.chat.listing import RoomEntry
+from twisted_tcp.chat.names import room_key
 from twisted_tcp.chat.passwords import PasswordHasher
 from twisted_tcp.chat.room import Room
+from twisted_tcp.chat.settings import ChatSettings
 from twisted_tcp.chat.state import NICK_GRACE, Authority
 
 #: Seconds a stopping node waits for Redis to record its members' departure.
@@ -91,6 +84,7 @@ class RedisChat(Availability, Admission, Moderated, Membership, ChatCore):
     """
 
     log = Logger()
+    outages = (RedisUnavailableError,)
 
     def __init__(
         self,
@@ -298,16 +292,6 @@ class RedisChat(Availability, Admission, Moderated, Membership, ChatCore):
         if not failure.check(RedisUnavailableError):
             self.log.failure("a room event was not recorded", failure)
 
-    def _failing(self, member: ChatMember, error: str, work: Any) -> Deferred[None]:
-        """Run C{work}; if Redis fails it, tell the member C{error}."""
-
-        def failed(failure: Failure) -> None:
-            if not failure.check(RedisUnavailableError):
-                self.log.failure("a request to Redis failed", failure)
-            member.send_error(error)
-
-        return ensureDeferred(work).addCallbacks(lambda _: None, failed)
-
     # Messages.
 
     def _post(self, member: ChatMember, line: str) -> Completion:
@@ -330,86 +314,30 @@ class RedisChat(Availability, Admission, Moderated, Membership, ChatCore):
         done = self._failing(member, texts.NOT_DELIVERED, posting.addBoth(answered))
         return done if in_flight >= MAX_IN_FLIGHT else None
 
-    def private(self, member: ChatMember, nick: str, text: str) -> Completion:
-        self._arrive(member)
-        if not self.available:
-            member.send_error(texts.NOT_DELIVERED)
-            return None
-        stamp = self.timestamp()
-        line = texts.private_from(stamp, member.nick, text)
+    def _deliver_private(self, nick: str, line: str) -> Deferred[str | None]:
+        return self._run(scripts.PRIVATE, nick, line, scripts.INBOX_KEEP)
 
-        async def send() -> None:
-            holder = await self._run(scripts.PRIVATE, nick, line, scripts.INBOX_KEEP)
-            if holder is None:
-                member.send_error(texts.no_such_nick(nick))
-            else:
-                member.send_text(texts.private_to(stamp, holder, text))
+    # What the core asks of the rooms: asked of Redis, after this node's earlier
+    # commands (a node's room learns of a change only when its reader gets there).
 
-        return self._failing(member, texts.NOT_DELIVERED, send())
+    def _room_key_of(self, member: ChatMember) -> str | None:
+        return self._where.get(member)
 
-    def who(self, member: ChatMember) -> Completion:
-        self._arrive(member)
-        key = self._where.get(member)
-        if key is None:
-            return None
-        if not self.available:
-            member.send_error(texts.NO_SERVICE)
-            return None
+    def _members_of(self, key: str) -> Deferred[tuple[list[tuple[str, float]], int]]:
+        return ensureDeferred(queries.members(self._execute, self.keys, key))
 
-        async def who() -> None:
-            listed, total = await queries.members(self._execute, self.keys, key)
-            room = member.room
-            name = room.name if room else key
-            tell_who(member, name, listed, total, self.timestamp)
+    def _rooms(self) -> Deferred[tuple[list[RoomEntry], int]]:
+        return ensureDeferred(queries.rooms(self._run, self._execute, self.keys))
 
-        return self._failing(member, texts.NO_SERVICE, who())
+    def _read_topic(self, key: str) -> Deferred[str]:
+        topic = self._execute("GET", self.keys.room_topic(key))
+        return topic.addCallback(lambda topic: topic or "")
 
-    def list_rooms(self, member: ChatMember) -> Completion:
-        self._arrive(member)
-        if not self.available:
-            member.send_error(texts.NO_SERVICE)
-            return None
-
-        async def rooms() -> None:
-            listed, total = await queries.rooms(self._run, self._execute, self.keys)
-            tell_rooms(member, listed, total)
-
-        return self._failing(member, texts.NO_SERVICE, rooms())
-
-    def topic(self, member: ChatMember, text: str | None) -> Completion:
-        self._arrive(member)
-        key = self._where.get(member)
-        room = member.room
-        if key is None or room is None:
-            return None
-        if not self.available:
-            member.send_error(texts.NO_SERVICE)
-            return None
-        if text is not None and not self.moderation.may_set_topic(member):
-            return None
-        if text is None:
-            # Asked of Redis, after this member's earlier commands: the node's room
-            # learns of a topic only when its reader gets there, maybe later.
-            name = room.name
-
-            async def show() -> None:
-                topic = await self._execute("GET", self.keys.room_topic(key))
-                member.send_text(texts.topic_of(name, topic or ""))
-
-            return self._failing(member, texts.NO_SERVICE, show())
-        notice = texts.topic_set(member.nick, room.name, text)
-        setting = self._run(
-            scripts.EVENT,
-            key,
-            scripts.LOG_KEEP,
-            Field.KIND,
-            Kind.TOPIC,
-            Field.TEXT,
-            notice,
-            Field.TOPIC,
-            text,
-        )
-        return self._failing(member, texts.NO_SERVICE, setting)
+    def _set_topic(self, key: str, topic: str, notice: str) -> Deferred[Any]:
+        return self._run(
+            scripts.EVENT, key, scripts.LOG_KEEP, Field.KIND, Kind.TOPIC,
+            Field.TEXT, notice, Field.TOPIC, topic,
+        )  # fmt: skip
 
     def shutdown(self) -> None:
         self.shutting_down = True

@@ -12,18 +12,17 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.words.protocols.irc import ctcpExtract
 
 from twisted_tcp._text import sanitize_keeping_formatting
-from twisted_tcp.chat.core import (
-    ACCOUNT_COMMANDS,
+from twisted_tcp.chat.core import ACCOUNT_COMMANDS, Completion
+from twisted_tcp.chat.irc import numerics
+from twisted_tcp.chat.irc.registration import Registration
+from twisted_tcp.chat.irc.welcome import TOPICLEN
+from twisted_tcp.chat.names import (
     NICKSERV,
     ROOM_PATTERN,
-    Completion,
     nick_key,
     room_key,
     room_name_problem,
 )
-from twisted_tcp.chat.irc import numerics
-from twisted_tcp.chat.irc.registration import Registration
-from twisted_tcp.chat.irc.welcome import TOPICLEN
 from twisted_tcp.chat.protocol import MAX_REASON
 
 

@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 from functools import lru_cache
 
 from twisted_tcp.chat import texts
-from twisted_tcp.chat.core import nick_key, room_key
 from twisted_tcp.chat.irc import numerics, reading
 from twisted_tcp.chat.irc.message import Message
+from twisted_tcp.chat.names import nick_key, room_key
 
 #: The capabilities a client may ask for (see C{docs/irc.md}).
 CAPABILITIES = ("echo-message", "message-tags", "server-time")

@@ -20,7 +20,7 @@ from twisted.internet.protocol import connectionDone
 from twisted.python.failure import Failure
 
 from twisted_tcp._text import CRLF, decode, encode
-from twisted_tcp.chat.core import Completion, nick_key
+from twisted_tcp.chat.core import Completion
 from twisted_tcp.chat.irc import numerics, reading
 from twisted_tcp.chat.irc.message import (
     MAX_LINE,
@@ -31,6 +31,7 @@ from twisted_tcp.chat.irc.message import (
     split_line,
 )
 from twisted_tcp.chat.irc.output import Batch, Shown
+from twisted_tcp.chat.names import nick_key
 from twisted_tcp.chat.protocol import CORE_COMMANDS, ChatProtocol, ChatServerFactory
 
 #: Seconds a client has to register before it is disconnected.

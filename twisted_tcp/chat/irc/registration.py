@@ -9,12 +9,13 @@ from functools import partial
 
 from twisted.internet.defer import succeed
 
-from twisted_tcp.chat.core import Completion, nick_problem
+from twisted_tcp.chat.core import Completion
 from twisted_tcp.chat.irc import numerics, reading
 from twisted_tcp.chat.irc.message import Message
 from twisted_tcp.chat.irc.output import CAPABILITIES, mask
 from twisted_tcp.chat.irc.protocol import IRCConnection
 from twisted_tcp.chat.irc.welcome import welcome_burst
+from twisted_tcp.chat.names import nick_key, nick_problem
 
 
 class Registration(IRCConnection):
@@ -85,11 +86,19 @@ class Registration(IRCConnection):
             self.reply(numerics.ERR_ERRONEUSNICKNAME, nick, problem)
             return None
         if self._registered:
-            return self.chat.rename(self, nick)
+            was = nick_key(self.nick)
+            renaming = self.chat.rename(self, nick) or succeed(None)
+            return renaming.addCallback(lambda _: self._away_as(was))
         self._wanted = nick
         if self._connected:
             return self._claim()
         return self._try_registering()
+
+    def _away_as(self, was: str) -> None:
+        """An away message follows its member's renames."""
+        away = self.factory.away.pop(was, None)
+        if away is not None:
+            self.factory.away[nick_key(self.nick)] = away
 
     def _try_registering(self) -> Completion:
         """Join the chat once NICK, USER and any CAP negotiation are done."""
