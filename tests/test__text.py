@@ -8,7 +8,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from twisted_tcp._text import check_encoding, decode, encode, neutralise_c1, sanitize
+from twisted_tcp._text import (
+    check_encoding,
+    connection_error_reason,
+    decode,
+    encode,
+    neutralise_c1,
+    sanitize,
+)
 
 
 def test_check_encoding_canonical_name() -> None:
@@ -114,3 +121,10 @@ def test_neutralised_bytes_hold_no_c1(data: bytes) -> None:
     assert not any("\x80" <= char <= "\x9f" for char in safe.decode("utf-8", "ignore"))
     text = safe.decode("utf-8", "surrogateescape")
     assert not any(0xDC80 <= ord(char) <= 0xDC9F for char in text)
+
+
+def test_connection_error_reason() -> None:
+    """Twisted's connection errors are reduced to their last, useful part."""
+    assert connection_error_reason(
+        ConnectionRefusedError("111: Connection refused")
+    ) == ("Connection refused")

@@ -10,7 +10,7 @@ import tracemalloc
 import pytest
 from twisted.internet.task import Clock
 
-from twisted_tcp.chat.core import Member
+from twisted_tcp.chat.interfaces import Member
 from twisted_tcp.chat.room import MAX_BATCH, SUMMARY_PERIOD, Room
 
 

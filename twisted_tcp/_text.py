@@ -1,7 +1,7 @@
 """
 Text handling shared by the line-based servers and the clients: encodings, decoding
-after framing, and the sanitising that keeps a peer from forging lines or driving
-other terminals.
+after framing, the sanitising that keeps a peer from forging lines or driving
+other terminals, and the reason a connection failed, as the clients show it.
 """
 
 from __future__ import annotations
@@ -138,3 +138,8 @@ def neutralise_c1(data: bytes) -> bytes:
 
 def _escape_c1(match: re.Match[str]) -> str:
     return f"\\x{ord(match[0]) & 0xFF:02x}"
+
+
+def connection_error_reason(error: Exception) -> str:
+    """The useful part of a Twisted connection error's message."""
+    return str(error).rstrip(".").rsplit(": ", 1)[-1]

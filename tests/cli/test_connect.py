@@ -9,9 +9,8 @@ from typing import Any
 
 import pytest
 import pytest_twisted
-from twisted.internet.error import ConnectionRefusedError
 
-from twisted_tcp.cli.connect import connection_error_reason, host_to_reach, resolve
+from twisted_tcp.cli.connect import host_to_reach, resolve
 from twisted_tcp.cli.errors import ClientError
 from twisted_tcp.cli.exitcodes import EXIT_RESOLVE
 
@@ -50,13 +49,6 @@ def test_bad_host(given: str, message: str) -> None:
     with pytest.raises(ClientError) as raised:
         host_to_reach(given)
     assert (raised.value.exit_code, raised.value.message) == (EXIT_RESOLVE, message)
-
-
-def test_connection_error_reason() -> None:
-    """Twisted's connection errors are reduced to their last, useful part."""
-    assert connection_error_reason(
-        ConnectionRefusedError("111: Connection refused")
-    ) == ("Connection refused")
 
 
 @pytest_twisted.ensureDeferred

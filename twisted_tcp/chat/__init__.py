@@ -16,8 +16,8 @@ speak (see C{docs/chat-protocol.md}). One core, two backends:
 """
 
 from twisted_tcp.chat.build import make_chat
-from twisted_tcp.chat.core import ChatService
 from twisted_tcp.chat.factory import ChatFactory
+from twisted_tcp.chat.interfaces import ChatService
 from twisted_tcp.chat.protocol import (
     DEFAULT_FLOOD_BURST,
     DEFAULT_FLOOD_RATE,

@@ -19,7 +19,7 @@ from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
 
 from twisted_tcp.chat import texts
-from twisted_tcp.chat.core import ChatMember, Completion
+from twisted_tcp.chat.interfaces import ChatMember, Completion
 from twisted_tcp.chat.names import nick_key
 from twisted_tcp.chat.passwords import (
     BusyError,

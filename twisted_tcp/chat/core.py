@@ -1,11 +1,10 @@
 """
 The chat's core: what every backend shares, so that each rule is written once.
 
-    - L{ChatMember} and L{ChatService}: what a member's protocol is to the chat, and
-      the chat to it;
-    - L{ChatCore}: the rules every backend applies before it touches shared state
-      (validation, the arrival policy, the answers built from what the backend
-      knows), over the few operations a backend implements (see L{ChatCore});
+L{ChatCore}: the rules every backend applies before it touches shared state
+(validation, the arrival policy, the answers built from what the backend knows),
+over the few operations a backend implements (see L{ChatCore}). What a member's
+protocol is to the chat, and the chat to it, is L{twisted_tcp.chat.interfaces}.
 
 Every line members are sent is built by L{twisted_tcp.chat.texts}; the names and lines
 members write are checked by L{twisted_tcp.chat.names}; what a chat is told to be is a
@@ -15,7 +14,7 @@ L{twisted_tcp.chat.settings.ChatSettings}.
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Iterable
-from typing import TYPE_CHECKING, Any, Final, Protocol, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, ensureDeferred
@@ -24,142 +23,23 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from twisted_tcp.chat import texts
+from twisted_tcp.chat.interfaces import (
+    ACCOUNT_COMMANDS,
+    ChatMember,
+    Completion,
+    Member,
+)
 from twisted_tcp.chat.listing import RoomEntry, tell_rooms, tell_who
-from twisted_tcp.chat.names import nick_problem, room_key, room_name_problem
+from twisted_tcp.chat.names import nick_key, nick_problem, room_key, room_name_problem
 from twisted_tcp.chat.settings import ChatSettings
 
 if TYPE_CHECKING:
     from twisted_tcp.chat.room import Room
     from twisted_tcp.chat.state import Authority
 
-#: The commands of accounts (L{twisted_tcp.chat.accounts}) and of operators
-#: (L{twisted_tcp.chat.operators}), which L{ChatService.perform} runs.
-ACCOUNT_COMMANDS: Final = frozenset({"register", "identify", "logout", "password"})
-OPERATOR_COMMANDS: Final = frozenset(
-    {"claim", "kick", "ban", "unban", "bans", "mute", "unmute", "op", "deop"}
-    | {"lock", "unlock"}
-)
-
-Completion = Deferred[None] | None
 _Found = TypeVar("_Found")
 #: What a backend answers: at once, or later.
 Answer: TypeAlias = "Deferred[_Found] | _Found"
-
-
-class Member(Protocol):
-    """
-    What a room knows of a member: a name, a way to send it bytes, a way to throw it
-    out. L{twisted_tcp.chat.protocol.ChatProtocol} is one; a test double is another.
-    """
-
-    nick: str
-    room: Room | None
-    connected_since: float
-
-    def deliver(self, data: bytes) -> bool:
-        """
-        Send already-encoded lines, or queue them while the member is not reading.
-
-        @return: C{False} once the member's queue is over its bound: the caller must
-            evict it.
-        """
-
-    def evict(self) -> None:
-        """Throw the member out at once: it does not read what it is sent."""
-
-
-class ChatMember(Member, Protocol):
-    """What the chat service knows of a member, beyond what its room knows."""
-
-    #: The account the member is identified as (a nick key), or C{None}.
-    account: str | None
-
-    @property
-    def address(self) -> str:
-        """The IP address it connects from (C{""} for none: a UNIX socket)."""
-
-    def send_text(self, text: str) -> None:
-        """A line for this member alone, after anything its room sent it before."""
-
-    def send_error(self, text: str) -> None:
-        """An C{error:} line for this member alone."""
-
-    def dismiss(self, reason: str) -> None:
-        """Close the member's connection (a kick or a ban): its room hears C{reason}."""
-
-
-class ChatService(Protocol):
-    """
-    What a member's protocol asks of the chat. Each call answers through the member
-    (C{send_text}, C{send_error}) rather than by return value, and returns a
-    L{Deferred} if it completes later: while it is pending, the member's further
-    input waits, so its lines keep their order.
-    """
-
-    settings: ChatSettings
-
-    @property
-    def clock(self) -> IReactorTime:
-        """Times the chat's events."""
-
-    def connect(self, member: ChatMember) -> Completion:
-        """Name a newcomer, put it in the default room, welcome it."""
-
-    def disconnect(self, member: ChatMember, reason: str) -> None:
-        """Forget a member whose connection ended; tell its room why."""
-
-    def drop(self, member: ChatMember) -> None:
-        """Throw out a member whose unsent output passed its bound."""
-
-    def rename(self, member: ChatMember, nick: str) -> Completion:
-        """C{/nick NICK}."""
-
-    def join(self, member: ChatMember, name: str) -> Completion:
-        """C{/join #ROOM}: leave the current room for C{name}, created if absent."""
-
-    def part(self, member: ChatMember) -> Completion:
-        """C{/part}: back to the default room."""
-
-    def say(self, member: ChatMember, text: str) -> Completion:
-        """A message to the member's room."""
-
-    def emote(self, member: ChatMember, action: str) -> Completion:
-        """C{/me ACTION} to the member's room."""
-
-    def private(self, member: ChatMember, nick: str, text: str) -> Completion:
-        """C{/msg NICK TEXT}, to a member in any room."""
-
-    def who(self, member: ChatMember) -> Completion:
-        """C{/who}: the members of the member's room."""
-
-    def list_rooms(self, member: ChatMember) -> Completion:
-        """C{/rooms}: the rooms and how many are in each."""
-
-    def topic(self, member: ChatMember, text: str | None) -> Completion:
-        """C{/topic [TEXT]}: show, or set, the topic of the member's room."""
-
-    def perform(self, member: ChatMember, name: str, argument: str) -> Completion:
-        """
-        One of L{ACCOUNT_COMMANDS} or L{OPERATOR_COMMANDS}, with the rest of its
-        line as C{argument}.
-        """
-
-    def help(self, member: ChatMember) -> None:
-        """C{/help}: the commands the member may use."""
-
-    def refusal(self, address: str) -> str | None:
-        """Why a connection from C{address} is refused (it is banned), or C{None}."""
-
-    def shutdown(self) -> None:
-        """The server is stopping: announce no more departures, save history."""
-
-    # The service's life (both backends are Twisted services).
-
-    def setServiceParent(self, parent: Any) -> Any: ...
-
-    def startService(self) -> None: ...
-
-    def stopService(self) -> Deferred[None] | None: ...
 
 
 class ChatCore(Service):
@@ -199,6 +79,10 @@ class ChatCore(Service):
         self.settings = settings
         self._reactor = reactor
         self.shutting_down = False
+        #: The members here (of this process, or of this node), by nick key.
+        self.members: dict[str, ChatMember] = {}
+        #: The rooms here, by key: those of this node's members, on a node.
+        self.rooms: dict[str, Room] = {}
         #: Whether the backend's shared state can be reached.
         self.available = True
         #: Newcomers whose join is not announced yet, and the timer that will.
@@ -238,9 +122,15 @@ class ChatCore(Service):
             overflowed=self._overflowed,
         )
 
+    def drop(self, member: ChatMember) -> None:
+        """Throw out a member whose unsent output passed its bound."""
+        raise NotImplementedError
+
     def _overflowed(self, member: Member) -> None:
         """A room could not deliver to C{member}: it is dropped."""
-        raise NotImplementedError
+        here = self.members.get(nick_key(member.nick))
+        if here is not None:
+            self.drop(here)
 
     def greeting(self, member: ChatMember) -> list[str]:
         """What a newcomer is shown first: the welcome and the message of the day."""
@@ -288,11 +178,11 @@ class ChatCore(Service):
 
     def member_named(self, nick: str) -> ChatMember | None:
         """The member of this node (or process) called C{nick}, or C{None}."""
-        raise NotImplementedError
+        return self.members.get(nick_key(nick))
 
     def local_members(self) -> Iterable[ChatMember]:
-        """The members of this node."""
-        raise NotImplementedError
+        """The members of this node (or process)."""
+        return self.members.values()
 
     def notice(self, room: str, line: str) -> None:
         """Send C{line} to the room with key C{room} (not kept in its history)."""
@@ -313,6 +203,10 @@ class ChatCore(Service):
         handler = self.accounts if name in ACCOUNT_COMMANDS else self.moderation
         run: Callable[[ChatMember, str], Completion] = getattr(handler, name)
         return run(member, argument)
+
+    def flush(self, member: ChatMember) -> None:
+        if member.room is not None:
+            member.room.flush()
 
     def help(self, member: ChatMember) -> None:
         *commands, last = texts.HELP
@@ -523,22 +417,3 @@ class ChatCore(Service):
     def _set_topic(self, key: str, topic: str, notice: str) -> Answer[object]:
         """Set the topic of room C{key}, and post C{notice} there."""
         raise NotImplementedError
-
-
-def enter_room(
-    member: ChatMember, room: Room, greeting: Iterable[str], history: Iterable[str]
-) -> bool:
-    """
-    Put C{member} in C{room}, then show it C{greeting}, the room's topic and
-    C{history}. A member that does not read may be dropped by those lines: it is in
-    the room first, so that the drop takes it out again through the usual path.
-
-    @return: whether C{member} is still in C{room}.
-    """
-    room.add(member)
-    topic = [texts.topic_of(room.name, room.topic)] if room.topic else []
-    for line in (*greeting, *topic, *history):
-        if member.room is not room:
-            return False
-        member.send_text(line)
-    return member.room is room

@@ -14,7 +14,7 @@ from twisted_tcp.chat import texts
 from twisted_tcp.chat.names import nick_key
 
 if TYPE_CHECKING:
-    from twisted_tcp.chat.core import ChatMember
+    from twisted_tcp.chat.interfaces import ChatMember
 
 #: Most entries C{/who} and C{/rooms} list; a notice after the listing says how many
 #: more there are. Their answers thus stay small whatever the size of the chat: an

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from twisted.logger import Logger
 
 from twisted_tcp.chat import texts
-from twisted_tcp.chat.core import ChatMember
+from twisted_tcp.chat.interfaces import ChatMember
 from twisted_tcp.chat.masks import parse_mask
 from twisted_tcp.chat.names import room_key
 from twisted_tcp.chat.state import Authority, Restriction, RestrictionKind

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from twisted_tcp.chat import texts
-from twisted_tcp.chat.core import ChatMember, Completion
+from twisted_tcp.chat.interfaces import ChatMember, Completion
 from twisted_tcp.chat.masks import Mask, describe_duration, parse_duration
 from twisted_tcp.chat.moderation import Moderation, mask_of
 from twisted_tcp.chat.names import nick_key

@@ -1,6 +1,6 @@
 """
 A chat room as this process sees it: its members here, its topic, and the delivery of
-its lines to those members.
+its lines to those members; and a member's entry into one (L{enter_room}).
 
 Delivery is coalesced: every line posted to a room during one reactor turn reaches each
 member in one write, however many senders and notices there were. Joins and leaves of
@@ -15,14 +15,14 @@ members whose C{formatting} attribute is true, and without them to the others.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Final
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
 from twisted_tcp._text import CRLF, encode, has_formatting, strip_formatting
 from twisted_tcp.chat import texts
-from twisted_tcp.chat.core import Member
+from twisted_tcp.chat.interfaces import ChatMember, Member
 from twisted_tcp.chat.names import room_key
 
 #: Seconds between two summary lines of a room above its announce limit.
@@ -265,3 +265,22 @@ def _without(batch: memoryview, cut: list[tuple[int, int]]) -> bytes:
         position = end
     kept.append(batch[position:])
     return b"".join(kept)
+
+
+def enter_room(
+    member: ChatMember, room: Room, greeting: Iterable[str], history: Iterable[str]
+) -> bool:
+    """
+    Put C{member} in C{room}, then show it C{greeting}, the room's topic and
+    C{history}. A member that does not read may be dropped by those lines: it is in
+    the room first, so that the drop takes it out again through the usual path.
+
+    @return: whether C{member} is still in C{room}.
+    """
+    room.add(member)
+    topic = [texts.topic_of(room.name, room.topic)] if room.topic else []
+    for line in (*greeting, *topic, *history):
+        if member.room is not room:
+            return False
+        member.send_text(line)
+    return member.room is room

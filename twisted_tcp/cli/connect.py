@@ -14,6 +14,7 @@ from twisted.internet.endpoints import HostnameEndpoint, connectProtocol, wrapCl
 from twisted.internet.error import ConnectError, DNSLookupError
 from twisted.internet.protocol import Protocol
 
+from twisted_tcp._text import connection_error_reason
 from twisted_tcp.cli.errors import ClientError
 from twisted_tcp.cli.exitcodes import EXIT_CONNECT, EXIT_RESOLVE
 
@@ -90,8 +91,3 @@ def host_to_reach(host: str) -> str:
     except idna.IDNAError:
         raise ClientError(EXIT_RESOLVE, f"{host!r} is not a host name") from None
     return host
-
-
-def connection_error_reason(error: Exception) -> str:
-    """The useful part of a Twisted connection error's message."""
-    return str(error).rstrip(".").rsplit(": ", 1)[-1]

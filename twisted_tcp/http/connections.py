@@ -14,7 +14,7 @@ from twisted.internet.endpoints import HostnameEndpoint, connectProtocol, wrapCl
 from twisted.internet.error import ConnectError, ConnectionRefusedError, DNSLookupError
 from twisted.internet.error import TimeoutError as ConnectTimeoutError
 
-from twisted_tcp.cli.connect import connection_error_reason
+from twisted_tcp._text import connection_error_reason
 from twisted_tcp.http.errors import (
     CouldNotConnectError,
     CouldNotResolveError,

@@ -22,9 +22,9 @@ from twisted_tcp.chat.cluster import scripts
 from twisted_tcp.chat.cluster.link import Argument, RedisUnavailableError
 from twisted_tcp.chat.cluster.reader import StreamReader, stream_id
 from twisted_tcp.chat.cluster.schema import Keys, Kind
-from twisted_tcp.chat.core import ChatMember, Completion, enter_room
+from twisted_tcp.chat.interfaces import ChatMember, Completion
 from twisted_tcp.chat.names import nick_key, room_key
-from twisted_tcp.chat.room import Room
+from twisted_tcp.chat.room import Room, enter_room
 from twisted_tcp.chat.settings import ChatSettings
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ from twisted.python.failure import Failure
 from twisted_tcp.chat import texts
 from twisted_tcp.chat.cluster import node_scripts, queries, scripts
 from twisted_tcp.chat.cluster.link import Argument, RedisLink, RedisUnavailableError
-from twisted_tcp.chat.core import ChatMember
+from twisted_tcp.chat.interfaces import ChatMember
 from twisted_tcp.chat.names import nick_key
 from twisted_tcp.chat.room import Room
 

@@ -10,7 +10,7 @@ from collections.abc import Collection, Mapping
 
 from twisted_tcp.chat import texts
 from twisted_tcp.chat.cluster.schema import Field, Kind
-from twisted_tcp.chat.core import ChatMember
+from twisted_tcp.chat.interfaces import ChatMember
 from twisted_tcp.chat.names import nick_key
 from twisted_tcp.chat.room import Room
 

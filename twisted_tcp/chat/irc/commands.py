@@ -12,7 +12,7 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.words.protocols.irc import ctcpExtract
 
 from twisted_tcp._text import sanitize_keeping_formatting
-from twisted_tcp.chat.core import ACCOUNT_COMMANDS, Completion
+from twisted_tcp.chat.interfaces import ACCOUNT_COMMANDS, Completion
 from twisted_tcp.chat.irc import numerics
 from twisted_tcp.chat.irc.registration import Registration
 from twisted_tcp.chat.irc.welcome import TOPICLEN

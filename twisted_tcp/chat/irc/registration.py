@@ -9,7 +9,7 @@ from functools import partial
 
 from twisted.internet.defer import succeed
 
-from twisted_tcp.chat.core import Completion
+from twisted_tcp.chat.interfaces import Completion
 from twisted_tcp.chat.irc import numerics, reading
 from twisted_tcp.chat.irc.message import Message
 from twisted_tcp.chat.irc.output import CAPABILITIES, mask
@@ -153,7 +153,7 @@ class Registration(IRCConnection):
             )
         )
         if self.room is not None:
-            self.room.flush()  # What the room owes the member is part of its arrival.
+            self.chat.flush(self)  # What it is owed is part of its arrival.
             self.write(*self.shown.render(reading.NowIn(self.room.name), False))
         early, self._early = self._early or [], None
         greeting = set(self.chat.settings.motd)
