@@ -73,7 +73,7 @@ class ChatCore(Arrivals, Service):
     ) -> None:
         # Imported here: they build on this module.
         from twisted_tcp.chat.accounts import Accounts
-        from twisted_tcp.chat.moderation import Moderation
+        from twisted_tcp.chat.operators import Operators
         from twisted_tcp.chat.state import Authority
 
         self.settings = settings
@@ -88,7 +88,7 @@ class ChatCore(Arrivals, Service):
         self._arrivals: dict[ChatMember, IDelayedCall] = {}  # See Arrivals.
         self.authority = authority or Authority()
         self.accounts = Accounts(self, self.authority)
-        self.moderation = Moderation(self, self.authority)
+        self.moderation = Operators(self, self.authority)
 
     @property
     def clock(self) -> IReactorTime:
