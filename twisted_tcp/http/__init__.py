@@ -5,7 +5,10 @@ Twisted's protocols (docs/http-client.md):
     url        checking and splitting a URL
     request    the request sent
     parser     the response parser
-    body       where a body goes: decoding, limits, hashing, atomic files
+    body       a body on its way: decoding, the size limit, hashing
+    decoding   content codings (gzip, deflate) undone in capped steps
+    sinks      where a body's bytes go: a stream, a device in place, an atomic file
+    targets    what C{-o PATH} names, and the C{-J} file name
     splice     an identity body moved from socket to file in the kernel
     tls        the CA file and the server identity check
     protocol   one request and its response on one connection (kept alive if asked)

@@ -21,18 +21,9 @@ from twisted.internet.defer import TimeoutError as DeferredTimeoutError
 from twisted.internet.task import deferLater
 
 from twisted_tcp._defaults import DEFAULT_MAX_REDIRECTS, DEFAULT_USER_AGENT
-from twisted_tcp.http.body import (
-    AtomicFile,
-    BodyPipeline,
-    Destination,
-    Discard,
-    FileTarget,
-    StreamDestination,
-    check_codings,
-    content_codings,
-    disposition_name,
-)
+from twisted_tcp.http.body import BodyPipeline
 from twisted_tcp.http.connections import Connections
+from twisted_tcp.http.decoding import check_codings, content_codings
 from twisted_tcp.http.errors import (
     BadURLError,
     FileTooLargeError,
@@ -59,6 +50,8 @@ from twisted_tcp.http.request import (
 )
 from twisted_tcp.http.resume import ResumableFile, full_length
 from twisted_tcp.http.retry import TRANSIENT_STATUSES, RetryPolicy, retry_after
+from twisted_tcp.http.sinks import AtomicFile, Destination, Discard, StreamDestination
+from twisted_tcp.http.targets import FileTarget, disposition_name
 from twisted_tcp.http.tls import load_ca
 from twisted_tcp.http.url import UNSAFE_IN_URL, Target, parse_url
 
