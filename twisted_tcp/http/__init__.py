@@ -17,7 +17,9 @@ Twisted's protocols (docs/http-client.md):
     connections  carrying a request: a pooled or new connection, straight or proxied
     resume     resuming from kept bytes without splicing two versions
     retry      when and how soon a transfer is tried again
-    fetch      L{fetch}: redirects, retries, the options, the result
+    options    what L{fetch} is asked (L{FetchOptions}) and answers (L{FetchResult})
+    hop        one request of a fetch: what the response head means
+    fetch      L{fetch}: redirects, retries, the place of a failure
     errors     every failure, one class per curl exit code
 """
 
@@ -44,7 +46,8 @@ from twisted_tcp.http.errors import (
     UnsupportedSchemeError,
     WriteError,
 )
-from twisted_tcp.http.fetch import FetchOptions, FetchResult, fetch
+from twisted_tcp.http.fetch import fetch
+from twisted_tcp.http.options import FetchOptions, FetchResult
 from twisted_tcp.http.protocol import GetProtocol
 
 __all__ = [
