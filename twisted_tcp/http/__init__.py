@@ -4,7 +4,8 @@ Twisted's protocols (docs/http-client.md):
 
     url        checking and splitting a URL
     request    the request sent
-    parser     the response parser
+    parser     the response parser: the head, then a reader for the body
+    readers    the received bytes, and one reader per body framing
     body       a body on its way: decoding, the size limit, hashing
     decoding   content codings (gzip, deflate) undone in capped steps
     sinks      where a body's bytes go: a stream, a device in place, an atomic file
