@@ -93,6 +93,8 @@ class FetchRun:
         self.attempts = 1
         self.started = 0.0
         self.written = False
+        #: C{-I -o}: the head was saved where a body would be.
+        self.head_saved = False
         self.url = ""
         self.origin: tuple[bool, str, int] | None = None
         self.authorization: str | None = None
@@ -117,10 +119,19 @@ class FetchRun:
         return bool(self.clock.seconds() - self.started < policy.max_time)
 
     def head_only(self, head: ResponseHead) -> Destination:
-        """Where a response without a body to save goes: its head, with C{-i}."""
+        """
+        Where a response without a body to save goes: its head, with C{-i}, to the
+        output or, for a C{HEAD} (C{-I}), to the file, as curl does (a 304 to a GET
+        leaves the file as it was).
+        """
         destination: Destination = Discard()
-        if self.options.include_headers and self.output is not None:
-            destination = StreamDestination(self.output)
+        options = self.options
+        if options.include_headers:
+            if self.output is not None:
+                destination = StreamDestination(self.output)
+            elif self.file is not None and options.head:
+                destination = self.destination = self.file.open()
+                self.head_saved = True
             destination.write(head.raw)
         return destination
 
@@ -260,7 +271,7 @@ class FetchRun:
         if resumable is not None and (hop.complete or self.destination is resumable):
             digest = resumable.digest
         path = self.path
-        if response.status == 304 or self.options.head:
+        if (response.status == 304 or self.options.head) and not self.head_saved:
             path = None  # Nothing was saved.
         elif path is not None and self.options.remote_time:
             _set_remote_time(path, response)
