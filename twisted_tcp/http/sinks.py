@@ -51,13 +51,17 @@ class StreamDestination:
         try:
             self._stream.write(data)
         except OSError as error:
-            raise WriteError(f"cannot write the body: {error.strerror}") from None
+            raise self._failed(error) from None
 
     def commit(self) -> None:
         try:
             self._stream.flush()
         except OSError as error:
-            raise WriteError(f"cannot write the body: {error.strerror}") from None
+            raise self._failed(error) from None
+
+    @staticmethod
+    def _failed(error: OSError) -> WriteError:
+        return WriteError(f"cannot write the body: {error.strerror}")
 
     def abort(self) -> None:
         pass
@@ -113,7 +117,7 @@ class DeviceFile(_FileDestination):
         try:
             self._file.close()
         except OSError as error:
-            raise WriteError(f"cannot write {self.path}: {error.strerror}") from None
+            raise self.write_failed(error) from None
 
 
 def _mode_of(path: str) -> int:
