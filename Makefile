@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-test
 
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: test lint peers bench-peers chat bench bench-quick clean
+.PHONY: test lint docs peers bench-peers chat bench bench-quick clean
 
 # What running needs and nothing more: the project and its dependencies.
 $(RUN_STAMP): pyproject.toml
@@ -23,16 +23,19 @@ $(STAMP): $(RUN_STAMP)
 
 ## make test: create .venv, install the project with its test extras, lint, run the suite
 ## on Twisted's epoll reactor, then the tests that run on a reactor again on the lean one.
-test: $(STAMP) peers lint
+test: $(STAMP) peers lint docs
 	$(BIN)/python -m pytest
 	$(BIN)/python -m pytest --twisted-reactor lean-epoll --reactor-tests-only
 
 ## The real programs the tests run as peers, each as COMMAND:DEBIAN-PACKAGE: Redis (the
 ## cluster), chromium and its WebDriver (the chat page), nginx and tinyproxy (the HTTP
-## client's server and forward proxy), weechat-headless (a real IRC client). As root,
-## make installs the packages of the missing ones; otherwise it stops and names them.
+## client's server and forward proxy), weechat-headless (a real IRC client), promtool
+## (checks what --metrics serves), systemd-socket-activate and systemd-analyze (socket
+## activation, the example units; nothing runs under the machine's own systemd). As
+## root, make installs the packages of the missing ones; otherwise it stops and names them.
 PEERS := redis-server:redis-server chromium:chromium chromedriver:chromium-driver \
-	nginx:nginx-light tinyproxy:tinyproxy weechat-headless:weechat-headless
+	nginx:nginx-light tinyproxy:tinyproxy weechat-headless:weechat-headless \
+	promtool:prometheus systemd-socket-activate:systemd systemd-analyze:systemd
 
 ## make peers: install (as root) or name the Debian packages of the missing peers.
 peers:
@@ -56,6 +59,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+## make docs: the API reference, HTML in build/api/index.html, built by pydoctor from
+## the docstrings (settings in pyproject.toml); any warning fails it.
+docs: $(STAMP)
+	rm -rf build/api
+	$(BIN)/pydoctor
 
 ## make chat: .venv with what running needs (no test or lint tools; the cluster extra
 ## included, so CHAT_OPTIONS may hold --redis URL), then the chat server in the

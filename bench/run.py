@@ -211,6 +211,52 @@ def bench_echo(seconds: float, rounds: int) -> dict[str, dict[str, Any]]:
     }
 
 
+#: The echo servers of the operations rows: the plain one, with --metrics, and with
+#: --workers (its CPU is that of the parent and every worker).
+OPS_SERVERS: Final = {
+    "plain": lambda port: twist("tcp-echo", "--port", str(port)),
+    "metrics": lambda port: twist(
+        "tcp-echo",
+        "--port",
+        str(port),
+        "--metrics",
+        f"tcp:{free_port()}:interface=127.0.0.1",
+    ),
+    "1 worker": lambda port: twist("tcp-echo", "--port", str(port), "--workers", "1"),
+    "2 workers": lambda port: twist("tcp-echo", "--port", str(port), "--workers", "2"),
+}
+
+
+def _tree_cpu_seconds(pid: int) -> float:
+    """CPU time a process and its children (a server's workers) have used so far."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return _cpu_seconds(pid) + sum(_cpu_seconds(int(child)) for child in children)
+
+
+def bench_ops(seconds: float, rounds: int) -> dict[str, dict[str, float]]:
+    """
+    Echo 64 B against each of OPS_SERVERS, ROUNDS times over, in turn: the median
+    round trips/s, and the least server CPU µs per round trip (all its processes).
+    """
+    rates: dict[str, list[float]] = {name: [] for name in OPS_SERVERS}
+    cpu: dict[str, list[float]] = {name: [] for name in OPS_SERVERS}
+    for _ in range(rounds):
+        for name, command in OPS_SERVERS.items():
+            port = free_port()
+            with server(command(port), port) as process:
+                used = _tree_cpu_seconds(process.pid)
+                result = loadgen("echo", port, "--size", 64, "--seconds", seconds)
+                used = _tree_cpu_seconds(process.pid) - used
+            rates[name].append(figure(result, "round_trips_per_s"))
+            trips = figure(result, "round_trips")
+            cpu[name].append(used / trips * 1e6 if trips else math.nan)
+            print(f"ops {name}: {rates[name][-1]:,.0f} round trips/s", flush=True)
+    return {
+        name: {"rate": statistics.median(rates[name]), "cpu": min(cpu[name])}
+        for name in OPS_SERVERS
+    }
+
+
 #: A chat server sustains a steady rate if the sender (sharing the machine) kept at
 #: least this share of the rate...
 KEPT_SCHEDULE: Final = 0.95
@@ -725,6 +771,21 @@ def echo_rows(echo: dict[str, dict[str, Any]]) -> list[str]:
     return rows
 
 
+def ops_rows(ops: dict[str, dict[str, float]]) -> list[str]:
+    plain, metrics = ops["plain"], ops["metrics"]
+    one, two = ops["1 worker"], ops["2 workers"]
+    return [
+        f"| echo 64 B with --metrics, server CPU µs per round trip (least of the rounds) | {metrics['cpu']:.2f} | "
+        f"without {plain['cpu']:.2f} | {ratio(metrics['cpu'], plain['cpu'])} | <= 1.03x |",
+        f"| echo 64 B x 100 conns with --metrics, round trips/s | {metrics['rate']:,.0f} | "
+        f"without {plain['rate']:,.0f} | {ratio(metrics['rate'], plain['rate'])} | - |",
+        f"| echo 64 B x 100 conns, --workers 2, round trips/s | {two['rate']:,.0f} | "
+        f"--workers 1 {one['rate']:,.0f} | {ratio(two['rate'], one['rate'])} | - |",
+        f"| echo 64 B, --workers 2, CPU µs per round trip, all processes (least of the rounds) | {two['cpu']:.2f} | "
+        f"--workers 1 {one['cpu']:.2f} | {ratio(two['cpu'], one['cpu'])} | - |",
+    ]
+
+
 def chat_rows(
     chat: dict[str, dict[str, Any]], rates: list[float], clients: int
 ) -> list[str]:
@@ -875,6 +936,7 @@ def cluster_rows(cluster: dict[str, Any], clients: int) -> list[str]:
 
 SECTIONS: Final = (
     "echo",
+    "ops",
     "chat",
     "irc",
     "cluster",
@@ -913,6 +975,8 @@ def main() -> None:
     rows = []
     if "echo" in only:
         rows += echo_rows(bench_echo(seconds, rounds=2 if args.quick else 3))
+    if "ops" in only:
+        rows += ops_rows(bench_ops(seconds, rounds=2 if args.quick else 5))
     if "chat" in only:
         chat, rates = bench_chat(clients, clients, seconds, start_rate=20.0)
         rows += chat_rows(chat, rates, clients)

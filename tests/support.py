@@ -8,9 +8,12 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import socket
+import ssl
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import pairwise
 from pathlib import Path
@@ -184,6 +187,26 @@ def blocking_exchange(
     return replies
 
 
+def http_get(port: int, path: str) -> tuple[int, str]:
+    """A blocking GET of C{path} on 127.0.0.1: the status and the body."""
+    url = f"http://127.0.0.1:{port}{path}"
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def samples(exposition: str) -> dict[str, float]:
+    """Each sample of a Prometheus text exposition, by its name and labels."""
+    found = {}
+    for line in exposition.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            found[name] = float(value)
+    return found
+
+
 def read_until_closed(sock: socket.socket) -> bytes:
     """Read from a blocking socket until the peer closes."""
     received = bytearray()
@@ -231,6 +254,36 @@ def self_signed(
     )
     cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
     return key_path, cert_path
+
+
+def made(directory: Path, name: str) -> tuple[Path, Path]:
+    """A key and certificate for C{name}, in a directory of their own."""
+    directory.mkdir()
+    return self_signed(directory, common_name=name)
+
+
+def tls_connect(port: int) -> ssl.SSLSocket:
+    """A TLS connection to 127.0.0.1 that takes any certificate (it is looked at)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    return context.wrap_socket(sock)
+
+
+def served_name(sock: ssl.SSLSocket) -> str:
+    """The common name of the certificate a TLS server showed."""
+    der = sock.getpeercert(binary_form=True)
+    assert der is not None
+    subject = x509.load_der_x509_certificate(der).subject
+    (name,) = subject.get_attributes_for_oid(x509.oid.NameOID.COMMON_NAME)
+    return str(name.value)
+
+
+def echoes(sock: ssl.SSLSocket, data: bytes) -> bool:
+    """Whether the server sends C{data} back (read in one C{recv})."""
+    sock.sendall(data)
+    return sock.recv(100) == data
 
 
 def _alt_name(name: str) -> x509.GeneralName:

@@ -2,7 +2,8 @@
 The chat's contract: every behaviour that does not depend on being one process, run
 against both backends, the one-process L{LocalChat} and a node of the Redis cluster
 (L{RedisChat} on a real redis-server), with the same input and the same expected
-lines. Members are chat protocols over in-memory transports on the test's reactor.
+lines. Members are chat protocols over in-memory transports on the test's reactor, or
+the chat page's WebSockets (frames made and read with websocket-client) over them.
 """
 
 from __future__ import annotations
@@ -13,11 +14,16 @@ from typing import Any
 
 import pytest
 import pytest_twisted
+from twisted.internet.address import IPv4Address
 from twisted.internet.defer import maybeDeferred
 from twisted.internet.testing import StringTransportWithDisconnection
 
 from tests.support import connect, until
+from tests.test_chat_web import OPCODE_TEXT, TCPLikeTransport, frame, frames_of, request
 from twisted_tcp.chat import ChatFactory, ChatProtocol, make_chat, texts
+from twisted_tcp.chat.listing import MAX_LISTED
+from twisted_tcp.chat.web import OriginPolicy
+from twisted_tcp.chat.web.websocket import ChatWebSocket, ChatWebSocketFactory
 
 _ports = count(50000)
 #: A timestamp format without directives: every stamp is this text, on any backend.
@@ -65,6 +71,36 @@ class Member:
         return self.protocol.nick
 
 
+class Browser(Member):
+    """A member on the chat page: its WebSocket, a line in each text frame."""
+
+    def __init__(self, reactor: Any, factory: ChatFactory) -> None:
+        self.reactor = reactor
+        peer = IPv4Address("TCP", "127.0.0.1", next(_ports))
+        websockets = ChatWebSocketFactory(factory, OriginPolicy(), reactor=reactor)
+        socket = websockets.buildProtocol(peer)
+        assert isinstance(socket, ChatWebSocket)
+        self.socket: ChatWebSocket = socket
+        self.transport = TCPLikeTransport(peerAddress=peer)
+        self.transport.protocol = socket
+        socket.makeConnection(self.transport)
+        socket.dataReceived(request())
+        # The member protocol the WebSocket carries lines to and from.
+        member = socket._member
+        assert isinstance(member, ChatProtocol)
+        self.protocol = member
+        self._read = 0
+
+    def all_lines(self) -> list[str]:
+        _, _, sent = self.transport.value().partition(b"\r\n\r\n")
+        frames, _ = frames_of(sent)
+        return [data.decode() for opcode, data in frames if opcode == OPCODE_TEXT]
+
+    def say(self, *texts: str) -> None:
+        """Lines from the page, one frame each, as one read."""
+        self.socket.dataReceived(b"".join(frame(text) for text in texts))
+
+
 class Chat:
     """A chat of one backend, started, and the members connected to it."""
 
@@ -93,15 +129,22 @@ class Chat:
         )
         self.members: list[Member] = []
 
-    async def join(self, nick: str, host: str = "127.0.0.1") -> Member:
+    async def join(
+        self, nick: str, host: str = "127.0.0.1", *, browser: bool = False
+    ) -> Member:
         """
-        A member in the default room named C{nick}; what it and the others there
-        were told of its arrival is read.
+        A member (on the chat page if C{browser}) in the default room named C{nick};
+        what it and the others there were told of its arrival is read.
         """
         others = [
             m for m in self.members if getattr(m.protocol.room, "key", "") == "#lobby"
         ]
-        member = await self.connect(host)
+        if browser:
+            member: Member = Browser(self.reactor, self.factory)
+            self.members.append(member)
+            await until(self.reactor, lambda: member.protocol.room is not None)
+        else:
+            member = await self.connect(host)
         old = member.nick
         member.say(f"/nick {nick}")
         for each in (member, *others):
@@ -288,6 +331,51 @@ async def test_who_and_rooms(chat: Any) -> None:
         texts.rooms_header(2),
         texts.rooms_entry("#b", 1, "bees"),
         texts.rooms_entry("#lobby", 1, ""),
+    ]
+
+
+@pytest_twisted.ensureDeferred
+async def test_who_lists_at_most_max_listed(chat: Any) -> None:
+    """
+    /who in a room of more than MAX_LISTED members lists the first of them by nick,
+    then how many it left out.
+    """
+    room = await chat()
+    members = [Member(room.reactor, room.factory) for _ in range(MAX_LISTED + 2)]
+    room.members += members
+    await until(room.reactor, lambda: all(m.protocol.room for m in members))
+    asker = members[0]
+    asker.say("/who")
+    header = texts.who_header("#lobby", MAX_LISTED)
+    got = await asker.lines_until(texts.unlisted(2, ""))
+    first = sorted((member.nick for member in members), key=str.casefold)
+    assert got[got.index(header) :] == [
+        header,
+        *(texts.who_entry(nick, STAMP) for nick in first[:MAX_LISTED]),
+        texts.unlisted(2, ""),
+    ]
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_browser_is_a_member_like_any_other(chat: Any) -> None:
+    """
+    A member on the chat page (over its WebSocket) is named, and exchanges
+    messages, private messages and /who with the others.
+    """
+    room = await chat()
+    alice = await room.join("alice")
+    carol = await room.join("carol", browser=True)
+    carol.say("hello from the page")
+    said = texts.said(STAMP, "carol", "hello from the page")
+    assert await carol.next_line() == said
+    assert await alice.lines_until(said) == [said]
+    alice.say("/msg carol psst")
+    assert await carol.next_line() == texts.private_from(STAMP, "alice", "psst")
+    carol.say("/who")
+    assert await carol.lines_until(texts.who_entry("carol", STAMP)) == [
+        texts.who_header("#lobby", 2),
+        texts.who_entry("alice", STAMP),
+        texts.who_entry("carol", STAMP),
     ]
 
 

@@ -19,6 +19,8 @@ from typing import Any, TypeVar
 
 import pytest
 import pytest_twisted
+from twisted.application.internet import StreamServerEndpointService
+from twisted.application.service import MultiService
 from twisted.copyright import version as twisted_version
 from twisted.internet import udp
 from twisted.internet.endpoints import (
@@ -48,6 +50,13 @@ OptionsT = TypeVar("OptionsT", bound=usage.Options)
 
 
 CHECKOUT = Path(__file__).resolve().parent.parent
+
+
+def listeners(service: MultiService) -> list[Any]:
+    """The services that listen on the server's endpoints (not its SIGHUP reloader)."""
+    return [
+        child for child in service if isinstance(child, StreamServerEndpointService)
+    ]
 
 
 def parsed(options_class: type[OptionsT], *argv: str) -> OptionsT:
@@ -99,7 +108,7 @@ async def test_connections_queue_while_the_server_does_not_accept() -> None:
     service = tcp_echo.makeService(options)
     service.startService()
     try:
-        [listener] = list(service)
+        [listener] = listeners(service)
         port = listener._waitingForPort.result
         port.stopReading()  # Accept nothing: every connection waits in the queue.
         connected = connect_many(port.getHost().port, 300)
@@ -356,7 +365,7 @@ def test_service_has_one_listener_per_endpoint() -> None:
     options = parsed(tcp_echo.Options, "--listen", "tcp:0", "--listen", "tcp6:0")
     service = tcp_echo.makeService(options)
     assert isinstance(service, ServerService)
-    assert [child.factory for child in service] == [options["factory"]] * 2
+    assert [child.factory for child in listeners(service)] == [options["factory"]] * 2
 
 
 @pytest_twisted.ensureDeferred
@@ -365,7 +374,7 @@ async def test_stopping_service_stops_listening_and_closes(reactor: Any) -> None
     options = parsed(tcp_greet.Options, "--listen", "tcp:0:interface=127.0.0.1")
     service = tcp_greet.makeService(options)
     service.startService()
-    [listener] = list(service)
+    [listener] = listeners(service)
     port_number = listener._waitingForPort.result.getHost().port
     endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", port_number)
     client = Collector()
@@ -422,7 +431,7 @@ async def test_port_alone_listens_on_ipv6_and_ipv4(reactor: Any) -> None:
     service = tcp_echo.makeService(parsed(tcp_echo.Options, "--port", "0"))
     service.startService()
     try:
-        [listener] = list(service)
+        [listener] = listeners(service)
         port = listener._waitingForPort.result.getHost().port
         for endpoint in (
             TCP4ClientEndpoint(reactor, "127.0.0.1", port),
@@ -456,7 +465,7 @@ async def test_web_tcp_port_listens_on_ipv6_and_ipv4(reactor: Any) -> None:
     assert isinstance(server, ServerService)
     service.startService()
     try:
-        web = list(server)[1]
+        web = listeners(server)[1]
         port = web._waitingForPort.result.getHost().port
         for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
             status = await deferToThread(http_status, family, host, port)
@@ -499,7 +508,7 @@ def test_chat_serves_its_page_on_each_web_endpoint() -> None:
     chat, server = list(tcp_chat.makeService(options))  # type: ignore[call-overload]
     assert chat is options["chat"]
     assert isinstance(server, ServerService)
-    factories = [child.factory for child in server]
+    factories = [child.factory for child in listeners(server)]
     assert factories[0] is options["factory"]
     assert [type(factory.wrappedFactory) for factory in factories[1:]] == [Site, Site]
 
@@ -509,7 +518,7 @@ def test_chat_without_web_serves_no_page() -> None:
     options = parsed(tcp_chat.Options, "--listen", "tcp:0")
     _, server = list(tcp_chat.makeService(options))  # type: ignore[call-overload]
     assert isinstance(server, ServerService)
-    assert [type(child.factory) for child in server] == [ChatFactory]
+    assert [type(child.factory) for child in listeners(server)] == [ChatFactory]
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 TWIST = Path(sys.executable).with_name("twist")
@@ -24,9 +24,14 @@ class Twist:
         cwd: Path,
         log_format: str = "text",
         preexec_fn: Callable[[], None] | None = None,
+        runner: Sequence[str] = (),
     ) -> None:
+        """
+        @param runner: a command that runs C{twist} (its arguments follow), such as
+            C{systemd-socket-activate -l PORT}.
+        """
         self.process = subprocess.Popen(
-            [str(TWIST), f"--log-format={log_format}", *argv],
+            [*runner, str(TWIST), f"--log-format={log_format}", *argv],
             cwd=cwd,
             preexec_fn=preexec_fn,
             stdout=subprocess.PIPE,

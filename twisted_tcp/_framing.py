@@ -3,12 +3,12 @@ Message framing shared by every TCP server: bytes in, whole messages out.
 
 Two framings exist (docs/servers.md, "Framing and text"):
 
-- C{line}: a message ends at LF; one CR right before the LF is dropped. A line longer
-  than C{max_line} bytes is reported once as L{LINE_TOO_LONG} as soon as it is known to
-  be too long (so memory stays bounded), and the rest of it is discarded up to the next
-  LF.
-- C{raw}: each chunk the transport delivers is one message (the tutorials' model). A
-  chunk longer than C{max_line} is reported as L{LINE_TOO_LONG} instead.
+  - C{line}: a message ends at LF; one CR right before the LF is dropped. A line
+    longer than C{max_line} bytes is reported once as L{LINE_TOO_LONG} as soon as it
+    is known to be too long (so memory stays bounded), and the rest of it is
+    discarded up to the next LF.
+  - C{raw}: each chunk the transport delivers is one message (the tutorials' model).
+    A chunk longer than C{max_line} is reported as L{LINE_TOO_LONG} instead.
 
 Framers are plain objects with no transport, so tests can feed them bytes at any split
 point and compare the results.

@@ -13,6 +13,7 @@ the user set one.
 from __future__ import annotations
 
 import errno
+import json
 import os
 import re
 import socket
@@ -24,14 +25,21 @@ from typing import Any, Final
 
 from twisted.internet import tcp, udp
 from twisted.internet.defer import Deferred, execute
-from twisted.internet.endpoints import quoteStringArgument, serverFromString
+from twisted.internet.endpoints import (
+    AdoptedStreamServerEndpoint,
+    SSL4ServerEndpoint,
+    quoteStringArgument,
+    serverFromString,
+)
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import (
     IListeningPort,
+    IOpenSSLServerConnectionCreator,
     IProtocolFactory,
     IStreamServerEndpoint,
 )
 from twisted.internet.protocol import DatagramProtocol
+from twisted.protocols.tls import TLSMemoryBIOFactory
 from zope.interface import implementer
 
 #: The least accept queue the servers ask for.
@@ -40,6 +48,14 @@ MIN_BACKLOG: Final = 1024
 SOMAXCONN_FILE: Final = Path("/proc/sys/net/core/somaxconn")
 #: The endpoint types whose parsers take C{backlog=}.
 BACKLOG_TYPES: Final = frozenset({"tcp", "tcp6", "ssl", "unix"})
+#: The environment variable that hands a worker its parent's listening sockets: a
+#: JSON object of endpoint strings and file descriptors (see L{inherited_sockets}).
+SOCKETS_VARIABLE: Final = "TWISTED_TCP_SOCKETS"
+#: What a C{systemd:} endpoint whose socket was not passed is told.
+NO_SYSTEMD_SOCKET: Final = (
+    "systemd passed no such socket: start the server from its .socket unit"
+    " (or systemd-socket-activate --fdname=NAME)"
+)
 #: The endpoint types whose first argument is a port number.
 PORT_TYPES: Final = frozenset({"tcp", "tcp6", "ssl"})
 
@@ -113,6 +129,9 @@ def server_endpoint(reactor: Any, description: str) -> IStreamServerEndpoint:
     """
     args, kwargs = parse_description(description)
     kind = args[0].lower()
+    inherited = inherited_sockets().get(description)
+    if inherited is not None:
+        return _adopted(reactor, description, kind, inherited)
     if kind in PORT_TYPES and len(args) > 1:
         _check_port(args[1])
     if kind == "unix" and len(args) > 1 and not args[1]:
@@ -120,12 +139,88 @@ def server_endpoint(reactor: Any, description: str) -> IStreamServerEndpoint:
     try:
         endpoint: IStreamServerEndpoint = serverFromString(reactor, description)
     except Exception as error:
+        if kind == "systemd" and isinstance(error, LookupError):
+            raise ValueError(NO_SYSTEMD_SOCKET) from None
         raise ValueError(_reason(error)) from None
     if kind == "tcp6":
         port, backlog, interface = _tcp6_arguments(*args[1:], **kwargs)
         if interface == "::":
             return DualStackServerEndpoint(reactor, port, backlog)
+    if isinstance(endpoint, SSL4ServerEndpoint):
+        endpoint._sslContextFactory = ReloadableTLS(
+            reactor, description, endpoint._sslContextFactory
+        )
     return endpoint
+
+
+@cache
+def inherited_sockets() -> dict[str, int]:
+    """
+    The listening sockets this process was handed by its parent (C{--workers}):
+    each endpoint string and the file descriptor of the socket listening on it.
+    """
+    sockets: dict[str, int] = json.loads(os.environ.get(SOCKETS_VARIABLE, "{}"))
+    return sockets
+
+
+def _adopted(
+    reactor: Any, description: str, kind: str, fileno: int
+) -> IStreamServerEndpoint:
+    """The endpoint serving on a socket listening on C{description} already."""
+    probe = socket.socket(fileno=fileno)
+    family = probe.family
+    probe.detach()
+    adopted = AdoptedStreamServerEndpoint(reactor, fileno, family)
+    if kind != "ssl":
+        return adopted
+    endpoint = serverFromString(reactor, description)
+    tls = ReloadableTLS(reactor, description, endpoint._sslContextFactory)
+    return _TLSOver(adopted, tls)
+
+
+@implementer(IStreamServerEndpoint)
+class _TLSOver:
+    """TLS (as an C{ssl:} endpoint speaks it) over another stream server endpoint."""
+
+    def __init__(self, endpoint: IStreamServerEndpoint, tls: ReloadableTLS) -> None:
+        self._endpoint = endpoint
+        self._sslContextFactory = tls
+
+    def listen(self, protocolFactory: IProtocolFactory) -> Deferred[IListeningPort]:
+        tls = TLSMemoryBIOFactory(self._sslContextFactory, False, protocolFactory)
+        return self._endpoint.listen(tls)
+
+
+@implementer(IOpenSSLServerConnectionCreator)
+class ReloadableTLS:
+    """
+    The TLS settings of an C{ssl:} endpoint, which L{reload} reads again from the
+    endpoint's files: connections made after it use the new certificate and key,
+    those made before keep theirs.
+    """
+
+    def __init__(self, reactor: Any, description: str, options: Any) -> None:
+        self._reactor = reactor
+        self.description = description
+        self._options = options
+
+    def serverConnectionForTLS(self, tlsProtocol: Any) -> Any:
+        return self._options.serverConnectionForTLS(tlsProtocol)
+
+    def reload(self) -> None:
+        """
+        Read the certificate and key files again.
+
+        @raise ValueError: one line saying what is wrong with the new files (the
+            settings in use are kept).
+        """
+        try:
+            endpoint = serverFromString(self._reactor, self.description)
+            options = endpoint._sslContextFactory
+            options.getContext()  # A key that does not match its certificate fails.
+        except Exception as error:
+            raise ValueError(_reason(error)) from None
+        self._options = options
 
 
 def _tcp6_arguments(

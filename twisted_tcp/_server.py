@@ -14,6 +14,7 @@ import os
 from collections import Counter
 from collections.abc import Callable
 from contextlib import suppress
+from dataclasses import dataclass
 from typing import Any, ClassVar, TypedDict
 
 from twisted.internet.defer import Deferred, gatherResults
@@ -90,6 +91,26 @@ class _Refusal(Protocol):
         self.transport.loseConnection()
 
 
+@dataclass(slots=True)
+class ServerCounters:
+    """
+    What a server has done since it started, in plain integers that its connections
+    add to as they go: no lock and no call per message. C{--metrics} reads them
+    when scraped (docs/operating.md lists what each one counts).
+    """
+
+    accepted: int = 0
+    refused_limit: int = 0
+    refused_per_ip: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+    messages_in: int = 0
+    messages_out: int = 0
+    idle_closes: int = 0
+    slow_dropped: int = 0
+    flood_pauses: int = 0
+
+
 class CommonServerArguments(TypedDict, total=False):
     """Keyword arguments every server factory takes, named like the CLI options."""
 
@@ -104,6 +125,7 @@ class LimitedServerFactory(Factory[Protocol]):
     A server factory that enforces C{max_connections} and C{max_per_ip}, keeps the set
     of live connections, and closes them all on L{shutdown}.
 
+    @ivar counters: what its connections have done, for C{--metrics}.
     @ivar clock: the time source for timeouts; the global reactor unless given, so
         tests can pass a L{twisted.internet.task.Clock}.
     """
@@ -140,6 +162,7 @@ class LimitedServerFactory(Factory[Protocol]):
         self.shutting_down = False
         self._per_host: Counter[str] = Counter()
         self._held: dict[object, str] = {}
+        self.counters = ServerCounters()
 
     @property
     def clock(self) -> IReactorTime:
@@ -165,8 +188,10 @@ class LimitedServerFactory(Factory[Protocol]):
         counted = len(self.connections) + len(self._held)
         if self.max_connections and counted >= self.max_connections:
             reason = f"too many connections (max {self.max_connections})"
+            self.counters.refused_limit += 1
         elif self.max_per_ip and host and self._per_host[host] >= self.max_per_ip:
             reason = f"too many connections from {host} (max {self.max_per_ip})"
+            self.counters.refused_per_ip += 1
         else:
             return None
         self.log.warn(
@@ -181,6 +206,7 @@ class LimitedServerFactory(Factory[Protocol]):
     def connection_opened(self, protocol: FramedServerProtocol, host: str) -> None:
         """Count a connection that has started."""
         self.connections.add(protocol)
+        self.counters.accepted += 1
         if host:
             self._per_host[host] += 1
 
@@ -293,6 +319,8 @@ class FramedServerProtocol(Protocol, TimeoutMixin):
         cls._admits_all = cls.admit is FramedServerProtocol.admit
 
     def dataReceived(self, data: bytes) -> None:
+        counters = self.factory.counters
+        counters.bytes_in += len(data)
         raw = self._raw
         if raw is None:
             self._deliver(self._framer.feed(data))
@@ -307,6 +335,7 @@ class FramedServerProtocol(Protocol, TimeoutMixin):
             # time a socket is, so the test is inline.
             if self.timeOut is not None:
                 self.resetTimeout()
+            counters.messages_in += 1
             self.messageReceived(data)
         else:
             self._offer(raw.frame(data))
@@ -338,6 +367,7 @@ class FramedServerProtocol(Protocol, TimeoutMixin):
             # over-long lines keep a connection alive past its idle timeout.
             if self.timeOut is not None:
                 self.resetTimeout()
+            self.factory.counters.messages_in += 1
             self.messageReceived(frame)
 
     def resume_input(self) -> None:
@@ -364,6 +394,7 @@ class FramedServerProtocol(Protocol, TimeoutMixin):
         self.close_gracefully()
 
     def timeoutConnection(self) -> None:
+        self.factory.counters.idle_closes += 1
         self.log.info(
             "{peer} idle for {timeout} s; closing",
             peer=self.peer,
@@ -426,7 +457,11 @@ class FramedServerProtocol(Protocol, TimeoutMixin):
 
     def send_message(self, message: bytes) -> None:
         """Send one reply, followed by CRLF under line framing."""
-        write_through(self.transport, message + self._terminator)
+        reply = message + self._terminator
+        counters = self.factory.counters
+        counters.messages_out += 1
+        counters.bytes_out += len(reply)
+        write_through(self.transport, reply)
 
     def send_text(self, text: str) -> None:
         """Encode a reply in the server's encoding and send it."""

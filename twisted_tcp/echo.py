@@ -43,8 +43,12 @@ class MirrorProtocol(EchoProtocol):
     """
 
     def messageReceived(self, message: bytes) -> None:
-        # send_message's one line, without its call: this runs for every message.
-        write_through(self.transport, message + self._terminator)
+        # send_message, without its call: this runs for every message.
+        reply = message + self._terminator
+        counters = self.factory.counters
+        counters.messages_out += 1
+        counters.bytes_out += len(reply)
+        write_through(self.transport, reply)
 
 
 class EchoFactory(LimitedServerFactory):

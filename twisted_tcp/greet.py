@@ -51,7 +51,7 @@ class GreetingFactory(LimitedServerFactory):
     """
     Builds L{GreetingProtocol}s.
 
-    @param greeting: a L{str.format} template whose only field is C{{name}}.
+    @param greeting: a C{str.format} template whose only field is C{{name}}.
     @param exit_word: matched ignoring case and surrounding whitespace.
     """
 

@@ -9,7 +9,7 @@ C{log.err} (as their C{system} field); events from C{twisted.logger.Logger}, whi
 all of twisted-tcp uses, never look at it. On an echo server under load the wrapping
 costs more than the protocol's own code.
 
-L{LeanEPollReactor} is Twisted's L{EPollReactor} with C{doPoll} calling
+L{LeanEPollReactor} is Twisted's C{EPollReactor} with C{doPoll} calling
 C{_doReadOrWrite} directly, and C{_doReadOrWrite} asking for the socket's log prefix
 only when something went wrong. The connections its TCP ports accept are
 L{LeanServer}s, Twisted's server transport whose C{doRead} hands the bytes to the

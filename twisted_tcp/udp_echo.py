@@ -7,6 +7,7 @@ that could turn the echo into a reflection loop or amplifier (docs/servers.md,
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Final, Literal
 
 from twisted.internet.interfaces import IReactorTime, IUDPTransport
@@ -36,6 +37,22 @@ SWEEP_INTERVAL: Final = 1.0
 _Address = tuple[str, int]
 
 
+@dataclass(slots=True)
+class UDPCounters:
+    """
+    Datagrams received; of them, those C{answered}, C{refused} (from a source that
+    could start a loop) and C{rate_limited}; and payload bytes each way. Plain
+    integers, so counting costs no lock.
+    """
+
+    received: int = 0
+    answered: int = 0
+    refused: int = 0
+    rate_limited: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+
+
 class UDPEchoProtocol(DatagramProtocol):
     """
     Echoes datagrams (C{mode} C{echo}), or upper-cases their ASCII letters (C{upper}).
@@ -43,6 +60,8 @@ class UDPEchoProtocol(DatagramProtocol):
     @param rate: datagrams per second accepted from one source host (bursts up to
         L{MAX_BURST}, or one second's worth if less); more are dropped. 0 = no limit.
     @param clock: time source for the rate limit; the global reactor if not given.
+
+    @ivar counters: what it has done, read by C{--metrics}.
     """
 
     log = Logger()
@@ -68,6 +87,7 @@ class UDPEchoProtocol(DatagramProtocol):
         self._buckets: dict[str, TokenBucket] = {}
         self._last_sweep = 0.0
         self._own_port = -1
+        self.counters = UDPCounters()
 
     def startProtocol(self) -> None:
         if self._clock is None:
@@ -77,15 +97,23 @@ class UDPEchoProtocol(DatagramProtocol):
         self._own_port = self.transport.getHost().port
 
     def datagramReceived(self, datagram: bytes, addr: _Address) -> None:
+        counters = self.counters
+        counters.received += 1
+        counters.bytes_in += len(datagram)
         host, port = unmapped(addr[0]), addr[1]
         # Another copy of this server, on any address, could answer and start a loop.
         if port in DENIED_SOURCE_PORTS or port == self._own_port:
+            counters.refused += 1
             self.log.debug("refused datagram from {host}:{port}", host=host, port=port)
             return
         if self.rate and not self._allow(host):
+            counters.rate_limited += 1
             return
+        answer = self._respond(datagram)
         try:
-            self.transport.write(self._respond(datagram), addr)
+            self.transport.write(answer, addr)
+            counters.answered += 1
+            counters.bytes_out += len(answer)
         except OSError as error:
             self.log.warn(
                 "cannot answer {host}:{port}: {error}",

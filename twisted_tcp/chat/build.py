@@ -63,7 +63,7 @@ def make_chat(
     @param announce_limit: rooms larger than this sum up joins and leaves instead of
         announcing each; 0 announces always.
     @param motd: text shown to each newcomer, line by line, or C{None}.
-    @param timestamp_format: L{time.strftime} format of message timestamps.
+    @param timestamp_format: C{time.strftime} format of message timestamps.
     @param arrival_grace: seconds a newcomer's join waits to be announced, so that a
         client naming itself at once is announced under its nick.
     @param cluster: with C{redis}: the cluster's name, the prefix of its keys.

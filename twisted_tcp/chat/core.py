@@ -30,7 +30,7 @@ from twisted_tcp.chat.interfaces import (
     Member,
 )
 from twisted_tcp.chat.listing import RoomEntry, tell_rooms, tell_who
-from twisted_tcp.chat.names import nick_problem, room_key, room_name_problem
+from twisted_tcp.chat.names import nick_key, nick_problem, room_key, room_name_problem
 from twisted_tcp.chat.settings import ChatSettings
 
 if TYPE_CHECKING:
@@ -79,6 +79,10 @@ class ChatCore(Service):
         self.settings = settings
         self._reactor = reactor
         self.shutting_down = False
+        #: The members here (of this process, or of this node), by nick key.
+        self.members: dict[str, ChatMember] = {}
+        #: The rooms here, by key: those of this node's members, on a node.
+        self.rooms: dict[str, Room] = {}
         #: Whether the backend's shared state can be reached.
         self.available = True
         #: Newcomers whose join is not announced yet, and the timer that will.
@@ -118,9 +122,15 @@ class ChatCore(Service):
             overflowed=self._overflowed,
         )
 
+    def drop(self, member: ChatMember) -> None:
+        """Throw out a member whose unsent output passed its bound."""
+        raise NotImplementedError
+
     def _overflowed(self, member: Member) -> None:
         """A room could not deliver to C{member}: it is dropped."""
-        raise NotImplementedError
+        here = self.members.get(nick_key(member.nick))
+        if here is not None:
+            self.drop(here)
 
     def greeting(self, member: ChatMember) -> list[str]:
         """What a newcomer is shown first: the welcome and the message of the day."""
@@ -168,11 +178,11 @@ class ChatCore(Service):
 
     def member_named(self, nick: str) -> ChatMember | None:
         """The member of this node (or process) called C{nick}, or C{None}."""
-        raise NotImplementedError
+        return self.members.get(nick_key(nick))
 
     def local_members(self) -> Iterable[ChatMember]:
-        """The members of this node."""
-        raise NotImplementedError
+        """The members of this node (or process)."""
+        return self.members.values()
 
     def notice(self, room: str, line: str) -> None:
         """Send C{line} to the room with key C{room} (not kept in its history)."""
@@ -193,6 +203,10 @@ class ChatCore(Service):
         handler = self.accounts if name in ACCOUNT_COMMANDS else self.moderation
         run: Callable[[ChatMember, str], Completion] = getattr(handler, name)
         return run(member, argument)
+
+    def flush(self, member: ChatMember) -> None:
+        if member.room is not None:
+            member.room.flush()
 
     def help(self, member: ChatMember) -> None:
         *commands, last = texts.HELP

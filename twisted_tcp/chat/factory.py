@@ -19,6 +19,7 @@ from twisted_tcp.chat.protocol import (
     DEFAULT_FLOOD_RATE,
     DEFAULT_MAX_LINE,
     DEFAULT_MAX_SEND_QUEUE,
+    ChatCounters,
     ChatProtocol,
     ChatServerFactory,
 )
@@ -69,6 +70,7 @@ class ChatFactory(ChatServerFactory):
                 "max_send_queue must be >= 1, flood_rate >= 0 and flood_burst >= 1"
             )
         self.service = chat
+        self.counters = ChatCounters()
         self.max_send_queue = max_send_queue
         self.flood_rate = flood_rate
         self.flood_burst = flood_burst

@@ -10,6 +10,7 @@ a restart (C{--history-db FILE}).
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections import OrderedDict, deque
 from pathlib import Path
 from typing import Final, Protocol
@@ -110,6 +111,9 @@ class SQLiteHistory:
         self.clock = clock
         self._pending: list[tuple[str, str]] = []
         self._write: IDelayedCall | None = None
+        #: Transactions written, and the seconds they took (for C{--metrics}).
+        self.writes = 0
+        self.write_seconds = 0.0
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None)
         except sqlite3.Error as error:
@@ -172,6 +176,7 @@ class SQLiteHistory:
             return
         pending, self._pending = self._pending, []
         rooms = {room for room, _ in pending}
+        started = time.perf_counter()
         try:
             with self._db:
                 self._db.execute("BEGIN")
@@ -187,6 +192,8 @@ class SQLiteHistory:
                     )
         except sqlite3.Error as error:
             self._not_saved(len(pending), error)
+        self.writes += 1
+        self.write_seconds += time.perf_counter() - started
 
     def _not_saved(self, count: int, error: object) -> None:
         self.log.error(

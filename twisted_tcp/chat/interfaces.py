@@ -73,7 +73,7 @@ class ChatService(Protocol):
     """
     What a member's protocol asks of the chat. Each call answers through the member
     (C{send_text}, C{send_error}) rather than by return value, and returns a
-    L{Deferred} if it completes later: while it is pending, the member's further
+    C{Deferred} if it completes later: while it is pending, the member's further
     input waits, so its lines keep their order.
     """
 
@@ -123,6 +123,12 @@ class ChatService(Protocol):
         """
         One of L{ACCOUNT_COMMANDS} or L{OPERATOR_COMMANDS}, with the rest of its
         line as C{argument}.
+        """
+
+    def flush(self, member: ChatMember) -> None:
+        """
+        Deliver now what the chat holds for C{member} (its room coalesces lines
+        within a reactor turn), so that a line for it alone comes after them.
         """
 
     def help(self, member: ChatMember) -> None:

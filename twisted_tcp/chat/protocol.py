@@ -7,6 +7,7 @@ it by its factory (see C{docs/chat-protocol.md} for the line protocol).
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import dataclass
 from typing import Final
 
 from twisted.internet.defer import Deferred
@@ -17,7 +18,11 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from twisted_tcp._ratelimit import TokenBucket
-from twisted_tcp._server import FramedServerProtocol, LimitedServerFactory
+from twisted_tcp._server import (
+    FramedServerProtocol,
+    LimitedServerFactory,
+    ServerCounters,
+)
 from twisted_tcp._text import CRLF, sanitize, strip_formatting
 from twisted_tcp._writethrough import write_through
 from twisted_tcp.chat import texts
@@ -44,9 +49,17 @@ CORE_COMMANDS: Final = ACCOUNT_COMMANDS | OPERATOR_COMMANDS
 MAX_REASON: Final = 100
 
 
+@dataclass(slots=True)
+class ChatCounters(ServerCounters):
+    """A chat server's counts: those of every server, and the lines posted."""
+
+    lines_posted: int = 0
+
+
 class ChatServerFactory(LimitedServerFactory):
     """What a L{ChatProtocol} needs of its factory: the service and its limits."""
 
+    counters: ChatCounters
     service: ChatService
     max_send_queue: int
     flood_rate: float
@@ -134,6 +147,9 @@ class ChatProtocol(FramedServerProtocol):
         """
         if self._departed:
             return True
+        counters = self.factory.counters
+        counters.messages_out += data.count(b"\n")
+        counters.bytes_out += len(data)
         if not self._stalled:
             write_through(self.transport, data)
             return True
@@ -143,8 +159,7 @@ class ChatProtocol(FramedServerProtocol):
 
     def send_message(self, message: bytes) -> None:
         """A line for this member alone, after what its room has sent it so far."""
-        if self.room is not None:
-            self.room.flush()
+        self.chat.flush(self)
         if not self.deliver(message + CRLF):
             self.chat.drop(self)
 
@@ -164,14 +179,14 @@ class ChatProtocol(FramedServerProtocol):
 
     def evict(self) -> None:
         """Throw the client out at once, unsent output and all (it does not read)."""
+        self.factory.counters.slow_dropped += 1
         self._departed = True
         self._queue.clear()
         self._queued_bytes = 0
         self.abort()
 
     def flush_output(self) -> None:
-        if self.room is not None:
-            self.room.flush()
+        self.chat.flush(self)
         queued, self._queue = self._queue, deque()
         self._queued_bytes = 0
         self.transport.writeSequence(queued)
@@ -188,6 +203,7 @@ class ChatProtocol(FramedServerProtocol):
             self._told_paced = False
         if self._bucket.take():
             return True
+        self.factory.counters.flood_pauses += 1
         if not self._told_paced:
             self._told_paced = True
             self.send_text(texts.paced(self.factory.flood_rate))
@@ -215,6 +231,7 @@ class ChatProtocol(FramedServerProtocol):
         if line.casefold() == "quit":
             self.do_quit("")
         elif line.startswith("//"):
+            self.factory.counters.lines_posted += 1
             self._wait_for(self.chat.say(self, line[1:]))
         elif line.startswith("/"):
             name, _, argument = line[1:].partition(" ")
@@ -227,6 +244,7 @@ class ChatProtocol(FramedServerProtocol):
             else:
                 self.send_error(texts.unknown_command(name))
         else:
+            self.factory.counters.lines_posted += 1
             self._wait_for(self.chat.say(self, line))
 
     # Commands: /NAME ARGUMENT calls do_NAME(ARGUMENT) for each NAME in COMMANDS.
@@ -253,6 +271,7 @@ class ChatProtocol(FramedServerProtocol):
         if not action:
             self.send_error(texts.ME_USAGE)
             return None
+        self.factory.counters.lines_posted += 1
         return self.chat.emote(self, action)
 
     def do_msg(self, argument: str) -> Completion:
@@ -261,6 +280,7 @@ class ChatProtocol(FramedServerProtocol):
         if not target or not text:
             self.send_error(texts.MSG_USAGE)
             return None
+        self.factory.counters.lines_posted += 1
         return self.chat.private(self, target, text)
 
     def do_help(self, _: str) -> None:

@@ -8,7 +8,6 @@ sends are the catalogue's (L{twisted_tcp.chat.texts}).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
 from typing import Any
 
 from twisted.logger import Logger
@@ -16,7 +15,7 @@ from twisted.logger import Logger
 from twisted_tcp.chat import texts
 from twisted_tcp.chat.core import ChatCore
 from twisted_tcp.chat.history import HistoryStore, MemoryHistory
-from twisted_tcp.chat.interfaces import ChatMember, Completion, Member
+from twisted_tcp.chat.interfaces import ChatMember, Completion
 from twisted_tcp.chat.listing import (
     RoomEntry,
     first_by_nick,
@@ -53,8 +52,6 @@ class LocalChat(ChatCore):
         self.history_store: HistoryStore = history_store or MemoryHistory(
             settings.history
         )
-        self.members: dict[str, ChatMember] = {}
-        self.rooms: dict[str, Room] = {}
         #: The last messages of each room that exists, oldest first.
         self._history: dict[str, deque[str]] = {}
         self._guests = 0
@@ -92,12 +89,6 @@ class LocalChat(ChatCore):
     def _is_member(self, member: ChatMember) -> bool:
         return self.members.get(nick_key(member.nick)) is member
 
-    def member_named(self, nick: str) -> ChatMember | None:
-        return self.members.get(nick_key(nick))
-
-    def local_members(self) -> Iterable[ChatMember]:
-        return self.members.values()
-
     def notice(self, room: str, line: str) -> None:
         if room in self.rooms:
             self.rooms[room].post(line)
@@ -133,10 +124,6 @@ class LocalChat(ChatCore):
         self.log.info("{nick} left ({reason})", nick=member.nick, reason=reason)
         if room is not None and announced and not self.shutting_down:
             room.announce_departure(member.nick, reason)
-
-    def _overflowed(self, member: Member) -> None:
-        """A room could not deliver to C{member}: it is dropped."""
-        self.drop(self.members[nick_key(member.nick)])
 
     def drop(self, member: ChatMember) -> None:
         if not self._is_member(member):

@@ -30,7 +30,7 @@ class ChatSettings:
         instead of announcing each; 0 announces always.
     @ivar motd: lines shown to each newcomer after the welcome (see
         L{twisted_tcp.chat.texts.motd}).
-    @ivar timestamp_format: L{time.strftime} format of message timestamps.
+    @ivar timestamp_format: C{time.strftime} format of message timestamps.
     @ivar arrival_grace: seconds a newcomer's join waits to be announced (see
         L{ARRIVAL_GRACE}); 0 announces it at once.
     """

@@ -6,7 +6,7 @@ and L{SQLiteState}, its one-process implementation in an SQLite file
 Bans, mutes, room operators and room settings are read on every line a member
 sends, so a state keeps them all in memory, in step with where they are stored,
 and answers those questions without waiting; accounts are looked up only to log
-in, and may answer later (a L{Deferred}).
+in, and may answer later (a C{Deferred}).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """
 The HTTP/1.1 client behind C{twisted-tcp get} and C{twist http-get}, written on
-Twisted's protocols (docs/http-client.md):
+Twisted's protocols (docs/http-client.md)::
 
     url        checking and splitting a URL
     request    the request sent

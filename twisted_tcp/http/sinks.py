@@ -92,7 +92,7 @@ class DeviceFile(_FileDestination):
     """
     Writes into a character device or a FIFO as it is: no temporary file and no
     rename, so C{/dev/null} stays the null device and a FIFO's reader gets the body.
-    What was written cannot be taken back: L{abort} only closes.
+    What was written cannot be taken back: C{abort} only closes.
 
     A FIFO is opened without waiting: with no reader it fails at once (C{ENXIO})
     instead of blocking the whole client until one comes. Once open, writes block
@@ -180,7 +180,7 @@ class AtomicFile(_FileDestination):
     def descriptor(self) -> int:
         """
         The temporary file's descriptor, for writing the rest of the body into it
-        directly (L{twisted_tcp._splice}): what L{write} buffered is flushed first,
+        directly (L{twisted_tcp.http.splice}): what C{write} buffered is flushed first,
         so the file position is where the body goes on.
         """
         self._file.flush()

@@ -101,7 +101,7 @@ class BodySplicer:
     def doRead(self) -> None:
         """
         Move what the socket has (up to L{BUDGET}) into the file. A broken
-        connection ends the body with L{ConnectionLost}, a failed write with the
+        connection ends the body with C{ConnectionLost}, a failed write with the
         target's L{WriteError}.
         """
         moved = 0

@@ -11,9 +11,10 @@ reported as a usage error before anything listens.
 from __future__ import annotations
 
 import select
+import signal
 import sys
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import MultiService
@@ -35,8 +36,15 @@ from twisted_tcp._listen import (
     with_backlog,
 )
 from twisted_tcp._logging import readable_logs
+from twisted_tcp._reload import Reloader, tls_listeners
 from twisted_tcp._server import LimitedServerFactory
 from twisted_tcp._version import __version__
+from twisted_tcp._workers import Answers, WorkerChannel, worker_number
+
+if TYPE_CHECKING:
+    from prometheus_client.registry import Collector
+
+    from twisted_tcp._metrics import Health
 
 _log = Logger()
 #: What Twisted's option parser puts before a checker's message.
@@ -138,7 +146,31 @@ def server_parameters(
         ],
         ["encoding", None, "utf-8", f"Text encoding of {text}."],
         ["max-line", None, max_line, "Longest accepted line, in bytes.", positive_int],
+        METRICS_PARAMETER,
+        [
+            "workers",
+            None,
+            1,
+            "Processes serving the same sockets, restarted if they end.",
+            positive_int,
+        ],
     ]
+
+
+#: The C{--metrics} option of every server plugin (docs/operating.md).
+METRICS_PARAMETER: list[Any] = [
+    "metrics",
+    None,
+    None,
+    "Serve GET /metrics (Prometheus) and GET /healthz on this endpoint"
+    " (tcp:9100:interface=127.0.0.1).",
+]
+
+
+def checked_metrics_endpoint(options: usage.Options) -> None:
+    """Check the C{--metrics} endpoint as the servers' own (L{checked_endpoints})."""
+    if options["metrics"] is not None:
+        options["metrics"] = checked_endpoints([options["metrics"]])[0]
 
 
 class ServerOptions(PluginOptions):
@@ -159,6 +191,7 @@ class ServerOptions(PluginOptions):
     def postOptions(self) -> None:
         prefer_lean_reactor()
         self["endpoints"] = checked_endpoints(self.endpoint_descriptions())
+        checked_metrics_endpoint(self)
         try:
             self["factory"] = self.build_factory()
         except (StartError, OSError) as error:
@@ -287,9 +320,84 @@ def fit_to_descriptors(factory: LimitedServerFactory) -> None:
     factory.max_connections = connections
 
 
-def make_server_service(options: ServerOptions) -> ServerService:
-    """The C{makeService} of every TCP server plugin."""
+def make_service(options: ServerOptions) -> MultiService:
+    """
+    The C{makeService} of the TCP server plugins but the chat: the workers'
+    supervisor (C{--workers}), or L{make_server_service}.
+    """
+    return supervised(options, options["endpoints"]) or make_server_service(options)
+
+
+def make_server_service(
+    options: ServerOptions,
+    collectors: Sequence[Collector] = (),
+    health: Health | None = None,
+) -> ServerService:
+    """
+    The C{makeService} of every TCP server plugin. With C{--metrics}, the metrics of
+    every TCP server are served with those of C{collectors}, and C{/healthz} asks
+    C{health} (by default: ready unless shutting down). SIGHUP reloads the
+    certificates of C{ssl:} listeners, and whatever else is added to the
+    L{Reloader} named C{reload}.
+    """
     from twisted.internet import reactor
 
     readable_logs()
-    return ServerService(reactor, options["factory"], options["endpoints"])
+    factory = options["factory"]
+    server = ServerService(reactor, factory, options["endpoints"])
+    answers: Answers = {}
+    if options["metrics"] is not None:
+        from twisted_tcp._metrics import (
+            ReadingCollector,
+            metrics_service,
+            server_health,
+            tcp_server_metrics,
+            worker_answers,
+        )
+
+        metrics = [ReadingCollector(lambda: tcp_server_metrics(factory)), *collectors]
+        ready = health or server_health(factory)
+        if worker_number():
+            # The parent serves --metrics; it asks this worker for its own.
+            answers = worker_answers(metrics, ready)
+        else:
+            service = metrics_service(reactor, options["metrics"], metrics, ready)
+            service.setServiceParent(server)
+    if worker_number():
+        WorkerChannel(reactor, answers).setServiceParent(server)
+    reloader = Reloader(reactor)
+    for tls in tls_listeners(server):
+        reloader.add(f"the certificate and key of {tls.description}", tls.reload)
+    reloader.setName("reload")
+    reloader.setServiceParent(server)
+    return server
+
+
+def supervised(
+    options: ServerOptions, descriptions: Sequence[str]
+) -> MultiService | None:
+    """
+    With C{--workers N}, in the process C{twist} started: the service that listens
+    on C{descriptions} and runs N workers on them, passes SIGHUP on to them and
+    serves their C{--metrics}. C{None} otherwise (in a worker, or without
+    C{--workers}): the plugin serves in this process.
+    """
+    if options["workers"] < 2 or worker_number():
+        return None
+    from twisted.internet import reactor
+
+    from twisted_tcp._workers import WorkerSupervisor
+
+    readable_logs()
+    parent = MultiService()
+    supervisor = WorkerSupervisor(reactor, options["workers"], descriptions)
+    supervisor.setServiceParent(parent)
+    reloader = Reloader(reactor)
+    reloader.add("the workers", lambda: supervisor.signal_all(signal.SIGHUP))
+    reloader.setServiceParent(parent)
+    if options["metrics"] is not None:
+        from twisted_tcp._metrics import workers_metrics_service
+
+        metrics = workers_metrics_service(reactor, options["metrics"], supervisor)
+        metrics.setServiceParent(parent)
+    return parent

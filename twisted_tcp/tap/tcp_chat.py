@@ -7,8 +7,10 @@ from __future__ import annotations
 import atexit
 import os
 import sys
+from dataclasses import replace
 from importlib.util import find_spec
 from pathlib import Path
+from typing import Any
 
 from twisted.application.service import IService, MultiService, Service
 from twisted.internet.defer import Deferred, maybeDeferred
@@ -21,6 +23,7 @@ from twisted_tcp._checks import (
     rate,
 )
 from twisted_tcp._listen import on_every_address
+from twisted_tcp._workers import worker_number
 from twisted_tcp.chat import (
     DEFAULT_ANNOUNCE_LIMIT,
     DEFAULT_FLOOD_BURST,
@@ -31,6 +34,7 @@ from twisted_tcp.chat import (
     DEFAULT_TIMESTAMP_FORMAT,
     ChatFactory,
     make_chat,
+    texts,
 )
 from twisted_tcp.chat.build import read_operators
 from twisted_tcp.chat.irc import IRCFactory
@@ -42,6 +46,7 @@ from twisted_tcp.tap._common import (
     checked_endpoints,
     make_server_service,
     server_parameters,
+    supervised,
 )
 
 #: A message of the day larger than this is surely a mistake.
@@ -144,6 +149,10 @@ class Options(ServerOptions):
         super().postOptions()
         self["web"] = checked_endpoints([on_every_address(w) for w in self["web"]])
         self["irc"] = checked_endpoints([on_every_address(i) for i in self["irc"]])
+        if self["workers"] > 1 and self["redis"] is None:
+            raise usage.UsageError(
+                "--workers needs --redis: each worker is a node of the cluster"
+            )
 
     def build_factory(self) -> ChatFactory:
         if self["redis"] is not None and (
@@ -164,7 +173,7 @@ class Options(ServerOptions):
             timestamp_format=self["timestamp-format"],
             redis=self["redis"],
             cluster=self["cluster"],
-            node_name=self["node-name"],
+            node_name=_node_name(self["node-name"]),
             heartbeat=self["heartbeat"],
             on_refused=_stop_refused,
             state_db=self["state-db"],
@@ -202,7 +211,21 @@ def makeService(options: Options) -> IService:
     The chat service starts before the listeners and stops after them (with
     C{--redis}, once its members' departures are recorded).
     """
-    server = make_server_service(options)
+    listening = [*options["endpoints"], *options["web"], *options["irc"]]
+    parent = supervised(options, listening)
+    if parent is not None:
+        return parent
+    collectors: list[Any] = []
+    health = None
+    if options["metrics"] is not None:
+        from twisted_tcp._metrics import chat_collectors
+
+        cluster = options["redis"] is not None
+        collectors, health = chat_collectors(options["factory"], cluster)
+    server = make_server_service(options, collectors, health)
+    if options["motd"] is not None:
+        reloader = server.getServiceNamed("reload")
+        reloader.add(f"--motd {options['motd']}", lambda: _reload_motd(options))
     if options["web"]:
         site = chat_site(
             options["factory"], options["web-origin"], reactor=server.reactor
@@ -214,6 +237,27 @@ def makeService(options: Options) -> IService:
     options["chat"].setServiceParent(both)
     server.setServiceParent(both)
     return both
+
+
+def _node_name(name: str | None) -> str | None:
+    """C{--node-name}; in worker N of C{--workers}, with C{-N} after it."""
+    number = worker_number()
+    return f"{name}-{number}" if name is not None and number else name
+
+
+def _reload_motd(options: Options) -> None:
+    """
+    Read the message of the day again: newcomers from now on are shown it.
+
+    @raise ValueError: the file cannot be read or is too large (the one in use
+        stays).
+    """
+    try:
+        motd = options._read_motd()
+    except StartError as error:
+        raise ValueError(str(error)) from None
+    chat = options["chat"]
+    chat.settings = replace(chat.settings, motd=texts.motd(motd))
 
 
 def _stop_refused(reason: str) -> None:

@@ -16,7 +16,7 @@ from twisted_tcp.greet import (
 )
 from twisted_tcp.tap._common import (
     ServerOptions,
-    make_server_service,
+    make_service,
     server_parameters,
 )
 
@@ -56,4 +56,4 @@ class Options(ServerOptions):
 
 
 #: The plugin's service maker: serve the factory on every endpoint.
-makeService = make_server_service
+makeService = make_service

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from twisted.application.service import Service
-from twisted.internet.defer import Deferred, succeed
+from twisted.application.service import MultiService, Service
+from twisted.internet.defer import Deferred, gatherResults, succeed
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IListeningPort
 from twisted.python import usage
@@ -17,7 +17,12 @@ from twisted.python import usage
 from twisted_tcp._checks import ip_address, non_negative_int, port_number
 from twisted_tcp._listen import cannot_listen, listen_udp
 from twisted_tcp._logging import readable_logs
-from twisted_tcp.tap._common import PluginOptions, prefer_lean_reactor
+from twisted_tcp.tap._common import (
+    METRICS_PARAMETER,
+    PluginOptions,
+    checked_metrics_endpoint,
+    prefer_lean_reactor,
+)
 from twisted_tcp.udp_echo import DEFAULT_RATE, MAX_DATAGRAM, UDP_MODES, UDPEchoProtocol
 
 
@@ -43,23 +48,29 @@ class Options(PluginOptions):
             "Datagrams per second accepted per source address; 0 = no limit.",
             non_negative_int,
         ],
+        METRICS_PARAMETER,
     ]
     compData = usage.Completions(optActions={"mode": usage.CompleteList(UDP_MODES)})
 
     def postOptions(self) -> None:
         prefer_lean_reactor()
+        checked_metrics_endpoint(self)
         try:
             self["protocol"] = UDPEchoProtocol(mode=self["mode"], rate=self["rate"])
         except ValueError as error:
             raise usage.UsageError(str(error)) from None
 
 
-class UDPEchoService(Service):
-    """Listens for datagrams while running; a port that is taken ends C{twist}."""
+class UDPEchoService(MultiService):
+    """
+    Listens for datagrams while running, and starts its children (C{--metrics})
+    once it does; a port that is taken ends C{twist}.
+    """
 
     def __init__(
         self, reactor: Any, port: int, protocol: UDPEchoProtocol, interface: str
     ) -> None:
+        super().__init__()
         self.reactor = reactor
         self.port = port
         self.protocol = protocol
@@ -67,7 +78,7 @@ class UDPEchoService(Service):
         self.listening: IListeningPort | None = None
 
     def startService(self) -> None:
-        super().startService()
+        Service.startService(self)
         try:
             self.listening = listen_udp(
                 self.reactor, self.port, self.protocol, self.interface,
@@ -76,18 +87,38 @@ class UDPEchoService(Service):
             )  # fmt: skip
         except CannotListenError as error:
             raise SystemExit(f"twist: {cannot_listen(error)}") from None
+        for service in self:
+            service.startService()
 
     def stopService(self) -> Deferred[None]:
-        super().stopService()
+        children = super().stopService()
         listening, self.listening = self.listening, None
         stopped = None if listening is None else listening.stopListening()
-        return succeed(None) if stopped is None else stopped
+        both = gatherResults([children, succeed(None) if stopped is None else stopped])
+        return both.addCallback(lambda _: None)
 
 
 def makeService(options: Options) -> UDPEchoService:
+    """The UDP echo service, with C{--metrics} in it when asked for."""
     from twisted.internet import reactor
 
     readable_logs()
-    return UDPEchoService(
-        reactor, options["port"], options["protocol"], options["interface"] or ""
+    protocol = options["protocol"]
+    echo = UDPEchoService(
+        reactor, options["port"], protocol, options["interface"] or ""
     )
+    if options["metrics"] is not None:
+        from twisted_tcp._metrics import (
+            ReadingCollector,
+            metrics_service,
+            udp_echo_metrics,
+        )
+
+        metrics = metrics_service(
+            reactor,
+            options["metrics"],
+            [ReadingCollector(lambda: udp_echo_metrics(protocol))],
+            lambda: None if echo.listening is not None else "not listening",
+        )
+        metrics.setServiceParent(echo)
+    return echo

@@ -1,6 +1,6 @@
 """
 Where the Redis server is: the C{--redis URL} of C{twist tcp-chat}, parsed and checked
-at start-up, and the Twisted client endpoint that reaches it.
+at start-up, and the Twisted client endpoint that reaches it::
 
     redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]
     rediss://...[?ca=CA.pem]          the same over TLS (default: the system's CAs)

@@ -16,7 +16,7 @@ from twisted.internet.defer import Deferred, ensureDeferred
 from twisted_tcp.chat import texts
 from twisted_tcp.chat.cluster import scripts
 from twisted_tcp.chat.cluster.schema import Kind
-from twisted_tcp.chat.interfaces import ChatMember, Member
+from twisted_tcp.chat.interfaces import ChatMember
 from twisted_tcp.chat.names import nick_key
 
 if TYPE_CHECKING:
@@ -95,11 +95,6 @@ class Membership:
         )
         # If Redis is away, the node's re-assertion forgets the member later.
         leaving.addErrback(self._ignore_outage)
-
-    def _overflowed(self, member: Member) -> None:
-        local = self.members.get(nick_key(member.nick))
-        if local is not None:
-            self.drop(local)
 
     def drop(self, member: ChatMember) -> None:
         if self.members.get(nick_key(member.nick)) is not member:

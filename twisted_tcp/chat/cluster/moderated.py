@@ -1,14 +1,13 @@
 """
 What accounts and operators (L{twisted_tcp.chat.accounts},
-L{twisted_tcp.chat.moderation}) need of a node: its own members, and a room's
-notices through the room's log.
-L{Moderated} is that part of L{RedisChat}.
+L{twisted_tcp.chat.moderation}) need of a node beyond the core's: a room's notices
+through the room's log, and guest nicks. L{Moderated} is that part of L{RedisChat}.
 """
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from twisted.internet.defer import Deferred
@@ -16,8 +15,6 @@ from twisted.python.failure import Failure
 
 from twisted_tcp.chat.cluster import scripts
 from twisted_tcp.chat.cluster.schema import Field, Kind
-from twisted_tcp.chat.interfaces import ChatMember
-from twisted_tcp.chat.names import nick_key
 
 
 class Moderated:
@@ -26,16 +23,8 @@ class Moderated:
     reads is declared below.)
     """
 
-    members: dict[str, ChatMember]
     _run: Callable[..., Deferred[Any]]
     _ignore_outage: Callable[[Failure], None]
-
-    def member_named(self, nick: str) -> ChatMember | None:
-        """The member of this node called C{nick}: operators act on this node's."""
-        return self.members.get(nick_key(nick))
-
-    def local_members(self) -> Iterable[ChatMember]:
-        return self.members.values()
 
     def notice(self, room: str, line: str) -> None:
         """A line for every member of the room, on every node (not in its history)."""

@@ -45,6 +45,10 @@ class Outbox:
         self._waiting: list[_Posting] = []
         self._call: IDelayedCall | None = None
 
+    def __len__(self) -> int:
+        """How many postings wait (for C{--metrics})."""
+        return len(self._waiting)
+
     def queue(
         self, room: str, kind: str, text: str, waiter: Deferred[None] | None
     ) -> None:

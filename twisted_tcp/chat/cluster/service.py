@@ -65,7 +65,8 @@ def default_node_name() -> str:
 
 class RedisChat(Availability, Admission, Moderated, Membership, ChatCore):
     """
-    The chat service of one node of a cluster sharing rooms through Redis.
+    The chat service of one node of a cluster sharing rooms through Redis. The
+    parameters not described here are L{LocalChat}'s.
 
     @param address: the Redis server.
     @param cluster: the key prefix: the cluster's name.
@@ -81,7 +82,6 @@ class RedisChat(Availability, Admission, Moderated, Membership, ChatCore):
     @param operators: the accounts that are server operators.
     @param hasher: hashes passwords (default: scrypt in the reactor's threads).
     @param nick_grace: seconds whoever takes a registered nick has to identify.
-    The other parameters are L{LocalChat}'s.
     """
 
     log = Logger()
@@ -119,9 +119,9 @@ class RedisChat(Availability, Admission, Moderated, Membership, ChatCore):
         self.heartbeat = heartbeat
         self.default_key = room_key(self.default_room)
         self.on_refused = on_refused
-        self.members: dict[str, ChatMember] = {}
-        self.rooms: dict[str, Room] = {}
         self.available = False
+        #: The nodes whose events this node has read (for C{--metrics}).
+        self.nodes_seen: set[str] = set()
         self._where: dict[ChatMember, str] = {}
         self._tickets: dict[str, Ticket] = {}
         #: Members whose connection ended (possibly while Redis was still busy
@@ -265,6 +265,8 @@ class RedisChat(Availability, Admission, Moderated, Membership, ChatCore):
             if member is not None:
                 member.send_text(fields.get(Field.TEXT, ""))
             return
+        if Field.ORIGIN in fields:
+            self.nodes_seen.add(fields[Field.ORIGIN])
         key = self.keys.room_of_log(stream)
         room = self.rooms.get(key or "")
         if room is None:

@@ -84,7 +84,7 @@ class IRCConnection(ChatProtocol):
             self.factory.server_name,
             self.chat.settings.timestamp_format,
         )
-        #: What the chat sent while the client was registering (see L{_welcome}).
+        #: What the chat sent while the client was registering (see C{_welcome}).
         self._early: list[tuple[str, bool]] | None = []
         super().connectionMade()
 
@@ -157,8 +157,7 @@ class IRCConnection(ChatProtocol):
         """Send IRC messages to this client, after what its room sent it before."""
         if not messages:
             return
-        if self.room is not None:
-            self.room.flush()
+        self.chat.flush(self)
         if not ChatProtocol.deliver(self, self._encode(list(messages))):
             self.chat.drop(self)
 

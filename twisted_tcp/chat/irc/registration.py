@@ -153,7 +153,7 @@ class Registration(IRCConnection):
             )
         )
         if self.room is not None:
-            self.room.flush()  # What the room owes the member is part of its arrival.
+            self.chat.flush(self)  # What it is owed is part of its arrival.
             self.write(*self.shown.render(reading.NowIn(self.room.name), False))
         early, self._early = self._early or [], None
         greeting = set(self.chat.settings.motd)
