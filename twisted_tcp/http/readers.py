@@ -4,7 +4,7 @@ framing, as h11 has: L{LengthReader} (C{Content-Length}), L{ChunkedReader}
 (C{Transfer-Encoding: chunked}) and L{CloseReader} (until the connection closes).
 Their rules for users are in docs/http-client.md.
 
-A reader's L{read} takes what it can from the buffer: C{None} when it needs more
+A reader's C{read} takes what it can from the buffer: C{None} when it needs more
 bytes, else the body bytes it took (C{b""} for framing only); once C{done} is
 true, the body is complete.
 """
