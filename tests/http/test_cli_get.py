@@ -174,3 +174,17 @@ async def test_nightly_run_fetches_only_changes(
         assert nginx.log(runs)[-1].split()[2] == "304"
         target.unlink()
         etag.unlink()
+
+
+@pytest_twisted.ensureDeferred
+async def test_head_only_saved_to_the_output_file(nginx: Nginx, tmp_path: Path) -> None:
+    """get -I -o FILE saves the head in FILE, as curl does, and prints none of it."""
+    target = tmp_path / "head"
+    result = await run_get_against("-I", "-o", str(target), f"{nginx.url}/page")
+    assert result.returncode == 0, result.stderr
+    saved = target.read_bytes()
+    assert saved.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert saved.endswith(b"\r\n\r\n")
+    assert b"\r\nContent-Length: 5\r\n" in saved
+    assert result.stdout == b""
+    assert nginx.log(1)[-1].endswith('200 "HEAD /page HTTP/1.1" -')

@@ -1,6 +1,7 @@
 """
-Tests for L{twisted_tcp.http.parser}: every case is fed whole, byte by byte and at
-random split points, and must give the same events or the same error class.
+Tests for L{twisted_tcp.http.parser}: the status line, the header fields, which
+framing a body has, and handing a body over. Every case is fed whole, byte by byte
+and at random split points, and must give the same events or the same error class.
 """
 
 from __future__ import annotations
@@ -10,82 +11,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from twisted_tcp.http.errors import (
-    BadTransferEncodingError,
     EmptyReplyError,
-    HTTPError,
     MalformedResponseError,
-    ShortBodyError,
 )
 from twisted_tcp.http.parser import (
     MAX_HEAD,
     Body,
-    End,
-    Event,
     Head,
     RawBody,
     ResponseParser,
 )
 
 from ..support import byte_by_byte, splits
-
-Outcome = tuple[str, list[tuple[str, object]]] | type[HTTPError]
-
-
-def outcome(chunks: list[bytes], eof: bool = True) -> Outcome:
-    """Events (bodies joined) or the error class, for the response in C{chunks}."""
-    parser = ResponseParser()
-    events: list[Event] = []
-    try:
-        for chunk in chunks:
-            events.extend(parser.feed(chunk))
-        if eof:
-            events.extend(parser.finish())
-    except HTTPError as error:
-        return type(error)
-    summary: list[tuple[str, object]] = []
-    body = b""
-    for event in events:
-        if isinstance(event, Head):
-            summary.append(
-                (
-                    "head",
-                    (
-                        event.head.status,
-                        event.head.reason,
-                        event.head.headers,
-                        event.length,
-                    ),
-                )
-            )
-        elif isinstance(event, Body):
-            body += event.data
-        else:
-            assert isinstance(event, End)
-            summary.append(("end", body))
-    return ("ok", summary)
-
-
-def every_way(response: bytes, eof: bool = True) -> Outcome:
-    """The outcome, asserting it is the same whole and byte by byte."""
-    whole = outcome([response], eof)
-    assert outcome(byte_by_byte(response), eof) == whole
-    return whole
-
-
-def head_of(result: Outcome) -> tuple[int, str, list[tuple[str, str]], int | None]:
-    assert isinstance(result, tuple), result
-    kind, value = result[1][0]
-    assert kind == "head"
-    return value  # type: ignore[return-value]
-
-
-def body_of(result: Outcome) -> bytes:
-    assert isinstance(result, tuple), result
-    kind, value = result[1][-1]
-    assert kind == "end"
-    assert isinstance(value, bytes)
-    return value
-
+from .parsing import body_of, every_way, head_of, outcome
 
 # Status line.
 
@@ -251,20 +189,6 @@ def test_repeated_equal_content_length() -> None:
         assert body_of(result) == b"hello"
 
 
-def test_short_content_length_body() -> None:
-    """A body that ends before Content-Length is a short body."""
-    assert (
-        every_way(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello")
-        is ShortBodyError
-    )
-
-
-def test_extra_bytes_after_body_ignored() -> None:
-    """Bytes after the announced body are not part of it."""
-    result = every_way(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA")
-    assert body_of(result) == b"ok"
-
-
 def test_204_with_content_length_has_no_body() -> None:
     """204 and 304 have no body, whatever Content-Length says."""
     for status in (b"204 No Content", b"304 Not Modified"):
@@ -272,108 +196,7 @@ def test_204_with_content_length_has_no_body() -> None:
         assert body_of(result) == b""
 
 
-# Transfer-Encoding and chunked.
-
-
-def chunked(*parts: bytes, head: bytes = b"Transfer-Encoding: chunked\r\n") -> bytes:
-    return b"HTTP/1.1 200 OK\r\n" + head + b"\r\n" + b"".join(parts)
-
-
-def test_chunked_body() -> None:
-    """Chunks are joined; extensions are ignored; trailers are discarded."""
-    response = chunked(
-        b"5;name=value\r\nhello\r\n",
-        b"6 ; x\r\n world\r\n",
-        b"0\r\n",
-        b"Trailer-Field: gone\r\n\r\n",
-    )
-    result = every_way(response)
-    assert body_of(result) == b"hello world"
-    assert head_of(result)[3] is None
-
-
-def test_chunked_wins_over_content_length() -> None:
-    """With both, Transfer-Encoding: chunked decides the framing."""
-    head = b"Content-Length: 100\r\nTransfer-Encoding: chunked\r\n"
-    assert body_of(every_way(chunked(b"2\r\nok\r\n0\r\n\r\n", head=head))) == b"ok"
-
-
-@pytest.mark.parametrize(
-    "codings", [b"gzip, chunked", b"gzip", b"identity", b"chunked, chunked"]
-)
-def test_unsupported_transfer_codings(codings: bytes) -> None:
-    """Only plain chunked is supported; others are a transfer-encoding error."""
-    response = chunked(b"0\r\n\r\n", head=b"Transfer-Encoding: " + codings + b"\r\n")
-    assert every_way(response) is BadTransferEncodingError
-
-
-@pytest.mark.parametrize(
-    "size_line",
-    [b"ILLEGAL", b"0x3", b"-3", b"1" * 17, b"", b" 3", b"3;\x1b[2J", b"3\x00"],
-)
-def test_bad_chunk_size(size_line: bytes) -> None:
-    """Chunk sizes are 1-16 hex digits with clean extensions."""
-    assert (
-        every_way(chunked(size_line + b"\r\nabc\r\n0\r\n\r\n"))
-        is BadTransferEncodingError
-    )
-
-
-def test_largest_chunk_size_parses() -> None:
-    """
-    Up to 2**60 - 1 (15 hex digits; leading zeros do not count) is accepted and
-    the body then waited for.
-    """
-    for size in (b"000000000000000f", b"0000fffffffffffffff"):
-        assert every_way(chunked(size + b"\r\nabc")) is ShortBodyError
-        assert head_of(every_way(chunked(size + b"\r\nabc"), eof=False))[1] == "OK"
-
-
-@pytest.mark.parametrize(
-    "size", [b"ffffffffffffffff\r\n", b"ffffffffffffffff", b"1000000000000000;x"]
-)
-def test_huge_chunk_size_refused_at_once(size: bytes) -> None:
-    """
-    A chunk size of 2**60 or more (2**64 - 1 here) is refused as soon as its
-    digits are in, without waiting for the body or even the end of the line.
-    """
-    assert every_way(chunked(size), eof=False) is BadTransferEncodingError
-    with pytest.raises(
-        BadTransferEncodingError, match=r"a chunk size of 0x[0-9a-f]{16} bytes is over"
-    ):
-        ResponseParser().feed(chunked(size))
-
-
-def test_over_long_chunk_lines_named() -> None:
-    """A chunk size or trailer line over 8 KiB is a transfer-coding error naming it."""
-    extension = b";" + b"x" * (1 << 20)
-    with pytest.raises(BadTransferEncodingError, match="a chunk size line is over"):
-        ResponseParser().feed(chunked(b"5" + extension + b"\r\nhello\r\n"))
-    trailer = b"X: " + b"y" * (8 * 1024) + b"\r\n"
-    with pytest.raises(BadTransferEncodingError, match="a trailer line is over"):
-        ResponseParser().feed(chunked(b"0\r\n" + trailer))
-    with pytest.raises(MalformedResponseError, match="a header line is over"):
-        ResponseParser().feed(b"HTTP/1.1 200 OK\r\nX: " + b"z" * (8 << 10) + b"\r\n")
-
-
-def test_chunk_not_followed_by_crlf() -> None:
-    """Chunk data must be followed by CRLF."""
-    assert every_way(chunked(b"3\r\nabcXX0\r\n\r\n")) is BadTransferEncodingError
-
-
-def test_truncated_chunked_body() -> None:
-    """A chunked body cut off before its last chunk is a short body."""
-    assert every_way(chunked(b"5\r\nhel")) is ShortBodyError
-    assert every_way(chunked(b"5\r\nhello\r\n")) is ShortBodyError
-
-
-# Close-delimited, empty and truncated responses.
-
-
-def test_close_delimited_body() -> None:
-    """Without length or chunking, the body runs to the end of the connection."""
-    result = every_way(b"HTTP/1.1 200 OK\r\n\r\nall of\r\nthis")
-    assert body_of(result) == b"all of\r\nthis"
+# Empty and truncated responses.
 
 
 def test_empty_reply() -> None:

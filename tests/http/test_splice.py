@@ -22,9 +22,10 @@ from twisted_tcp.http import (
     ShortBodyError,
     fetch,
 )
-from twisted_tcp.http.body import AtomicFile, BodyPipeline, StreamDestination
+from twisted_tcp.http.body import BodyPipeline
 from twisted_tcp.http.parser import ResponseHead
 from twisted_tcp.http.protocol import ResponseHandler
+from twisted_tcp.http.sinks import AtomicFile, StreamDestination
 
 from ..support import port_of, raw_server, stop
 

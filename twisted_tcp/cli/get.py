@@ -202,7 +202,10 @@ async def _download(
             "the other (-i puts the head in the body's file)",
         )  # fmt: skip
     saving = path is not None
-    print_head = saving and not arguments.silent and not arguments.json
+    # With -I, the head is what is saved: it is not printed as well.
+    print_head = (
+        saving and not arguments.silent and not arguments.json and not arguments.head
+    )
     progress = None
     if saving and not arguments.silent and not several:
         progress = Progress(sys.stderr)

@@ -4,8 +4,12 @@ Twisted's protocols (docs/http-client.md)::
 
     url        checking and splitting a URL
     request    the request sent
-    parser     the response parser
-    body       where a body goes: decoding, limits, hashing, atomic files
+    parser     the response parser: the head, then a reader for the body
+    readers    the received bytes, and one reader per body framing
+    body       a body on its way: decoding, the size limit, hashing
+    decoding   content codings (gzip, deflate) undone in capped steps
+    sinks      where a body's bytes go: a stream, a device in place, an atomic file
+    targets    what C{-o PATH} names, and the C{-J} file name
     splice     an identity body moved from socket to file in the kernel
     tls        the CA file and the server identity check
     protocol   one request and its response on one connection (kept alive if asked)
@@ -14,7 +18,9 @@ Twisted's protocols (docs/http-client.md)::
     connections  carrying a request: a pooled or new connection, straight or proxied
     resume     resuming from kept bytes without splicing two versions
     retry      when and how soon a transfer is tried again
-    fetch      L{fetch}: redirects, retries, the options, the result
+    options    what L{fetch} is asked (L{FetchOptions}) and answers (L{FetchResult})
+    hop        one request of a fetch: what the response head means
+    fetch      L{fetch}: redirects, retries, the place of a failure
     errors     every failure, one class per curl exit code
 """
 
@@ -41,7 +47,8 @@ from twisted_tcp.http.errors import (
     UnsupportedSchemeError,
     WriteError,
 )
-from twisted_tcp.http.fetch import FetchOptions, FetchResult, fetch
+from twisted_tcp.http.fetch import fetch
+from twisted_tcp.http.options import FetchOptions, FetchResult
 from twisted_tcp.http.protocol import GetProtocol
 
 __all__ = [

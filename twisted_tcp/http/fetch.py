@@ -6,49 +6,33 @@ sends, accepts and refuses, and every exit code: docs/http-client.md.
 
 from __future__ import annotations
 
-import builtins
 import os
 import random
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any, BinaryIO, Final
+from typing import Any, BinaryIO
 from urllib.parse import urljoin
 
 from twisted.internet.defer import Deferred
 from twisted.internet.defer import TimeoutError as DeferredTimeoutError
 from twisted.internet.task import deferLater
 
-from twisted_tcp._defaults import DEFAULT_MAX_REDIRECTS, DEFAULT_USER_AGENT
-from twisted_tcp.http.body import (
-    AtomicFile,
-    BodyPipeline,
-    Destination,
-    Discard,
-    FileTarget,
-    StreamDestination,
-    check_codings,
-    content_codings,
-    disposition_name,
-)
 from twisted_tcp.http.connections import Connections
 from twisted_tcp.http.errors import (
     BadURLError,
-    FileTooLargeError,
     HTTPError,
-    HTTPStatusError,
     OperationTimeoutError,
-    RangeError,
     TooManyRedirectsError,
-    TransientStatusError,
     WriteError,
     server_text,
     shown,
 )
+from twisted_tcp.http.hop import Hop
+from twisted_tcp.http.options import FetchOptions, FetchResult
 from twisted_tcp.http.parser import ResponseHead
 from twisted_tcp.http.pool import Pool
-from twisted_tcp.http.protocol import ResponseHandler
 from twisted_tcp.http.proxy import choose_proxy
 from twisted_tcp.http.request import (
     CREDENTIAL_FIELDS,
@@ -58,178 +42,17 @@ from twisted_tcp.http.request import (
     http_date,
 )
 from twisted_tcp.http.resume import ResumableFile, full_length
-from twisted_tcp.http.retry import TRANSIENT_STATUSES, RetryPolicy, retry_after
+from twisted_tcp.http.sinks import AtomicFile, Destination, Discard, StreamDestination
+from twisted_tcp.http.targets import FileTarget, disposition_name
 from twisted_tcp.http.tls import load_ca
 from twisted_tcp.http.url import UNSAFE_IN_URL, Target, parse_url
-
-REDIRECT_STATUSES: Final = frozenset({301, 302, 303, 307, 308})
-
-
-@dataclass(frozen=True)
-class FetchOptions:
-    """
-    How L{fetch} fetches; each field is named like the C{twisted-tcp get} option
-    that sets it (docs/http-client.md).
-
-    @ivar sha256: hash the body (the result's C{sha256}); off, it is C{None}: on a
-        fast link the hash costs more than receiving and writing the body together.
-    @ivar headers: the C{-H} lines, parsed by L{twisted_tcp.http.request.parse_field}.
-    @ivar user: C{user:password} for Basic authentication, sent to the URL's
-        origin only (never after a redirect elsewhere).
-    @ivar resume: keep the bytes of a failed transfer beside the target and resume
-        from them (C{-C -}); see L{twisted_tcp.http.resume}.
-    @ivar if_modified_since: a time (seconds since the epoch): a 304 answer leaves
-        the target as it is. C{if_unmodified_since} is its opposite (C{-z -DATE}).
-    @ivar if_none_match: an ETag: the same, for a file whose ETag has not changed.
-    @ivar proxy: the proxy's URL (C{-x}; empty for none); C{noproxy} the hosts
-        reached without one; C{proxy_user} its credentials; C{environment} where
-        C{http_proxy} and the other variables are read (C{os.environ} for the
-        command), by L{twisted_tcp.http.proxy.choose_proxy}'s rules.
-    """
-
-    follow_redirects: bool = False
-    max_redirects: int = DEFAULT_MAX_REDIRECTS
-    connect_timeout: float = 30.0
-    max_time: float | None = None
-    max_filesize: int | None = None
-    compressed: bool = False
-    user_agent: str = DEFAULT_USER_AGENT
-    cacert: str | None = None
-    insecure: bool = False
-    fail: bool = False
-    include_headers: bool = False
-    sha256: bool = True
-    headers: tuple[Field, ...] = ()
-    user: str | None = None
-    referer: str | None = None
-    head: bool = False
-    limit_rate: int | None = None
-    create_dirs: bool = False
-    remote_header_name: bool = False
-    remote_time: bool = False
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
-    resume: bool = False
-    expect_sha256: str | None = None
-    if_modified_since: float | None = None
-    if_unmodified_since: float | None = None
-    if_none_match: str | None = None
-    proxy: str | None = None
-    noproxy: str | None = None
-    proxy_user: str | None = None
-    environment: Mapping[str, str] | None = None
-
-
-@dataclass
-class FetchResult:
-    """What L{fetch} got: the final response and what became of its body."""
-
-    url: str
-    status: int
-    reason: str
-    headers: list[tuple[str, str]]
-    bytes: int
-    sha256: str | None
-    redirects: int
-    seconds: float
-    path: str | None = None
-    head: builtins.bytes = field(default=b"", repr=False)
-    attempts: int = 1
 
 
 def _ignore(*values: object) -> None:
     """The default hook: nothing to do."""
 
 
-class _Hop(ResponseHandler):
-    """One request of a fetch: decides what the response head means."""
-
-    def __init__(self, fetch: _Fetch, target: Target) -> None:
-        self.fetch = fetch
-        self.target = target
-        self.response: ResponseHead | None = None
-        self.location: str | None = None
-        self.pipeline: BodyPipeline | None = None
-        #: Bytes of the body already kept from an earlier attempt or run.
-        self.offset = 0
-        #: A 416 said the kept bytes are the whole file.
-        self.complete = False
-
-    def head(self, head: ResponseHead, length: int | None) -> bool:
-        self.response = head
-        fetch = self.fetch
-        options = fetch.options
-        location = head.get("Location")
-        if options.follow_redirects and head.status in REDIRECT_STATUSES and location:
-            self.location = location
-            return False
-        reason = shown(server_text(head.reason))
-        if head.status in TRANSIENT_STATUSES and fetch.may_try_again():
-            wait = retry_after(head.get("Retry-After"), fetch.clock.seconds())
-            raise TransientStatusError(
-                f"the server answered {head.status} {reason}", wait
-            )
-        resumable = fetch.resumable
-        if head.status == 416 and resumable is not None and resumable.size():
-            if resumable.complete(head):
-                self.complete = True
-                return False
-            resumable.discard()
-            raise RangeError(
-                f"the server has no bytes past the {resumable.size()} kept "
-                f"(416 {reason})"
-            )
-        if options.fail and head.status >= 400:
-            raise HTTPStatusError(f"the server answered {head.status} {reason}")
-        fetch.on_head(head)
-        if head.status == 304 or options.head:
-            self.pipeline = BodyPipeline(fetch.head_only(head), max_size=None)
-            return True
-        if options.remote_header_name:
-            fetch.name_from(head)
-        codings = content_codings(head.get_all("Content-Encoding"))
-        decoding = options.compressed and bool(codings)
-        if decoding:
-            check_codings(codings)  # Before anything is opened.
-        destination = fetch.open_destination(head, length, decoding)
-        if isinstance(destination, ResumableFile) and head.status == 206:
-            self.offset = destination.size()
-        limit = options.max_filesize
-        if limit is not None:
-            limit -= self.offset
-        # An encoded body's announced length is not its decoded size: that is
-        # checked as it is decoded.
-        if limit is not None and length is not None and length > limit and not decoding:
-            raise FileTooLargeError(
-                f"the body ({length + self.offset} bytes) is over "
-                f"{options.max_filesize} bytes"
-            )
-        self.pipeline = BodyPipeline(
-            destination,
-            max_size=limit,
-            codings=codings if decoding else (),
-            sha256=options.sha256 and not isinstance(destination, ResumableFile),
-        )
-        return True
-
-    def body(self, data: bytes) -> None:
-        assert self.pipeline is not None
-        self.pipeline.write(data)
-        self.fetch.on_progress(self.offset + self.pipeline.size)
-
-    def end(self) -> None:
-        if self.pipeline is not None:
-            self.pipeline.finish()
-
-    def splice_target(self) -> AtomicFile | None:
-        return None if self.pipeline is None else self.pipeline.direct_target()
-
-    def spliced(self, count: int) -> None:
-        assert self.pipeline is not None
-        self.pipeline.count(count)
-        self.fetch.on_progress(self.offset + self.pipeline.size)
-
-
-class _Fetch:
+class FetchRun:
     """One L{fetch} call: its options, hooks and state across redirects and tries."""
 
     def __init__(
@@ -265,11 +88,13 @@ class _Fetch:
         self.destination: Destination | None = None
         self.resumable: ResumableFile | None = None
         self.file: FileTarget | None = None
-        self.hop: _Hop | None = None
+        self.hop: Hop | None = None
         self.redirects = 0
         self.attempts = 1
         self.started = 0.0
         self.written = False
+        #: C{-I -o}: the head was saved where a body would be.
+        self.head_saved = False
         self.url = ""
         self.origin: tuple[bool, str, int] | None = None
         self.authorization: str | None = None
@@ -294,10 +119,19 @@ class _Fetch:
         return bool(self.clock.seconds() - self.started < policy.max_time)
 
     def head_only(self, head: ResponseHead) -> Destination:
-        """Where a response without a body to save goes: its head, with C{-i}."""
+        """
+        Where a response without a body to save goes: its head, with C{-i}, to the
+        output or, for a C{HEAD} (C{-I}), to the file, as curl does (a 304 to a GET
+        leaves the file as it was).
+        """
         destination: Destination = Discard()
-        if self.options.include_headers and self.output is not None:
-            destination = StreamDestination(self.output)
+        options = self.options
+        if options.include_headers:
+            if self.output is not None:
+                destination = StreamDestination(self.output)
+            elif self.file is not None and options.head:
+                destination = self.destination = self.file.open()
+                self.head_saved = True
             destination.write(head.raw)
         return destination
 
@@ -393,7 +227,7 @@ class _Fetch:
             self.resumable.suspend()
         return True
 
-    async def _attempt(self, first: Target) -> _Hop:
+    async def _attempt(self, first: Target) -> Hop:
         """One attempt: the request and the redirects it leads to, in C{max_time}."""
         self.redirects = 0
         running = Deferred.fromCoroutine(self._follow(first))
@@ -407,9 +241,9 @@ class _Fetch:
                 OperationTimeoutError(f"the transfer took over {limit:g} s")
             ) from None
 
-    async def _follow(self, target: Target) -> _Hop:
+    async def _follow(self, target: Target) -> Hop:
         while True:
-            hop = self.hop = _Hop(self, target)
+            hop = self.hop = Hop(self, target)
             await self._exchange(hop)
             if hop.location is None:
                 return hop
@@ -422,7 +256,7 @@ class _Fetch:
                 )
             target = parse_url(urljoin(target.url, server_text(hop.location)))
 
-    def _result(self, hop: _Hop) -> FetchResult:
+    def _result(self, hop: Hop) -> FetchResult:
         response, pipeline = hop.response, hop.pipeline
         assert response is not None
         size = hop.offset + (pipeline.size if pipeline is not None else 0)
@@ -437,7 +271,7 @@ class _Fetch:
         if resumable is not None and (hop.complete or self.destination is resumable):
             digest = resumable.digest
         path = self.path
-        if response.status == 304 or self.options.head:
+        if (response.status == 304 or self.options.head) and not self.head_saved:
             path = None  # Nothing was saved.
         elif path is not None and self.options.remote_time:
             _set_remote_time(path, response)
@@ -478,7 +312,7 @@ class _Fetch:
             ]
         return fields, user_fields
 
-    async def _exchange(self, hop: _Hop) -> None:
+    async def _exchange(self, hop: Hop) -> None:
         target, options = hop.target, self.options
         proxy = choose_proxy(
             target, options.proxy, options.noproxy, options.environment or {},
@@ -551,7 +385,7 @@ async def fetch(
     if UNSAFE_IN_URL.search(options.user_agent):
         raise BadURLError("the User-Agent holds control characters")
     hooks = _Hooks(on_head, on_progress, on_retry, clock, jitter, pool)
-    job = _Fetch(reactor, options, path, output, hooks)
+    job = FetchRun(reactor, options, path, output, hooks)
     try:
         return await job.run(url)
     except BaseException as error:

@@ -4,7 +4,8 @@ its rules for users are in docs/http-client.md.
 
 It has no transport: L{ResponseParser.feed} takes bytes as they arrive and returns
 events, L{ResponseParser.finish} is told the connection ended. Whatever the
-fragmentation of the bytes, the events and the error class are the same.
+fragmentation of the bytes, the events and the error class are the same. The head
+is parsed here; the body by the reader for its framing (L{twisted_tcp.http.readers}).
 
 Numbers are parsed from ASCII digits of bounded length only, never with Python's
 C{int()} on raw text, which would accept C{+5}, C{1_0}, C{ 5} and non-ASCII digits.
@@ -23,17 +24,18 @@ from twisted_tcp.http.errors import (
     MalformedResponseError,
     ShortBodyError,
 )
+from twisted_tcp.http.readers import (
+    MAX_HEADERS,
+    ChunkedReader,
+    CloseReader,
+    LengthReader,
+    ReceiveBuffer,
+)
 
-MAX_LINE: Final = 8 * 1024
 MAX_HEAD: Final = 64 * 1024
-MAX_HEADERS: Final = 100
 MAX_INTERIM: Final = 10
 #: Content-Length digits: 18 fit any real body and can never overflow anything.
 MAX_LENGTH_DIGITS: Final = 18
-#: Chunk size hex digits, leading zeros aside: 15 is 2**60 - 1 bytes, the bound of a
-#: Content-Length too (18 decimal digits). A larger size is refused at once rather
-#: than waited for.
-MAX_CHUNK_DIGITS: Final = 15
 
 
 @dataclass
@@ -86,8 +88,6 @@ _STATUS_LINE = re.compile(
 _FIELD_NAME = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _FIELD_VALUE_BAD = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 _DIGITS = re.compile(rb"[0-9]+")
-_HEX = re.compile(rb"([0-9A-Fa-f]*)")
-_CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]+)[ \t]*(;[^\x00-\x08\x0a-\x1f\x7f]*)?")
 
 
 @dataclass(frozen=True)
@@ -121,22 +121,20 @@ class ResponseParser:
     """
     Parses one HTTP/1.1 response to a GET: skips up to L{MAX_INTERIM} interim (1xx)
     responses, then yields the head, the body (Content-Length, chunked or
-    close-delimited, each read by its own reader, as h11 does; none for 204 and
+    close-delimited, each read by its own L{twisted_tcp.http.readers} reader, as
+    h11 does; none for 204 and
     304, nor for any answer to a HEAD request, C{bodiless}) and the end.
     """
 
     def __init__(self, bodiless: bool = False) -> None:
         self._bodiless = bodiless
-        # Unconsumed input is self._buffer[self._position:]: consuming moves the
-        # position, so many small lines or chunks in one read cost no copying.
-        self._buffer = b""
-        self._position = 0
+        self._input = ReceiveBuffer()
         self._state: Callable[[list[Event]], bool] = self._status_line
         self._head_bytes = 0
         self._interim = 0
         self._head: ResponseHead | None = None
         self._raw_head: list[bytes] = []
-        self._reader: _LengthReader | _ChunkedReader | _CloseReader | None = None
+        self._reader: LengthReader | ChunkedReader | CloseReader | None = None
         self._received_any = False
         self._done = False
 
@@ -146,11 +144,7 @@ class ResponseParser:
             self._received_any = True
         if self._done:
             return []
-        if self._position < len(self._buffer):
-            self._buffer = self._buffer[self._position :] + data
-        else:
-            self._buffer = data
-        self._position = 0
+        self._input.feed(data)
         events: list[Event] = []
         while not self._done and self._state(events):
             pass
@@ -163,17 +157,16 @@ class ResponseParser:
         is done, and the caller reads the body itself (L{RawBody} says how much).
         Otherwise return C{None} and carry on as before.
         """
-        if self._done or self._available():
+        if self._done or self._input.available():
             return None
-        if isinstance(self._reader, _LengthReader):
+        if isinstance(self._reader, LengthReader):
             remaining: int | None = self._reader.remaining
-        elif isinstance(self._reader, _CloseReader):
+        elif isinstance(self._reader, CloseReader):
             remaining = None
         else:
             return None
         self._done = True
-        self._buffer = b""
-        self._position = 0
+        self._input.clear()
         return RawBody(remaining)
 
     def finish(self) -> list[Event]:
@@ -186,36 +179,16 @@ class ResponseParser:
             raise MalformedResponseError(
                 "the connection ended inside the response head"
             )
-        if isinstance(self._reader, _CloseReader):
+        if isinstance(self._reader, CloseReader):
             self._done = True
             return [End()]
         raise ShortBodyError("the connection ended before the body did")
 
-    # Lines of the head and of chunked framing.
-
-    def _line(self, kind: str) -> bytes | None:
-        """
-        The next line without its CRLF (or bare LF), or None if incomplete.
-        C{kind} names the line in errors (C{header}, C{chunk size}, C{trailer}).
-        """
-        end = self._buffer.find(b"\n", self._position)
-        if end < 0:
-            if self._available() > MAX_LINE + 1:
-                raise MalformedResponseError(f"a {kind} line is over {MAX_LINE} bytes")
-            return None
-        line = self._buffer[self._position : end]
-        self._position = end + 1
-        if line.endswith(b"\r"):
-            line = line[:-1]
-        if len(line) > MAX_LINE:
-            raise MalformedResponseError(f"a {kind} line is over {MAX_LINE} bytes")
-        if b"\r" in line or b"\x00" in line:
-            raise MalformedResponseError(f"a bare CR or a NUL in a {kind} line")
-        return line
+    # The head.
 
     def _head_line(self) -> bytes | None:
         """A line of the head, counted against the head's size limit."""
-        line = self._line("header")
+        line = self._input.line("header")
         if line is not None:
             self._head_bytes += len(line) + 2
             if self._head_bytes > MAX_HEAD:
@@ -311,163 +284,35 @@ class ResponseParser:
                     f"unsupported transfer coding {', '.join(codings)!r}"
                 )
             events.append(Head(head, None))
-            return self._read_with(_ChunkedReader(self))
+            return self._read_with(ChunkedReader())
         lengths = head.get_all("Content-Length")
         if lengths:
             length = parse_content_length(lengths)
             events.append(Head(head, length))
             if not length:
                 return self._finish(events)
-            return self._read_with(_LengthReader(self, length))
+            return self._read_with(LengthReader(length))
         events.append(Head(head, None))
-        return self._read_with(_CloseReader(self))
+        return self._read_with(CloseReader())
 
-    def _read_with(self, reader: _LengthReader | _ChunkedReader | _CloseReader) -> bool:
+    def _read_with(self, reader: LengthReader | ChunkedReader | CloseReader) -> bool:
         """The head is done: C{reader} reads the body from here."""
         self._reader = reader
-        self._state = reader.read
+        self._state = self._body
         return True
+
+    def _body(self, events: list[Event]) -> bool:
+        reader = self._reader
+        assert reader is not None
+        data = reader.read(self._input)
+        if data:
+            events.append(Body(data))
+        if reader.done:
+            return self._finish(events)
+        return data is not None
 
     def _finish(self, events: list[Event]) -> bool:
         events.append(End())
         self._done = True
-        self._buffer = b""
-        self._position = 0
+        self._input.clear()
         return False
-
-    def _available(self) -> int:
-        """Bytes received and not yet consumed."""
-        return len(self._buffer) - self._position
-
-    def _take(self, count: int) -> bytes:
-        """Up to C{count} bytes of body, without copying if it can."""
-        start = self._position
-        if start == 0 and len(self._buffer) <= count:
-            data = self._buffer
-        else:
-            data = self._buffer[start : start + count]
-        self._position = start + len(data)
-        return data
-
-
-class _LengthReader:
-    """A body of C{Content-Length} bytes."""
-
-    def __init__(self, parser: ResponseParser, length: int) -> None:
-        self._parser = parser
-        self.remaining = length
-
-    def read(self, events: list[Event]) -> bool:
-        parser = self._parser
-        if not parser._available():
-            return False
-        data = parser._take(self.remaining)
-        self.remaining -= len(data)
-        events.append(Body(data))
-        if not self.remaining:
-            return parser._finish(events)
-        return True
-
-
-class _CloseReader:
-    """A body that ends when the server closes the connection."""
-
-    def __init__(self, parser: ResponseParser) -> None:
-        self._parser = parser
-
-    def read(self, events: list[Event]) -> bool:
-        parser = self._parser
-        if not parser._available():
-            return False
-        events.append(Body(parser._take(parser._available())))
-        parser._buffer = b""
-        parser._position = 0
-        return False
-
-
-class _ChunkedReader:
-    """
-    A chunked body: chunk sizes, their data each followed by CRLF, the last chunk,
-    trailer fields (read and dropped). Its errors are transfer-coding errors.
-    """
-
-    def __init__(self, parser: ResponseParser) -> None:
-        self._parser = parser
-        self._remaining = 0
-        self._trailers = 0
-        #: Reads what comes next: a size line, data, its CRLF, or a trailer.
-        self.read: Callable[[list[Event]], bool] = self._size
-
-    def _size(self, events: list[Event]) -> bool:
-        parser = self._parser
-        line = self._line("chunk size")
-        if line is None:
-            # A size too large is refused as soon as its digits are in, not once
-            # its line ends.
-            self._check_digits(_HEX.match(parser._buffer, parser._position))
-            return False
-        match = _CHUNK_SIZE.fullmatch(line)
-        if not match:
-            raise BadTransferEncodingError(f"invalid chunk size line {line[:80]!r}")
-        self._check_digits(match)
-        self._remaining = int(match[1], 16)
-        self._go(self._data if self._remaining else self._trailer)
-        return True
-
-    def _go(self, state: Callable[[list[Event]], bool]) -> None:
-        """Read on in C{state}."""
-        self.read = self._parser._state = state
-
-    @staticmethod
-    def _check_digits(match: re.Match[bytes] | None) -> None:
-        """Refuse a chunk size over L{MAX_CHUNK_DIGITS} hex digits."""
-        digits = match[1].lstrip(b"0") if match else b""
-        if len(digits) > MAX_CHUNK_DIGITS:
-            raise BadTransferEncodingError(
-                f"a chunk size of 0x{digits[:20].decode()}"
-                f"{'...' if len(digits) > 20 else ''} bytes is over the limit "
-                f"(2**{4 * MAX_CHUNK_DIGITS} - 1)"
-            )
-
-    def _line(self, kind: str) -> bytes | None:
-        """A line of chunked framing; its errors are transfer-coding errors."""
-        try:
-            return self._parser._line(kind)
-        except MalformedResponseError as error:
-            raise BadTransferEncodingError(str(error)) from None
-
-    def _data(self, events: list[Event]) -> bool:
-        parser = self._parser
-        if not parser._available():
-            return False
-        data = parser._take(self._remaining)
-        self._remaining -= len(data)
-        events.append(Body(data))
-        if not self._remaining:
-            self._go(self._end)
-        return True
-
-    def _end(self, events: list[Event]) -> bool:
-        parser = self._parser
-        ending = parser._buffer[parser._position : parser._position + 2]
-        if ending in (b"", b"\r"):
-            return False
-        if ending == b"\r\n":
-            parser._position += 2
-        elif ending.startswith(b"\n"):
-            parser._position += 1
-        else:
-            raise BadTransferEncodingError("a chunk is not followed by CRLF")
-        self._go(self._size)
-        return True
-
-    def _trailer(self, events: list[Event]) -> bool:
-        line = self._line("trailer")
-        if line is None:
-            return False
-        if not line:
-            return self._parser._finish(events)
-        self._trailers += 1
-        if self._trailers > MAX_HEADERS:
-            raise BadTransferEncodingError(f"more than {MAX_HEADERS} trailer fields")
-        return True

@@ -15,9 +15,9 @@ from twisted.internet.protocol import Protocol, connectionDone
 from twisted.internet.tcp import Connection
 from twisted.python.failure import Failure
 
-from twisted_tcp.http.body import AtomicFile
 from twisted_tcp.http.errors import HTTPError, ReceiveError
 from twisted_tcp.http.parser import Body, End, Event, Head, ResponseHead, ResponseParser
+from twisted_tcp.http.sinks import AtomicFile
 from twisted_tcp.http.splice import BodySplicer, can_splice
 from twisted_tcp.http.tls import verification_error
 

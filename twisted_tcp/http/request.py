@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from email.utils import formatdate
 
-from twisted_tcp.http.body import ACCEPT_ENCODING
+from twisted_tcp.http.decoding import ACCEPT_ENCODING
 from twisted_tcp.http.errors import BadURLError
 from twisted_tcp.http.url import Target
 

@@ -18,9 +18,9 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from twisted_tcp.http.body import AtomicFile, close_quietly
 from twisted_tcp.http.errors import RangeError, WriteError
 from twisted_tcp.http.parser import ResponseHead
+from twisted_tcp.http.sinks import AtomicFile, close_quietly
 
 _CONTENT_RANGE = re.compile(r"bytes ([0-9]{1,18})-([0-9]{1,18})/([0-9]{1,18}|\*)")
 _UNSATISFIED_RANGE = re.compile(r"bytes \*/([0-9]{1,18})")

@@ -26,8 +26,8 @@ from twisted.internet.interfaces import IReadDescriptor
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from twisted_tcp.http.body import AtomicFile
 from twisted_tcp.http.errors import HTTPError, ShortBodyError
+from twisted_tcp.http.sinks import AtomicFile
 
 #: The pipe's size asked for (Linux allows up to /proc/sys/fs/pipe-max-size, 1 MiB by
 #: default); one splice moves at most this much.
