@@ -140,7 +140,8 @@ async def test_ban_in_a_room_until_it_expires(moderated_chat: Any) -> None:
 async def test_address_ban_everywhere_refuses_connections(moderated_chat: Any) -> None:
     """
     A server operator's ban of a network in the default room closes whoever
-    matches and refuses new connections from it with one line, mapped or not.
+    matches and refuses new connections from it with one line, mapped or not, each
+    counted for --metrics.
     """
     room = await moderated_chat(operators=["ROOT"])
     root = await room.join("root")
@@ -160,6 +161,7 @@ async def test_address_ban_everywhere_refuses_connections(moderated_chat: Any) -
         member = Member(room.reactor, room.factory, host)
         assert member.all_lines() == [refused]
         assert member.transport.connected is False
+    assert room.factory.counters.refused_ban == 2
     assert await room.connect("198.51.100.2")
 
 

@@ -116,6 +116,7 @@ async def test_echo_counts_what_its_clients_did() -> None:
         assert metrics["twisted_tcp_connections_accepted_total"] == 2
         assert metrics['twisted_tcp_connections_refused_total{reason="limit"}'] == 1
         assert metrics['twisted_tcp_connections_refused_total{reason="per_ip"}'] == 0
+        assert metrics['twisted_tcp_connections_refused_total{reason="ban"}'] == 0
         assert metrics["twisted_tcp_received_bytes_total"] == total
         assert metrics["twisted_tcp_sent_bytes_total"] == total
         # Each message was sent once its previous echo came back: TCP may split a

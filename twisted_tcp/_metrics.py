@@ -80,11 +80,12 @@ def tcp_server_metrics(factory: LimitedServerFactory) -> Iterator[Metric]:
     yield counter("connections_accepted", "Connections accepted.", counts.accepted)
     refused = CounterMetricFamily(
         PREFIX + "connections_refused",
-        "Connections refused with an error line, by the limit they were over.",
+        "Connections refused with an error line: over a limit, or banned.",
         labels=["reason"],
     )
     refused.add_metric(["limit"], counts.refused_limit)
     refused.add_metric(["per_ip"], counts.refused_per_ip)
+    refused.add_metric(["ban"], counts.refused_ban)
     yield refused
     yield counter("received_bytes", "Bytes read from clients.", counts.bytes_in)
     yield counter(

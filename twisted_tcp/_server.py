@@ -102,6 +102,7 @@ class ServerCounters:
     accepted: int = 0
     refused_limit: int = 0
     refused_per_ip: int = 0
+    refused_ban: int = 0
     bytes_in: int = 0
     bytes_out: int = 0
     messages_in: int = 0

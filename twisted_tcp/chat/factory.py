@@ -87,6 +87,7 @@ class ChatFactory(ChatServerFactory):
         if reason is None:
             reason = self.service.refusal(peer_host(addr))
             if reason is not None:
+                self.counters.refused_ban += 1
                 self.log.warn(
                     "{peer} refused: {reason}", peer=describe_peer(addr), reason=reason
                 )
