@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -40,14 +41,23 @@ class Twist:
         )
         self.log: list[str] = []
 
-    def wait_for_log(self, pattern: str) -> re.Match[str]:
-        """Read log lines until one matches C{pattern}."""
+    def wait_for_log(self, pattern: str, seconds: float = 60) -> re.Match[str]:
+        """
+        Read log lines until one matches C{pattern}. A twist that logs no such line
+        within C{seconds} (a bound against hanging, far above what any start needs)
+        is killed, and the test fails with what it did log.
+        """
         assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.log.append(line)
-            match = re.search(pattern, line)
-            if match:
-                return match
+        watchdog = threading.Timer(seconds, self.process.kill)
+        watchdog.start()
+        try:
+            for line in self.process.stdout:
+                self.log.append(line)
+                match = re.search(pattern, line)
+                if match:
+                    return match
+        finally:
+            watchdog.cancel()
         raise AssertionError(f"twist ended without logging {pattern!r}:\n{self.log}")
 
     def terminate(self) -> int:

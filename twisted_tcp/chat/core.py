@@ -23,6 +23,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from twisted_tcp.chat import texts
+from twisted_tcp.chat.arrivals import Arrivals
 from twisted_tcp.chat.interfaces import (
     ACCOUNT_COMMANDS,
     ChatMember,
@@ -42,12 +43,11 @@ _Found = TypeVar("_Found")
 Answer: TypeAlias = "Deferred[_Found] | _Found"
 
 
-class ChatCore(Service):
+class ChatCore(Arrivals, Service):
     """
-    What both backends share: the settings, the clock, the arrival policy (a
-    newcomer is announced at its first line, or after
-    L{ChatSettings.arrival_grace}, once), and every command: its checks, and the
-    lines it answers with, built from what the backend knows.
+    What both backends share: the settings, the clock, the members and rooms here,
+    the arrival policy (L{Arrivals}), and every command: its checks, and the lines
+    it answers with, built from what the backend knows.
 
     A backend implements where shared state lives and who orders events: the
     operations below "What differs between backends" (a nick claimed, a private
@@ -73,7 +73,7 @@ class ChatCore(Service):
     ) -> None:
         # Imported here: they build on this module.
         from twisted_tcp.chat.accounts import Accounts
-        from twisted_tcp.chat.moderation import Moderation
+        from twisted_tcp.chat.operators import Operators
         from twisted_tcp.chat.state import Authority
 
         self.settings = settings
@@ -85,11 +85,10 @@ class ChatCore(Service):
         self.rooms: dict[str, Room] = {}
         #: Whether the backend's shared state can be reached.
         self.available = True
-        #: Newcomers whose join is not announced yet, and the timer that will.
-        self._arrivals: dict[ChatMember, IDelayedCall] = {}
+        self._arrivals: dict[ChatMember, IDelayedCall] = {}  # See Arrivals.
         self.authority = authority or Authority()
         self.accounts = Accounts(self, self.authority)
-        self.moderation = Moderation(self, self.authority)
+        self.moderation = Operators(self, self.authority)
 
     @property
     def clock(self) -> IReactorTime:
@@ -135,44 +134,6 @@ class ChatCore(Service):
     def greeting(self, member: ChatMember) -> list[str]:
         """What a newcomer is shown first: the welcome and the message of the day."""
         return [texts.welcome(member.nick), *self.settings.motd]
-
-    # The arrival policy.
-
-    def _expect_arrival(self, member: ChatMember, delay: float | None = None) -> None:
-        """Announce C{member}'s join after C{delay} (default: the grace), or now."""
-        delay = self.settings.arrival_grace if delay is None else delay
-        if delay:
-            self._arrivals[member] = self.clock.callLater(delay, self._arrive, member)
-        else:
-            self._announce_arrival(member)
-
-    def _arrive(self, member: ChatMember) -> None:
-        """Announce a newcomer's join, once: at its first line, or after the grace."""
-        if member in self._arrivals:
-            self._cancel_arrival(member)
-            self._announce_arrival(member)
-
-    def _cancel_arrival(self, member: ChatMember) -> bool:
-        """
-        Forget C{member}'s pending arrival (its timer is cancelled); return whether
-        its join had been announced.
-        """
-        pending = self._arrivals.pop(member, None)
-        if pending is None:
-            return True
-        if pending.active():
-            pending.cancel()
-        return False
-
-    def _cancel_arrivals(self) -> None:
-        """The chat is stopping: no more arrivals are announced."""
-        for pending in self._arrivals.values():
-            if pending.active():
-                pending.cancel()
-        self._arrivals.clear()
-
-    def _announce_arrival(self, member: ChatMember) -> None:
-        raise NotImplementedError
 
     # What accounts and operators need of a backend.
 
