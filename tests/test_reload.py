@@ -1,7 +1,7 @@
 """
 Tests for SIGHUP reloads: a C{twist} server reads its TLS certificate and key, and the
-chat its message of the day, again; connections stay, and a bad new file keeps the
-old one with one error line.
+chat its message of the day and its operators, again; connections stay, and a bad new
+file keeps the old one with one error line.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ import shutil
 import signal
 import socket
 from pathlib import Path
+
+from twisted_tcp.chat import texts
 
 from .support import echoes, made, served_name, tls_connect
 from .twist_support import Twist
@@ -82,3 +84,38 @@ def test_sighup_reloads_the_chat_motd(tmp_path: Path, twist_runs: list[Twist]) -
     twist.process.send_signal(signal.SIGHUP)
     assert "cannot read --motd" in twist.wait_for_log(r"cannot reload .*")[0]
     assert b"* second news" in greeting()
+
+
+def test_sighup_reloads_the_chat_operators(
+    tmp_path: Path, twist_runs: list[Twist]
+) -> None:
+    """After SIGHUP the accounts of the new --operators file are the server
+    operators; a file naming a bad account logs one error line and the operators
+    in use stay."""
+    operators = tmp_path / "operators"
+    operators.write_text("alice\n")
+    twist = Twist("tcp-chat", "--port", "0", "--interface", "127.0.0.1",
+                  "--operators", str(operators), cwd=tmp_path)  # fmt: skip
+    twist_runs.append(twist)
+    port = int(twist.wait_for_log(r"starting on (\d+)")[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        lines = sock.makefile("rb")
+
+        def answer(line: str) -> str:
+            sock.sendall(line.encode() + b"\n")
+            while True:
+                got = lines.readline().decode().rstrip("\r\n")
+                if got.startswith("error: ") or got == texts.registered("bob"):
+                    return got
+
+        sock.sendall(b"/nick bob\n")
+        assert answer("/register password1") == texts.registered("bob")
+        assert answer("/kick nobody") == f"error: {texts.NOT_OPERATOR}"
+        operators.write_text("# operators\nbob\n")
+        twist.process.send_signal(signal.SIGHUP)
+        twist.wait_for_log(r"reloaded --operators")
+        assert answer("/kick nobody") == f"error: {texts.no_such_nick('nobody')}"
+        operators.write_text("not a nick!\n")
+        twist.process.send_signal(signal.SIGHUP)
+        assert "bad account name" in twist.wait_for_log(r"cannot reload .*")[0]
+        assert answer("/kick nobody") == f"error: {texts.no_such_nick('nobody')}"

@@ -90,7 +90,7 @@ def make_chat(
         timestamp_format=timestamp_format,
         arrival_grace=arrival_grace,
     )
-    accounts = frozenset(map(check_account, operators))
+    accounts = operator_accounts(operators)
     if nick_grace < 0:
         raise ValueError("nick_grace must be >= 0")
     if redis is None:
@@ -121,6 +121,15 @@ def make_chat(
         hasher=hasher,
         nick_grace=nick_grace,
     )
+
+
+def operator_accounts(names: Iterable[str]) -> frozenset[str]:
+    """
+    The accounts (nick keys) of the server operators C{names}.
+
+    @raise ValueError: if one is not a nick, with a message for a usage error.
+    """
+    return frozenset(map(check_account, names))
 
 
 def check_account(name: str) -> str:

@@ -42,7 +42,12 @@ class Moderation:
     def __init__(self, chat: ChatCore, authority: Authority) -> None:
         self.chat = chat
         self.state = authority.state
-        self.server_operators = authority.operators
+        self.authority = authority
+
+    @property
+    def server_operators(self) -> frozenset[str]:
+        """The server operators' accounts, as last read (SIGHUP reads them again)."""
+        return self.authority.operators
 
     # Who may do what.
 

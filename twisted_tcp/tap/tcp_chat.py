@@ -36,7 +36,7 @@ from twisted_tcp.chat import (
     make_chat,
     texts,
 )
-from twisted_tcp.chat.build import read_operators
+from twisted_tcp.chat.build import operator_accounts, read_operators
 from twisted_tcp.chat.irc import IRCFactory
 from twisted_tcp.chat.state import NICK_GRACE
 from twisted_tcp.chat.web import chat_site, parse_origin
@@ -223,9 +223,13 @@ def makeService(options: Options) -> IService:
         cluster = options["redis"] is not None
         collectors, health = chat_collectors(options["factory"], cluster)
     server = make_server_service(options, collectors, health)
+    reloader = server.getServiceNamed("reload")
     if options["motd"] is not None:
-        reloader = server.getServiceNamed("reload")
         reloader.add(f"--motd {options['motd']}", lambda: _reload_motd(options))
+    if options["operators"] is not None:
+        reloader.add(
+            f"--operators {options['operators']}", lambda: _reload_operators(options)
+        )
     if options["web"]:
         site = chat_site(
             options["factory"], options["web-origin"], reactor=server.reactor
@@ -258,6 +262,17 @@ def _reload_motd(options: Options) -> None:
         raise ValueError(str(error)) from None
     chat = options["chat"]
     chat.settings = replace(chat.settings, motd=texts.motd(motd))
+
+
+def _reload_operators(options: Options) -> None:
+    """
+    Read the server operators again: who is one counts from now on.
+
+    @raise ValueError: the file cannot be read or names a bad account (the
+        operators in use stay).
+    """
+    accounts = operator_accounts(read_operators(options["operators"]))
+    options["chat"].authority.operators = accounts
 
 
 def _stop_refused(reason: str) -> None:
