@@ -152,23 +152,19 @@ def chat_backend(request: pytest.FixtureRequest) -> str | None:
 
 
 @pytest_twisted.async_yield_fixture
-async def moderated_chat(
+async def chat(
     reactor: Any, chat_backend: str | None
 ) -> AsyncIterator[Callable[..., Any]]:
     """
-    Make started chats of either backend with cheap password hashes, as the
-    contract suite makes them; each is stopped after the test.
+    Make started chats of either backend, as the contract suite's C{Chat}; each is
+    stopped after the test.
     """
     from tests.support import until
     from tests.test_chat_contract import Chat
-    from twisted_tcp.chat.passwords import Cost, PasswordHasher
 
     made: list[Chat] = []
 
     async def make(**options: Any) -> Chat:
-        options.setdefault("hasher", PasswordHasher(reactor, cost=Cost(16, 1, 1)))
-        if chat_backend is not None:
-            options.pop("state_db", None)  # Redis keeps the state.
         made_chat = Chat(reactor, chat_backend, **options)
         made.append(made_chat)
         made_chat.chat.startService()
@@ -182,3 +178,22 @@ async def moderated_chat(
             member.transport.loseConnection()
         each.chat.shutdown()
         await maybeDeferred(each.chat.stopService)
+
+
+@pytest.fixture
+def moderated_chat(
+    reactor: Any, chat_backend: str | None, chat: Callable[..., Any]
+) -> Callable[..., Any]:
+    """
+    Make chats as L{chat} does, with cheap password hashes (and, on Redis, which
+    keeps the state, no state file).
+    """
+    from twisted_tcp.chat.passwords import Cost, PasswordHasher
+
+    def make(**options: Any) -> Any:
+        options.setdefault("hasher", PasswordHasher(reactor, cost=Cost(16, 1, 1)))
+        if chat_backend is not None:
+            options.pop("state_db", None)
+        return chat(**options)
+
+    return make

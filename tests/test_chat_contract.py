@@ -8,14 +8,11 @@ the chat page's WebSockets (frames made and read with websocket-client) over the
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
 from itertools import count
 from typing import Any
 
-import pytest
 import pytest_twisted
 from twisted.internet.address import IPv4Address
-from twisted.internet.defer import maybeDeferred
 from twisted.internet.testing import StringTransportWithDisconnection
 
 from tests.support import connect, until
@@ -157,36 +154,6 @@ class Chat:
         self.members.append(member)
         await until(self.reactor, lambda: member.protocol.room is not None)
         return member
-
-
-@pytest.fixture(params=["local", "redis"])
-def backend(request: pytest.FixtureRequest) -> str | None:
-    """The Redis URL of a real redis-server for the cluster backend, or C{None}."""
-    if request.param == "local":
-        return None
-    url: str = request.getfixturevalue("redis_server").url
-    return url
-
-
-@pytest_twisted.async_yield_fixture
-async def chat(reactor: Any, backend: str | None) -> AsyncIterator[Callable[..., Any]]:
-    """Make started chats of the backend; each is stopped after the test."""
-    made: list[Chat] = []
-
-    async def make(**options: Any) -> Chat:
-        made_chat = Chat(reactor, backend, **options)
-        made.append(made_chat)
-        made_chat.chat.startService()
-        if backend is not None:
-            await until(reactor, lambda: getattr(made_chat.chat, "available", True))
-        return made_chat
-
-    yield make
-    for each in made:
-        for member in each.members:
-            member.transport.loseConnection()
-        each.chat.shutdown()
-        await maybeDeferred(each.chat.stopService)
 
 
 @pytest_twisted.ensureDeferred

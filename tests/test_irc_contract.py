@@ -12,12 +12,10 @@ import pytest_twisted
 from twisted.internet.testing import StringTransportWithDisconnection
 
 from tests.support import connect, until
-from tests.test_chat_contract import STAMP, Chat, backend, chat
+from tests.test_chat_contract import STAMP, Chat
 from twisted_tcp.chat import texts
 from twisted_tcp.chat.irc import IRCFactory
 from twisted_tcp.chat.irc.message import Message, parse
-
-__all__ = ["backend", "chat"]
 
 _ports = count(51000)
 
